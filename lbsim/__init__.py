@@ -1,0 +1,16 @@
+"""lbsim: a discrete-event simulator of load-balanced clusters.
+
+>>> import lbsim
+>>> result = lbsim.run("scenarios/black_friday.yaml", duration="5m")  # doctest: +SKIP
+>>> result.summary[["variant", "latency_p99"]]  # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from lbsim.algorithms import register_algorithm  # noqa: E402
+from lbsim.api import load_scenario as load  # noqa: E402
+from lbsim.api import run  # noqa: E402
+from lbsim.result import Result  # noqa: E402
+from lbsim.scenario import Scenario, ScenarioError  # noqa: E402
+
+__all__ = ["Result", "Scenario", "ScenarioError", "__version__", "load", "register_algorithm", "run"]

@@ -1,0 +1,115 @@
+"""The registry of balancing algorithms: built-ins, decorated ones, plug-ins.
+
+A plain mapping from a name to a :class:`Spec` (factory, parameter model, one
+line of summary). Users add their own with ``@register_algorithm("name")`` or
+through the ``lbsim.algorithms`` entry-point group (the entry point names a
+class or factory taking ``(backends, rng, params)``; its ``Params`` attribute,
+if any, is its parameter model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from lbsim.algorithms.base import Algorithm, AlgorithmFactory, BaseAlgorithm, Backends, Params
+from lbsim.algorithms.consistent_hash import ConsistentHash
+from lbsim.algorithms.ip_hash import IpHash
+from lbsim.algorithms.jsq_oracle import JsqOracle
+from lbsim.algorithms.least_connections import LeastConnections
+from lbsim.algorithms.least_response_time import LeastResponseTime
+from lbsim.algorithms.power_of_two import PowerOfTwo
+from lbsim.algorithms.random import RandomChoice
+from lbsim.algorithms.round_robin import RoundRobin
+from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
+
+__all__ = [
+    "Algorithm",
+    "BaseAlgorithm",
+    "Backends",
+    "Params",
+    "Spec",
+    "available",
+    "get",
+    "register_algorithm",
+]
+
+ENTRY_POINT_GROUP = "lbsim.algorithms"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A registered algorithm: how to build it and what parameters it takes."""
+
+    name: str
+    factory: AlgorithmFactory
+    params: type[Params]
+    summary: str
+    origin: str  # "built-in", "registered" or "plugin <distribution>"
+
+
+def _summary(obj: object) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def _spec(name: str, factory: Any, origin: str) -> Spec:
+    params = getattr(factory, "Params", Params)
+    return Spec(name, factory, params, _summary(factory), origin)
+
+
+_BUILTINS: dict[str, Spec] = {
+    cls.name: _spec(cls.name, cls, "built-in")
+    for cls in (
+        RandomChoice,
+        RoundRobin,
+        WeightedRoundRobin,
+        LeastConnections,
+        PowerOfTwo,
+        LeastResponseTime,
+        IpHash,
+        ConsistentHash,
+        JsqOracle,
+    )
+}
+_registered: dict[str, Spec] = {}
+_plugins: dict[str, Spec] | None = None
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register_algorithm(name: str) -> Callable[[F], F]:
+    """Register a class or factory ``(backends, rng, params) -> Algorithm`` under
+    ``name``. Its ``Params`` attribute (a :class:`Params` subclass), if present,
+    validates the scenario's parameters for it."""
+
+    def decorate(factory: F) -> F:
+        _registered[name] = _spec(name, factory, "registered")
+        return factory
+
+    return decorate
+
+
+def _load_plugins() -> dict[str, Spec]:
+    global _plugins
+    if _plugins is None:
+        _plugins = {}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else "?"
+            _plugins[ep.name] = _spec(ep.name, ep.load(), f"plugin {dist}")
+    return _plugins
+
+
+def available() -> dict[str, Spec]:
+    """Every algorithm by name: built-ins, then plug-ins, then registered ones."""
+    return {**_BUILTINS, **_load_plugins(), **_registered}
+
+
+def get(name: str) -> Spec:
+    """The spec of ``name``; KeyError listing the known names otherwise."""
+    specs = available()
+    if name not in specs:
+        raise KeyError(f"unknown algorithm {name!r}; known: {', '.join(specs)}")
+    return specs[name]

@@ -1,0 +1,119 @@
+"""The plug-in protocol between the balancer and a balancing algorithm.
+
+An algorithm sees the backends only through a :class:`Backends` view, which
+holds what a real balancer knows: configured weights, which backends it
+believes available, and its *own* count of outstanding requests per backend.
+It never sees a server's true queue (the one exception, ``jsq_oracle``, is
+named for what it is and reads ``Backends.true_load``). Its random numbers come
+from the ``Generator`` it is constructed with, so tests can script them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class Backends:
+    """The balancer's view of its backends, shared with its algorithm.
+
+    ``outstanding[i]`` is maintained by the balancer (incremented before
+    ``on_send``, decremented before ``on_complete``); ``available`` and
+    ``weights`` change only together with a call to ``on_change``.
+    """
+
+    __slots__ = ("available", "names", "outstanding", "true_load", "weights")
+
+    def __init__(
+        self,
+        names: list[str],
+        weights: list[int],
+        true_load: Callable[[int], int] | None = None,
+    ) -> None:
+        self.names = names
+        self.weights = list(weights)
+        self.available = [True] * len(names)
+        self.outstanding = [0] * len(names)
+        self.true_load = true_load
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def eligible(self) -> list[int]:
+        """Indices of the backends currently believed available."""
+        return [i for i, ok in enumerate(self.available) if ok]
+
+
+class Params(BaseModel):
+    """Base of an algorithm's parameters: validated when the scenario loads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Algorithm(Protocol):
+    """What the balancer calls. ``key`` is the client's IPv4 address as an int."""
+
+    def pick(self, key: int) -> int | None:
+        """Index of the backend for this request, or None if none is eligible."""
+        ...
+
+    def on_send(self, backend: int) -> None:
+        """A request was forwarded to ``backend``."""
+        ...
+
+    def on_complete(self, backend: int, latency: float) -> None:
+        """A response came back from ``backend`` after ``latency`` seconds."""
+        ...
+
+    def on_change(self) -> None:
+        """Availability or weights of some backend changed."""
+        ...
+
+
+class BaseAlgorithm:
+    """Convenience base with no-op hooks; subclasses implement ``pick``."""
+
+    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+        self.backends = backends
+        self.rng = rng
+        self.params = params
+
+    def pick(self, key: int) -> int | None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def on_send(self, backend: int) -> None:
+        pass
+
+    def on_complete(self, backend: int, latency: float) -> None:
+        pass
+
+    def on_change(self) -> None:
+        pass
+
+
+AlgorithmFactory = Callable[[Backends, np.random.Generator, Params], Algorithm]
+
+
+class Uniforms:
+    """Uniform [0, 1) draws from one generator, fetched in blocks.
+
+    Drawing one numpy scalar at a time costs more than the rest of a pick;
+    blocks keep the same stream (so results stay reproducible) at a fraction
+    of the cost.
+    """
+
+    __slots__ = ("_block", "_rng", "_size")
+
+    def __init__(self, rng: np.random.Generator, block: int = 4096) -> None:
+        self._rng = rng
+        self._size = block
+        self._block: list[float] = []
+
+    def next(self) -> float:
+        if not self._block:
+            self._block = self._rng.random(self._size).tolist()
+            self._block.reverse()
+        return self._block.pop()

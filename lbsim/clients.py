@@ -1,0 +1,116 @@
+"""The client side: who sends requests, when, and how much work each one is.
+
+The whole workload of a run is drawn up front into numpy columns, each
+attribute from its own stream: arrival times (``arrivals``), the sending
+client (``clients``), the service demand (``demand``). Nothing the balancer
+or the servers do can change it, so every variant of a ``compare:`` faces the
+identical workload (common random numbers), and recording the workload costs
+no work on the simulation's hot path.
+
+Time-varying load follows a piecewise-linear rate profile: Poisson arrivals by
+thinning (Lewis & Shedler: candidates at the peak rate, each kept with
+probability rate(t) / peak), deterministic ones where the integrated rate
+crosses each whole number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lbsim.scenario import Arrivals, Clients, Scenario
+from lbsim.streams import stream
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Every request of a run, one array per attribute, in arrival order."""
+
+    arrival: np.ndarray  # float64 seconds
+    client: np.ndarray  # int32 index into client_ips
+    demand: np.ndarray  # float64 seconds of work on a speed-1 server
+    client_ips: np.ndarray  # uint32 IPv4 address of each client
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+
+def rate_at(arrivals: Arrivals, times: np.ndarray) -> np.ndarray:
+    """The arrival rate at ``times`` (per second)."""
+    if arrivals.profile is None:
+        assert arrivals.rate is not None
+        return np.full(len(times), arrivals.rate)
+    at = np.array([p.at for p in arrivals.profile])
+    rate = np.array([p.rate for p in arrivals.profile])
+    return np.interp(times, at, rate)
+
+
+def _profile_knots(arrivals: Arrivals, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    assert arrivals.profile is not None
+    at = np.array([p.at for p in arrivals.profile] + [duration])
+    at = np.unique(np.clip(np.concatenate([[0.0], at]), 0, duration))
+    return at, rate_at(arrivals, at)
+
+
+def arrival_times(arrivals: Arrivals, duration: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times in [0, duration)."""
+    if arrivals.process == "poisson":
+        peak = arrivals.peak_rate
+        expected = peak * duration
+        count = rng.poisson(expected)
+        times = np.sort(rng.uniform(0.0, duration, count))
+        if arrivals.profile is not None:
+            keep = rng.random(count) * peak < rate_at(arrivals, times)
+            times = times[keep]
+        return times
+    if arrivals.profile is None:
+        assert arrivals.rate is not None
+        times = np.arange(int(np.ceil(duration * arrivals.rate))) / arrivals.rate
+        return times[times < duration]
+    # Deterministic along a profile: the k-th arrival is where the integrated
+    # rate Λ(t) reaches k; Λ is piecewise quadratic, so solve within a segment.
+    knots, rates = _profile_knots(arrivals, duration)
+    widths = np.diff(knots)
+    areas = widths * (rates[:-1] + rates[1:]) / 2
+    cumulative = np.concatenate([[0.0], np.cumsum(areas)])
+    targets = np.arange(0.0, cumulative[-1])
+    segment = np.clip(np.searchsorted(cumulative, targets, side="right") - 1, 0, len(areas) - 1)
+    need = targets - cumulative[segment]
+    r0 = rates[segment]
+    slope = (rates[segment + 1] - r0) / widths[segment]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quadratic = (-r0 + np.sqrt(r0 * r0 + 2 * slope * need)) / slope
+    linear = need / np.where(r0 > 0, r0, np.inf)
+    offset = np.where(np.abs(slope) > 1e-12, quadratic, linear)
+    return knots[segment] + offset
+
+
+def client_addresses(clients: Clients, rng: np.random.Generator) -> np.ndarray:
+    """IPv4 addresses (uint32) of the clients.
+
+    Clients spread over ``subnets`` random /24 networks (one each by
+    default); with ``nat``, a ``fraction`` of them send from one of a few
+    gateway addresses instead.
+    """
+    count = clients.count
+    networks = rng.integers(1 << 8, 223 << 16, clients.subnets or count, dtype=np.uint32) << 8
+    network = networks[rng.integers(0, len(networks), count)] if clients.subnets else networks
+    ips = network | rng.integers(1, 255, count, dtype=np.uint32)
+    if clients.nat is not None:
+        gateways = rng.integers(1 << 24, 223 << 24, clients.nat.gateways, dtype=np.uint32)
+        behind = rng.random(count) < clients.nat.fraction
+        ips[behind] = gateways[rng.integers(0, len(gateways), int(behind.sum()))]
+    return ips.astype(np.uint32)
+
+
+def draw_workload(scenario: Scenario) -> Workload:
+    """The full workload of ``scenario``, identical for every variant."""
+    seed = scenario.seed
+    clients = scenario.clients
+    arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+    n = len(arrival)
+    client = stream(seed, "clients").integers(0, clients.count, n, dtype=np.int32)
+    demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
+    ips = client_addresses(clients, stream(seed, "client-addresses"))
+    return Workload(arrival, client, demand, ips)

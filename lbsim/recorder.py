@@ -1,0 +1,77 @@
+"""Raw facts of a run, recorded columnwise: no Python object per request.
+
+Per-request outcome columns are numpy arrays allocated once for the whole
+workload (the workload's own columns hold arrival, client and demand). The
+hot path writes them through memoryviews, which take and give plain Python
+numbers at a fraction of numpy's per-item cost. Levels (queue depth, requests
+in service, outstanding, health) are sampled at a fixed period into int32
+rows; transitions go to an event log. Statistics are computed afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STATUSES = ("ok", "rejected", "no_backend", "conn_error", "server_error", "timeout", "incomplete")
+OK, REJECTED, NO_BACKEND, CONN_ERROR, SERVER_ERROR, TIMEOUT, INCOMPLETE = range(len(STATUSES))
+LEVELS = ("queue", "in_service", "outstanding", "healthy", "up")
+
+
+@dataclass
+class Event:
+    """Something that happened at a point in simulated time."""
+
+    time: float
+    kind: str
+    target: str
+    detail: str = ""
+
+
+@dataclass
+class Recorder:
+    """Per-request outcome columns, sampled levels and the event log of one run."""
+
+    n_requests: int
+    n_servers: int
+    server: np.ndarray = field(init=False)  # int32, -1 = none
+    start: np.ndarray = field(init=False)  # float64, NaN = never served
+    end: np.ndarray = field(init=False)  # float64, NaN = never answered
+    status: np.ndarray = field(init=False)  # int8 index into STATUSES
+    retries: np.ndarray = field(init=False)  # int8
+    balancer: np.ndarray = field(init=False)  # int16
+    sample_times: list[float] = field(default_factory=list)
+    samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = self.n_requests
+        self.server = np.full(n, -1, dtype=np.int32)
+        self.start = np.full(n, np.nan)
+        self.end = np.full(n, np.nan)
+        self.status = np.full(n, INCOMPLETE, dtype=np.int8)
+        self.retries = np.zeros(n, dtype=np.int8)
+        self.balancer = np.zeros(n, dtype=np.int16)
+
+    def views(self) -> tuple[memoryview, memoryview, memoryview, memoryview]:
+        """Fast writable views of (server, start, end, status) for the hot path."""
+        return (
+            memoryview(self.server),
+            memoryview(self.start),
+            memoryview(self.end),
+            memoryview(self.status),
+        )
+
+    def sample(self, time: float, levels: np.ndarray) -> None:
+        self.sample_times.append(time)
+        self.samples.append(levels)
+
+    def log(self, time: float, kind: str, target: str, detail: str = "") -> None:
+        self.events.append(Event(time, kind, target, detail))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the per-request columns."""
+        columns = (self.server, self.start, self.end, self.status, self.retries, self.balancer)
+        return sum(column.nbytes for column in columns)

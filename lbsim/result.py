@@ -1,0 +1,252 @@
+"""Results of a run as pandas DataFrames, and the summary statistics.
+
+This is where raw records become tables: ``requests`` (one row per measured
+request), ``timeseries`` (sampled levels per server), ``events`` and
+``summary`` (one row per variant, the columns of DESIGN §5). Time-weighted
+statistics (queue length, utilisation) are computed exactly from the request
+records (each request's waiting and service intervals), not from samples;
+per-request ones (latency, wait) over requests answered ``ok`` that arrived
+after the warm-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lbsim.clients import Workload
+from lbsim.recorder import LEVELS, STATUSES, Recorder
+from lbsim.scenario import Variant
+
+PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
+FILES = ("summary.csv", "requests.parquet", "timeseries.parquet", "events.csv", "run.json")
+
+
+@dataclass
+class Result:
+    """Everything a run produced, as DataFrames plus metadata (``meta``)."""
+
+    summary: pd.DataFrame
+    requests: pd.DataFrame
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Result({self.meta.get('name')!r}: {len(self.summary)} variants, "
+            f"{len(self.requests)} requests)"
+        )
+
+    def _repr_html_(self) -> str:
+        return str(self.summary.to_html(index=False))
+
+    def save(self, out_dir: Path) -> list[Path]:
+        """Write the tables and run.json into ``out_dir``, each atomically."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        writers = {
+            "summary.csv": lambda p: self.summary.to_csv(p, index=False),
+            "requests.parquet": lambda p: self.requests.to_parquet(p, index=False),
+            "timeseries.parquet": lambda p: self.timeseries.to_parquet(p, index=False),
+            "events.csv": lambda p: self.events.to_csv(p, index=False),
+            "run.json": lambda p: Path(p).write_text(json.dumps(self.meta, indent=2, default=str)),
+        }
+        paths = []
+        for name, write in writers.items():
+            with atomic_path(out_dir / name) as tmp:
+                write(tmp)
+            paths.append(out_dir / name)
+        return paths
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Result:
+        """Read back what :meth:`save` wrote (for ``lbsim report``, ``diff``...)."""
+        missing = [name for name in FILES if not (out_dir / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{out_dir}: missing {', '.join(missing)}")
+        events = pd.read_csv(out_dir / "events.csv", keep_default_na=False)
+        return cls(
+            summary=pd.read_csv(out_dir / "summary.csv"),
+            requests=pd.read_parquet(out_dir / "requests.parquet"),
+            timeseries=pd.read_parquet(out_dir / "timeseries.parquet"),
+            events=events,
+            meta=json.loads((out_dir / "run.json").read_text()),
+        )
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[str]:
+    """A temporary path beside ``target``, renamed onto it only on success."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _param_value(value: Any) -> Any:
+    if isinstance(value, dict) and "name" in value:
+        extra = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
+        return f"{value['name']}({extra})" if extra else value["name"]
+    return value if isinstance(value, int | float | str | bool) else json.dumps(value)
+
+
+def _interval_overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> float:
+    """Total length of [start, end) intervals inside [lo, hi]."""
+    return float(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None).sum())
+
+
+def _max_level(server: np.ndarray, up: np.ndarray, down: np.ndarray, lo: float, hi: float) -> int:
+    """Largest number of intervals [up, down) open at once on one server within [lo, hi]."""
+    if len(server) == 0:
+        return 0
+    times = np.concatenate([up, down])
+    deltas = np.concatenate([np.ones(len(up)), -np.ones(len(down))])
+    owners = np.concatenate([server, server])
+    order = np.lexsort((deltas, times, owners))  # at equal times, leave before join
+    times, deltas, owners = times[order], deltas[order], owners[order]
+    level = np.cumsum(deltas)
+    first = np.r_[True, owners[1:] != owners[:-1]]
+    offsets = np.maximum.accumulate(np.where(first, np.arange(len(owners)), 0))
+    level = level - (level[offsets] - deltas[offsets])
+    inside = (times >= lo) & (times <= hi)
+    before = times < lo
+    last_before = before & np.r_[~before[1:] | (owners[1:] != owners[:-1]), True]
+    candidates = level[inside | last_before]
+    return int(candidates.max()) if len(candidates) else 0
+
+
+def summarize(
+    variant: Variant, workload: Workload, rec: Recorder, workers: np.ndarray
+) -> dict[str, Any]:
+    """The summary row of one variant (DESIGN §5)."""
+    scenario = variant.scenario
+    lo, hi = scenario.warmup, scenario.duration
+    window = hi - lo
+    measured = workload.arrival >= lo
+    status = rec.status[measured]
+    arrival, start, end = workload.arrival[measured], rec.start[measured], rec.end[measured]
+    ok = status == STATUSES.index("ok")
+    n = int(measured.sum())
+    row: dict[str, Any] = {"variant": variant.name}
+    row.update({path: _param_value(value) for path, value in variant.params.items()})
+    row["requests"] = n
+    row["ok"] = int(ok.sum())
+    row["throughput"] = row["ok"] / window
+    for code, name in enumerate(STATUSES[1:], start=1):
+        row[f"{name}_rate"] = float((status == code).sum() / n) if n else 0.0
+    row["error_rate"] = 1 - row["ok"] / n if n else 0.0
+    latency = (end - arrival)[ok]
+    wait = (start - arrival)[ok]
+    row["latency_mean"] = float(latency.mean()) if len(latency) else np.nan
+    for label, q in PERCENTILES.items():
+        row[f"latency_{label}"] = float(np.percentile(latency, q)) if len(latency) else np.nan
+    row["latency_max"] = float(latency.max()) if len(latency) else np.nan
+    row["wait_mean"] = float(wait.mean()) if len(wait) else np.nan
+    row["wait_p99"] = float(np.percentile(wait, 99)) if len(wait) else np.nan
+
+    # Time-weighted levels over the measurement window, from every request
+    # (also those that arrived before the warm-up but were still waiting).
+    n_servers = rec.n_servers
+    horizon = np.nanmax(np.r_[rec.end, hi])
+    served = rec.server >= 0
+    queued_until = np.where(np.isnan(rec.start), np.where(np.isnan(rec.end), horizon, rec.end),
+                            rec.start)
+    waited = served & (queued_until > workload.arrival)
+    row["queue_mean"] = (
+        _interval_overlap(workload.arrival[waited], queued_until[waited], lo, hi)
+        / (window * n_servers)
+    )
+    row["queue_max"] = _max_level(
+        rec.server[waited], workload.arrival[waited], queued_until[waited], lo, hi
+    )
+    began = ~np.isnan(rec.start)
+    busy_until = np.where(np.isnan(rec.end), horizon, rec.end)
+    row["utilization_mean"] = _interval_overlap(rec.start[began], busy_until[began], lo, hi) / (
+        window * workers.sum()
+    )
+    per_server = np.bincount(rec.server[measured & served], minlength=n_servers)
+    row["load_imbalance"] = float(per_server.max() / per_server.mean()) if per_server.sum() else 1.0
+    return row
+
+
+def requests_frame(
+    variant: str, workload: Workload, rec: Recorder, names: list[str], warmup: float
+) -> pd.DataFrame:
+    """One row per request that arrived after the warm-up."""
+    measured = np.flatnonzero(workload.arrival >= warmup)
+    arrival, start, end = workload.arrival[measured], rec.start[measured], rec.end[measured]
+    server = rec.server[measured]
+    return pd.DataFrame(
+        {
+            "variant": variant,
+            "id": measured.astype(np.int64),
+            "balancer": rec.balancer[measured],
+            "client": workload.client[measured],
+            "server": pd.Categorical.from_codes(server, categories=names),
+            "arrival": arrival,
+            "start": start,
+            "end": end,
+            "latency": end - arrival,
+            "wait": start - arrival,
+            "demand": workload.demand[measured],
+            "status": pd.Categorical.from_codes(rec.status[measured], categories=STATUSES),
+            "retries": rec.retries[measured],
+        }
+    )
+
+
+def timeseries_frame(variant: str, rec: Recorder, names: list[str]) -> pd.DataFrame:
+    """Sampled levels in long form: one row per sample time and server."""
+    if not rec.samples:
+        return pd.DataFrame(columns=["variant", "time", "server", *LEVELS])
+    levels = np.stack(rec.samples)  # (samples, levels, servers)
+    samples, _, servers = levels.shape
+    frame = pd.DataFrame(
+        {
+            "variant": variant,
+            "time": np.repeat(np.asarray(rec.sample_times), servers),
+            "server": pd.Categorical.from_codes(np.tile(np.arange(servers), samples), names),
+        }
+    )
+    for index, level in enumerate(LEVELS):
+        column = levels[:, index, :].reshape(-1)
+        frame[level] = column.astype(bool) if level in ("healthy", "up") else column
+    return frame
+
+
+def events_frame(variant: str, rec: Recorder) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "variant": variant,
+            "time": [e.time for e in rec.events],
+            "kind": [e.kind for e in rec.events],
+            "target": [e.target for e in rec.events],
+            "detail": [e.detail for e in rec.events],
+        },
+        columns=["variant", "time", "kind", "target", "detail"],
+    )
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack per-variant frames, with ``variant`` as an ordered category."""
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "variant" in frame and len(frames):
+        order = list(dict.fromkeys(v for f in frames for v in f["variant"].unique()))
+        frame["variant"] = pd.Categorical(frame["variant"], categories=order)
+    for column in ("server", "status"):
+        if column in frame and not isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype("category")
+    return frame

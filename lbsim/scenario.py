@@ -1,0 +1,565 @@
+"""Scenario files: the validated, typed model of what to simulate.
+
+Every default lives here, once. A file is read with positions
+(:mod:`lbsim.yamlsource`), overridden by ``--set path=value`` pairs, validated
+by the pydantic models below, and expanded into variants: one fully resolved
+:class:`Scenario` per combination of the ``compare:`` lists, all with the same
+seed and so the same workload. Problems are collected, not raised one by one:
+:class:`ScenarioError` carries every ``file:line:col: field.path: message``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import json
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from lbsim import algorithms
+from lbsim.dists import Distribution, Duration, Frozen, PositiveDuration
+from lbsim.units import parse_rate
+from lbsim.yamlsource import Marks, YamlError, parse
+
+_RATE_SCHEMA = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(k|M)?\s*(/\s*(s|m|h))?\s*$"},
+    ],
+    "description": "events per second, or with a unit: 800/s, 10k/s, 90/m",
+}
+Rate = Annotated[float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(ge=0)]
+PositiveRate = Annotated[
+    float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(gt=0)
+]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class RatePoint(Frozen):
+    """One corner of a piecewise-linear arrival-rate profile."""
+
+    at: Duration
+    rate: Rate
+
+
+class Arrivals(Frozen):
+    """When requests arrive: Poisson (random) or deterministic (evenly spaced),
+    at a constant ``rate`` or along a piecewise-linear ``profile`` (the rate is
+    interpolated between points and held after the last one)."""
+
+    process: Literal["poisson", "deterministic"] = "poisson"
+    rate: PositiveRate | None = None
+    profile: tuple[RatePoint, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Arrivals:
+        if (self.rate is None) == (self.profile is None):
+            raise ValueError("give exactly one of `rate` or `profile`")
+        if self.profile is not None:
+            times = [p.at for p in self.profile]
+            if times != sorted(times) or len(set(times)) != len(times):
+                raise ValueError("profile points must have strictly increasing `at`")
+            if max(p.rate for p in self.profile) <= 0:
+                raise ValueError("profile needs a rate above zero somewhere")
+        return self
+
+    @property
+    def peak_rate(self) -> float:
+        if self.profile is None:
+            assert self.rate is not None
+            return self.rate
+        return max(p.rate for p in self.profile)
+
+
+class Nat(Frozen):
+    """A share of the clients hidden behind a few NAT gateways: they share
+    the gateways' addresses, which is what makes IP hashing lopsided."""
+
+    gateways: int = Field(default=1, ge=1)
+    fraction: float = Field(default=0.5, gt=0, le=1)
+
+
+class Clients(Frozen):
+    """The population that sends requests, and what each request costs."""
+
+    count: int = Field(default=1000, ge=1, le=10_000_000)
+    subnets: int | None = Field(
+        default=None,
+        ge=1,
+        description="distinct /24 networks the clients come from (default: one per client)",
+    )
+    nat: Nat | None = None
+    arrivals: Arrivals
+    service: Distribution = Field(description="service demand in seconds on a speed-1 server")
+
+
+def _algorithm_name(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class AlgorithmChoice(BaseModel):
+    """An algorithm by name, with its own parameters beside the name:
+    ``round_robin`` or ``{name: power_of_two, choices: 3}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    @model_validator(mode="after")
+    def _known(self) -> AlgorithmChoice:
+        try:
+            spec = algorithms.get(self.name)
+        except KeyError:
+            known = ", ".join(algorithms.available())
+            close = difflib.get_close_matches(self.name, list(algorithms.available()), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown algorithm {self.name!r}{hint} (known: {known})") from None
+        try:
+            spec.params.model_validate(self.model_extra or {})
+        except ValidationError as err:
+            details = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in err.errors()
+            )
+            raise ValueError(f"{self.name}: {details}") from None
+        return self
+
+    def params(self) -> algorithms.Params:
+        """The algorithm's validated parameter model."""
+        return algorithms.get(self.name).params.model_validate(self.model_extra or {})
+
+    def label(self) -> str:
+        """``power_of_two`` or ``power_of_two(choices=3)``."""
+        extra = self.model_extra or {}
+        inner = ", ".join(f"{k}={v}" for k, v in extra.items())
+        return f"{self.name}({inner})" if inner else self.name
+
+
+class Balancer(Frozen):
+    """The load balancer in front of the servers."""
+
+    algorithm: Annotated[AlgorithmChoice, BeforeValidator(_algorithm_name)] = AlgorithmChoice(
+        name="round_robin"
+    )
+
+
+class ServerPool(Frozen):
+    """``count`` identical servers named ``<name>-0`` ... ``<name>-<count-1>``."""
+
+    name: Name = "web"
+    count: int = Field(default=1, ge=1, le=100_000)
+    workers: int = Field(default=1, ge=1, description="requests served at once")
+    queue_limit: int | None = Field(
+        default=None, ge=0, description="waiting requests beyond which new ones are rejected"
+    )
+    speed: float = Field(default=1.0, gt=0, description="service time = demand / speed")
+    weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
+
+
+class Scenario(Frozen):
+    """A whole simulation: who sends what, through which balancer, to which servers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="lbsim scenario")
+
+    name: Name = "scenario"
+    seed: int = Field(default=0, ge=0)
+    duration: PositiveDuration = Field(description="arrivals stop after this much simulated time")
+    warmup: Duration = Field(default=0.0, description="requests arriving earlier are not measured")
+    drain: Duration | None = Field(
+        default=None,
+        description="time after `duration` for in-flight requests to finish "
+        "(default: as long as `duration`); still unfinished ones count as `incomplete`",
+    )
+    sample_interval: PositiveDuration | None = Field(
+        default=None, description="period of the time series (default: duration / 500)"
+    )
+    clients: Clients
+    balancer: Balancer = Balancer()
+    servers: tuple[ServerPool, ...] = Field(min_length=1)
+    compare: dict[str, list[Any]] | None = Field(
+        default=None, description="dotted path -> values; every combination is a variant"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.warmup >= self.duration:
+            raise ValueError("warmup must be shorter than duration")
+        names = [pool.name for pool in self.servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"server pool names must be unique: {names}")
+        if sum(pool.count for pool in self.servers) > 100_000:
+            raise ValueError("at most 100000 servers in all")
+        return self
+
+    @property
+    def drain_time(self) -> float:
+        return self.duration if self.drain is None else self.drain
+
+    @property
+    def sampling(self) -> float:
+        return self.sample_interval or self.duration / 500
+
+    def server_names(self) -> list[str]:
+        return [f"{pool.name}-{i}" for pool in self.servers for i in range(pool.count)]
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario, where it is and what is allowed."""
+
+    file: str
+    line: int | None
+    col: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """Every problem found in a scenario (the CLI prints them and exits 2)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One combination of the ``compare:`` values, fully resolved."""
+
+    name: str
+    params: dict[str, Any]
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated scenario file: the base scenario and its variants."""
+
+    source: str
+    base: Scenario
+    variants: list[Variant] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The model classes (or other types) an annotation may hold."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [t for arg in get_args(annotation) for t in _unwrap(arg)]
+    if origin in (tuple, list):
+        return _unwrap(get_args(annotation)[0])
+    return [annotation]
+
+
+def _models_at(path: tuple[str | int, ...], data: Any) -> list[type[BaseModel]]:
+    """Model classes that may sit at ``path`` of the scenario (for hints and
+    path checks); a discriminated union is narrowed by the data's tag."""
+    models: list[type[BaseModel]] = [Scenario]
+    node = data
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node)
+            else None
+        )
+        if isinstance(part, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for model in models:
+            info = model.model_fields.get(part)
+            if info is None:
+                continue
+            for candidate in _unwrap(info.annotation):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    nxt.append(candidate)
+        if isinstance(node, dict) and len(nxt) > 1:
+            tagged = [m for m in nxt if _tag_matches(m, node)]
+            nxt = tagged or nxt
+        models = nxt
+    return models
+
+
+def _tag_matches(model: type[BaseModel], node: dict[str, Any]) -> bool:
+    info = model.model_fields.get("dist")
+    return info is not None and node.get("dist") in get_args(info.annotation)
+
+
+def _path_exists(path: tuple[str | int, ...]) -> tuple[bool, list[str]]:
+    """Whether a dotted path names a field of the schema; else the allowed keys there."""
+    models: list[type[BaseModel]] = [Scenario]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = {name: info for m in models for name, info in m.model_fields.items()}
+        if part not in fields:
+            if any(m.model_config.get("extra") == "allow" for m in models):
+                return True, []
+            return False, sorted(fields)
+        models = [
+            c
+            for c in _unwrap(fields[part].annotation)
+            if isinstance(c, type) and issubclass(c, BaseModel)
+        ]
+        if not models:
+            return part == path[-1], []
+    return True, []
+
+
+def _split(path: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        if isinstance(node, dict):
+            if part not in node or node[part] is None:
+                node[part] = {}
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            raise ValueError(f"{_dotted(path[: depth + 1])} is not a mapping or list item")
+    last = path[-1]
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    else:
+        raise ValueError(f"cannot set {_dotted(path)}")
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
+    """A pydantic error location with union tags and validator names removed."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part not in node and loc.index(part) == len(loc) - 1:
+            pass  # a missing or unknown key at the end: keep it
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _message(error: Any, path: tuple[str | int, ...], data: Any) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        allowed = sorted({k for m in _models_at(path[:-1], data) for k in m.model_fields})
+        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {path[-1]!r}{hint} (allowed: {', '.join(allowed)})"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        tags = error.get("ctx", {}).get("expected_tags", "")
+        return f"unknown {error.get('ctx', {}).get('discriminator', 'kind')} (allowed: {tags})"
+    return str(msg).removeprefix("Value error, ")
+
+
+def _position(marks: Marks, path: tuple[str | int, ...]) -> tuple[int | None, int | None]:
+    for depth in range(len(path), 0, -1):
+        if path[:depth] in marks:
+            return marks[path[:depth]]
+    return None, None
+
+
+def _validate(
+    data: dict[str, Any], source: str, marks: Marks, base_dir: Path, blame: dict[Any, str]
+) -> tuple[Scenario | None, list[Problem]]:
+    """Validate ``data``; problems inside an overridden path are blamed on
+    ``blame[path]`` (e.g. the ``--set`` or ``compare:`` that put the value there)."""
+    try:
+        return Scenario.model_validate(data, context={"base_dir": base_dir}), []
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            path = _data_path(error["loc"], data)
+            culprit = next((blame[p] for p in blame if path[: len(p)] == p), None)
+            line, col = _position(marks, path) if culprit is None else (None, None)
+            if culprit is not None and culprit in ("--set",):
+                where = "--set"
+            else:
+                where = source
+            if culprit is not None and culprit.startswith("compare"):
+                line, col = _position(marks, ("compare", culprit.split(" ", 1)[1]))
+            problems.append(
+                Problem(where, line, col, _dotted(path) or "scenario", _message(error, path, data))
+            )
+        return None, problems
+
+
+def _variant_name(values: dict[str, Any]) -> str:
+    def one(value: Any) -> str:
+        if isinstance(value, dict) and "name" in value:
+            return AlgorithmChoice.model_validate(value).label()
+        return str(value)
+
+    return " / ".join(one(v) for v in values.values())
+
+
+def load(
+    path: str | Path | None = None,
+    *,
+    text: str | None = None,
+    data: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Loaded:
+    """Read, validate and expand a scenario from a file, YAML text or a dict.
+
+    ``overrides`` maps dotted paths to values (what ``--set`` does). Raises
+    :class:`ScenarioError` with every problem found.
+    """
+    source = str(path) if path is not None else "<scenario>"
+    marks: Marks = {}
+    base_dir = Path(path).parent if path is not None else Path(".")
+    if data is None:
+        if text is None:
+            assert path is not None
+            text = _read(Path(path), source)
+        try:
+            data, marks = parse(text)
+        except YamlError as err:
+            raise ScenarioError([Problem(source, err.line, err.col, "", err.message)]) from None
+    if data is None:
+        raise ScenarioError([Problem(source, 1, 1, "", "the file is empty; a scenario is a mapping")])
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(source, 1, 1, "", "a scenario must be a mapping of keys")])
+    data = copy.deepcopy(data)
+
+    problems: list[Problem] = []
+    blame: dict[Any, str] = {}
+    for dotted, value in (overrides or {}).items():
+        key = _split(dotted)
+        exists, allowed = _path_exists(key)
+        if not exists:
+            close = difflib.get_close_matches(str(key[-1]), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(Problem("--set", None, None, dotted, f"no such field{hint}"))
+            continue
+        try:
+            _set(data, key, value)
+            blame[key] = "--set"
+        except ValueError as err:
+            problems.append(Problem("--set", None, None, dotted, str(err)))
+
+    compare = data.get("compare") or {}
+    if isinstance(compare, dict):
+        for dotted, values in compare.items():
+            line, col = marks.get(("compare", dotted), (None, None))
+            exists, allowed = _path_exists(_split(str(dotted)))
+            if not exists:
+                close = difflib.get_close_matches(str(dotted).split(".")[-1], allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(
+                    Problem(source, line, col, f"compare.{dotted}", f"no such field{hint}")
+                )
+            elif not isinstance(values, list) or not values:
+                problems.append(
+                    Problem(source, line, col, f"compare.{dotted}", "expected a non-empty list")
+                )
+
+    base, base_problems = _validate(data, source, marks, base_dir, blame)
+    problems += base_problems
+    if problems or base is None:
+        raise ScenarioError(problems)
+
+    variants = []
+    keys = list(base.compare or {})
+    combos = list(itertools.product(*(base.compare or {}).values())) if keys else [()]
+    for combo in combos:
+        variant_data = copy.deepcopy(data)
+        variant_data["compare"] = None
+        params = dict(zip(keys, combo, strict=True))
+        variant_blame = dict(blame)
+        for dotted, value in params.items():
+            _set(variant_data, _split(dotted), value)
+            variant_blame[_split(dotted)] = f"compare {dotted}"
+        scenario, variant_problems = _validate(
+            variant_data, source, marks, base_dir, variant_blame
+        )
+        for problem in variant_problems:
+            if problem not in problems:
+                problems.append(problem)
+        if scenario is not None:
+            variants.append(Variant(_variant_name(params) if keys else base.name, params, scenario))
+    if problems:
+        raise ScenarioError(problems)
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        variants = [Variant(f"{v.name} #{i}", v.params, v.scenario) for i, v in enumerate(variants)]
+    return Loaded(source, base, variants, data)
+
+
+def _read(path: Path, source: str) -> str:
+    from lbsim.yamlsource import MAX_BYTES
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ScenarioError(
+                [Problem(source, None, None, "", f"file is {size} bytes; the limit is 1 MB")]
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(source, None, None, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([Problem(source, None, None, "", "is a directory, not a file")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(source, None, None, "", "not UTF-8 text")]) from None
+    except OSError as err:
+        raise ScenarioError([Problem(source, None, None, "", err.strerror or str(err))]) from None
+
+
+def parse_override(assignment: str) -> tuple[str, Any]:
+    """``"balancer.algorithm=random"`` -> ``("balancer.algorithm", "random")``;
+    the value is read as YAML, so numbers, lists and ``{k: v}`` work."""
+    if "=" not in assignment:
+        raise ScenarioError(
+            [Problem("--set", None, None, assignment, "expected path=value, e.g. seed=3")]
+        )
+    key, _, value = assignment.partition("=")
+    try:
+        return key.strip(), yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        return key.strip(), value
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (what ``lbsim schema`` prints)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def resolved(scenario: Scenario) -> dict[str, Any]:
+    """A scenario with every default filled in, as plain JSON-able data."""
+    return json.loads(scenario.model_dump_json())

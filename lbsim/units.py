@@ -1,0 +1,78 @@
+"""Quantities with units, as people write them in scenario files.
+
+A duration is a number of seconds, or a number with a unit: ``250ms``, ``2s``,
+``30m``, ``1.5h`` (also ``us`` for microseconds). A rate is a number of events
+per second, or a number with an optional ``k``/``M`` multiplier and a
+per-unit: ``800/s``, ``10k/s``, ``90/m``, ``2M/h``. Both parse to plain floats
+in seconds and events per second, the only units the engine knows.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_RATE_PER = {"s": 1.0, "m": 1 / 60.0, "h": 1 / 3600.0}
+_MULTIPLIERS = {"": 1.0, "k": 1e3, "M": 1e6}
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|ms|s|m|h|d)?\s*$")
+_RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*(k|M)?\s*(?:/\s*(s|m|h))?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``2.5``, ``"250ms"``, ``"2m"``...; raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 250ms, 2s, 30m or 1h")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match:
+            return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    raise ValueError(
+        f"malformed duration {value!r}: expected a number of seconds or a number with "
+        "a unit, one of us, ms, s, m, h, d (e.g. 250ms, 2s, 30m)"
+    )
+
+
+def parse_rate(value: object) -> float:
+    """Events per second from ``7.2``, ``"800/s"``, ``"10k/s"``, ``"90/m"``..."""
+    if isinstance(value, bool):
+        raise ValueError("expected a rate such as 800/s, 10k/s or 90/m")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _RATE_RE.match(value)
+        if match:
+            number, multiplier, per = match.groups()
+            return float(number) * _MULTIPLIERS[multiplier or ""] * _RATE_PER[per or "s"]
+    raise ValueError(
+        f"malformed rate {value!r}: expected events per second, optionally with k or M "
+        "and a unit /s, /m or /h (e.g. 800/s, 10k/s, 90/m)"
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form: ``850ms``, ``2.5s``, ``12m``, ``1.5h``."""
+    if seconds != seconds:  # NaN
+        return "-"
+    magnitude = abs(seconds)
+    if magnitude < 1e-3:
+        return f"{seconds * 1e6:.3g}µs"
+    if magnitude < 1:
+        return f"{seconds * 1e3:.3g}ms"
+    if magnitude < 120:
+        return f"{seconds:.3g}s"
+    if magnitude < 7200:
+        return f"{seconds / 60:.3g}m"
+    return f"{seconds / 3600:.3g}h"
+
+
+def format_rate(per_second: float) -> str:
+    """Short human form: ``7.2/s``, ``12k/s``."""
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:.3g}M/s"
+    if per_second >= 1e4:
+        return f"{per_second / 1e3:.3g}k/s"
+    return f"{per_second:.3g}/s"
