@@ -26,7 +26,9 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -107,6 +109,13 @@ class Clients(Frozen):
     service: Distribution = Field(description="service demand in seconds on a speed-1 server")
 
 
+def did_you_mean(word: str, options: list[str]) -> str:
+    """``"; did you mean 'workers'?"`` for a near miss, else ``""``."""
+    prefixed = [o for o in options if o.startswith(word) or word.startswith(o)] if word else []
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5) or prefixed[:1]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _algorithm_name(value: object) -> object:
     return {"name": value} if isinstance(value, str) else value
 
@@ -124,8 +133,7 @@ class AlgorithmChoice(BaseModel):
             spec = algorithms.get(self.name)
         except KeyError:
             known = ", ".join(algorithms.available())
-            close = difflib.get_close_matches(self.name, list(algorithms.available()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(self.name, list(algorithms.available()))
             raise ValueError(f"unknown algorithm {self.name!r}{hint} (known: {known})") from None
         try:
             spec.params.model_validate(self.model_extra or {})
@@ -192,16 +200,23 @@ class Scenario(Frozen):
         default=None, description="dotted path -> values; every combination is a variant"
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Scenario:
-        if self.warmup >= self.duration:
-            raise ValueError("warmup must be shorter than duration")
-        names = [pool.name for pool in self.servers]
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_before_end(cls, warmup: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
+        return warmup
+
+    @field_validator("servers")
+    @classmethod
+    def _distinct_pools(cls, servers: tuple[ServerPool, ...]) -> tuple[ServerPool, ...]:
+        names = [pool.name for pool in servers]
         if len(set(names)) != len(names):
             raise ValueError(f"server pool names must be unique: {names}")
-        if sum(pool.count for pool in self.servers) > 100_000:
+        if sum(pool.count for pool in servers) > 100_000:
             raise ValueError("at most 100000 servers in all")
-        return self
+        return servers
 
     @property
     def drain_time(self) -> float:
@@ -304,8 +319,9 @@ def _tag_matches(model: type[BaseModel], node: dict[str, Any]) -> bool:
     return info is not None and node.get("dist") in get_args(info.annotation)
 
 
-def _path_exists(path: tuple[str | int, ...]) -> tuple[bool, list[str]]:
-    """Whether a dotted path names a field of the schema; else the allowed keys there."""
+def _path_exists(path: tuple[str | int, ...]) -> tuple[bool, str, list[str]]:
+    """Whether a dotted path names a field of the schema; if not, the first
+    unknown part and the keys allowed in its place."""
     models: list[type[BaseModel]] = [Scenario]
     for part in path:
         if isinstance(part, int):
@@ -313,16 +329,16 @@ def _path_exists(path: tuple[str | int, ...]) -> tuple[bool, list[str]]:
         fields = {name: info for m in models for name, info in m.model_fields.items()}
         if part not in fields:
             if any(m.model_config.get("extra") == "allow" for m in models):
-                return True, []
-            return False, sorted(fields)
+                return True, "", []
+            return False, str(part), sorted(fields)
         models = [
             c
             for c in _unwrap(fields[part].annotation)
             if isinstance(c, type) and issubclass(c, BaseModel)
         ]
         if not models:
-            return part == path[-1], []
-    return True, []
+            return part == path[-1], str(part), []
+    return True, "", []
 
 
 def _split(path: str) -> tuple[str | int, ...]:
@@ -374,14 +390,16 @@ def _message(error: Any, path: tuple[str | int, ...], data: Any) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
         allowed = sorted({k for m in _models_at(path[:-1], data) for k in m.model_fields})
-        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(path[-1]), allowed)
         return f"unknown key {path[-1]!r}{hint} (allowed: {', '.join(allowed)})"
     if kind == "missing":
         return "required field is missing"
     if kind == "union_tag_invalid":
-        tags = error.get("ctx", {}).get("expected_tags", "")
-        return f"unknown {error.get('ctx', {}).get('discriminator', 'kind')} (allowed: {tags})"
+        ctx = error.get("ctx", {})
+        tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+        hint = did_you_mean(str(ctx.get("tag")), tags)
+        field = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"unknown {field} {ctx.get('tag')!r}{hint} (allowed: {', '.join(tags)})"
     return str(msg).removeprefix("Value error, ")
 
 
@@ -459,10 +477,9 @@ def load(
     blame: dict[Any, str] = {}
     for dotted, value in (overrides or {}).items():
         key = _split(dotted)
-        exists, allowed = _path_exists(key)
+        exists, unknown, allowed = _path_exists(key)
         if not exists:
-            close = difflib.get_close_matches(str(key[-1]), allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(unknown, allowed)
             problems.append(Problem("--set", None, None, dotted, f"no such field{hint}"))
             continue
         try:
@@ -475,10 +492,9 @@ def load(
     if isinstance(compare, dict):
         for dotted, values in compare.items():
             line, col = marks.get(("compare", dotted), (None, None))
-            exists, allowed = _path_exists(_split(str(dotted)))
+            exists, unknown, allowed = _path_exists(_split(str(dotted)))
             if not exists:
-                close = difflib.get_close_matches(str(dotted).split(".")[-1], allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(unknown, allowed)
                 problems.append(
                     Problem(source, line, col, f"compare.{dotted}", f"no such field{hint}")
                 )

@@ -75,8 +75,8 @@ class World:
             arrival=memoryview(workload.arrival),
             columns=(server_col, end_col, status_col),
         )
-        self._arrival = workload.arrival.tolist()
-        self._keys = workload.client_ips[workload.client].tolist()
+        self._arrival = memoryview(workload.arrival)
+        self._keys = memoryview(workload.client_ips[workload.client])
         self._next = 0
 
     def _done(self, request: int, backend: int) -> None:

@@ -1,0 +1,123 @@
+"""Benchmark W1: lbsim against a textbook SimPy model of the same system.
+
+W1: 8 servers x 1 worker, Poisson arrivals at 7.2/s, exponential demand with
+mean 1 s (utilisation 0.9), 200,000 measured requests after 10,000 warm-up
+requests, for random, round_robin and least_connections. Reports simulated
+requests per wall-second for each (median of --repeat runs), the same for a
+textbook SimPy model (a generator process per request, a ``simpy.Resource``
+per server, random choice), the ratio, and the memory lbsim holds per
+recorded request (tracemalloc peak of a separate run, divided by requests).
+
+    python bench/w1.py                 # the README's figures
+    python bench/w1.py --requests 1000000 --algorithms random   # 1M requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+import simpy
+
+import lbsim
+from lbsim.clients import draw_workload
+from lbsim.scenario import load
+from lbsim.world import World
+
+RATE, SERVERS = 7.2, 8
+
+
+def scenario(algorithm: str, requests: int, warmup: int) -> dict[str, object]:
+    return {
+        "name": "w1",
+        "seed": 1,
+        "duration": (requests + warmup) / RATE,
+        "warmup": warmup / RATE,
+        "sample_interval": 60,
+        "clients": {
+            "arrivals": {"process": "poisson", "rate": RATE},
+            "service": {"dist": "exponential", "mean": 1.0},
+        },
+        "balancer": {"algorithm": algorithm},
+        "servers": [{"name": "web", "count": SERVERS, "workers": 1}],
+    }
+
+
+def textbook(requests: int, seed: int = 1) -> float:
+    """A SimPy model as the tutorials write it; returns requests per wall-second."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    servers = [simpy.Resource(env, capacity=1) for _ in range(SERVERS)]
+    latencies: list[float] = []
+
+    def request(demand: float, server: simpy.Resource) -> object:
+        arrived = env.now
+        with server.request() as slot:
+            yield slot
+            yield env.timeout(demand)
+        latencies.append(env.now - arrived)
+
+    def source() -> object:
+        gaps = rng.exponential(1 / RATE, requests)
+        demands = rng.exponential(1.0, requests)
+        choices = rng.integers(0, SERVERS, requests)
+        for gap, demand, choice in zip(gaps, demands, choices, strict=True):
+            yield env.timeout(gap)
+            env.process(request(demand, servers[choice]))
+
+    env.process(source())
+    started = time.perf_counter()
+    env.run()
+    return requests / (time.perf_counter() - started)
+
+
+def lbsim_rate(algorithm: str, requests: int, warmup: int) -> tuple[float, int]:
+    """Requests simulated per wall-second by the engine (build + run), and the count."""
+    variant = load(data=scenario(algorithm, requests, warmup)).variants[0]
+    workload = draw_workload(variant.scenario)
+    gc.collect()
+    started = time.perf_counter()
+    World(variant.scenario, workload).run()
+    return len(workload) / (time.perf_counter() - started), len(workload)
+
+
+def bytes_per_request(algorithm: str, requests: int, warmup: int) -> float:
+    """Peak memory of draw + build + run, per simulated request."""
+    variant = load(data=scenario(algorithm, requests, warmup)).variants[0]
+    gc.collect()
+    tracemalloc.start()
+    workload = draw_workload(variant.scenario)
+    World(variant.scenario, workload).run()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / len(workload)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--warmup", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--algorithms", nargs="+", default=["random", "round_robin", "least_connections"]
+    )
+    args = parser.parse_args()
+    print(f"lbsim {lbsim.__version__}, W1: {args.requests:,} + {args.warmup:,} warm-up requests")
+    base = statistics.median(textbook(args.requests + args.warmup) for _ in range(args.repeat))
+    print(f"{'textbook SimPy (random)':<28} {base:>10,.0f} req/s")
+    for algorithm in args.algorithms:
+        rates = [lbsim_rate(algorithm, args.requests, args.warmup)[0] for _ in range(args.repeat)]
+        rate = statistics.median(rates)
+        memory = bytes_per_request(algorithm, args.requests, args.warmup)
+        print(
+            f"{'lbsim ' + algorithm:<28} {rate:>10,.0f} req/s  {rate / base:4.1f}x textbook"
+            f"  {memory:6.0f} B/request"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Smooth weighted round robin, NGINX's default balancer.
+
+NGINX ``ngx_http_upstream_get_peer`` (``src/http/ngx_http_upstream_round_robin.c``)
+keeps a ``current_weight`` per peer. For each request every eligible peer, in
+configuration order, adds its weight to its ``current_weight``; the peer with
+the strictly largest ``current_weight`` wins (so a tie goes to the earlier
+peer) and pays back the total weight of the eligible peers. Weights 5, 1, 1
+give ``a a b a c a a``: the heavy peer is spread out instead of served in a
+burst. Unavailable backends are skipped and keep their ``current_weight``
+until they come back, as a ``down`` peer does in NGINX. Failure handling
+(``effective_weight`` lowered on errors and recovering by one per pass) is
+left to the balancer's health model: here ``effective_weight == weight``.
+
+Cost. The rule itself is O(n) per pick. Each pass adds the total weight ``W``
+to the sum of the current weights and takes it off again, and in the states
+NGINX actually reaches the sequence is periodic with period ``W``: every peer
+is chosen exactly ``w_i`` times per period and the current weights come back
+to where they started. So the next ``W`` picks are computed from the current
+state at once (vectorised, O(W·n) after each change) and replayed, which makes
+a pick O(1) amortised while the eligible set is stable. The state kept across
+a change is the true one (folded back from the position in the schedule), as
+NGINX keeps ``current_weight`` across a peer going down and up.
+
+Periodicity does not hold from *every* state: with weights 1, 1 and current
+weights (5, -5) the first peer wins five times in a row before the two settle
+into alternation. The schedule therefore checks that the state after ``W``
+picks equals the state it started from; if it does not, it computes the next
+``W`` picks from the state reached, until it does. Replaying is then exact.
+When ``W`` exceeds 1,000,000 no period is stored: picks are computed in blocks
+of 4,096 by the direct rule, which is O(n) per pick.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from lbsim.algorithms.base import BaseAlgorithm, Backends, Params
+
+SCHEDULE_CAP = 1_000_000  # longest period stored; beyond it picks are computed in blocks
+BLOCK = 4_096  # picks computed at a time when the period is not stored
+_NUMPY_FROM = 24  # eligible peers from which numpy beats a Python loop per pass
+
+
+def swrr_passes(
+    current: list[int], weights: list[int], steps: int
+) -> tuple[list[int], list[int]]:
+    """Run ``steps`` passes of NGINX's rule over peers with ``weights``.
+
+    ``current`` holds their current weights (it is not modified). Returns the
+    indices (into ``weights``) of the chosen peers and the current weights
+    after the last pass.
+    """
+    total = sum(weights)
+    chosen: list[int] = []
+    if len(weights) < _NUMPY_FROM:
+        state = list(current)
+        order = range(len(weights))
+        for _ in range(steps):
+            best = 0
+            best_weight = state[0] + weights[0]
+            state[0] = best_weight
+            for i in order[1:]:
+                value = state[i] + weights[i]
+                state[i] = value
+                if value > best_weight:  # strict: a tie goes to the earlier peer
+                    best, best_weight = i, value
+            state[best] = best_weight - total
+            chosen.append(best)
+        return chosen, state
+    vector = np.asarray(current, dtype=np.int64)
+    weight_vector = np.asarray(weights, dtype=np.int64)
+    for _ in range(steps):
+        vector += weight_vector
+        best = int(vector.argmax())  # first maximum: a tie goes to the earlier peer
+        vector[best] -= total
+        chosen.append(best)
+    return chosen, [int(v) for v in vector]
+
+
+class WeightedRoundRobin(BaseAlgorithm):
+    """Smooth weighted round robin: 5,1,1 gives a a b a c a a (NGINX default)."""
+
+    name: ClassVar[str] = "weighted_round_robin"
+
+    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+        super().__init__(backends, rng, params)
+        self._current = [0] * len(backends)  # NGINX current_weight of every peer
+        self._eligible: list[int] = []
+        self._weights: list[int] = []
+        self._total = 0
+        self._start: list[int] = []  # current weights of the eligible peers at schedule start
+        self._end: list[int] = []  # ... after the last pick of the schedule
+        self._local: list[int] = []  # schedule as indices into self._eligible
+        self._schedule: list[int] = []  # schedule as backend indices
+        self._pos = 0
+        self._periodic = False
+        self._stale = True
+        self.on_change()
+
+    def current_weights(self) -> list[int]:
+        """NGINX's ``current_weight`` of every backend, as of now."""
+        self._sync()
+        return list(self._current)
+
+    def _sync(self) -> None:
+        """Fold the picks replayed so far into ``self._current``."""
+        if self._stale:
+            return
+        counts = [0] * len(self._eligible)
+        for i in self._local[: self._pos]:
+            counts[i] += 1
+        pos, total = self._pos, self._total
+        for i, backend in enumerate(self._eligible):
+            self._current[backend] = self._start[i] + pos * self._weights[i] - total * counts[i]
+
+    def on_change(self) -> None:
+        self._sync()
+        self._eligible = self.backends.eligible()
+        self._weights = [self.backends.weights[i] for i in self._eligible]
+        self._total = sum(self._weights)
+        self._schedule = []
+        self._local = []
+        self._pos = 0
+        self._stale = True
+
+    def _refill(self) -> bool:
+        """Start the next schedule; False when no backend is eligible."""
+        if not self._eligible:
+            return False
+        if self._stale:
+            start = [self._current[i] for i in self._eligible]
+        elif self._periodic:
+            self._pos = 0
+            return True
+        else:
+            start = self._end
+        steps = self._total if self._total <= SCHEDULE_CAP else BLOCK
+        local, end = swrr_passes(start, self._weights, steps)
+        eligible = self._eligible
+        self._start, self._end = start, end
+        self._local = local
+        self._schedule = [eligible[i] for i in local]
+        self._periodic = steps == self._total and end == start
+        self._pos = 0
+        self._stale = False
+        return True
+
+    def pick(self, key: int) -> int | None:
+        pos = self._pos
+        if pos >= len(self._schedule):
+            if not self._refill():
+                return None
+            pos = 0
+        self._pos = pos + 1
+        return self._schedule[pos]
