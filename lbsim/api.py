@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,7 @@ def run(
     summaries, requests, series, events = [], [], [], []
     count = len(loaded.variants)
     for index, variant in enumerate(loaded.variants):
-        on_chunk = None
-        if progress is not None:
-            report = progress
-
-            def on_chunk(fraction: float, i: int = index, v: str = variant.name) -> None:
-                report(i, count, v, fraction)
-
+        on_chunk = None if progress is None else partial(progress, index, count, variant.name)
         scenario_v = variant.scenario
         records = World(scenario_v, workload).run(on_chunk)
         summaries.append(summarize(variant, workload, records, workers))
@@ -98,8 +93,13 @@ def run(
         "sample_interval": base.sampling,
         "variants": [{"name": v.name, "params": v.params} for v in loaded.variants],
         "servers": [
-            {"name": f"{p.name}-{i}", "pool": p.name, "workers": p.workers, "speed": p.speed,
-             "weight": p.weight}
+            {
+                "name": f"{p.name}-{i}",
+                "pool": p.name,
+                "workers": p.workers,
+                "speed": p.speed,
+                "weight": p.weight,
+            }
             for p in base.servers
             for i in range(p.count)
         ],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from simpy import Environment
 
 from lbsim.algorithms import Algorithm, Backends
-from lbsim.recorder import NO_BACKEND
+from lbsim.recorder import NO_BACKEND, Column
 from lbsim.servers import Server
 
 
@@ -38,8 +38,8 @@ class Balancer:
         algorithm: Algorithm,
         servers: list[Server],
         *,
-        arrival: memoryview,
-        columns: tuple[memoryview, memoryview, memoryview],
+        arrival: Column,
+        columns: tuple[Column, Column, Column],
     ) -> None:
         self.env = env
         self.index = index

@@ -140,7 +140,7 @@ def list_algorithms() -> None:
     width = max(map(len, specs))
     for name, spec in specs.items():
         origin = "" if spec.origin == "built-in" else f" [{spec.origin}]"
-        out.print(f"{name:<{width}}  {spec.summary}{origin}", markup=False, highlight=False)
+        sys.stdout.write(f"{name:<{width}}  {spec.summary}{origin}\n")
 
 
 def main() -> None:

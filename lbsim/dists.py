@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from lbsim.units import parse_duration
-from pydantic import BeforeValidator, WithJsonSchema
 
 _DURATION_SCHEMA = {
     "anyOf": [
@@ -146,9 +154,7 @@ class Empirical(Frozen):
     the scenario file)."""
 
     dist: Literal["empirical"]
-    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = (
-        None
-    )
+    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = None
     file: str | None = None
     column: str | None = None
 
@@ -163,7 +169,9 @@ class Empirical(Frozen):
             with path.open(newline="") as handle:
                 rows = list(csv.reader(handle))
         except OSError as err:
-            raise ValueError(f"cannot read empirical file {data['file']!r}: {err.strerror}") from err
+            raise ValueError(
+                f"cannot read empirical file {data['file']!r}: {err.strerror}"
+            ) from err
         column = 0
         if rows and data.get("column") is not None:
             if data["column"] not in rows[0]:

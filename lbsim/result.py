@@ -162,13 +162,13 @@ def summarize(
     n_servers = rec.n_servers
     horizon = np.nanmax(np.r_[rec.end, hi])
     served = rec.server >= 0
-    queued_until = np.where(np.isnan(rec.start), np.where(np.isnan(rec.end), horizon, rec.end),
-                            rec.start)
-    waited = served & (queued_until > workload.arrival)
-    row["queue_mean"] = (
-        _interval_overlap(workload.arrival[waited], queued_until[waited], lo, hi)
-        / (window * n_servers)
+    queued_until = np.where(
+        np.isnan(rec.start), np.where(np.isnan(rec.end), horizon, rec.end), rec.start
     )
+    waited = served & (queued_until > workload.arrival)
+    row["queue_mean"] = _interval_overlap(
+        workload.arrival[waited], queued_until[waited], lo, hi
+    ) / (window * n_servers)
     row["queue_max"] = _max_level(
         rec.server[waited], workload.arrival[waited], queued_until[waited], lo, hi
     )

@@ -155,12 +155,29 @@ class AlgorithmChoice(BaseModel):
         return f"{self.name}({inner})" if inner else self.name
 
 
+def _algorithm_schema() -> dict[str, Any]:
+    names = list(algorithms.BUILTIN_NAMES)
+    described = {"type": "string", "examples": names, "description": "a registered algorithm"}
+    return {
+        "anyOf": [
+            described,
+            {
+                "type": "object",
+                "properties": {"name": described},
+                "required": ["name"],
+                "additionalProperties": True,
+                "description": "name plus the algorithm's own parameters",
+            },
+        ]
+    }
+
+
 class Balancer(Frozen):
     """The load balancer in front of the servers."""
 
-    algorithm: Annotated[AlgorithmChoice, BeforeValidator(_algorithm_name)] = AlgorithmChoice(
-        name="round_robin"
-    )
+    algorithm: Annotated[
+        AlgorithmChoice, BeforeValidator(_algorithm_name), WithJsonSchema(_algorithm_schema())
+    ] = AlgorithmChoice(name="round_robin")
 
 
 class ServerPool(Frozen):
@@ -174,6 +191,15 @@ class ServerPool(Frozen):
     )
     speed: float = Field(default=1.0, gt=0, description="service time = demand / speed")
     weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
+
+
+class Sweep(Frozen):
+    """Replications and a parameter grid that ``lbsim sweep`` runs by default."""
+
+    replications: int = Field(default=1, ge=1, le=100_000)
+    grid: dict[str, list[Any]] | None = Field(
+        default=None, description="dotted path -> values, varied on top of `compare:`"
+    )
 
 
 class Scenario(Frozen):
@@ -199,6 +225,7 @@ class Scenario(Frozen):
     compare: dict[str, list[Any]] | None = Field(
         default=None, description="dotted path -> values; every combination is a variant"
     )
+    sweep: Sweep | None = None
 
     @field_validator("warmup")
     @classmethod
@@ -293,9 +320,14 @@ def _models_at(path: tuple[str | int, ...], data: Any) -> list[type[BaseModel]]:
     models: list[type[BaseModel]] = [Scenario]
     node = data
     for part in path:
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node)
-            else None
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                else None
+            )
         )
         if isinstance(part, int):
             continue
@@ -374,9 +406,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             node = node[part]
         elif isinstance(node, dict) and part not in node and loc.index(part) == len(loc) - 1:
             pass  # a missing or unknown key at the end: keep it
@@ -410,28 +442,37 @@ def _position(marks: Marks, path: tuple[str | int, ...]) -> tuple[int | None, in
     return None, None
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Where a value came from: the file at a path, or a command-line option."""
+
+    where: str
+    mark: tuple[str | int, ...] | None = None
+
+
 def _validate(
-    data: dict[str, Any], source: str, marks: Marks, base_dir: Path, blame: dict[Any, str]
+    data: dict[str, Any],
+    source: str,
+    marks: Marks,
+    base_dir: Path,
+    origins: dict[tuple[str | int, ...], _Origin],
 ) -> tuple[Scenario | None, list[Problem]]:
-    """Validate ``data``; problems inside an overridden path are blamed on
-    ``blame[path]`` (e.g. the ``--set`` or ``compare:`` that put the value there)."""
+    """Validate ``data``; a problem inside an overridden path is blamed on
+    the origin of the override (``--set``, a ``compare:`` entry...)."""
     try:
         return Scenario.model_validate(data, context={"base_dir": base_dir}), []
     except ValidationError as err:
         problems = []
         for error in err.errors():
             path = _data_path(error["loc"], data)
-            culprit = next((blame[p] for p in blame if path[: len(p)] == p), None)
-            line, col = _position(marks, path) if culprit is None else (None, None)
-            if culprit is not None and culprit in ("--set",):
-                where = "--set"
+            origin = next((o for p, o in origins.items() if path[: len(p)] == p), None)
+            if origin is None:
+                where, (line, col) = source, _position(marks, path)
             else:
-                where = source
-            if culprit is not None and culprit.startswith("compare"):
-                line, col = _position(marks, ("compare", culprit.split(" ", 1)[1]))
-            problems.append(
-                Problem(where, line, col, _dotted(path) or "scenario", _message(error, path, data))
-            )
+                where = origin.where
+                line, col = marks.get(origin.mark, (None, None)) if origin.mark else (None, None)
+            message = _message(error, path, data)
+            problems.append(Problem(where, line, col, _dotted(path) or "scenario", message))
         return None, problems
 
 
@@ -444,17 +485,49 @@ def _variant_name(values: dict[str, Any]) -> str:
     return " / ".join(one(v) for v in values.values())
 
 
+def _axes(
+    data: dict[str, Any], source: str, marks: Marks, grid: dict[str, list[Any]] | None
+) -> tuple[list[tuple[str, list[Any], _Origin]], list[Problem]]:
+    """The varied fields: ``compare:``, the file's ``sweep.grid`` and ``--grid``."""
+    axes: list[tuple[str, list[Any], _Origin]] = []
+    sweep = data.get("sweep") if isinstance(data.get("sweep"), dict) else {}
+    for prefix, mapping in (
+        (("compare",), data.get("compare")),
+        (("sweep", "grid"), (sweep or {}).get("grid")),
+    ):
+        if isinstance(mapping, dict):
+            axes += [(str(k), v, _Origin(source, (*prefix, k))) for k, v in mapping.items()]
+    axes += [(k, v, _Origin("--grid")) for k, v in (grid or {}).items()]
+    problems = []
+    for dotted, values, origin in axes:
+        exists, unknown, allowed = _path_exists(_split(dotted))
+        label = _dotted(origin.mark) if origin.mark else dotted
+        line, col = marks.get(origin.mark, (None, None)) if origin.mark else (None, None)
+        if not exists:
+            message = f"no such field{did_you_mean(unknown, allowed)}"
+            problems.append(Problem(origin.where, line, col, label, message))
+        elif not isinstance(values, list) or not values:
+            problems.append(Problem(origin.where, line, col, label, "expected a non-empty list"))
+    seen = [dotted for dotted, _, _ in axes]
+    for dotted in {d for d in seen if seen.count(d) > 1}:
+        problems.append(Problem(source, None, None, dotted, "varied in more than one place"))
+    return axes, problems
+
+
 def load(
     path: str | Path | None = None,
     *,
     text: str | None = None,
     data: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    grid: dict[str, list[Any]] | None = None,
 ) -> Loaded:
     """Read, validate and expand a scenario from a file, YAML text or a dict.
 
-    ``overrides`` maps dotted paths to values (what ``--set`` does). Raises
-    :class:`ScenarioError` with every problem found.
+    ``overrides`` maps dotted paths to values (what ``--set`` does); ``grid``
+    maps dotted paths to lists of values that are varied on top of
+    ``compare:`` (what ``--grid`` does). Raises :class:`ScenarioError` with
+    every problem found.
     """
     source = str(path) if path is not None else "<scenario>"
     marks: Marks = {}
@@ -468,13 +541,15 @@ def load(
         except YamlError as err:
             raise ScenarioError([Problem(source, err.line, err.col, "", err.message)]) from None
     if data is None:
-        raise ScenarioError([Problem(source, 1, 1, "", "the file is empty; a scenario is a mapping")])
+        raise ScenarioError(
+            [Problem(source, 1, 1, "", "the file is empty; a scenario is a mapping")]
+        )
     if not isinstance(data, dict):
         raise ScenarioError([Problem(source, 1, 1, "", "a scenario must be a mapping of keys")])
     data = copy.deepcopy(data)
 
     problems: list[Problem] = []
-    blame: dict[Any, str] = {}
+    origins: dict[tuple[str | int, ...], _Origin] = {}
     for dotted, value in (overrides or {}).items():
         key = _split(dotted)
         exists, unknown, allowed = _path_exists(key)
@@ -484,49 +559,33 @@ def load(
             continue
         try:
             _set(data, key, value)
-            blame[key] = "--set"
+            origins[key] = _Origin("--set")
         except ValueError as err:
             problems.append(Problem("--set", None, None, dotted, str(err)))
 
-    compare = data.get("compare") or {}
-    if isinstance(compare, dict):
-        for dotted, values in compare.items():
-            line, col = marks.get(("compare", dotted), (None, None))
-            exists, unknown, allowed = _path_exists(_split(str(dotted)))
-            if not exists:
-                hint = did_you_mean(unknown, allowed)
-                problems.append(
-                    Problem(source, line, col, f"compare.{dotted}", f"no such field{hint}")
-                )
-            elif not isinstance(values, list) or not values:
-                problems.append(
-                    Problem(source, line, col, f"compare.{dotted}", "expected a non-empty list")
-                )
-
-    base, base_problems = _validate(data, source, marks, base_dir, blame)
+    axes, axis_problems = _axes(data, source, marks, grid)
+    problems += axis_problems
+    base, base_problems = _validate(data, source, marks, base_dir, origins)
     problems += base_problems
     if problems or base is None:
         raise ScenarioError(problems)
 
     variants = []
-    keys = list(base.compare or {})
-    combos = list(itertools.product(*(base.compare or {}).values())) if keys else [()]
-    for combo in combos:
+    for combo in itertools.product(*(values for _, values, _ in axes)):
         variant_data = copy.deepcopy(data)
         variant_data["compare"] = None
-        params = dict(zip(keys, combo, strict=True))
-        variant_blame = dict(blame)
-        for dotted, value in params.items():
+        variant_data.pop("sweep", None)
+        params = {dotted: value for (dotted, _, _), value in zip(axes, combo, strict=True)}
+        variant_origins = dict(origins)
+        for (dotted, _, origin), value in zip(axes, combo, strict=True):
             _set(variant_data, _split(dotted), value)
-            variant_blame[_split(dotted)] = f"compare {dotted}"
+            variant_origins[_split(dotted)] = origin
         scenario, variant_problems = _validate(
-            variant_data, source, marks, base_dir, variant_blame
+            variant_data, source, marks, base_dir, variant_origins
         )
-        for problem in variant_problems:
-            if problem not in problems:
-                problems.append(problem)
+        problems += [p for p in variant_problems if p not in problems]
         if scenario is not None:
-            variants.append(Variant(_variant_name(params) if keys else base.name, params, scenario))
+            variants.append(Variant(_variant_name(params) if axes else base.name, params, scenario))
     if problems:
         raise ScenarioError(problems)
     names = [v.name for v in variants]
@@ -548,7 +607,9 @@ def _read(path: Path, source: str) -> str:
     except FileNotFoundError:
         raise ScenarioError([Problem(source, None, None, "", "no such file")]) from None
     except IsADirectoryError:
-        raise ScenarioError([Problem(source, None, None, "", "is a directory, not a file")]) from None
+        raise ScenarioError(
+            [Problem(source, None, None, "", "is a directory, not a file")]
+        ) from None
     except UnicodeDecodeError:
         raise ScenarioError([Problem(source, None, None, "", "not UTF-8 text")]) from None
     except OSError as err:

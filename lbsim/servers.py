@@ -15,7 +15,7 @@ from collections.abc import Callable
 from simpy import Environment
 from simpy.events import Timeout
 
-from lbsim.recorder import OK, REJECTED
+from lbsim.recorder import OK, REJECTED, Column
 
 Done = Callable[[int, int], None]  # (request, server index) -> None
 
@@ -49,8 +49,8 @@ class Server:
         workers: int,
         speed: float,
         queue_limit: int | None,
-        demand: memoryview,
-        columns: tuple[memoryview, memoryview, memoryview],
+        demand: Column,
+        columns: tuple[Column, Column, Column],
         done: Done,
     ) -> None:
         self.env = env
@@ -58,7 +58,7 @@ class Server:
         self.name = name
         self.workers = workers
         self.speed = speed
-        self.queue_limit = queue_limit if queue_limit is not None else float("inf")
+        self.queue_limit: float = queue_limit if queue_limit is not None else float("inf")
         self.busy = 0
         self.up = True
         self.queue: deque[int] = deque()

@@ -21,7 +21,7 @@ from lbsim import algorithms
 from lbsim.algorithms import Backends
 from lbsim.balancer import Balancer
 from lbsim.clients import Workload
-from lbsim.recorder import LEVELS, Recorder
+from lbsim.recorder import LEVELS, Recorder, column
 from lbsim.scenario import Scenario
 from lbsim.servers import Server
 from lbsim.streams import stream
@@ -40,7 +40,7 @@ class World:
         self.env = Environment()
         self.recorder = Recorder(len(workload), sum(pool.count for pool in scenario.servers))
         server_col, start_col, end_col, status_col = self.recorder.views()
-        demand = memoryview(workload.demand)
+        demand = column(workload.demand)
 
         names, weights = [], []
         self.servers: list[Server] = []
@@ -72,11 +72,11 @@ class World:
             backends,
             algorithm,
             self.servers,
-            arrival=memoryview(workload.arrival),
+            arrival=column(workload.arrival),
             columns=(server_col, end_col, status_col),
         )
-        self._arrival = memoryview(workload.arrival)
-        self._keys = memoryview(workload.client_ips[workload.client])
+        self._arrival = column(workload.arrival)
+        self._keys = column(workload.client_ips[workload.client])
         self._next = 0
 
     def _done(self, request: int, backend: int) -> None:

@@ -54,8 +54,10 @@ class _Walker:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
-                if not isinstance(key, str | int | float | bool) and key is not None:
-                    raise YamlError("mapping keys must be plain values", *_position(key_node.start_mark))
+                if not isinstance(key, str | int):
+                    raise YamlError(
+                        "mapping keys must be text or integers", *_position(key_node.start_mark)
+                    )
                 if key in result:
                     raise YamlError(f"duplicate key {key!r}", *_position(key_node.start_mark))
                 self.marks[(*path, key)] = _position(key_node.start_mark)

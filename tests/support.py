@@ -43,5 +43,3 @@ def replicate(data: dict[str, Any], replications: int, metric: str) -> np.ndarra
         result = lbsim.run(data, seed=seed)
         rows.append(result.summary[metric].to_numpy())
     return np.array(rows)
-
-

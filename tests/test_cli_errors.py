@@ -41,16 +41,44 @@ def test_good_file_validates(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "expected"),
     [
-        (GOOD.replace("workers: 1", "wrokers: 1"), 7, "unknown key 'wrokers'; did you mean 'workers'?"),
-        (GOOD.replace("count: 2", "count: many"), 7, "servers.0.count: Input should be a valid integer"),
-        (GOOD.replace("rate: 5/s", "rate: 0/s"), 4, "clients.arrivals.rate: Input should be greater than 0"),
-        (GOOD.replace("rate: 5/s", "rate: -5/s"), 4, "clients.arrivals.rate: Input should be greater than 0"),
-        (GOOD.replace("duration: 10m", "duration: 10 minutes"), 2, "malformed duration '10 minutes'"),
+        (
+            GOOD.replace("workers: 1", "wrokers: 1"),
+            7,
+            "unknown key 'wrokers'; did you mean 'workers'?",
+        ),
+        (
+            GOOD.replace("count: 2", "count: many"),
+            7,
+            "servers.0.count: Input should be a valid integer",
+        ),
+        (
+            GOOD.replace("rate: 5/s", "rate: 0/s"),
+            4,
+            "clients.arrivals.rate: Input should be greater than 0",
+        ),
+        (
+            GOOD.replace("rate: 5/s", "rate: -5/s"),
+            4,
+            "clients.arrivals.rate: Input should be greater than 0",
+        ),
+        (
+            GOOD.replace("duration: 10m", "duration: 10 minutes"),
+            2,
+            "malformed duration '10 minutes'",
+        ),
         (GOOD.replace("rate: 5/s", "rate: fast"), 4, "malformed rate 'fast'"),
         (GOOD + "balancer: {algorithm: least_conection}\n", 8, "did you mean 'least_connections'?"),
-        (GOOD + "compare:\n  balancer.algoritm: [random]\n", 9, "compare.balancer.algoritm: no such field"),
+        (
+            GOOD + "compare:\n  balancer.algoritm: [random]\n",
+            9,
+            "compare.balancer.algoritm: no such field",
+        ),
         (GOOD.replace("servers:", "servers: [\n"), 8, "YAML syntax error"),
-        (GOOD.replace("dist: exponential", "dist: expo"), 5, "unknown dist 'expo'; did you mean 'exponential'?"),
+        (
+            GOOD.replace("dist: exponential", "dist: expo"),
+            5,
+            "unknown dist 'expo'; did you mean 'exponential'?",
+        ),
         (GOOD + "balancer: {algorithm: {name: power_of_two, choices: 1}}\n", 8, "choices"),
         (GOOD + "compare:\n  balancer.algorithm: [random, nope]\n", 9, "unknown algorithm 'nope'"),
         (GOOD + "warmup: 1h\n", 8, "warmup (3600s) must be shorter than duration (600s)"),

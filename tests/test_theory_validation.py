@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from lbsim import theory
-
 from tests.support import replicate, scenario
 
 R = 10

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from lbsim.algorithms.base import Algorithm, AlgorithmFactory, BaseAlgorithm, Backends, Params
+from lbsim.algorithms.base import Algorithm, AlgorithmFactory, Backends, BaseAlgorithm, Params
 from lbsim.algorithms.consistent_hash import ConsistentHash
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
@@ -27,8 +27,8 @@ from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 __all__ = [
     "Algorithm",
-    "BaseAlgorithm",
     "Backends",
+    "BaseAlgorithm",
     "Params",
     "Spec",
     "available",
@@ -74,6 +74,7 @@ _BUILTINS: dict[str, Spec] = {
         JsqOracle,
     )
 }
+BUILTIN_NAMES = tuple(_BUILTINS)
 _registered: dict[str, Spec] = {}
 _plugins: dict[str, Spec] | None = None
 

@@ -56,7 +56,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from lbsim.algorithms.base import BaseAlgorithm, Backends, Params
+from lbsim.algorithms import base
+from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 MAX_TRIES = 20  # NGINX: round robin once tries > 20, i.e. after 21 unusable points
@@ -210,7 +211,7 @@ class ConsistentHash(BaseAlgorithm):
     name: ClassVar[str] = "consistent_hash"
     Params = ConsistentHashParams
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: Backends, rng: np.random.Generator, params: base.Params) -> None:
         super().__init__(backends, rng, params)
         assert isinstance(params, ConsistentHashParams)
         self._method = params.method

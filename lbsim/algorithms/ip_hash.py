@@ -36,7 +36,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import BaseAlgorithm, Backends, Params
+from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 MAX_TRIES = 20  # NGINX: round robin once ++tries > 20, i.e. after 21 unusable peers

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import BaseAlgorithm, Backends, Params
+from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
 
 _EWGHT_MAX = 256 * 16
 _WEIGHT_SCALE = 16

@@ -35,7 +35,8 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from lbsim.algorithms.base import BaseAlgorithm, Backends, Params
+from lbsim.algorithms import base
+from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
 
 
 class LeastResponseTimeParams(Params):
@@ -53,7 +54,7 @@ class LeastResponseTime(BaseAlgorithm):
     name: ClassVar[str] = "least_response_time"
     Params = LeastResponseTimeParams
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: Backends, rng: np.random.Generator, params: base.Params) -> None:
         super().__init__(backends, rng, params)
         assert isinstance(params, LeastResponseTimeParams)
         self._alpha = params.alpha

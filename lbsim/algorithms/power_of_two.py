@@ -17,7 +17,8 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from lbsim.algorithms.base import BaseAlgorithm, Backends, Params, Uniforms
+from lbsim.algorithms import base
+from lbsim.algorithms.base import Backends, BaseAlgorithm, Params, Uniforms
 
 
 class PowerOfTwoParams(Params):
@@ -30,7 +31,7 @@ class PowerOfTwo(BaseAlgorithm):
     name: ClassVar[str] = "power_of_two"
     Params = PowerOfTwoParams
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: Backends, rng: np.random.Generator, params: base.Params) -> None:
         super().__init__(backends, rng, params)
         assert isinstance(params, PowerOfTwoParams)
         self._choices = params.choices

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import BaseAlgorithm, Backends, Params, Uniforms
+from lbsim.algorithms.base import Backends, BaseAlgorithm, Params, Uniforms
 
 
 class RandomChoice(BaseAlgorithm):
