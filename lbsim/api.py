@@ -8,6 +8,7 @@ records into DataFrames and the summary.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lbsim import __version__
-from lbsim.clients import draw_workload
+from lbsim.clients import Workload, draw_workload
 from lbsim.result import (
     Result,
     concat,
@@ -28,6 +29,7 @@ from lbsim.result import (
     timeseries_frame,
 )
 from lbsim.scenario import Loaded, Scenario, load, resolved
+from lbsim.streams import replication_seeds
 from lbsim.world import World
 
 # (variant index, variant count, variant name, fraction of that variant done)
@@ -37,6 +39,70 @@ RunProgress = Callable[[int, int, str, float], None]
 def _overrides(kwargs: dict[str, Any]) -> dict[str, Any]:
     """``balancer__algorithm="random"`` and ``{"balancer.algorithm": ...}`` alike."""
     return {key.replace("__", "."): value for key, value in kwargs.items()}
+
+
+class Workloads:
+    """Workloads by client-side configuration: variants that differ only on
+    the server side share one draw (and so face identical requests)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Workload] = {}
+
+    def get(self, scenario: Scenario) -> Workload:
+        key = json.dumps(
+            [scenario.seed, scenario.duration, resolved(scenario)["clients"]], sort_keys=True
+        )
+        if key not in self._cache:
+            self._cache[key] = draw_workload(scenario)
+        return self._cache[key]
+
+
+def _workers(scenario: Scenario) -> np.ndarray:
+    return np.array([pool.workers for pool in scenario.servers for _ in range(pool.count)])
+
+
+def _servers(scenario: Scenario) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f"{p.name}-{i}",
+            "pool": p.name,
+            "workers": p.workers,
+            "speed": p.speed,
+            "weight": p.weight,
+        }
+        for p in scenario.servers
+        for i in range(p.count)
+    ]
+
+
+def replicate(
+    scenario: str | Path | Scenario | Loaded | dict[str, Any],
+    replications: int,
+    *,
+    progress: RunProgress | None = None,
+    **overrides: Any,
+) -> pd.DataFrame:
+    """Summaries of ``replications`` independent runs of every variant.
+
+    Replication r uses seed ``replication_seeds(seed, replications)[r]`` for
+    every variant, so variants (and two versions of a model) are compared on
+    paired workloads. One row per replication and variant: ``replication``,
+    ``seed`` and the summary columns.
+    """
+    loaded = load_scenario(scenario, _overrides(overrides))
+    rows = []
+    count = replications * len(loaded.variants)
+    for r, seed in enumerate(replication_seeds(loaded.base.seed, replications)):
+        workloads = Workloads()
+        for index, variant in enumerate(loaded.variants):
+            config = variant.scenario.model_copy(update={"seed": seed})
+            step = r * len(loaded.variants) + index
+            on_chunk = None if progress is None else partial(progress, step, count, variant.name)
+            workload = workloads.get(config)
+            records = World(config, workload).run(on_chunk)
+            row = summarize(variant, workload, records, _workers(config))
+            rows.append({"variant": row.pop("variant"), "replication": r, "seed": seed, **row})
+    return pd.DataFrame(rows)
 
 
 def load_scenario(
@@ -69,17 +135,17 @@ def run(
     loaded = load_scenario(scenario, _overrides(overrides))
     started = time.perf_counter()
     base = loaded.base
-    workload = draw_workload(loaded.variants[0].scenario)
-    names = base.server_names()
-    workers = np.array([pool.workers for pool in base.servers for _ in range(pool.count)])
     summaries, requests, series, events = [], [], [], []
+    workloads = Workloads()
     count = len(loaded.variants)
     for index, variant in enumerate(loaded.variants):
         on_chunk = None if progress is None else partial(progress, index, count, variant.name)
-        scenario_v = variant.scenario
-        records = World(scenario_v, workload).run(on_chunk)
-        summaries.append(summarize(variant, workload, records, workers))
-        requests.append(requests_frame(variant.name, workload, records, names, scenario_v.warmup))
+        config = variant.scenario
+        workload = workloads.get(config)
+        records = World(config, workload).run(on_chunk)
+        names = config.server_names()
+        summaries.append(summarize(variant, workload, records, _workers(config)))
+        requests.append(requests_frame(variant.name, workload, records, names, config.warmup))
         series.append(timeseries_frame(variant.name, records, names))
         events.append(events_frame(variant.name, records))
     meta = {
@@ -91,18 +157,11 @@ def run(
         "duration": base.duration,
         "warmup": base.warmup,
         "sample_interval": base.sampling,
-        "variants": [{"name": v.name, "params": v.params} for v in loaded.variants],
-        "servers": [
-            {
-                "name": f"{p.name}-{i}",
-                "pool": p.name,
-                "workers": p.workers,
-                "speed": p.speed,
-                "weight": p.weight,
-            }
-            for p in base.servers
-            for i in range(p.count)
+        "variants": [
+            {"name": v.name, "params": v.params, "servers": _servers(v.scenario)}
+            for v in loaded.variants
         ],
+        "servers": _servers(base),
         "scenario": resolved(base),
     }
     return Result(

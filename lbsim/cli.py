@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lbsim import __version__, algorithms
-from lbsim.api import load_scenario, run as run_scenario
+from lbsim.api import RunProgress, load_scenario, replicate
+from lbsim.api import run as run_scenario
+from lbsim.result import atomic_path
 from lbsim.scenario import ScenarioError, json_schema, parse_override, resolved
 
 app = typer.Typer(
@@ -64,6 +66,27 @@ SetOption = Annotated[
 ]
 
 
+def _progress_bar(quiet: bool) -> Progress:
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    return Progress(*columns, console=err, disable=quiet, transient=True)
+
+
+def _tracker(bar: Progress, label: str, total: int) -> RunProgress:
+    task = bar.add_task(label, total=total)
+
+    def progress(index: int, count: int, name: str, fraction: float) -> None:
+        description = f"{label}: {name} ({index + 1}/{count})"
+        bar.update(task, completed=index + fraction, description=description)
+
+    return progress
+
+
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
@@ -72,6 +95,14 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     assignments: SetOption = None,
+    replications: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also run N independent replications (seeds derived from the scenario seed) "
+            "and write replications.csv, for `lbsim check` with confidence intervals.",
+        ),
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Simulate every variant of SCENARIO; print the summary; write results and report."""
@@ -83,22 +114,20 @@ def run(
     except ScenarioError as error:
         _fail([str(p) for p in error.problems])
     target = out_dir or Path("reports") / loaded.base.name
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:
-        task = bar.add_task(loaded.base.name, total=len(loaded.variants))
-
-        def progress(index: int, count: int, name: str, fraction: float) -> None:
-            bar.update(task, completed=index + fraction, description=f"{name} ({index + 1}/{count})")
-
-        result = run_scenario(loaded, progress=progress)
+    with _progress_bar(quiet) as bar:
+        tracker = _tracker(bar, loaded.base.name, len(loaded.variants))
+        result = run_scenario(loaded, progress=tracker)
+        table = None
+        if replications:
+            total = replications * len(loaded.variants)
+            table = replicate(loaded, replications, progress=_tracker(bar, "replications", total))
     out.print(summary_table(result.summary))
-    paths = result.save(target) + write_report(result, target)
+    paths = result.save(target)
+    if table is not None:
+        with atomic_path(target / "replications.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        paths.append(target / "replications.csv")
+    paths += write_report(result, target)
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")
 
 

@@ -477,12 +477,15 @@ def _validate(
 
 
 def _variant_name(values: dict[str, Any]) -> str:
-    def one(value: Any) -> str:
-        if isinstance(value, dict) and "name" in value:
-            return AlgorithmChoice.model_validate(value).label()
-        return str(value)
+    """``least_connections`` or ``round_robin / count=4``: algorithms by their
+    label, other values as ``<last path segment>=<value>``."""
 
-    return " / ".join(one(v) for v in values.values())
+    def one(dotted: str, value: Any) -> str:
+        if dotted.endswith("algorithm"):
+            return AlgorithmChoice.model_validate(_algorithm_name(value)).label()
+        return f"{dotted.rsplit('.', 1)[-1]}={value}"
+
+    return " / ".join(one(k, v) for k, v in values.items())
 
 
 def _axes(

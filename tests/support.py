@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-import lbsim
-from lbsim.streams import replication_seeds
+import lbsim.api
 
 BASE: dict[str, Any] = {
     "name": "test",
@@ -38,8 +37,6 @@ def scenario(**changes: Any) -> dict[str, Any]:
 
 def replicate(data: dict[str, Any], replications: int, metric: str) -> np.ndarray:
     """``metric`` of every variant (columns) over independent replications (rows)."""
-    rows = []
-    for seed in replication_seeds(data["seed"], replications):
-        result = lbsim.run(data, seed=seed)
-        rows.append(result.summary[metric].to_numpy())
-    return np.array(rows)
+    table = lbsim.api.replicate(data, replications)
+    wide = table.pivot(index="replication", columns="variant", values=metric)
+    return wide[list(table["variant"].unique())].to_numpy()

@@ -9,7 +9,6 @@ Requests complete first in, first out, with a fixed number in flight.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, deque
 from typing import Any
 
@@ -149,41 +148,3 @@ def test_deterministic_given_seed(name: str, overrides: dict[str, Any]) -> None:
         picks += driver.run(keys(1000, seed=8))
         runs.append(picks)
     assert runs[0] == runs[1]
-
-
-def _time_requests(name: str, overrides: dict[str, Any], n: int, count: int) -> float:
-    """Best of three: seconds for ``count`` requests with ``n`` backends, n in flight."""
-    best = float("inf")
-    request_keys = keys(count)
-    for _ in range(3):
-        alg, backends = build(name, overrides, n)
-        driver = Driver(alg, backends, depth=n)
-        start = time.perf_counter()
-        driver.run(request_keys)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-SCALING_CASES = [
-    pytest.param(
-        *case.values,
-        id=case.id,
-        marks=pytest.mark.skip(reason="O(n) by definition: reads every server's true load"),
-    )
-    if case.values[0] == "jsq_oracle"
-    else case
-    for case in CASES
-]
-
-
-@pytest.mark.parametrize(("name", "overrides"), SCALING_CASES)
-def test_pick_cost_does_not_grow_with_backends(name: str, overrides: dict[str, Any]) -> None:
-    """20k requests with 1000 backends cost less than 3x those with 8.
-
-    Timed in the same test, best of three, so machine load mostly cancels.
-    A request here is the whole balancer cycle (pick, on_send, on_complete),
-    since that is what a simulation pays per request.
-    """
-    small = _time_requests(name, overrides, 8, 20_000)
-    large = _time_requests(name, overrides, 1000, 20_000)
-    assert large / small < 3, f"{name}: {small:.4f}s with 8 backends, {large:.4f}s with 1000"

@@ -64,10 +64,7 @@ def scripted(draws: list[float]) -> Any:
 
 
 def make_backends(weights: list[int], names: str | list[str] | None = None) -> Backends:
-    if names is None:
-        labels = [f"s{i}" for i in range(len(weights))]
-    else:
-        labels = list(names)
+    labels = [f"s{i}" for i in range(len(weights))] if names is None else list(names)
     return Backends(labels, weights)
 
 
@@ -383,10 +380,17 @@ def test_ip_hash_rehashes_from_current_h_when_peer_down() -> None:
     backends.available[1] = False
     alg.on_change()
     assert alg.pick(key) == 2
+    # With 2 down as well:
     # third round: (5654*113+192) % 6271 = 5723; (5723*113+168) % 6271 = 954;
-    # (954*113+1) % 6271 = 1196; 1196 % 3 = 2 -> backend 2 again, so with 2 down too
-    # the loop goes on to the fourth round.
-    backends.available[1] = True
+    #   (954*113+1) % 6271 = 1196; 1196 % 3 = 2 -> backend 2, down again;
+    # fourth round: (1196*113+192) % 6271 = 135340 % 6271 = 3649   (6271 * 21 = 131691)
+    #   (3649*113+168) % 6271 = 412505 % 6271 = 4890                (6271 * 65 = 407615)
+    #   (4890*113+1) % 6271   = 552571 % 6271 = 723                 (6271 * 88 = 551848)
+    #   723 % 3 = 0 -> backend 0.
+    backends.available[2] = False
+    alg.on_change()
+    assert alg.pick(key) == 0
+    backends.available[1] = backends.available[2] = True
     alg.on_change()
     assert alg.pick(key) == 1  # mapping restored: the total weight never changed
 

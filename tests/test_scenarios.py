@@ -44,7 +44,11 @@ def test_compare_makes_one_variant_per_combination() -> None:
         compare={"balancer.algorithm": ["random", "round_robin"], "servers.0.count": [1, 2, 3]}
     )
     loaded = load(data=data)
-    assert [v.name for v in loaded.variants][:3] == ["random / 1", "random / 2", "random / 3"]
+    assert [v.name for v in loaded.variants][:3] == [
+        "random / count=1",
+        "random / count=2",
+        "random / count=3",
+    ]
     assert len(loaded.variants) == 6
     assert {v.scenario.seed for v in loaded.variants} == {1}
     assert loaded.variants[4].scenario.servers[0].count == 2

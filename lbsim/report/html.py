@@ -126,12 +126,16 @@ def summary_html(summary: pd.DataFrame) -> str:
     head += [f'<th class="text" scope="col">{escape(p)}</th>' for p in params]
     for spec in specs:
         unit = f'<span class="unit">{escape(spec.unit)}</span>' if spec.unit else ""
-        head.append(f'<th scope="col" title="{escape(spec.name)}">{escape(spec.heading)}{unit}</th>')
+        head.append(
+            f'<th scope="col" title="{escape(spec.name)}">{escape(spec.heading)}{unit}</th>'
+        )
     rows = []
     for i in range(len(summary)):
         variant = str(summary["variant"].iloc[i])
         cells = [f'<th scope="row">{escape(variant)}</th>']
-        cells += [f'<td class="text">{escape(_value_text(summary[p].iloc[i]))}</td>' for p in params]
+        cells += [
+            f'<td class="text">{escape(_value_text(summary[p].iloc[i]))}</td>' for p in params
+        ]
         for spec in specs:
             text = escape(format_cell(spec, summary[spec.name].iloc[i]))
             if i in best[spec.name]:

@@ -47,6 +47,7 @@ from matplotlib.ticker import (
     NullFormatter,
     NullLocator,
 )
+from matplotlib.typing import LineStyleType
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -108,7 +109,7 @@ STATUS_ORDER: tuple[str, ...] = (
 )
 
 #: (gid/legend name, quantile, line style) of the percentiles drawn over time.
-PERCENTILES: tuple[tuple[str, float, str], ...] = (
+PERCENTILES: tuple[tuple[str, float, LineStyleType], ...] = (
     ("p50", 0.5, "-"),
     ("p99", 0.99, "--"),
     ("p99.9", 0.999, ":"),
@@ -116,7 +117,7 @@ PERCENTILES: tuple[tuple[str, float, str], ...] = (
 
 _MAX_EVENT_LABELS = 20
 _MAX_CDF_POINTS = 2000
-_MAX_SERIES_POINTS = 300
+_MAX_SERIES_POINTS = 200
 _NICE_WINDOWS = (
     1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
     1.0, 2.0, 5.0, 10.0, 15.0, 30.0,
@@ -223,7 +224,9 @@ class _ScaledLocator(MaxNLocator):
 
 def _time_axis(ax: Axes, lo: float, hi: float) -> None:
     span = hi - lo
-    unit, scale = ("s", 1.0) if span <= 180 else ("min", 60.0) if span <= 3 * 3600 else ("h", 3600.0)
+    unit, scale = (
+        ("s", 1.0) if span <= 180 else ("min", 60.0) if span <= 3 * 3600 else ("h", 3600.0)
+    )
     ax.set_xlim(lo, hi)
     ax.xaxis.set_major_locator(_ScaledLocator(scale))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _plain(v / scale)))
@@ -231,7 +234,10 @@ def _time_axis(ax: Axes, lo: float, hi: float) -> None:
 
 
 def _legend(
-    fig: Figure, names: Sequence[str], colors: Mapping[str, str], styles: Sequence[tuple[str, str]] = ()
+    fig: Figure,
+    names: Sequence[str],
+    colors: Mapping[str, str],
+    styles: Sequence[tuple[str, LineStyleType]] = (),
 ) -> None:
     handles: list[Artist] = [Line2D([], [], color=colors[n], linewidth=2, label=n) for n in names]
     handles += [Line2D([], [], color="#444444", linestyle=ls, label=lbl) for lbl, ls in styles]
@@ -449,7 +455,9 @@ def _draw_events(
             )
         if i >= _MAX_EVENT_LABELS:
             continue
-        side = ("left" if last_side == "right" else "right") if time - last_time < close else "right"
+        side = (
+            ("left" if last_side == "right" else "right") if time - last_time < close else "right"
+        )
         label_on.text(
             time,
             0.98,
@@ -501,7 +509,7 @@ def _finish_time_figure(
     rate: Axes,
     names: Sequence[str],
     colors: Mapping[str, str],
-    styles: Sequence[tuple[str, str]] = (),
+    styles: Sequence[tuple[str, LineStyleType]] = (),
 ) -> Figure:
     lo, hi = _time_range(result)
     _arrival_panel(rate, result, lo, hi)
@@ -546,11 +554,13 @@ def latency_cdf(result: ResultLike) -> Figure:
             else:
                 idx = np.arange(n)
             x, p = lat[idx], (idx + 0.5) / n
-            all_x += [float(lat[0]), float(lat[-1])]
+            all_x += [float(lat[min(n - 1, int(0.01 * n))]), float(lat[-1])]
             top = max(top, float(p[-1]))
         else:
             x, p = np.empty(0), np.empty(0)
-        ax.plot(x, p, color=colors[name], linewidth=1.6, label=name, gid="cdf", drawstyle="steps-post")
+        ax.plot(
+            x, p, color=colors[name], linewidth=1.6, label=name, gid="cdf", drawstyle="steps-post"
+        )
     ticks = [t for t in (0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999) if t <= top]
     ax.set_ylim(0.01, top)
     ax.yaxis.set_major_locator(FixedLocator(ticks))
@@ -590,7 +600,8 @@ def latency_over_time(result: ResultLike) -> Figure:
             )
             centres = (edges[:-1] + edges[1:]) / 2
         else:
-            qs, counts, centres = np.empty((0, len(PERCENTILES))), np.empty(0), np.empty(0)
+            qs, centres = np.empty((0, len(PERCENTILES))), np.empty(0)
+            counts = np.empty(0, dtype=np.intp)
         for j, (gid, q, style) in enumerate(PERCENTILES):
             series = np.where(counts >= round(1 / (1 - q)), qs[:, j], np.nan)
             values += [float(v) for v in series[np.isfinite(series)]]
@@ -605,7 +616,12 @@ def latency_over_time(result: ResultLike) -> Figure:
 
 
 def queue_depth(result: ResultLike) -> Figure:
-    """Requests waiting per server over time: mean and max across servers."""
+    """Requests waiting per server over time: mean and max across servers.
+
+    Only servers that are up count: a crashed server's empty queue would
+    otherwise pull the mean down just when the survivors' queues grow. Long
+    runs are thinned to ``_MAX_SERIES_POINTS`` time-averaged points.
+    """
     names = variant_names(result)
     colors = variant_colors(names)
     fig, (ax,), rate = _time_figure(TITLES["queue_depth"], 1)
@@ -615,6 +631,8 @@ def queue_depth(result: ResultLike) -> Figure:
         if frame.empty or "queue" not in frame.columns:
             times, mean, peak = np.empty(0), np.empty(0), np.empty(0)
         else:
+            if "up" in frame.columns:
+                frame = frame[frame["up"].fillna(True).astype(bool)]
             per_time = frame.groupby("time", sort=True)["queue"].agg(["mean", "max"])
             times = per_time.index.to_numpy(dtype=float)
             mean, peak = per_time["mean"].to_numpy(float), per_time["max"].to_numpy(float)
@@ -626,7 +644,10 @@ def queue_depth(result: ResultLike) -> Figure:
         )
     ax.set_ylim(bottom=0)
     ax.set_ylabel("requests waiting per server", fontsize="small")
-    styles = [("mean across servers", "-"), ("max across servers", "--")]
+    styles: list[tuple[str, LineStyleType]] = [
+        ("mean across servers", "-"),
+        ("max across servers", "--"),
+    ]
     return _finish_time_figure(fig, result, [ax], rate, names, colors, styles)
 
 
@@ -672,9 +693,7 @@ def errors_over_time(result: ResultLike) -> Figure:
         totals = np.bincount(idx[inside], minlength=n_windows).astype(float)
         totals[totals == 0] = np.nan
         centres = (edges[:-1] + edges[1:]) / 2 if edges.size else np.empty(0)
-        status = (
-            frame["status"].astype(str).to_numpy() if "status" in frame else np.empty(0, str)
-        )
+        status = frame["status"].astype(str).to_numpy() if "status" in frame else np.empty(0, str)
         for ax, kind in zip(axes, panels, strict=True):
             if kind == "none":
                 share = np.zeros(n_windows)
@@ -766,9 +785,7 @@ def server_load(result: ResultLike) -> Figure:
                 util.append(float(per_server.loc[s, "mean"]) / slots * 100)
         else:
             util = [math.nan] * len(servers)
-        ax_util.bar(
-            x + offset, util, width, color=colors[name], label=name, gid="utilization"
-        )
+        ax_util.bar(x + offset, util, width, color=colors[name], label=name, gid="utilization")
     ax_req.set_ylabel("requests", fontsize="small")
     ax_req.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     ax_req.tick_params(labelbottom=False)

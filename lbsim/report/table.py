@@ -131,7 +131,9 @@ def best_rows(values: Sequence[float] | pd.Series, better: Better) -> set[int]:
     if finite.sum() < 2:
         return set()
     target = np.nanmin(array[finite]) if better == "lower" else np.nanmax(array[finite])
-    hits = {i for i in range(array.size) if finite[i] and math.isclose(array[i], target, rel_tol=1e-9)}
+    hits = {
+        i for i in range(array.size) if finite[i] and math.isclose(array[i], target, rel_tol=1e-9)
+    }
     return set() if len(hits) == int(finite.sum()) else hits
 
 
@@ -184,6 +186,7 @@ def summary_table(summary: pd.DataFrame, width: int = 100) -> Table:
 def _build(summary: pd.DataFrame, columns: Sequence[str]) -> Table:
     table = Table(
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
         caption=f"{BEST_MARK} best in column · latencies of ok requests after warm-up",
         caption_justify="left",
