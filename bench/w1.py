@@ -6,7 +6,8 @@ requests, for random, round_robin and least_connections. Reports simulated
 requests per wall-second for each (median of --repeat runs), the same for a
 textbook SimPy model (a generator process per request, a ``simpy.Resource``
 per server, random choice), the ratio, and the memory lbsim holds per
-recorded request (tracemalloc peak of a separate run, divided by requests).
+recorded request (tracemalloc peak of a separate run, divided by requests),
+and the rate of the whole ``lbsim.run`` (workload, simulation, DataFrames).
 
     python bench/w1.py                 # the README's figures
     python bench/w1.py --requests 1000000 --algorithms random   # 1M requests
@@ -85,6 +86,15 @@ def lbsim_rate(algorithm: str, requests: int, warmup: int) -> tuple[float, int]:
     return len(workload) / (time.perf_counter() - started), len(workload)
 
 
+def end_to_end_rate(algorithm: str, requests: int, warmup: int) -> float:
+    """Requests per wall-second of ``lbsim.run``: also drawing the workload,
+    building the DataFrames and the summary."""
+    data = scenario(algorithm, requests, warmup)
+    started = time.perf_counter()
+    result = lbsim.run(data)
+    return (requests + warmup) / (time.perf_counter() - started) if len(result.summary) else 0.0
+
+
 def bytes_per_request(algorithm: str, requests: int, warmup: int) -> float:
     """Peak memory of draw + build + run, per simulated request."""
     variant = load(data=scenario(algorithm, requests, warmup)).variants[0]
@@ -113,9 +123,10 @@ def main() -> None:
         rates = [lbsim_rate(algorithm, args.requests, args.warmup)[0] for _ in range(args.repeat)]
         rate = statistics.median(rates)
         memory = bytes_per_request(algorithm, args.requests, args.warmup)
+        full = end_to_end_rate(algorithm, args.requests, args.warmup)
         print(
             f"{'lbsim ' + algorithm:<28} {rate:>10,.0f} req/s  {rate / base:4.1f}x textbook"
-            f"  {memory:6.0f} B/request"
+            f"  {memory:6.0f} B/request  (lbsim.run end to end: {full:,.0f} req/s)"
         )
 
 

@@ -12,5 +12,15 @@ from lbsim.api import load_scenario as load  # noqa: E402
 from lbsim.api import run  # noqa: E402
 from lbsim.result import Result  # noqa: E402
 from lbsim.scenario import Scenario, ScenarioError  # noqa: E402
+from lbsim.sweep import sweep
 
-__all__ = ["Result", "Scenario", "ScenarioError", "__version__", "load", "register_algorithm", "run"]
+__all__ = [
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load",
+    "register_algorithm",
+    "run",
+    "sweep",
+]

@@ -29,6 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
+if not out.is_terminal:
+    out = Console(width=100)  # tables are laid out for 100 columns when piped
 err = Console(stderr=True)
 
 
@@ -170,6 +172,291 @@ def list_algorithms() -> None:
     for name, spec in specs.items():
         origin = "" if spec.origin == "built-in" else f" [{spec.origin}]"
         sys.stdout.write(f"{name:<{width}}  {spec.summary}{origin}\n")
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications",
+            "-r",
+            min=1,
+            help="Independent runs per grid point [default: the file's sweep.replications, or 1].",
+        ),
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            help="Vary a field over values: path=v1,v2,... (repeatable; on top of compare:).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores]."),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Run on Dask: 'local' (a LocalCluster) or a scheduler, tcp://host:8786.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder [default: reports/<name>/sweep]."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    assignments: SetOption = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Reuse the finished runs in OUT/runs.")
+    ] = True,
+    keep_requests: Annotated[
+        bool, typer.Option("--keep-requests", help="Also keep every run's per-request records.")
+    ] = False,
+    ci: Annotated[
+        str, typer.Option("--ci", help="Intervals: t, or bootstrap (BCa) for percentiles.")
+    ] = "t",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run grid points x variants x replications; write tidy tables with confidence
+    intervals, plots and report.html. Exit 1 if a run failed (the others are kept)."""
+    import contextlib
+
+    from rich.progress import MofNCompleteColumn
+
+    from lbsim.report.sweep_plots import sweep_table, write_sweep_report
+    from lbsim.sweep import dask_executor, parse_grid, plan
+    from lbsim.sweep import sweep as run_sweep
+
+    if ci not in ("t", "bootstrap"):
+        _fail(f"--ci: {ci!r} is not one of: t, bootstrap")
+    try:
+        the_plan = plan(
+            scenario,
+            replications=replications,
+            grid=parse_grid(grid or []),
+            overrides=_overrides(assignments, seed),
+            keep_requests=keep_requests,
+        )
+    except ScenarioError as error:
+        _fail([str(p) for p in error.problems])
+    target = out_dir or Path("reports") / the_plan.loaded.base.name / "sweep"
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if dask:
+            try:
+                executor = stack.enter_context(dask_executor(dask, jobs))
+            except ImportError as error:
+                _fail(str(error))
+            except OSError as error:
+                _fail(f"--dask {dask}: cannot reach the scheduler: {error}")
+        bar = stack.enter_context(Progress(*columns, console=err, disable=quiet, transient=True))
+        task = bar.add_task(f"{the_plan.loaded.base.name} runs", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = run_sweep(
+                the_plan,
+                executor=executor,
+                jobs=jobs,
+                out=target,
+                resume=resume,
+                ci="bootstrap" if ci == "bootstrap" else "t",
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            _fail(
+                f"interrupted: finished runs are kept in {target / 'runs'}; "
+                "run the same command again to resume",
+                130,
+            )
+    meta = result.meta
+    out.print(sweep_table(result.summary, meta["grid_params"]))
+    for failure in result.failures.to_dict("records"):
+        values = ", ".join(f"{p}={failure[p]}" for p in meta["grid_params"])
+        where = f"point {failure['point']}" + (f" ({values})" if values else "")
+        err.print(
+            f"failed: {where}, replication {failure['replication']} (seed "
+            f"{failure['run_seed']}), variant {failure['variant']}: {failure['error']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    paths = write_sweep_report(result, target)
+    out.print(
+        f"{meta['runs']} runs: {meta['ran']} ran, {meta['reused']} reused from "
+        f"{target / 'runs'}, {meta['failed']} failed; wrote {len(paths) + 5} files to "
+        f"{target}/ (open {target / 'report.html'})",
+        highlight=False,
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here [default: RUN_DIR].")
+    ] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="Plot file format: png, svg, pdf (repeatable)."),
+    ] = None,
+) -> None:
+    """Re-render the plots and report.html of a saved run, without re-running it."""
+    from lbsim.report import FORMATS, write_report
+    from lbsim.result import Result
+
+    unknown = [f for f in formats or [] if f not in FORMATS]
+    if unknown:
+        _fail(f"--format: unknown {', '.join(unknown)}; expected some of {', '.join(FORMATS)}")
+    try:
+        result = Result.load(run_dir)
+    except (OSError, ValueError) as error:
+        _fail(f"{error}; expected the output folder of `lbsim run`")
+    target = out_dir or run_dir
+    paths = write_report(result, target, formats or ("png",))
+    out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")
+
+
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option("--metric", "-m", help="A summary metric, e.g. latency_p99 (repeatable)."),
+]
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="Run folder A (the reference).")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder B (compared with A).")],
+    metrics: MetricOption = None,
+    all_metrics: Annotated[bool, typer.Option("--all", help="Every shared metric.")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Comparison plot (.png, .svg, .pdf) [default: RUN_B/diff.png]."),
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Also write the change table as CSV.")] = None,
+) -> None:
+    """Print what changed from run A to run B, per variant and metric; plot it."""
+    from lbsim import diff as diffs
+    from lbsim.check import CheckError, read_run
+    from lbsim.report import FORMATS
+
+    target = plot or run_b / "diff.png"
+    if target.suffix.lstrip(".").lower() not in FORMATS:
+        _fail(f"--plot {target}: expected a .png, .svg or .pdf file")
+    try:
+        a, b = read_run(run_a), read_run(run_b)
+        chosen = None if all_metrics else metrics or [
+            m for m in diffs.KEY_METRICS if m in a.values.columns and m in b.values.columns
+        ]  # fmt: skip
+        frame = diffs.compare_runs(a, b, chosen)
+    except CheckError as error:
+        _fail(str(error))
+    out.print(diffs.diff_table(frame, str(run_a), str(run_b)))
+    for note in diffs.unmatched(a, b):
+        out.print(f"note: {note}", highlight=False)
+    written = [diffs.write_plot(diffs.diff_figure(frame, str(run_a), str(run_b)), target)]
+    if csv is not None:
+        written.append(diffs.write_csv(frame, csv))
+    out.print(f"wrote {', '.join(map(str, written))}", highlight=False)
+
+
+@app.command()
+def baseline(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Baseline file [default: baselines/<scenario>.json]."),
+    ] = None,
+) -> None:
+    """Record the metrics of a run (and its replications) as a baseline for `lbsim check`."""
+    from lbsim.check import CheckError, read_run, write_baseline
+
+    try:
+        recorded = read_run(run_dir)
+    except CheckError as error:
+        _fail(str(error))
+    target = out_file or Path("baselines") / f"{recorded.name}.json"
+    write_baseline(recorded, target)
+    reps = len(recorded.replication_seeds)
+    extra = f", {reps} replications" if reps else ", no replications"
+    out.print(
+        f"recorded {len(recorded.variants)} variant(s) x {len(recorded.values.columns)} metrics"
+        f"{extra} of {recorded.name} (seed {recorded.seed}) to {target}",
+        highlight=False,
+    )
+
+
+@app.command()
+def check(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
+    baseline_file: Annotated[
+        Path, typer.Option("--baseline", "-b", help="Baseline file from `lbsim baseline`.")
+    ],
+    more_limits: Annotated[
+        list[str] | None,
+        typer.Argument(hidden=True, help="More METRIC=LIMIT after --max-regression."),
+    ] = None,
+    metrics: MetricOption = None,
+    limits: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-regression",
+            help="Allowed worsening: 5% (relative), +0.1pp (rates), +20ms; METRIC=LIMIT for "
+            "one metric. Repeatable, or several after one flag. [default: 5%]",
+        ),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown summary here (CI job summary).")
+    ] = None,
+) -> None:
+    """Fail (exit 1) if RUN_DIR regressed past the limits against a baseline.
+
+    Without --metric, latency_p99 is checked (plus metrics named in limits).
+    With replications on both sides the verdict uses the 95% interval of the
+    paired change: a build fails only if the whole interval is past the limit.
+    """
+    from lbsim import check as gate
+
+    stray = [s for s in more_limits or [] if "=" not in s]
+    if stray:
+        _fail(f"unexpected argument(s) {' '.join(stray)}: one run folder; limits are METRIC=LIMIT")
+    try:
+        parsed = gate.parse_limits([*(limits or []), *(more_limits or [])], metrics or [])
+        reference = gate.read_baseline(baseline_file)
+        comparison = gate.compare(gate.read_run(run_dir), reference, parsed)
+    except gate.CheckError as error:
+        _fail(str(error))
+    out.print(gate.comparison_table(comparison))
+    for note in comparison.notes:
+        (err if note.startswith("warning") else out).print(
+            note if note.startswith("warning") else f"note: {note}", highlight=False
+        )
+    style = "bold green" if comparison.passed else "bold red"
+    out.print(gate.verdict_line(comparison), style=style, highlight=False)
+    if junit is not None:
+        gate.write_text(junit, gate.junit_xml(comparison, str(baseline_file)))
+    if markdown is not None:
+        gate.write_text(markdown, gate.markdown(comparison, str(baseline_file)))
+    if not comparison.passed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

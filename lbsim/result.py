@@ -179,7 +179,31 @@ def summarize(
     )
     per_server = np.bincount(rec.server[measured & served], minlength=n_servers)
     row["load_imbalance"] = float(per_server.max() / per_server.mean()) if per_server.sum() else 1.0
+    down, up = detection_delays(rec)
+    row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
+    row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
     return row
+
+
+def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:
+    """Seconds from each failure (crash, hang) of a server to the balancer marking
+    it down, and from each recovery to it being marked up again."""
+    down: list[float] = []
+    up: list[float] = []
+    failed_at: dict[str, float] = {}
+    recovered_at: dict[str, float] = {}
+    for event in rec.events:
+        if event.kind in ("crash", "hang"):
+            failed_at.setdefault(event.target, event.time)
+            recovered_at.pop(event.target, None)
+        elif event.kind == "recover":
+            recovered_at[event.target] = event.time
+            failed_at.pop(event.target, None)
+        elif event.kind == "marked_down" and event.target in failed_at:
+            down.append(event.time - failed_at.pop(event.target))
+        elif event.kind == "marked_up" and event.target in recovered_at:
+            up.append(event.time - recovered_at.pop(event.target))
+    return down, up
 
 
 def requests_frame(

@@ -150,9 +150,7 @@ class AlgorithmChoice(BaseModel):
 
     def label(self) -> str:
         """``power_of_two`` or ``power_of_two(choices=3)``."""
-        extra = self.model_extra or {}
-        inner = ", ".join(f"{k}={v}" for k, v in extra.items())
-        return f"{self.name}({inner})" if inner else self.name
+        return _label(self.model_dump())
 
 
 def _algorithm_schema() -> dict[str, Any]:
@@ -172,12 +170,114 @@ def _algorithm_schema() -> dict[str, Any]:
     }
 
 
+def _exponential_if_bare(value: object) -> object:
+    """A bare duration in a random-time field means exponential with that mean."""
+    return {"dist": "exponential", "mean": value} if isinstance(value, str | int | float) else value
+
+
+RandomDuration = Annotated[Distribution, BeforeValidator(_exponential_if_bare)]
+
+# What each health-check preset changes, written once: (field -> value).
+HEALTH_PRESETS: dict[str, dict[str, Any]] = {
+    # AWS ALB target-group defaults (target-group-health-checks docs)
+    "alb": {"interval": 30.0, "timeout": 5.0, "unhealthy_threshold": 2, "healthy_threshold": 5},
+    # HAProxy: inter 2000ms, rise 2, fall 3, timeout check = inter (defaults.h, configuration.txt)
+    "haproxy": {"interval": 2.0, "timeout": 2.0, "unhealthy_threshold": 3, "healthy_threshold": 2},
+    # Envoy has no defaults for these (required fields); common values from its docs' examples
+    "envoy": {"interval": 5.0, "timeout": 1.0, "unhealthy_threshold": 3, "healthy_threshold": 2},
+}
+
+
+class HealthCheck(Frozen):
+    """Active health checks: the balancer probes every backend.
+
+    ``preset`` picks the counting rule and default values: ``alb``
+    (consecutive failures / successes, targets start healthy), ``haproxy``
+    (the rise/fall health counter, which starts at ``rise``, so one failed
+    first check marks a server down) or ``envoy`` (consecutive counts, but
+    one success suffices at start-up). Explicit fields override the preset.
+    """
+
+    preset: Literal["alb", "haproxy", "envoy"] = "alb"
+    interval: PositiveDuration | None = Field(default=None, description="between probes")
+    timeout: PositiveDuration | None = Field(default=None, description="a probe fails after this")
+    unhealthy_threshold: int | None = Field(default=None, ge=1, description="HAProxy `fall`")
+    healthy_threshold: int | None = Field(default=None, ge=1, description="HAProxy `rise`")
+    jitter: float = Field(
+        default=0.0, ge=0, le=1, description="random extra wait, as a fraction of the interval"
+    )
+    through_queue: bool = Field(
+        default=False,
+        description="probes wait in the server's queue like requests (overload fails them)",
+    )
+    probe_demand: PositiveDuration = Field(default=0.001, description="work of one probe")
+
+    @model_validator(mode="after")
+    def _apply_preset(self) -> HealthCheck:
+        for key, value in HEALTH_PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        assert self.timeout is not None and self.interval is not None
+        if self.preset == "alb" and self.timeout >= self.interval:
+            raise ValueError(
+                f"timeout ({self.timeout:g}s) must be shorter than interval "
+                f"({self.interval:g}s), as ALB requires"
+            )
+        return self
+
+    @property
+    def rise(self) -> int:
+        assert self.healthy_threshold is not None
+        return self.healthy_threshold
+
+    @property
+    def fall(self) -> int:
+        assert self.unhealthy_threshold is not None
+        return self.unhealthy_threshold
+
+    @property
+    def period(self) -> float:
+        assert self.interval is not None
+        return self.interval
+
+    @property
+    def limit(self) -> float:
+        assert self.timeout is not None
+        return self.timeout
+
+
 class Balancer(Frozen):
     """The load balancer in front of the servers."""
 
     algorithm: Annotated[
         AlgorithmChoice, BeforeValidator(_algorithm_name), WithJsonSchema(_algorithm_schema())
     ] = AlgorithmChoice(name="round_robin")
+    health_check: HealthCheck | None = None
+    connect_timeout: PositiveDuration = Field(
+        default=5.0,
+        description="a request sent to a server that is down fails (conn_error) after this "
+        "(Envoy connect_timeout default 5s)",
+    )
+    panic_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="below this healthy fraction route to all primaries (Envoy panic; 0 = off)",
+    )
+
+
+class Crashes(Frozen):
+    """Random crash/repair of each server of a pool: up for ``mtbf``, down for
+    ``mttr``, alternating (a bare duration means exponential with that mean)."""
+
+    mtbf: RandomDuration
+    mttr: RandomDuration
+
+
+class Faults(Frozen):
+    """Random failures of each server of a pool."""
+
+    crash: Crashes | None = None
 
 
 class ServerPool(Frozen):
@@ -191,6 +291,42 @@ class ServerPool(Frozen):
     )
     speed: float = Field(default=1.0, gt=0, description="service time = demand / speed")
     weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
+    backup: bool = Field(default=False, description="used only when no primary is available")
+    faults: Faults | None = None
+
+
+Action = Literal["crash", "recover", "slow", "error_rate", "hang", "drain", "undrain", "set_weight"]
+
+
+class TimelineEvent(Frozen):
+    """A scripted event: ``{at: 5m, target: web-3, action: crash, for: 2m}``.
+
+    ``crash`` (down: in-flight requests fail, new ones time out connecting),
+    ``hang`` (accepts, never answers), ``slow`` (service takes ``factor`` times
+    longer), ``error_rate`` (answers a ``rate`` fraction with a fast 5xx),
+    ``drain`` (the balancer sends nothing new; in-flight requests finish),
+    ``set_weight``; ``recover``/``undrain`` undo. With ``for``, the event is
+    undone after that long.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    at: Duration
+    target: str
+    action: Action
+    for_: PositiveDuration | None = Field(default=None, alias="for")
+    factor: float | None = Field(default=None, gt=0)
+    rate: float | None = Field(default=None, ge=0, le=1)
+    weight: int | None = Field(default=None, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _parameters(self) -> TimelineEvent:
+        needs = {"slow": "factor", "error_rate": "rate", "set_weight": "weight"}
+        if self.action in needs and getattr(self, needs[self.action]) is None:
+            raise ValueError(f"action {self.action} needs `{needs[self.action]}`")
+        if self.for_ is not None and self.action in ("recover", "undrain", "set_weight"):
+            raise ValueError(f"`for` makes no sense with action {self.action}")
+        return self
 
 
 class Sweep(Frozen):
@@ -226,6 +362,22 @@ class Scenario(Frozen):
         default=None, description="dotted path -> values; every combination is a variant"
     )
     sweep: Sweep | None = None
+    events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
+
+    @field_validator("events")
+    @classmethod
+    def _known_targets(
+        cls, events: tuple[TimelineEvent, ...], info: ValidationInfo
+    ) -> tuple[TimelineEvent, ...]:
+        servers = info.data.get("servers")
+        if servers is None:
+            return events
+        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        for event in events:
+            if event.target not in names:
+                hint = did_you_mean(event.target, names)
+                raise ValueError(f"unknown target {event.target!r}{hint}")
+        return events
 
     @field_validator("warmup")
     @classmethod
@@ -393,9 +545,7 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
         else:
             raise ValueError(f"{_dotted(path[: depth + 1])} is not a mapping or list item")
     last = path[-1]
-    if isinstance(node, dict):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+    if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
         node[last] = value
     else:
         raise ValueError(f"cannot set {_dotted(path)}")
@@ -476,13 +626,25 @@ def _validate(
         return None, problems
 
 
+def _label(value: Any) -> str:
+    """A short label for a varied value: ``haproxy(interval=500ms)`` for a
+    mapping headed by a name-like key, ``k=v, ...`` for other mappings."""
+    if not isinstance(value, dict):
+        return str(value)
+    head_key = next((k for k in ("name", "preset", "dist", "process") if k in value), None)
+    rest = ", ".join(f"{k}={_label(v)}" for k, v in value.items() if k != head_key)
+    if head_key is None:
+        return rest
+    return f"{value[head_key]}({rest})" if rest else str(value[head_key])
+
+
 def _variant_name(values: dict[str, Any]) -> str:
-    """``least_connections`` or ``round_robin / count=4``: algorithms by their
-    label, other values as ``<last path segment>=<value>``."""
+    """``least_connections`` or ``round_robin / count=4``: mappings by their
+    label, plain values as ``<last path segment>=<value>``."""
 
     def one(dotted: str, value: Any) -> str:
-        if dotted.endswith("algorithm"):
-            return AlgorithmChoice.model_validate(_algorithm_name(value)).label()
+        if dotted.endswith("algorithm") or isinstance(value, dict):
+            return _label(_algorithm_name(value) if dotted.endswith("algorithm") else value)
         return f"{dotted.rsplit('.', 1)[-1]}={value}"
 
     return " / ".join(one(k, v) for k, v in values.items())

@@ -1,10 +1,18 @@
 """Servers: a FCFS queue in front of ``workers`` identical service slots.
 
-A request that finds a free slot is served at once for ``demand / speed``
-seconds; otherwise it waits in a first-come-first-served queue, or is
-rejected (503) when ``queue_limit`` requests already wait. Service is a
-single SimPy timeout whose callback starts the next waiting request, so a
-server costs one event per request and no generator process.
+A request that finds a free slot is served at once for
+``demand / (speed / slowdown)`` seconds; otherwise it waits in a
+first-come-first-served queue, or is rejected (503) when ``queue_limit``
+requests already wait. Service is a single SimPy timeout whose callback
+starts the next waiting request, so a server costs one event per request and
+no generator process.
+
+A server can fail (driven by :mod:`lbsim.faults`): a crash fails what it
+holds with ``conn_error`` and refuses new connections until it recovers
+(a sender learns only after its connect timeout); a hung server accepts and
+never answers; a slow one serves ``slowdown`` times slower; a flaky one
+answers a fraction of requests at once with a 5xx (``server_error``).
+Health probes that go through the queue are jobs with negative ids.
 """
 
 from __future__ import annotations
@@ -15,26 +23,36 @@ from collections.abc import Callable
 from simpy import Environment
 from simpy.events import Timeout
 
-from lbsim.recorder import OK, REJECTED, Column
+from lbsim.algorithms.base import Uniforms
+from lbsim.recorder import CONN_ERROR, OK, REJECTED, SERVER_ERROR, Column
 
 Done = Callable[[int, int], None]  # (request, server index) -> None
+ERROR_RESPONSE_TIME = 0.001  # a failing server's quick 5xx, in seconds
 
 
 class Server:
     """One backend server (see module docstring)."""
 
     __slots__ = (
+        "_connect_timeout",
         "_demand",
         "_done",
         "_end",
+        "_errors",
         "_start",
         "_status",
         "busy",
         "env",
+        "error_rate",
+        "held",
+        "hung",
         "index",
         "name",
+        "probes",
         "queue",
         "queue_limit",
+        "serving",
+        "slowdown",
         "speed",
         "up",
         "workers",
@@ -52,6 +70,8 @@ class Server:
         demand: Column,
         columns: tuple[Column, Column, Column],
         done: Done,
+        connect_timeout: float,
+        errors: Uniforms,
     ) -> None:
         self.env = env
         self.index = index
@@ -61,10 +81,18 @@ class Server:
         self.queue_limit: float = queue_limit if queue_limit is not None else float("inf")
         self.busy = 0
         self.up = True
+        self.hung = False
+        self.slowdown = 1.0
+        self.error_rate = 0.0
         self.queue: deque[int] = deque()
+        self.serving: set[int] = set()
+        self.held: list[int] = []  # accepted by a hung server
+        self.probes: dict[int, tuple[float, Callable[[], None]]] = {}
         self._demand = demand
         self._start, self._end, self._status = columns
         self._done = done
+        self._connect_timeout = connect_timeout
+        self._errors = errors
 
     @property
     def in_system(self) -> int:
@@ -72,29 +100,77 @@ class Server:
         return len(self.queue) + self.busy
 
     def accept(self, request: int) -> None:
-        """A request arrives from a balancer."""
-        if self.busy < self.workers:
+        """A request (or a probe, with a negative id) arrives from a balancer."""
+        if not self.up:
+            Timeout(self.env, self._connect_timeout, request).callbacks.append(self._refused)
+        elif self.hung:
+            self.held.append(request)
+        elif self.error_rate and request >= 0 and self._errors.next() < self.error_rate:
+            Timeout(self.env, ERROR_RESPONSE_TIME, request).callbacks.append(self._error)
+        elif self.busy < self.workers:
             self.busy += 1
             self._serve(request)
         elif len(self.queue) < self.queue_limit:
             self.queue.append(request)
-        else:
+        elif request >= 0:
             self._end[request] = self.env.now
             self._status[request] = REJECTED
             self._done(request, self.index)
 
     def _serve(self, request: int) -> None:
-        self._start[request] = self.env.now
-        Timeout(self.env, self._demand[request] / self.speed, request).callbacks.append(
-            self._finish
-        )
+        self.serving.add(request)
+        if request < 0:
+            work = self.probes[request][0]
+        else:
+            self._start[request] = self.env.now
+            work = self._demand[request]
+        Timeout(self.env, work * self.slowdown / self.speed, request).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
         request: int = event._value
-        self._end[request] = self.env.now
-        self._status[request] = OK
+        if request not in self.serving:
+            return  # lost in a crash
+        self.serving.discard(request)
         if self.queue:
             self._serve(self.queue.popleft())
         else:
             self.busy -= 1
+        if request < 0:
+            self.probes.pop(request)[1]()
+            return
+        self._end[request] = self.env.now
+        self._status[request] = OK
         self._done(request, self.index)
+
+    def _fail(self, request: int, status: int) -> None:
+        if request < 0:
+            self.probes.pop(request, None)  # the prober times out on its own
+            return
+        self._end[request] = self.env.now
+        self._status[request] = status
+        self._done(request, self.index)
+
+    def _refused(self, event: Timeout) -> None:
+        self._fail(event._value, CONN_ERROR)
+
+    def _error(self, event: Timeout) -> None:
+        self._fail(event._value, SERVER_ERROR)
+
+    def crash(self) -> None:
+        """Go down: everything held fails with a connection error."""
+        lost = [*self.serving, *self.queue, *self.held]
+        self.up = False
+        self.hung = False
+        self.serving.clear()
+        self.queue.clear()
+        self.held.clear()
+        self.busy = 0
+        for request in sorted(lost):
+            self._fail(request, CONN_ERROR)
+
+    def recover(self) -> None:
+        """Back up (a hung process is restarted: what it held fails)."""
+        if self.hung:
+            self.crash()
+        self.up = True
+        self.hung = False

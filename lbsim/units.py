@@ -57,6 +57,8 @@ def format_duration(seconds: float) -> str:
     """Short human form: ``850ms``, ``2.5s``, ``12m``, ``1.5h``."""
     if seconds != seconds:  # NaN
         return "-"
+    if seconds == 0:
+        return "0s"
     magnitude = abs(seconds)
     if magnitude < 1e-3:
         return f"{seconds * 1e6:.3g}µs"
@@ -75,4 +77,4 @@ def format_rate(per_second: float) -> str:
         return f"{per_second / 1e6:.3g}M/s"
     if per_second >= 1e4:
         return f"{per_second / 1e3:.3g}k/s"
-    return f"{per_second:.3g}/s"
+    return f"{per_second:.4g}/s"

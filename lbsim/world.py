@@ -19,8 +19,11 @@ from simpy.events import Timeout
 
 from lbsim import algorithms
 from lbsim.algorithms import Backends
+from lbsim.algorithms.base import Uniforms
 from lbsim.balancer import Balancer
 from lbsim.clients import Workload
+from lbsim.faults import Faults
+from lbsim.health import Prober
 from lbsim.recorder import LEVELS, Recorder, column
 from lbsim.scenario import Scenario
 from lbsim.servers import Server
@@ -59,6 +62,8 @@ class World:
                         demand=demand,
                         columns=(start_col, end_col, status_col),
                         done=self._done,
+                        connect_timeout=scenario.balancer.connect_timeout,
+                        errors=Uniforms(stream(scenario.seed, f"server-errors/{names[-1]}")),
                     )
                 )
         backends = Backends(names, weights, true_load=lambda i: self.servers[i].in_system)
@@ -72,9 +77,25 @@ class World:
             backends,
             algorithm,
             self.servers,
+            backup=[pool.backup for pool in scenario.servers for _ in range(pool.count)],
+            panic_threshold=scenario.balancer.panic_threshold,
+            recorder=self.recorder,
             arrival=column(workload.arrival),
             columns=(server_col, end_col, status_col),
         )
+        check = scenario.balancer.health_check
+        if check is not None:
+            for server in self.servers:
+                Prober(
+                    self.env,
+                    server,
+                    self.balancer,
+                    check,
+                    self.recorder,
+                    scenario.seed,
+                    self.active,
+                )
+        Faults(self.env, scenario, self.servers, self.balancer, self.recorder, self.active)
         self._arrival = column(workload.arrival)
         self._keys = column(workload.client_ips[workload.client])
         self._next = 0
@@ -100,9 +121,16 @@ class World:
         levels[3] = backends.available
         levels[4] = [s.up for s in self.servers]
         self.recorder.sample(self.env.now, levels)
-        finished = self._next >= len(self._arrival) and not levels[:2].any()
-        if not finished and self.env.now + self.scenario.sampling <= self.end_time:
+        if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
             Timeout(self.env, self.scenario.sampling).callbacks.append(self._sample)
+
+    def active(self) -> bool:
+        """Whether requests are still to come or in flight."""
+        return (
+            self._next < len(self._arrival)
+            or any(s.busy or s.queue or s.held for s in self.servers)
+            or any(self.balancer.backends.outstanding)
+        )
 
     @property
     def end_time(self) -> float:

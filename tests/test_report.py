@@ -115,7 +115,8 @@ def make_result(
                 (name, 300.0, "crash", "web-1", "process died"),
                 (name, 360.0, "recover", "web-1", ""),
             ]
-        event_rows.append((variants[0], 305.0, "marked_down", "web-1", "3 failed checks"))
+        event_rows.append((variants[0], 320.0, "marked_down", "web-1", "3 failed checks"))
+        event_rows.append((variants[0], 362.0, "marked_up", "web-1", ""))  # 2s after recover
     event_frame = pd.DataFrame(event_rows, columns=["variant", "time", "kind", "target", "detail"])
 
     n = len(variants)
@@ -323,10 +324,11 @@ def _rgb(hex_color: str) -> tuple[float, ...]:
 @pytest.mark.parametrize("name", TIME_PLOTS)
 def test_time_plots_mark_events_and_show_arrivals(figs: dict[str, Figure], name: str) -> None:
     fig = figs[name]
-    assert event_lines(fig) == [300.0, 305.0, 360.0]
-    labels = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "event_label"]
-    assert any("crash web-1" in t for t in labels)
-    assert any("marked_down web-1 (round_robin)" in t for t in labels)
+    assert event_lines(fig) == [300.0, 320.0, 360.0, 362.0]
+    labels = [t.get_text().strip() for t in fig.axes[0].texts if t.get_gid() == "event_label"]
+    # Grey for every variant's events, the variant's colour (and name) for its own;
+    # events too close to label apart share a label.
+    assert labels == ["crash web-1", "marked_down web-1 (round_robin)", "recover web-1 +1 more"]
     arrivals = fig.axes[-1]
     assert arrivals.get_ylabel() == "arrivals/s"
     assert any(p.get_gid() == "arrivals" for p in arrivals.patches)

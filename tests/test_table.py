@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from rich.console import Console
@@ -90,20 +92,32 @@ def test_units_in_headers_and_cells() -> None:
 def test_best_marked_in_the_right_row() -> None:
     table = summary_table(typical_summary())
     headings = [str(c.header).split("\n")[0] for c in table.columns]
+    rows = rows_by_variant(render(typical_summary()))
     best: dict[str, set[str]] = {}
-    for column, heading in zip(table.columns, headings, strict=True):
-        for variant, cell in zip(VARIANTS, column._cells, strict=True):
-            text = str(cell)
-            if text.endswith(BEST_MARK):
-                assert "bold" in str(getattr(cell, "style", ""))
+    for variant, line in rows.items():
+        cells = line.split()
+        assert len(cells) == len(headings)
+        for heading, cell in zip(headings, cells, strict=True):
+            if cell.endswith(BEST_MARK):
                 best.setdefault(heading, set()).add(variant)
-    assert best["thruput"] == {"least_connections"}
-    assert best["errors"] == {"least_connections"}
-    assert best["p99"] == {"power_of_two"}
-    assert best["p99.9"] == {"power_of_two"}
-    assert best["imbal"] == {"least_connections"}
-    assert "util" not in best  # utilisation has no better direction
-    assert "variant" not in best
+    assert best == {
+        "thruput": {"least_connections"},
+        "errors": {"least_connections"},
+        "p50": {"least_connections"},
+        "p99": {"power_of_two"},
+        "p99.9": {"power_of_two"},
+        "max": {"power_of_two"},
+        "queue": {"least_connections"},
+        "imbal": {"least_connections"},
+    }  # "util" has no better direction: never marked
+
+
+def test_best_is_bold() -> None:
+    console = Console(width=100, record=True, color_system="standard", force_terminal=True)
+    console.print(summary_table(typical_summary()))
+    styled = console.export_text(styles=True)
+    assert re.search(r"\x1b\[1m *1,240\*", styled)  # least_connections' throughput
+    assert not re.search(r"\x1b\[1m *1,234", styled)  # round_robin's is not best
 
 
 def test_narrow_terminal_drops_trailing_columns_not_names() -> None:

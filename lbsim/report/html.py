@@ -238,9 +238,14 @@ def _run_line(result: ResultLike) -> str:
         bits.append(text)
     if meta.get("seed") is not None:
         bits.append(f"seed {meta['seed']}")
-    n = len(result.requests)
-    if n:
-        bits.append(f"{n:,} requests measured")
+    requests = result.requests
+    if len(requests) and "variant" in requests.columns:
+        sizes = requests.groupby("variant", observed=True).size()
+        low, high = int(sizes.min()), int(sizes.max())
+        count = f"{high:,}" if low == high else f"{low:,}–{high:,}"
+        bits.append(f"{count} requests measured per variant")
+    elif len(requests):
+        bits.append(f"{len(requests):,} requests measured")
     interval = _seconds(meta.get("sample_interval"))
     if interval:
         bits.append(f"sampled every {format_duration(interval)}")

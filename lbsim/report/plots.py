@@ -344,6 +344,13 @@ def _window_index(times: FloatArray, edges: FloatArray) -> npt.NDArray[np.intp]:
     return idx
 
 
+def _steps(edges: FloatArray, values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """x, y for a ``steps-post`` line holding each window's value across the window."""
+    if edges.size == 0 or values.size == 0:
+        return np.empty(0), np.empty(0)
+    return edges, np.append(values, values[-1])
+
+
 def _windowed_quantiles(
     times: FloatArray, values: FloatArray, edges: FloatArray, quantiles: Sequence[float]
 ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
@@ -438,10 +445,12 @@ def _event_marks(result: ResultLike, colors: Mapping[str, str]) -> list[tuple[fl
 def _draw_events(
     marks: Sequence[tuple[float, str, str]], axes: Sequence[Axes], label_on: Axes
 ) -> None:
-    lo, hi = label_on.get_xlim()
-    close = (hi - lo) * 0.03  # labels nearer than this would overprint: alternate sides
-    last_time, last_side = -math.inf, "right"
-    for i, (time, text, color) in enumerate(marks):
+    """A dashed line per event on every axes; labels on ``label_on`` only.
+
+    Events closer together than ~2% of the x-range would overprint each
+    other, so they share one label ("crash web-1 +2 more").
+    """
+    for time, _text, color in marks:
         for ax in axes:
             ax.axvline(
                 time,
@@ -453,30 +462,35 @@ def _draw_events(
                 label="_event",
                 gid="event",
             )
-        if i >= _MAX_EVENT_LABELS:
-            continue
-        side = (
-            ("left" if last_side == "right" else "right") if time - last_time < close else "right"
-        )
+    lo, hi = label_on.get_xlim()
+    close = (hi - lo) * 0.02
+    clusters: list[list[tuple[float, str, str]]] = []
+    for mark in marks:
+        if clusters and mark[0] - clusters[-1][0][0] < close:
+            clusters[-1].append(mark)
+        else:
+            clusters.append([mark])
+    for cluster in clusters[:_MAX_EVENT_LABELS]:
+        time, text, color = cluster[0]
+        more = f" +{len(cluster) - 1} more" if len(cluster) > 1 else ""
         label_on.text(
             time,
             0.98,
-            f" {text} ",
+            f" {text}{more} ",
             transform=label_on.get_xaxis_transform(),
             rotation=90,
             va="top",
-            ha=side,
+            ha="right",
             fontsize=7,
             color=color,
             gid="event_label",
             bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.3},
         )
-        last_time, last_side = time, side
-    if len(marks) > _MAX_EVENT_LABELS:
+    if len(clusters) > _MAX_EVENT_LABELS:
         label_on.text(
             1.0,
             1.01,
-            f"{len(marks)} events, first {_MAX_EVENT_LABELS} labelled",
+            f"{len(marks)} events, the first {_MAX_EVENT_LABELS} groups labelled",
             transform=label_on.transAxes,
             ha="right",
             va="bottom",
@@ -486,19 +500,21 @@ def _draw_events(
 
 
 def _shade_warmup(result: ResultLike, axes: Sequence[Axes], lo: float) -> None:
+    """Shade [start, warm-up): shown in the time series, left out of metrics."""
     warmup = result.meta.get("warmup")
     if not isinstance(warmup, int | float) or warmup <= lo:
         return
     for ax in axes:
         ax.axvspan(lo, float(warmup), color="#000000", alpha=0.06, linewidth=0, gid="warmup")
-    axes[0].text(
+    # Requests are measured after warm-up only: the arrivals panel is empty there.
+    axes[-1].text(
         lo,
-        0.98,
-        " warm-up\n (not measured)",
-        transform=axes[0].get_xaxis_transform(),
+        0.5,
+        " warm-up",
+        transform=axes[-1].get_xaxis_transform(),
         fontsize=7,
         color=EVENT_COLOR,
-        va="top",
+        va="center",
     )
 
 
@@ -598,16 +614,14 @@ def latency_over_time(result: ResultLike) -> Figure:
             qs, counts = _windowed_quantiles(
                 times[positive], lat[positive], edges, [q for _, q, _ in PERCENTILES]
             )
-            centres = (edges[:-1] + edges[1:]) / 2
         else:
-            qs, centres = np.empty((0, len(PERCENTILES))), np.empty(0)
-            counts = np.empty(0, dtype=np.intp)
+            qs, counts = np.empty((0, len(PERCENTILES))), np.empty(0, dtype=np.intp)
         for j, (gid, q, style) in enumerate(PERCENTILES):
             series = np.where(counts >= round(1 / (1 - q)), qs[:, j], np.nan)
             values += [float(v) for v in series[np.isfinite(series)]]
             ax.plot(
-                centres, series, color=colors[name], linestyle=style, linewidth=1.4,
-                label=name, gid=gid,
+                *_steps(edges, series), drawstyle="steps-post", color=colors[name],
+                linestyle=style, linewidth=1.4, label=name, gid=gid,
             )  # fmt: skip
     _latency_axis(ax.yaxis, values)
     ax.set_ylabel("latency of ok requests", fontsize="small")
@@ -692,7 +706,6 @@ def errors_over_time(result: ResultLike) -> Figure:
         inside = (idx >= 0) & (idx < n_windows)
         totals = np.bincount(idx[inside], minlength=n_windows).astype(float)
         totals[totals == 0] = np.nan
-        centres = (edges[:-1] + edges[1:]) / 2 if edges.size else np.empty(0)
         status = frame["status"].astype(str).to_numpy() if "status" in frame else np.empty(0, str)
         for ax, kind in zip(axes, panels, strict=True):
             if kind == "none":
@@ -700,7 +713,10 @@ def errors_over_time(result: ResultLike) -> Figure:
             else:
                 hits = inside & (status == kind)
                 share = np.bincount(idx[hits], minlength=n_windows) / totals * 100
-            ax.plot(centres, share, color=colors[name], linewidth=1.4, label=name, gid=kind)
+            ax.plot(
+                *_steps(edges, share), drawstyle="steps-post", color=colors[name],
+                linewidth=1.4, label=name, gid=kind,
+            )  # fmt: skip
     for ax, kind in zip(axes, panels, strict=True):
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
@@ -742,7 +758,7 @@ def server_load(result: ResultLike) -> Figure:
     colors = variant_colors(names)
     servers = _server_order(result)
     n_bars = max(len(servers) * max(len(names), 1), 1)
-    fig = _new_figure(TITLES["server_load"], min(max(7.0, 3.0 + 0.22 * n_bars), 18.0), 6.2)
+    fig = _new_figure(TITLES["server_load"], min(max(7.0, 3.0 + 0.12 * n_bars), 12.0), 6.2)
     ax_req = fig.add_subplot(2, 1, 1)
     ax_util = fig.add_subplot(2, 1, 2, sharex=ax_req)
     for ax in (ax_req, ax_util):

@@ -188,6 +188,7 @@ def _build(summary: pd.DataFrame, columns: Sequence[str]) -> Table:
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
+        collapse_padding=True,
         caption=f"{BEST_MARK} best in column · latencies of ok requests after warm-up",
         caption_justify="left",
     )
