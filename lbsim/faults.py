@@ -10,6 +10,7 @@ Random crashes alternate an up time drawn from ``mtbf`` and a down time from
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from simpy import Environment
 from simpy.events import Timeout
@@ -41,9 +42,9 @@ class Faults:
         self.recorder = recorder
         self.seed = scenario.seed
         for event in scenario.events:
-            self._at(event.at, lambda e=event: self._apply(e))
+            self._at(event.at, partial(self._apply, event))
             if event.for_ is not None:
-                self._at(event.at + event.for_, lambda e=event: self._undo(e))
+                self._at(event.at + event.for_, partial(self._undo, event))
         index = 0
         for pool in scenario.servers:
             for i in range(pool.count):

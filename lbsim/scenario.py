@@ -545,7 +545,9 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
         else:
             raise ValueError(f"{_dotted(path[: depth + 1])} is not a mapping or list item")
     last = path[-1]
-    if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
     else:
         raise ValueError(f"cannot set {_dotted(path)}")

@@ -87,7 +87,7 @@ class Server:
         self.queue: deque[int] = deque()
         self.serving: set[int] = set()
         self.held: list[int] = []  # accepted by a hung server
-        self.probes: dict[int, tuple[float, Callable[[], None]]] = {}
+        self.probes: dict[int, tuple[float, Callable[[bool], None]]] = {}
         self._demand = demand
         self._start, self._end, self._status = columns
         self._done = done
@@ -136,7 +136,7 @@ class Server:
         else:
             self.busy -= 1
         if request < 0:
-            self.probes.pop(request)[1]()
+            self.probes.pop(request)[1](True)
             return
         self._end[request] = self.env.now
         self._status[request] = OK
@@ -144,7 +144,7 @@ class Server:
 
     def _fail(self, request: int, status: int) -> None:
         if request < 0:
-            self.probes.pop(request, None)  # the prober times out on its own
+            self.probes.pop(request)[1](False)
             return
         self._end[request] = self.env.now
         self._status[request] = status

@@ -257,3 +257,26 @@ def test_events_are_in_the_output() -> None:
     frame = lbsim.run(cluster(events=events)).events
     assert list(frame["kind"]) == ["slow", "slow_over"]
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_probes_through_the_queue_fail_on_an_overloaded_server() -> None:
+    # One server of two turns 20x slow: out-of-band probes still pass (the
+    # process answers), probes that queue behind requests time out and the
+    # server is ejected; answered out of band, it stays in rotation.
+    def run(through_queue: bool) -> lbsim.Result:
+        check = {
+            "preset": "haproxy",
+            "interval": "1s",
+            "timeout": "1s",
+            "through_queue": through_queue,
+        }
+        return lbsim.run(
+            cluster(
+                **{"servers.0.count": 2, "clients.arrivals.rate": 0.8},
+                balancer={"algorithm": "round_robin", "health_check": check},
+                events=[{"at": "5m", "target": "web-0", "action": "slow", "factor": 20}],
+            )
+        )
+
+    assert events_of(run(True), "marked_down", "web-0")
+    assert not events_of(run(False), "marked_down", "web-0")
