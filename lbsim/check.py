@@ -98,6 +98,8 @@ def _metrics() -> dict[str, Metric]:
         Metric("queue_max", "lower", "number"),
         Metric("load_imbalance", "lower", "number"),
         Metric("retry_amplification", "lower", "number"),
+        Metric("detect_down_mean", "lower", "seconds"),  # failure -> marked down
+        Metric("detect_up_mean", "lower", "seconds"),  # recovery -> marked up
     ]
     return {m.name: m for m in table}
 
@@ -119,9 +121,7 @@ _LIMIT_RE = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d*)?|\.\d+)\s*(%|pp|us|ms|s|/s)
 def metric(name: str) -> Metric:
     """The checkable metric ``name``; :class:`CheckError` listing them if unknown."""
     if name not in METRICS:
-        raise CheckError(
-            f"unknown metric {name!r}: known metrics are {', '.join(sorted(METRICS))}"
-        )
+        raise CheckError(f"unknown metric {name!r}: known metrics are {', '.join(sorted(METRICS))}")
     return METRICS[name]
 
 
@@ -192,9 +192,7 @@ def parse_limits(specs: Iterable[str], metrics: Sequence[str] = ()) -> dict[str,
         else:
             default = spec
     chosen = list(dict.fromkeys([*metrics, *named])) or [DEFAULT_METRIC]
-    return {
-        name: parse_limit(name, named.get(name) or default or DEFAULT_LIMIT) for name in chosen
-    }
+    return {name: parse_limit(name, named.get(name) or default or DEFAULT_LIMIT) for name in chosen}
 
 
 # ------------------------------------------------------------ runs, baselines
@@ -507,9 +505,7 @@ def paired_interval(
     return ratio, ratio - t * se, ratio + t * se
 
 
-def _replicated(
-    variant: str, limit: Limit, base: np.ndarray, new: np.ndarray
-) -> Row:
+def _replicated(variant: str, limit: Limit, base: np.ndarray, new: np.ndarray) -> Row:
     info = METRICS[limit.metric]
     if np.isnan(base).any() or np.isnan(new).any():
         # Undefined in some replication: fall back to the means' single values.
@@ -762,7 +758,7 @@ def comparison_table(comparison: Comparison) -> Table:
     table.add_column("verdict", no_wrap=True)
     for row in comparison.rows:
         style = {"regression": "bold red", "noise": "yellow", "ok": ""}[row.verdict]
-        cells = [
+        cells: list[str | Text] = [
             row.variant,
             row.metric,
             format_value(row.metric, row.baseline),

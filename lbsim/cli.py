@@ -334,6 +334,14 @@ def report(
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")
 
 
+def _print_table(table: Any) -> None:
+    """A table in full: when stdout is a file or a CI log, not cut to its 80 columns."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(width=240, highlight=False).print(table, crop=False)
+
+
 MetricOption = Annotated[
     list[str] | None,
     typer.Option("--metric", "-m", help="A summary metric, e.g. latency_p99 (repeatable)."),
@@ -368,9 +376,9 @@ def diff(
         frame = diffs.compare_runs(a, b, chosen)
     except CheckError as error:
         _fail(str(error))
-    out.print(diffs.diff_table(frame, str(run_a), str(run_b)))
+    _print_table(diffs.diff_table(frame, str(run_a), str(run_b)))
     for note in diffs.unmatched(a, b):
-        out.print(f"note: {note}", highlight=False)
+        out.print(f"note: {note}", highlight=False, soft_wrap=True)
     written = [diffs.write_plot(diffs.diff_figure(frame, str(run_a), str(run_b)), target)]
     if csv is not None:
         written.append(diffs.write_csv(frame, csv))
@@ -444,13 +452,14 @@ def check(
         comparison = gate.compare(gate.read_run(run_dir), reference, parsed)
     except gate.CheckError as error:
         _fail(str(error))
-    out.print(gate.comparison_table(comparison))
+    _print_table(gate.comparison_table(comparison))
     for note in comparison.notes:
-        (err if note.startswith("warning") else out).print(
-            note if note.startswith("warning") else f"note: {note}", highlight=False
+        warning = note.startswith("warning")
+        (err if warning else out).print(
+            note if warning else f"note: {note}", highlight=False, soft_wrap=True
         )
     style = "bold green" if comparison.passed else "bold red"
-    out.print(gate.verdict_line(comparison), style=style, highlight=False)
+    out.print(gate.verdict_line(comparison), style=style, highlight=False, soft_wrap=True)
     if junit is not None:
         gate.write_text(junit, gate.junit_xml(comparison, str(baseline_file)))
     if markdown is not None:

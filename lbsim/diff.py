@@ -168,10 +168,10 @@ def diff_table(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> T
         table.add_row(
             "" if row.variant == previous else str(row.variant),
             metric,
-            _display(metric, float(row.a)),  # type: ignore[arg-type]
-            _display(metric, float(row.b)),  # type: ignore[arg-type]
-            _display(metric, float(row.absolute), sign=True),  # type: ignore[arg-type]
-            Text(_percent(float(row.relative)), style=style),  # type: ignore[arg-type]
+            _display(metric, float(row.a)),
+            _display(metric, float(row.b)),
+            _display(metric, float(row.absolute), sign=True),
+            Text(_percent(float(row.relative)), style=style),
             Text("" if row.moved == "same" else str(row.moved), style=style),
         )
         previous = row.variant

@@ -219,7 +219,11 @@ def run_task(task: Task) -> Outcome:
         records = World(scenario, workload).run()
         row = summarize(variant, workload, records, workers)
         skip = {"variant", *task.params}
-        metrics = {k: float(v) for k, v in row.items() if k not in skip}
+        metrics = {
+            k: float(v)
+            for k, v in row.items()
+            if k not in skip and isinstance(v, int | float | np.integer | np.floating)
+        }
         measured = workload.arrival >= scenario.warmup
         ok = measured & (records.status == OK)
         histogram = LatencyHistogram.of(records.end[ok] - workload.arrival[ok])

@@ -156,10 +156,13 @@ def _y_axis(ax: Axes, metric: str, values: np.ndarray) -> None:
     if _is_time(metric) and len(finite) and (finite > 0).all():
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
-        if finite.max() / finite.min() < 30:
-            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
-        else:
-            ax.yaxis.set_minor_formatter(NullFormatter())
+        narrow = finite.max() / finite.min() < 30
+
+        def minor(v: float, _pos: int | None) -> str:
+            mantissa = round(v / 10 ** math.floor(math.log10(v)), 6) if v > 0 else 0
+            return format_seconds(v) if mantissa in (2.0, 5.0) else ""
+
+        ax.yaxis.set_minor_formatter(FuncFormatter(minor) if narrow else NullFormatter())
     elif _is_share(metric):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.3g}%"))
 
@@ -176,14 +179,13 @@ def _panel(
     rows = summary[summary["metric"] == metric]
     entries = []
     all_values: list[float] = []
-    labels: list[str] | None = None
-    if len(rows):
-        _, labels = _positions(rows[x])
+    _, labels = _positions(rows[x]) if len(rows) else (None, None)
+    index = {name: i for i, name in enumerate(labels or [])}
     for label, variant, style, line in _series(rows, x, params):
-        line = line.sort_values(x, kind="stable") if labels is None else line
-        xs, _ = _positions(line[x])
-        if labels is not None:
-            index = {name: i for i, name in enumerate(labels)}
+        if labels is None:
+            line = line.sort_values(x, kind="stable")
+            xs = line[x].to_numpy(dtype=np.float64)
+        else:
             xs = np.array([index[str(v)] for v in line[x]], dtype=np.float64)
         mean = line["mean"].to_numpy(dtype=np.float64)
         lo = line["ci_low"].to_numpy(dtype=np.float64)
@@ -222,10 +224,14 @@ def _figure(
     title: str,
     params: Sequence[str],
 ) -> Figure:
-    width = 3.6 * len(metrics) + 2.2
-    fig = Figure(figsize=(min(width, 16), 3.9), layout="constrained", dpi=100)
+    cols = min(len(metrics), 2)
+    rows = math.ceil(len(metrics) / cols)
+    fig = Figure(figsize=(3.9 * cols + 2.4, 3.5 * rows + 0.4), layout="constrained", dpi=100)
     fig.suptitle(title, fontsize="medium", fontweight="bold")
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    grid = fig.subplots(rows, cols, squeeze=False)
+    axes = grid.ravel()[: len(metrics)]
+    for spare in grid.ravel()[len(metrics) :]:
+        spare.set_visible(False)
     colors = variant_colors(_variants(summary))
     entries: dict[str, tuple[str, int]] = {}
     for ax, metric in zip(axes, metrics, strict=True):
@@ -306,11 +312,12 @@ def sweep_figures(result: SweepLike) -> dict[str, Figure]:
     per_point = summary.drop_duplicates("point")["offered_load"]
     if per_point.nunique() > 1:
         figures["load_curve"] = load_curve(summary, params=params, meta=meta)
+    # Key metrics, leaving out any that is zero everywhere (no errors, say).
+    means = summary.groupby("metric", sort=False)["mean"]
+    moving = {str(m) for m, values in means if (values.abs() > 0).any()}
     metrics = [
-        m
-        for m in ("latency_mean", "latency_p99", "error_rate", "utilization_mean")
-        if m in set(summary["metric"])
-    ]
+        m for m in ("latency_mean", "latency_p99", "error_rate", "utilization_mean") if m in moving
+    ] or ["latency_mean"]
     for parameter in params:
         if summary[parameter].nunique() > 1:
             name = f"metrics_vs_{_safe(parameter)}"
@@ -321,8 +328,11 @@ def sweep_figures(result: SweepLike) -> dict[str, Figure]:
 # ---------------------------------------------------------------- tables
 
 
-def _wide(summary: pd.DataFrame, metrics: Sequence[str], params: Sequence[str]) -> pd.DataFrame:
-    """One row per point and variant: parameters, then ``mean [lo, hi]`` per metric."""
+def _wide(
+    summary: pd.DataFrame, metrics: Sequence[str], params: Sequence[str], compact: bool = False
+) -> pd.DataFrame:
+    """One row per point and variant: parameters, then ``mean [lo, hi]`` per
+    metric (``mean ± half-width`` for a t-interval when ``compact``)."""
     rows = summary[summary["metric"].isin(metrics)]
     keys = ["point", *params, "variant"]
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -333,17 +343,24 @@ def _wide(summary: pd.DataFrame, metrics: Sequence[str], params: Sequence[str]) 
         metric = str(record["metric"])
         text = format_value(metric, mean)
         if math.isfinite(lo) and math.isfinite(hi):
-            text += f" [{format_value(metric, lo)}, {format_value(metric, hi)}]"
+            if compact and record.get("ci_method") == "t":
+                text += f" ± {format_value(metric, (hi - lo) / 2)}"
+            else:
+                text += f" [{format_value(metric, lo)}, {format_value(metric, hi)}]"
         row[metric] = text
     return pd.DataFrame(list(out.values()))
 
 
 def sweep_table(
-    summary: pd.DataFrame, params: Sequence[str] = (), metrics: Sequence[str] = KEY_METRICS
+    summary: pd.DataFrame,
+    params: Sequence[str] = (),
+    metrics: Sequence[str] = ("latency_p50", "latency_p99", "error_rate"),
 ) -> Table:
-    """A terminal table: one row per grid point and variant, ``mean [CI]`` cells."""
+    """A terminal table: one row per grid point and variant, ``mean ± CI`` cells."""
     metrics = [m for m in metrics if m in set(summary["metric"])]
-    wide = _wide(summary, metrics, [p for p in params if p in summary])
+    wide = _wide(summary, metrics, [p for p in params if p in summary], compact=True)
+    if params and "point" in wide:
+        wide = wide.drop(columns="point")
     table = Table(show_edge=False, header_style="bold")
     for column in wide.columns:
         numeric = column in metrics
