@@ -1,48 +1,55 @@
-"""The load balancer: picks a backend for each request and forwards it.
+"""The load balancer: picks a backend for each attempt, forwards it, and
+handles what comes back — timeouts and retries included.
 
 It knows only what a real balancer knows: its own outstanding requests per
 backend, the latencies it observed, configured weights, what its health
 checks told it, and which backends an operator drained (the
 :class:`~lbsim.algorithms.Backends` view it shares with its algorithm). It
-never reads a server's queue.
+never reads a server's queue. With several instances, each has its own view.
 
-Which backends the algorithm may pick is decided here, once per change, in
-this order: primaries believed healthy and not drained; if the healthy share
-of primaries is below ``panic_threshold``, every primary not drained (Envoy's
+Which backends the algorithm may pick is decided once per change, in this
+order: primaries believed healthy and not drained; if the healthy share of
+primaries is below ``panic_threshold``, every primary not drained (Envoy's
 panic routing); if no primary is left, the healthy ``backup`` servers
 (HAProxy/NGINX backup); otherwise none, and requests fail with
 ``no_backend`` (503).
+
+A request's life: attempt 0 is sent; a failure whose outcome is in
+``retries.on`` is retried after Envoy's back-off while retries (and the
+retry budget) last; a per-try timeout abandons the attempt (the server still
+does the work: wasted), an overall timeout ends the request. An attempt is a
+job ``request << 4 | attempt`` so a late answer to an abandoned attempt is
+recognised and ignored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 from simpy import Environment
+from simpy.events import Timeout
 
 from lbsim.algorithms import Algorithm, Backends
-from lbsim.recorder import NO_BACKEND, Column, Recorder
-from lbsim.servers import Server
+from lbsim.algorithms.base import Uniforms
+from lbsim.recorder import (
+    CONN_ERROR,
+    INCOMPLETE,
+    NO_BACKEND,
+    OK,
+    STATUSES,
+    TIMEOUT,
+    Column,
+    Recorder,
+)
+from lbsim.scenario import Clients
+from lbsim.servers import ATTEMPT_BITS, ATTEMPT_MASK, Server
+
+PENDING = INCOMPLETE  # a request without a final status yet
 
 
 class Balancer:
     """One balancer instance in front of ``servers``."""
-
-    __slots__ = (
-        "_arrival",
-        "_end",
-        "_server",
-        "_status",
-        "algorithm",
-        "backends",
-        "backup",
-        "draining",
-        "env",
-        "healthy",
-        "index",
-        "panic",
-        "panic_threshold",
-        "recorder",
-        "servers",
-    )
 
     def __init__(
         self,
@@ -54,41 +61,175 @@ class Balancer:
         *,
         backup: list[bool],
         panic_threshold: float,
+        connect_timeout: float,
+        clients: Clients,
         recorder: Recorder,
-        arrival: Column,
-        columns: tuple[Column, Column, Column],
+        keys: Column,
+        rng: np.random.Generator,
     ) -> None:
         self.env = env
         self.index = index
+        self.name = f"lb-{index}"
         self.backends = backends
         self.algorithm = algorithm
         self.servers = servers
         self.backup = backup
         self.panic_threshold = panic_threshold
+        self.connect_timeout = connect_timeout
         self.healthy = [True] * len(servers)
         self.draining = [False] * len(servers)
         self.panic = False
+        self.up = True
         self.recorder = recorder
-        self._arrival = arrival
-        self._server, self._end, self._status = columns
+        self.on_outcome: Callable[[int, bool], None] | None = None  # passive health checks
+        self._keys = keys
+        self._server, self._start, self._end, self._status = recorder.views()
+        self._sent = recorder.sent.data
+        self._tries = recorder.retries.data
+        self._inflight = recorder.inflight
+        self._timeout = clients.timeout
+        self._per_try = clients.per_try_timeout
+        self._retry = clients.retries
+        self._retry_on = {STATUSES.index(s) for s in (self._retry.on if self._retry else ())}
+        self._redispatch = self._retry is None or self._retry.redispatch
+        self._uniforms = Uniforms(rng)
+        self.active_retries = 0
         self.refresh()
 
-    def dispatch(self, request: int, key: int) -> None:
-        """Route ``request`` from the client with IPv4 ``key`` to a backend."""
-        backend = self.algorithm.pick(key)
+    # ------------------------------------------------------------ requests
+
+    def dispatch(self, request: int) -> None:
+        """Send the current attempt of ``request`` to a backend."""
+        if not self.up:
+            Timeout(self.env, self.connect_timeout, request).callbacks.append(self._unreachable)
+            return
+        attempt = self._tries[request]
+        backend: int | None
+        if attempt == 0:
+            if self._timeout is not None:
+                Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
+            backend = self.algorithm.pick(self._keys[request])
+        elif self._redispatch or self._server[request] < 0:
+            backend = self.algorithm.pick(self._keys[request])
+        else:
+            backend = self._server[request]  # HAProxy without redispatch: same server
         if backend is None:
-            self._end[request] = self.env.now
-            self._status[request] = NO_BACKEND
+            self._failed(request, NO_BACKEND)
             return
         self.backends.outstanding[backend] += 1
         self.algorithm.on_send(backend)
         self._server[request] = backend
-        self.servers[backend].accept(request)
+        self._sent[request] = self.env.now
+        self._inflight[request] = 1
+        job = request << ATTEMPT_BITS | attempt
+        if self._per_try is not None:
+            Timeout(self.env, self._per_try, job).callbacks.append(self._try_expired)
+        self.servers[backend].accept(job)
 
-    def complete(self, request: int, backend: int) -> None:
-        """The response to ``request`` came back from ``backend``."""
+    def complete(self, job: int, backend: int, status: int) -> None:
+        """The answer to attempt ``job`` came back from ``backend``."""
+        request = job >> ATTEMPT_BITS
+        if (job & ATTEMPT_MASK) != self._tries[request] or not self._inflight[request]:
+            self.recorder.abandoned += 1  # an abandoned attempt: the work was wasted
+            return
+        self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._arrival[request])
+        self.algorithm.on_complete(backend, self.env.now - self._sent[request])
+        if self.on_outcome is not None:
+            self.on_outcome(backend, status == OK)
+        if status == OK:
+            self._finish(request, OK)
+        else:
+            self._failed(request, status)
+
+    def _finish(self, request: int, status: int) -> None:
+        if self._tries[request]:
+            self.active_retries -= 1
+        self._end[request] = self.env.now
+        self._status[request] = status
+
+    def _failed(self, request: int, status: int) -> None:
+        retry = self._retry
+        if self._status[request] != PENDING:
+            return
+        attempt = self._tries[request]
+        if (
+            retry is not None
+            and status in self._retry_on
+            and attempt < retry.max
+            and self.up
+            and self._budget_allows(attempt)
+        ):
+            if attempt == 0:
+                self.active_retries += 1
+            self._tries[request] = attempt + 1
+            backoff = retry.backoff
+            delay = self._uniforms.next() * min(
+                (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
+            )
+            Timeout(self.env, delay, request).callbacks.append(self._again)
+        else:
+            self._finish(request, status)
+
+    def _budget_allows(self, attempt: int) -> bool:
+        assert self._retry is not None
+        budget = self._retry.budget
+        if budget is None or attempt > 0:  # a retry in progress keeps its slot
+            return True
+        active = sum(self.backends.outstanding)
+        return self.active_retries < max(budget.min_concurrency, budget.percent / 100 * active)
+
+    def _again(self, event: Timeout) -> None:
+        request: int = event._value
+        if self._status[request] == PENDING:
+            self.dispatch(request)
+
+    def _abandon(self, request: int) -> None:
+        """Stop waiting for the attempt in flight (the server keeps working)."""
+        backend = self._server[request]
+        self._inflight[request] = 0
+        self.backends.outstanding[backend] -= 1
+        self.algorithm.on_complete(backend, self.env.now - self._sent[request])
+
+    def _try_expired(self, event: Timeout) -> None:
+        job: int = event._value
+        request = job >> ATTEMPT_BITS
+        if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
+            self._abandon(request)
+            if self.on_outcome is not None:
+                self.on_outcome(self._server[request], False)
+            self._failed(request, TIMEOUT)
+
+    def _expired(self, event: Timeout) -> None:
+        request: int = event._value
+        if self._status[request] != PENDING:
+            return
+        if self._inflight[request]:
+            self._abandon(request)
+        self._finish(request, TIMEOUT)
+
+    def _unreachable(self, event: Timeout) -> None:
+        request: int = event._value
+        if self._status[request] == PENDING:
+            self._finish(request, CONN_ERROR)
+
+    # ------------------------------------------------------------ failures
+
+    def crash(self, requests: np.ndarray) -> None:
+        """This instance dies: connections through it (``requests``) reset,
+        its view of the backends is lost."""
+        self.up = False
+        for request in requests.tolist():
+            if self._status[request] == PENDING:
+                self._inflight[request] = 0
+                self._finish(request, CONN_ERROR)
+        self.backends.outstanding[:] = [0] * len(self.servers)
+        self.algorithm.on_change()
+
+    def recover(self) -> None:
+        self.up = True
+
+    # ------------------------------------------------------------ backends
 
     def refresh(self) -> None:
         """Recompute which backends may be picked (see module docstring)."""
@@ -98,7 +239,7 @@ class Balancer:
         panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold
         if panic != self.panic:
             self.panic = panic
-            self.recorder.log(self.env.now, "panic" if panic else "panic_over", "balancer")
+            self.recorder.log(self.env.now, "panic" if panic else "panic_over", self.name)
         if panic:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:

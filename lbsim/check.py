@@ -455,6 +455,11 @@ def _relative(base: float, new: float) -> float:
     return (new - base) / abs(base)
 
 
+def _past(worse: float, limit: Limit) -> bool:
+    """Beyond the limit, not merely at it (floating-point slack: 1.05 / 1.0 - 1 > 0.05)."""
+    return worse > limit.amount + 1e-9 * max(1.0, abs(limit.amount))
+
+
 def _worse(info: Metric, change: float) -> float:
     """How much worse a change is (positive: worse), whatever the direction."""
     return change if info.better == "lower" else -change
@@ -470,7 +475,7 @@ def _single(variant: str, limit: Limit, base: float, new: float) -> Row:
         change = -math.inf if info.better == "lower" else math.inf
     else:
         change = _relative(base, new) if limit.relative else new - base
-    verdict: Verdict = "regression" if _worse(info, change) > limit.amount else "ok"
+    verdict: Verdict = "regression" if _past(_worse(info, change), limit) else "ok"
     return Row(variant, limit.metric, limit, base, new, change, math.nan, math.nan, verdict)
 
 
@@ -513,9 +518,9 @@ def _replicated(variant: str, limit: Limit, base: np.ndarray, new: np.ndarray) -
         return replace(row, replications=len(base))
     change, low, high = paired_interval(base, new, limit.relative)
     worst = min(_worse(info, low), _worse(info, high))  # the interval's best case
-    if worst > limit.amount:
+    if _past(worst, limit):
         verdict: Verdict = "regression"
-    elif _worse(info, change) > limit.amount:
+    elif _past(_worse(info, change), limit):
         verdict = "noise"
     else:
         verdict = "ok"

@@ -31,14 +31,16 @@ class Faults:
         env: Environment,
         scenario: Scenario,
         servers: list[Server],
-        balancer: Balancer,
+        balancers: list[Balancer],
         recorder: Recorder,
         active: Callable[[], bool],
+        on_balancer: Callable[[int, bool], None],
     ) -> None:
         self.env = env
         self.active = active  # no new random crashes once the run has nothing left to do
         self.servers = {server.name: server for server in servers}
-        self.balancer = balancer
+        self.balancers = balancers
+        self.on_balancer = on_balancer  # (instance, up) -> None
         self.recorder = recorder
         self.seed = scenario.seed
         for event in scenario.events:
@@ -59,6 +61,10 @@ class Faults:
         self.recorder.log(self.env.now, kind, target, detail)
 
     def _apply(self, event: TimelineEvent) -> None:
+        if event.target.startswith("lb-"):
+            self.on_balancer(int(event.target[3:]), event.action == "recover")
+            self._log(event.action, event.target)
+            return
         server = self.servers[event.target]
         action = event.action
         if action == "crash":
@@ -74,13 +80,19 @@ class Faults:
             assert event.rate is not None
             server.error_rate = event.rate
         elif action in ("drain", "undrain"):
-            self.balancer.set_draining(server.index, action == "drain")
+            for balancer in self.balancers:
+                balancer.set_draining(server.index, action == "drain")
         elif action == "set_weight":
             assert event.weight is not None
-            self.balancer.set_weight(server.index, event.weight)
+            for balancer in self.balancers:
+                balancer.set_weight(server.index, event.weight)
         self._log(action, server.name, _detail(event))
 
     def _undo(self, event: TimelineEvent) -> None:
+        if event.target.startswith("lb-"):
+            self.on_balancer(int(event.target[3:]), True)
+            self._log("recover", event.target)
+            return
         server = self.servers[event.target]
         if event.action in ("crash", "hang"):
             server.recover()
@@ -92,7 +104,8 @@ class Faults:
             server.error_rate = 0.0
             self._log("error_rate_over", server.name)
         elif event.action == "drain":
-            self.balancer.set_draining(server.index, False)
+            for balancer in self.balancers:
+                balancer.set_draining(server.index, False)
             self._log("undrain", server.name)
 
     def _crash_loop(self, server: Server, crashes: Crashes) -> None:

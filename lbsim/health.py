@@ -100,13 +100,13 @@ class Prober:
 
         if not server.up or server.hung:
             self._after(config.limit, lambda: result(False))
-        elif server.error_rate and self.rng.random() < server.error_rate:
-            self._after(ERROR_RESPONSE_TIME, lambda: result(False))
-        elif config.through_queue:
+        elif config.through_queue:  # the server answers it like a request
             job, self.next_id = self.next_id, self.next_id - 1
             server.probes[job] = (config.probe_demand, result)
             server.accept(job)
             self._after(config.limit, lambda: result(False))
+        elif server.error_rate and self.rng.random() < server.error_rate:
+            self._after(ERROR_RESPONSE_TIME, lambda: result(False))
         else:
             result(True)
 

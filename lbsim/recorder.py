@@ -49,8 +49,11 @@ class Recorder:
     start: np.ndarray = field(init=False)  # float64, NaN = never served
     end: np.ndarray = field(init=False)  # float64, NaN = never answered
     status: np.ndarray = field(init=False)  # int8 index into STATUSES
-    retries: np.ndarray = field(init=False)  # int8
+    retries: np.ndarray = field(init=False)  # int8: attempts after the first
     balancer: np.ndarray = field(init=False)  # int16
+    sent: np.ndarray = field(init=False)  # float64: when the latest attempt was sent
+    inflight: bytearray = field(init=False)  # 1 while an attempt awaits its answer
+    abandoned: int = 0  # answers to abandoned attempts: work done for nobody
     sample_times: list[float] = field(default_factory=list)
     samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
     events: list[Event] = field(default_factory=list)
@@ -63,6 +66,8 @@ class Recorder:
         self.status = np.full(n, INCOMPLETE, dtype=np.int8)
         self.retries = np.zeros(n, dtype=np.int8)
         self.balancer = np.zeros(n, dtype=np.int16)
+        self.sent = np.full(n, np.nan)
+        self.inflight = bytearray(n)
 
     def views(self) -> tuple[Column, Column, Column, Column]:
         """Fast writable views of (server, start, end, status) for the hot path."""
@@ -79,4 +84,4 @@ class Recorder:
     def nbytes(self) -> int:
         """Memory held by the per-request columns."""
         columns = (self.server, self.start, self.end, self.status, self.retries, self.balancer)
-        return sum(column.nbytes for column in columns)
+        return sum(column.nbytes for column in columns) + self.sent.nbytes + len(self.inflight)

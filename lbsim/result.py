@@ -148,6 +148,8 @@ def summarize(
     for code, name in enumerate(STATUSES[1:], start=1):
         row[f"{name}_rate"] = float((status == code).sum() / n) if n else 0.0
     row["error_rate"] = 1 - row["ok"] / n if n else 0.0
+    row["retry_amplification"] = float(1 + rec.retries[measured].mean()) if n else 1.0
+    row["wasted_rate"] = rec.abandoned / len(rec.status) if len(rec.status) else 0.0
     latency = (end - arrival)[ok]
     wait = (start - arrival)[ok]
     row["latency_mean"] = float(latency.mean()) if len(latency) else np.nan

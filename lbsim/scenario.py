@@ -95,8 +95,50 @@ class Nat(Frozen):
     fraction: float = Field(default=0.5, gt=0, le=1)
 
 
+Outcome = Literal["rejected", "no_backend", "conn_error", "server_error", "timeout"]
+
+
+class Backoff(Frozen):
+    """Envoy's retry back-off: before retry N wait a uniform time in
+    ``[0, (2^N - 1) * base)``, capped at ``max`` (default 10 x base)."""
+
+    base: PositiveDuration = 0.025
+    max: PositiveDuration | None = None
+
+    @property
+    def cap(self) -> float:
+        return self.max if self.max is not None else 10 * self.base
+
+
+class RetryBudget(Frozen):
+    """Envoy's retry budget: retries in flight may not exceed ``percent`` of
+    the active requests, but ``min_concurrency`` are always allowed."""
+
+    percent: float = Field(default=20.0, ge=0, le=100)
+    min_concurrency: int = Field(default=3, ge=0)
+
+
+class Retries(Frozen):
+    """Retrying failed attempts (Envoy's router defaults where it has them)."""
+
+    max: int = Field(default=1, ge=0, le=15, description="retries after the first attempt")
+    on: tuple[Outcome, ...] = Field(
+        default=("conn_error", "server_error", "rejected", "timeout"),
+        description="outcomes that are retried (Envoy 5xx, reset, connect-failure)",
+    )
+    backoff: Backoff = Backoff()
+    budget: RetryBudget | None = None
+    redispatch: bool = Field(
+        default=True,
+        description="a retry is balanced anew (Envoy, HAProxy `option redispatch`); "
+        "false: it goes to the same server",
+    )
+
+
 class Clients(Frozen):
-    """The population that sends requests, and what each request costs."""
+    """The population that sends requests, what each request costs, and how
+    long clients wait and retry (timeouts include all retries, as Envoy's
+    route timeout does)."""
 
     count: int = Field(default=1000, ge=1, le=10_000_000)
     subnets: int | None = Field(
@@ -107,6 +149,13 @@ class Clients(Frozen):
     nat: Nat | None = None
     arrivals: Arrivals
     service: Distribution = Field(description="service demand in seconds on a speed-1 server")
+    timeout: PositiveDuration | None = Field(
+        default=None, description="overall: the client gives up (status timeout)"
+    )
+    per_try_timeout: PositiveDuration | None = Field(
+        default=None, description="one attempt is abandoned after this (and maybe retried)"
+    )
+    retries: Retries | None = None
 
 
 def did_you_mean(word: str, options: list[str]) -> str:
@@ -264,6 +313,18 @@ class Balancer(Frozen):
         le=1,
         description="below this healthy fraction route to all primaries (Envoy panic; 0 = off)",
     )
+    instances: int = Field(
+        default=1, ge=1, le=256, description="balancer instances, named lb-0, lb-1, ..."
+    )
+    mode: Literal["active_active", "active_passive"] = Field(
+        default="active_active",
+        description="active_active: clients spread over instances by DNS round robin, each "
+        "instance with its own view; active_passive: one instance serves, the next takes "
+        "over `failover_time` after it fails (keepalived VRRP)",
+    )
+    failover_time: Duration = Field(
+        default=3.0, description="takeover time of an active-passive pair (VRRP: 3 adverts)"
+    )
 
 
 class Crashes(Frozen):
@@ -373,7 +434,11 @@ class Scenario(Frozen):
         if servers is None:
             return events
         names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        balancer = info.data.get("balancer")
+        names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
         for event in events:
+            if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
+                raise ValueError(f"a balancer ({event.target}) can only crash and recover")
             if event.target not in names:
                 hint = did_you_mean(event.target, names)
                 raise ValueError(f"unknown target {event.target!r}{hint}")

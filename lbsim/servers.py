@@ -26,8 +26,10 @@ from simpy.events import Timeout
 from lbsim.algorithms.base import Uniforms
 from lbsim.recorder import CONN_ERROR, OK, REJECTED, SERVER_ERROR, Column
 
-Done = Callable[[int, int], None]  # (request, server index) -> None
+Done = Callable[[int, int, int], None]  # (job, server index, status) -> None
 ERROR_RESPONSE_TIME = 0.001  # a failing server's quick 5xx, in seconds
+ATTEMPT_BITS = 4  # a job is ``request << ATTEMPT_BITS | attempt``; probes are negative
+ATTEMPT_MASK = (1 << ATTEMPT_BITS) - 1
 
 
 class Server:
@@ -37,10 +39,8 @@ class Server:
         "_connect_timeout",
         "_demand",
         "_done",
-        "_end",
         "_errors",
         "_start",
-        "_status",
         "busy",
         "env",
         "error_rate",
@@ -68,7 +68,7 @@ class Server:
         speed: float,
         queue_limit: int | None,
         demand: Column,
-        columns: tuple[Column, Column, Column],
+        start: Column,
         done: Done,
         connect_timeout: float,
         errors: Uniforms,
@@ -89,66 +89,61 @@ class Server:
         self.held: list[int] = []  # accepted by a hung server
         self.probes: dict[int, tuple[float, Callable[[bool], None]]] = {}
         self._demand = demand
-        self._start, self._end, self._status = columns
+        self._start = start
         self._done = done
         self._connect_timeout = connect_timeout
         self._errors = errors
 
     @property
     def in_system(self) -> int:
-        """Requests here in truth: waiting plus in service."""
+        """Jobs here in truth: waiting plus in service."""
         return len(self.queue) + self.busy
 
-    def accept(self, request: int) -> None:
-        """A request (or a probe, with a negative id) arrives from a balancer."""
+    def accept(self, job: int) -> None:
+        """An attempt (or a probe, with a negative id) arrives from a balancer."""
         if not self.up:
-            Timeout(self.env, self._connect_timeout, request).callbacks.append(self._refused)
+            Timeout(self.env, self._connect_timeout, job).callbacks.append(self._refused)
         elif self.hung:
-            self.held.append(request)
-        elif self.error_rate and request >= 0 and self._errors.next() < self.error_rate:
-            Timeout(self.env, ERROR_RESPONSE_TIME, request).callbacks.append(self._error)
+            self.held.append(job)
+        elif self.error_rate and self._errors.next() < self.error_rate:
+            Timeout(self.env, ERROR_RESPONSE_TIME, job).callbacks.append(self._error)
         elif self.busy < self.workers:
             self.busy += 1
-            self._serve(request)
+            self._serve(job)
         elif len(self.queue) < self.queue_limit:
-            self.queue.append(request)
-        elif request >= 0:
-            self._end[request] = self.env.now
-            self._status[request] = REJECTED
-            self._done(request, self.index)
-
-    def _serve(self, request: int) -> None:
-        self.serving.add(request)
-        if request < 0:
-            work = self.probes[request][0]
+            self.queue.append(job)
         else:
+            self._fail(job, REJECTED)
+
+    def _serve(self, job: int) -> None:
+        self.serving.add(job)
+        if job < 0:
+            work = self.probes[job][0]
+        else:
+            request = job >> ATTEMPT_BITS
             self._start[request] = self.env.now
             work = self._demand[request]
-        Timeout(self.env, work * self.slowdown / self.speed, request).callbacks.append(self._finish)
+        Timeout(self.env, work * self.slowdown / self.speed, job).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
-        request: int = event._value
-        if request not in self.serving:
+        job: int = event._value
+        if job not in self.serving:
             return  # lost in a crash
-        self.serving.discard(request)
+        self.serving.discard(job)
         if self.queue:
             self._serve(self.queue.popleft())
         else:
             self.busy -= 1
-        if request < 0:
-            self.probes.pop(request)[1](True)
-            return
-        self._end[request] = self.env.now
-        self._status[request] = OK
-        self._done(request, self.index)
+        if job < 0:
+            self.probes.pop(job)[1](True)
+        else:
+            self._done(job, self.index, OK)
 
-    def _fail(self, request: int, status: int) -> None:
-        if request < 0:
-            self.probes.pop(request)[1](False)
-            return
-        self._end[request] = self.env.now
-        self._status[request] = status
-        self._done(request, self.index)
+    def _fail(self, job: int, status: int) -> None:
+        if job < 0:
+            self.probes.pop(job)[1](False)
+        else:
+            self._done(job, self.index, status)
 
     def _refused(self, event: Timeout) -> None:
         self._fail(event._value, CONN_ERROR)
@@ -165,8 +160,8 @@ class Server:
         self.queue.clear()
         self.held.clear()
         self.busy = 0
-        for request in sorted(lost):
-            self._fail(request, CONN_ERROR)
+        for job in sorted(lost):
+            self._fail(job, CONN_ERROR)
 
     def recover(self) -> None:
         """Back up (a hung process is restarted: what it held fails)."""

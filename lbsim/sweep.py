@@ -965,6 +965,8 @@ def sweep(
             keep_requests=keep_requests,
         )
     out_dir = Path(out) if out is not None else None
+    if keep_requests and out_dir is None:
+        raise ValueError("keep_requests needs an output folder (out=...) to keep them in")
     runs_dir = out_dir / "runs" if out_dir is not None else None
     if runs_dir is not None:
         runs_dir.mkdir(parents=True, exist_ok=True)
@@ -1015,7 +1017,8 @@ def sweep(
         "replication_seeds": {str(p): s for p, s in the_plan.seeds.items()},
         "points": the_plan.n_points,
         "grid": {
-            p: sorted({str(c[p]) for c in the_plan.values.values()}) for p in the_plan.grid_params
+            p: list(dict.fromkeys(the_plan.values[(i, 0)][p] for i in range(the_plan.n_points)))
+            for p in the_plan.grid_params
         },
         "grid_params": the_plan.grid_params,
         "compare_params": the_plan.compare_params,

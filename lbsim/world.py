@@ -26,7 +26,7 @@ from lbsim.faults import Faults
 from lbsim.health import Prober
 from lbsim.recorder import LEVELS, Recorder, column
 from lbsim.scenario import Scenario
-from lbsim.servers import Server
+from lbsim.servers import ATTEMPT_BITS, Server
 from lbsim.streams import stream
 
 Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
@@ -42,83 +42,140 @@ class World:
         self.workload = workload
         self.env = Environment()
         self.recorder = Recorder(len(workload), sum(pool.count for pool in scenario.servers))
-        server_col, start_col, end_col, status_col = self.recorder.views()
         demand = column(workload.demand)
+        start = column(self.recorder.start)
+        config = scenario.balancer
+        seed = scenario.seed
 
-        names, weights = [], []
         self.servers: list[Server] = []
         for pool in scenario.servers:
             for i in range(pool.count):
-                names.append(f"{pool.name}-{i}")
-                weights.append(pool.weight)
+                name = f"{pool.name}-{i}"
                 self.servers.append(
                     Server(
                         self.env,
                         len(self.servers),
-                        names[-1],
+                        name,
                         workers=pool.workers,
                         speed=pool.speed,
                         queue_limit=pool.queue_limit,
                         demand=demand,
-                        columns=(start_col, end_col, status_col),
+                        start=start,
                         done=self._done,
-                        connect_timeout=scenario.balancer.connect_timeout,
-                        errors=Uniforms(stream(scenario.seed, f"server-errors/{names[-1]}")),
+                        connect_timeout=config.connect_timeout,
+                        errors=Uniforms(stream(seed, f"server-errors/{name}")),
                     )
                 )
-        backends = Backends(names, weights, true_load=lambda i: self.servers[i].in_system)
-        choice = scenario.balancer.algorithm
-        algorithm = algorithms.get(choice.name).factory(
-            backends, stream(scenario.seed, "algorithm"), choice.params()
-        )
-        self.balancer = Balancer(
+        names = [server.name for server in self.servers]
+        weights = [pool.weight for pool in scenario.servers for _ in range(pool.count)]
+        backup = [pool.backup for pool in scenario.servers for _ in range(pool.count)]
+        keys = column(workload.client_ips[workload.client])
+        self.balancers: list[Balancer] = []
+        for index in range(config.instances):
+            # Each instance has its own view and its own algorithm (Envoy's
+            # per-worker balancers; one LB node per zone in ALB).
+            backends = Backends(names, weights, true_load=lambda i: self.servers[i].in_system)
+            suffix = f"/{index}" if index else ""
+            algorithm = algorithms.get(config.algorithm.name).factory(
+                backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
+            )
+            balancer = Balancer(
+                self.env,
+                index,
+                backends,
+                algorithm,
+                self.servers,
+                backup=backup,
+                panic_threshold=config.panic_threshold,
+                connect_timeout=config.connect_timeout,
+                clients=scenario.clients,
+                recorder=self.recorder,
+                keys=keys,
+                rng=stream(seed, f"retries{suffix}"),
+            )
+            self.balancers.append(balancer)
+            if config.health_check is not None:
+                for server in self.servers:
+                    Prober(
+                        self.env,
+                        server,
+                        balancer,
+                        config.health_check,
+                        self.recorder,
+                        seed,
+                        self.active,
+                    )
+        self.balancer = self.balancers[0]
+        self._serving = 0  # the active instance of an active-passive pair
+        self._route = self.recorder.balancer.data
+        instances = config.instances
+        if instances > 1 and config.mode == "active_active":
+            # DNS round robin: each client resolved the name once, to one instance.
+            self._client_lb: np.ndarray | None = np.arange(scenario.clients.count) % instances
+        else:
+            self._client_lb = None
+        self._clients = column(workload.client)
+        Faults(
             self.env,
-            0,
-            backends,
-            algorithm,
+            scenario,
             self.servers,
-            backup=[pool.backup for pool in scenario.servers for _ in range(pool.count)],
-            panic_threshold=scenario.balancer.panic_threshold,
-            recorder=self.recorder,
-            arrival=column(workload.arrival),
-            columns=(server_col, end_col, status_col),
+            self.balancers,
+            self.recorder,
+            self.active,
+            on_balancer=self._balancer_event,
         )
-        check = scenario.balancer.health_check
-        if check is not None:
-            for server in self.servers:
-                Prober(
-                    self.env,
-                    server,
-                    self.balancer,
-                    check,
-                    self.recorder,
-                    scenario.seed,
-                    self.active,
-                )
-        Faults(self.env, scenario, self.servers, self.balancer, self.recorder, self.active)
         self._arrival = column(workload.arrival)
-        self._keys = column(workload.client_ips[workload.client])
         self._next = 0
 
-    def _done(self, request: int, backend: int) -> None:
-        self.balancer.complete(request, backend)
+    def _done(self, job: int, backend: int, status: int) -> None:
+        self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
 
     def _arrive(self, event: Timeout) -> None:
         request = self._next
-        self.balancer.dispatch(request, self._keys[request])
+        if self._client_lb is not None:
+            lb = int(self._client_lb[self._clients[request]])
+            self._route[request] = lb
+            self.balancers[lb].dispatch(request)
+        elif self._serving:
+            self._route[request] = self._serving
+            self.balancers[self._serving].dispatch(request)
+        else:
+            self.balancer.dispatch(request)
         request += 1
         self._next = request
         if request < len(self._arrival):
             delay = self._arrival[request] - self.env.now
             Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
 
+    def _balancer_event(self, index: int, up: bool) -> None:
+        """A balancer instance crashed or recovered (from the timeline)."""
+        balancer = self.balancers[index]
+        if up:
+            balancer.recover()
+            return
+        inflight = np.frombuffer(self.recorder.inflight, dtype=np.uint8)
+        balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
+        config = self.scenario.balancer
+        if config.mode == "active_passive" and index == self._serving:
+            standby = [b.index for b in self.balancers if b.up]
+            if standby:
+                Timeout(self.env, config.failover_time, standby[0]).callbacks.append(self._takeover)
+
+    def _takeover(self, event: Timeout) -> None:
+        if not self.balancers[self._serving].up:
+            self._serving = event._value
+            self.recorder.log(self.env.now, "takeover", f"lb-{self._serving}")
+
     def _sample(self, event: Timeout | None = None) -> None:
-        backends = self.balancer.backends
         levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
         levels[0] = [len(s.queue) for s in self.servers]
         levels[1] = [s.busy for s in self.servers]
-        levels[2] = backends.outstanding
-        levels[3] = backends.available
+        levels[2] = np.sum([b.backends.outstanding for b in self.balancers], axis=0)
+        levels[3] = (
+            np.sum([b.backends.available for b in self.balancers if b.up], axis=0)
+            if any(b.up for b in self.balancers)
+            else 0
+        )
         levels[4] = [s.up for s in self.servers]
         self.recorder.sample(self.env.now, levels)
         if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
@@ -129,7 +186,7 @@ class World:
         return (
             self._next < len(self._arrival)
             or any(s.busy or s.queue or s.held for s in self.servers)
-            or any(self.balancer.backends.outstanding)
+            or any(any(b.backends.outstanding) for b in self.balancers)
         )
 
     @property

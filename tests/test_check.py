@@ -100,7 +100,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert code == 0, err
     dirs = {
         "base": root / "base",
-        "again": save_run(root / "again", scenario),
+        "again": save_run(root / "again", scenario, replications=0),
         "slow": save_run(root / "slow", scenario, servers__0__speed=0.9),
         "seed": save_run(root / "seed", scenario, seed=SEED_NOISE),
     }
@@ -154,17 +154,16 @@ def test_scenario_hash_ignores_the_seed_only() -> None:
 
 
 def test_identical_run_passes(runs: dict[str, Path]) -> None:
-    code, out, _ = cli("check", runs["again"], "--baseline", runs["base.json"])
+    code, out, _ = cli("check", runs["again"], "--baseline", runs["base1.json"])
     assert code == 0
     assert "passed: 2 check(s)" in out
-    assert "same seeds" in out
-    comparison = compare(
-        read_run(runs["again"]), read_baseline(runs["base.json"]), parse_limits([])
-    )
-    assert [(r.change, r.low, r.high) for r in comparison.rows] == [(0.0, 0.0, 0.0)] * 2
-    code, out, _ = cli("check", runs["again1"], "--baseline", runs["base1.json"])
+    assert "model changed" not in out and "seed" not in out
+    # With replications: the same seeds give zero differences, a zero-width interval.
+    code, out, _ = cli("check", runs["base"], "--baseline", runs["base.json"])
     assert code == 0
-    assert "model changed" not in out
+    assert "same seeds" in out
+    comparison = compare(read_run(runs["base"]), read_baseline(runs["base.json"]), parse_limits([]))
+    assert [(r.change, r.low, r.high) for r in comparison.rows] == [(0.0, 0.0, 0.0)] * 2
 
 
 def test_slower_server_pool_fails_as_a_regression_not_as_bad_input(
@@ -201,7 +200,15 @@ def test_seed_noise_fails_single_runs_but_not_the_replicated_gate(runs: dict[str
     assert "seeds differ" in out
     comparison = compare(read_run(runs["seed"]), read_baseline(runs["base.json"]), parse_limits([]))
     assert not comparison.paired_seeds
-    assert all(row.low < 0 < row.high for row in comparison.rows)
+    assert all(row.verdict != "regression" and row.low < 0.05 for row in comparison.rows)
+    rows = {row.variant: row for row in comparison.rows}
+    assert rows["round_robin"].low < 0 < rows["round_robin"].high
+    # ... while the single runs of the same seeds differed by more than the limit.
+    p99 = (
+        read_run(runs["seed1"]).values["latency_p99"]
+        / read_run(runs["base1"]).values["latency_p99"]
+    )
+    assert p99["round_robin"] > 1.05
 
 
 def test_one_sided_replications_fall_back_to_single_values_with_a_warning(

@@ -348,7 +348,8 @@ def _wide(
             else:
                 text += f" [{format_value(metric, lo)}, {format_value(metric, hi)}]"
         row[metric] = text
-    return pd.DataFrame(list(out.values()))
+    frame = pd.DataFrame(list(out.values()))
+    return frame[[c for c in [*keys, *metrics] if c in frame]] if len(frame) else frame
 
 
 def sweep_table(
@@ -445,7 +446,7 @@ def render_sweep_html(result: SweepLike, images: Mapping[str, bytes]) -> str:
         f"<h1>{escape(name)} — sweep</h1>",
         f'<p class="meta">{meta.get("points", "?")} grid point(s) × {len(variants)} variant(s) '
         f"× {meta.get('replications', '?')} replication(s) = {meta.get('runs', '?')} runs: "
-        f"{meta.get('ran', '?')} run now, {meta.get('reused', '?')} reused, "
+        f"{meta.get('ran', '?')} ran now, {meta.get('reused', '?')} reused from earlier, "
         f"{meta.get('failed', '?')} failed.</p>",
         "<h2>What was varied</h2><dl>",
     ]

@@ -1,0 +1,151 @@
+"""Timeouts, retries, and balancers that fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import lbsim
+from tests.support import scenario
+
+
+def cluster(**changes: Any) -> dict[str, Any]:
+    defaults = {"duration": "30m", "warmup": 0, "clients.arrivals.rate": 2.0, "servers.0.count": 4}
+    return scenario(**{**defaults, **changes})
+
+
+def test_retries_turn_connection_errors_into_successes_when_capacity_allows() -> None:
+    crash = [{"at": "5m", "target": "web-0", "action": "crash", "for": "10m"}]
+    plain = lbsim.run(cluster(events=crash, balancer={"connect_timeout": "1s"}))
+    retried = lbsim.run(
+        cluster(
+            events=crash,
+            balancer={"connect_timeout": "1s"},
+            **{"clients.retries": {"max": 3}},
+        )
+    )
+    before = plain.summary["conn_error_rate"].iloc[0]
+    assert before > 0.05
+    # a retry is balanced anew: round robin usually moves on to a live server
+    # (all four attempts land on the dead one only rarely)
+    assert retried.summary["conn_error_rate"].iloc[0] < before / 20
+    assert retried.summary["retry_amplification"].iloc[0] > 1.05
+    retried_requests = retried.requests[retried.requests["retries"] > 0]
+    assert (retried_requests["status"] == "ok").mean() > 0.99
+
+
+def test_retries_without_redispatch_go_back_to_the_same_server() -> None:
+    crash = [{"at": "5m", "target": "web-0", "action": "crash", "for": "10m"}]
+    data = cluster(
+        events=crash,
+        balancer={"connect_timeout": "1s"},
+        **{"clients.retries": {"max": 2, "redispatch": False}},
+    )
+    result = lbsim.run(data)
+    failed = result.requests[result.requests["status"] == "conn_error"]
+    assert len(failed) > 0 and (failed["retries"] == 2).all()
+
+
+def test_envoy_backoff_bounds() -> None:
+    # Retry N waits uniformly in [0, (2^N - 1) * 25ms), capped at 250 ms.
+    data = cluster(
+        events=[
+            {"at": 0, "target": f"web-{i}", "action": "error_rate", "rate": 1.0} for i in range(4)
+        ],
+        **{"clients.retries": {"max": 5, "on": ["server_error"]}},
+    )
+    result = lbsim.run(data)
+    requests = result.requests
+    assert (requests["status"] == "server_error").all()
+    assert (requests["retries"] == 5).all()
+    # each attempt takes 1 ms (a quick 5xx); the back-offs add at most
+    # 25 + 75 + 175 + 250 + 250 ms and on average half of that
+    spent = requests["latency"] - 6 * 0.001
+    assert spent.max() < 0.775
+    assert spent.mean() == pytest.approx(0.775 / 2, rel=0.05)
+
+
+def test_retries_amplify_load_under_overload_and_a_budget_limits_them() -> None:
+    # 4 servers at 150 % load with bounded queues: rejections are retried.
+    overload = {
+        "clients.arrivals.rate": 6.0,
+        "servers.0.queue_limit": 2,
+        "clients.timeout": "10s",
+    }
+    without = lbsim.run(cluster(**overload, **{"clients.retries": {"max": 3}}))
+    budget = lbsim.run(
+        cluster(**overload, **{"clients.retries": {"max": 3, "budget": {"percent": 20}}})
+    )
+    amplification = without.summary["retry_amplification"].iloc[0]
+    assert amplification > 1.3
+    assert budget.summary["retry_amplification"].iloc[0] < amplification
+
+
+def test_overall_timeout_ends_requests_and_the_work_is_wasted() -> None:
+    data = cluster(**{"clients.arrivals.rate": 3.9, "clients.timeout": "5s"})
+    result = lbsim.run(data)
+    summary = result.summary.iloc[0]
+    timed_out = result.requests[result.requests["status"] == "timeout"]
+    assert summary["timeout_rate"] > 0.01
+    assert np.allclose(timed_out["latency"], 5.0)
+    ok = result.requests[result.requests["status"] == "ok"]
+    assert ok["latency"].max() <= 5.0
+    # servers finished work for clients that had gone
+    assert summary["wasted_rate"] > 0
+
+
+def test_per_try_timeout_then_retry() -> None:
+    data = cluster(
+        **{
+            "clients.service": {"dist": "deterministic", "value": 0.5},
+            "clients.per_try_timeout": "1s",
+            "clients.retries": {"max": 1, "on": ["timeout"]},
+        },
+        events=[{"at": "5m", "target": "web-1", "action": "hang", "for": "5m"}],
+    )
+    result = lbsim.run(data)
+    hung = result.requests[(result.requests["arrival"] > 300) & (result.requests["arrival"] < 590)]
+    retried = hung[hung["retries"] == 1]
+    assert len(retried) > 0
+    elsewhere = retried[retried["server"] != "web-1"]  # round robin may pick web-1 again
+    assert len(elsewhere) > 0.5 * len(retried)
+    assert (elsewhere["status"] == "ok").all()
+    assert (elsewhere["latency"] >= 1.5).all()  # 1 s lost on the hung server, then 0.5 s of work
+
+
+def test_active_passive_failover_loses_requests_only_in_the_takeover_window() -> None:
+    data = cluster(
+        balancer={
+            "instances": 2,
+            "mode": "active_passive",
+            "failover_time": "3s",
+            "connect_timeout": "1s",
+        },
+        events=[{"at": "10m", "target": "lb-0", "action": "crash"}],
+        **{"clients.arrivals.rate": 20.0, "clients.service": {"dist": "exponential", "mean": 0.1}},
+    )
+    result = lbsim.run(data)
+    failed = result.requests[result.requests["status"] != "ok"]
+    assert len(failed) > 0
+    assert failed["arrival"].between(599.0, 603.0).all()  # in flight at the crash, or in 3 s
+    takeover = result.events[result.events["kind"] == "takeover"]
+    assert list(takeover["time"]) == [603.0]
+    after = result.requests[result.requests["arrival"] > 603]
+    assert (after["balancer"] == 1).all() and (after["status"] == "ok").all()
+
+
+def test_least_connections_degrades_behind_many_balancers() -> None:
+    # Each instance counts only its own outstanding requests (Envoy's
+    # per-worker balancers), so with many instances least_connections
+    # approaches random, while with one it sees every request.
+    def mean_latency(instances: int) -> float:
+        data = cluster(
+            duration="2h",
+            balancer={"algorithm": "least_connections", "instances": instances},
+            **{"clients.arrivals.rate": 8 * 0.9, "servers.0.count": 8},
+        )
+        return float(lbsim.run(data).summary["latency_mean"].iloc[0])
+
+    assert mean_latency(16) > 1.5 * mean_latency(1)
