@@ -8,7 +8,7 @@ checks told it, and which backends an operator drained (the
 never reads a server's queue. With several instances, each has its own view.
 
 Which backends the algorithm may pick is decided once per change, in this
-order: primaries believed healthy and not drained; if the healthy share of
+order: primaries believed healthy, not ejected by passive checks and not drained; if the healthy share of
 primaries is below ``panic_threshold``, every primary not drained (Envoy's
 panic routing); if no primary is left, the healthy ``backup`` servers
 (HAProxy/NGINX backup); otherwise none, and requests fail with
@@ -81,7 +81,9 @@ class Balancer:
         self.panic = False
         self.up = True
         self.recorder = recorder
-        self.on_outcome: Callable[[int, bool], None] | None = None  # passive health checks
+        self.on_outcome: Callable[[int, int], None] | None = None  # passive checks
+        self.ejected = [False] * len(servers)
+        self.on_recovered: Callable[[int], None] | None = None  # slow start
         self._keys = keys
         self._server, self._start, self._end, self._status = recorder.views()
         self._sent = recorder.sent.data
@@ -136,7 +138,7 @@ class Balancer:
         self.backends.outstanding[backend] -= 1
         self.algorithm.on_complete(backend, self.env.now - self._sent[request])
         if self.on_outcome is not None:
-            self.on_outcome(backend, status == OK)
+            self.on_outcome(backend, status)
         if status == OK:
             self._finish(request, OK)
         else:
@@ -197,7 +199,7 @@ class Balancer:
         if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
             self._abandon(request)
             if self.on_outcome is not None:
-                self.on_outcome(self._server[request], False)
+                self.on_outcome(self._server[request], TIMEOUT)
             self._failed(request, TIMEOUT)
 
     def _expired(self, event: Timeout) -> None:
@@ -234,8 +236,9 @@ class Balancer:
     def refresh(self) -> None:
         """Recompute which backends may be picked (see module docstring)."""
         primaries = [i for i, b in enumerate(self.backup) if not b]
-        usable = [i for i in primaries if self.healthy[i] and not self.draining[i]]
-        healthy_share = sum(self.healthy[i] for i in primaries) / max(len(primaries), 1)
+        fit = [h and not e for h, e in zip(self.healthy, self.ejected, strict=True)]
+        usable = [i for i in primaries if fit[i] and not self.draining[i]]
+        healthy_share = sum(fit[i] for i in primaries) / max(len(primaries), 1)
         panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold
         if panic != self.panic:
             self.panic = panic
@@ -243,17 +246,20 @@ class Balancer:
         if panic:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:
-            usable = [
-                i
-                for i, b in enumerate(self.backup)
-                if b and self.healthy[i] and not self.draining[i]
-            ]
+            usable = [i for i, b in enumerate(self.backup) if b and fit[i] and not self.draining[i]]
         allowed = set(usable)
         self.backends.available[:] = [i in allowed for i in range(len(self.servers))]
         self.algorithm.on_change()
 
     def set_health(self, backend: int, healthy: bool) -> None:
+        came_back = healthy and not self.healthy[backend]
         self.healthy[backend] = healthy
+        self.refresh()
+        if came_back and self.on_recovered is not None:
+            self.on_recovered(backend)
+
+    def set_ejected(self, backend: int, ejected: bool) -> None:
+        self.ejected[backend] = ejected
         self.refresh()
 
     def set_draining(self, backend: int, draining: bool) -> None:

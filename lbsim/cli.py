@@ -311,7 +311,7 @@ def sweep(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here [default: RUN_DIR].")
+        Path | None, typer.Option("--out", "-o", help="Write here; default: RUN_DIR.")
     ] = None,
     formats: Annotated[
         list[str] | None,
@@ -356,7 +356,7 @@ def diff(
     all_metrics: Annotated[bool, typer.Option("--all", help="Every shared metric.")] = False,
     plot: Annotated[
         Path | None,
-        typer.Option(help="Comparison plot (.png, .svg, .pdf) [default: RUN_B/diff.png]."),
+        typer.Option(help="Comparison plot (.png, .svg, .pdf); default: RUN_B/diff.png."),
     ] = None,
     csv: Annotated[Path | None, typer.Option(help="Also write the change table as CSV.")] = None,
 ) -> None:
@@ -370,9 +370,7 @@ def diff(
         _fail(f"--plot {target}: expected a .png, .svg or .pdf file")
     try:
         a, b = read_run(run_a), read_run(run_b)
-        chosen = None if all_metrics else metrics or [
-            m for m in diffs.KEY_METRICS if m in a.values.columns and m in b.values.columns
-        ]  # fmt: skip
+        chosen = None if all_metrics else metrics or diffs.key_metrics(a, b)
         frame = diffs.compare_runs(a, b, chosen)
     except CheckError as error:
         _fail(str(error))
@@ -390,7 +388,7 @@ def baseline(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Baseline file [default: baselines/<scenario>.json]."),
+        typer.Option("--out", "-o", help="Baseline file; default: baselines/<scenario>.json."),
     ] = None,
 ) -> None:
     """Record the metrics of a run (and its replications) as a baseline for `lbsim check`."""
@@ -419,7 +417,9 @@ def check(
     ],
     more_limits: Annotated[
         list[str] | None,
-        typer.Argument(hidden=True, help="More METRIC=LIMIT after --max-regression."),
+        typer.Argument(
+            hidden=True, metavar="METRIC=LIMIT", help="More limits after --max-regression."
+        ),
     ] = None,
     metrics: MetricOption = None,
     limits: Annotated[
@@ -427,7 +427,7 @@ def check(
         typer.Option(
             "--max-regression",
             help="Allowed worsening: 5% (relative), +0.1pp (rates), +20ms; METRIC=LIMIT for "
-            "one metric. Repeatable, or several after one flag. [default: 5%]",
+            "one metric. Repeatable, or several after one flag. Default: 5%.",
         ),
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,

@@ -111,6 +111,11 @@ def compare_runs(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def key_metrics(a: RunSummary, b: RunSummary) -> list[str]:
+    """The :data:`KEY_METRICS` both runs have: what ``lbsim diff`` shows by default."""
+    return [m for m in KEY_METRICS if m in a.values.columns and m in b.values.columns]
+
+
 def unmatched(a: RunSummary, b: RunSummary) -> list[str]:
     """Notes on what :func:`compare_runs` leaves out or should warn about."""
     notes = []

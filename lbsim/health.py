@@ -111,6 +111,24 @@ class Prober:
             result(True)
 
     def _record(self, ok: bool) -> None:
+        self.update(ok)
+        config = self.config
+        jitter = float(self.rng.uniform(0, config.jitter)) if config.jitter else 0.0
+        if self.active():
+            self._after(config.period * (1 + jitter), self._probe)
+
+    def sudden_death(self) -> None:
+        """HAProxy ``on-error sudden-death``: one more failed check marks it down."""
+        if self.counter >= self.config.rise:
+            self.counter = self.config.rise
+
+    def mark_down(self) -> None:
+        """HAProxy ``on-error mark-down``."""
+        self.counter = 1
+        self.update(False)
+
+    def update(self, ok: bool) -> None:
+        """Count one check result (from a probe, or from real traffic)."""
         config = self.config
         if self.haproxy:
             self.counter = haproxy_counter(self.counter, ok, config.rise, config.fall)
@@ -127,6 +145,3 @@ class Prober:
                 self.env.now, kind, self.server.name, f"balancer {self.balancer.index}"
             )
             self.balancer.set_health(self.server.index, healthy)
-        jitter = float(self.rng.uniform(0, config.jitter)) if config.jitter else 0.0
-        if self.active():
-            self._after(config.period * (1 + jitter), self._probe)

@@ -295,6 +295,74 @@ class HealthCheck(Frozen):
         return self.timeout
 
 
+class NginxPassive(Frozen):
+    """NGINX ``max_fails``/``fail_timeout``: after ``max_fails`` failed attempts
+    (errors and timeouts) a server is not chosen for ``fail_timeout``; a
+    success clears the count (defaults 1 and 10 s, ngx_http_upstream_module)."""
+
+    preset: Literal["nginx"]
+    max_fails: int = Field(default=1, ge=1)
+    fail_timeout: PositiveDuration = 10.0
+
+
+class HaproxyPassive(Frozen):
+    """HAProxy ``observe layer7`` with ``error-limit`` consecutive errors
+    triggering ``on-error`` (defaults 10 and fail-check; configuration.txt):
+    ``fail-check`` counts as a failed health check, ``sudden-death`` leaves
+    one more failed check to mark the server down, ``mark-down`` marks it down
+    at once. Needs active checks with the haproxy preset."""
+
+    preset: Literal["haproxy"]
+    error_limit: int = Field(default=10, ge=1)
+    on_error: Literal["fail-check", "sudden-death", "mark-down"] = "fail-check"
+
+
+class EnvoyOutlier(Frozen):
+    """Envoy outlier detection (outlier_detection.proto defaults): eject a host
+    after ``consecutive_5xx`` errors in a row (and, if enforced, after
+    ``consecutive_gateway_failure`` connect errors/timeouts/503s), and each
+    ``interval`` by success rate (below mean − factor·stdev, among hosts with
+    enough requests) and, if enforced, by failure percentage. Ejected for
+    ``base_ejection_time`` × times ejected (capped at ``max_ejection_time``),
+    returned at an interval tick; at most ``max_ejection_percent`` of hosts
+    are ejected, but always at least one may be."""
+
+    preset: Literal["envoy"]
+    consecutive_5xx: int = Field(default=5, ge=1)
+    consecutive_gateway_failure: int = Field(default=5, ge=1)
+    enforcing_consecutive_gateway_failure: float = Field(default=0.0, ge=0, le=100)
+    interval: PositiveDuration = 10.0
+    base_ejection_time: PositiveDuration = 30.0
+    max_ejection_time: PositiveDuration = 300.0
+    max_ejection_percent: float = Field(default=10.0, ge=0, le=100)
+    enforcing_success_rate: float = Field(default=100.0, ge=0, le=100)
+    success_rate_minimum_hosts: int = Field(default=5, ge=1)
+    success_rate_request_volume: int = Field(default=100, ge=1)
+    success_rate_stdev_factor: float = Field(default=1.9, ge=0)
+    enforcing_failure_percentage: float = Field(default=0.0, ge=0, le=100)
+    failure_percentage_threshold: float = Field(default=85.0, ge=0, le=100)
+    failure_percentage_minimum_hosts: int = Field(default=5, ge=1)
+    failure_percentage_request_volume: int = Field(default=50, ge=1)
+
+
+PassiveCheck = Annotated[
+    NginxPassive | HaproxyPassive | EnvoyOutlier, Field(discriminator="preset")
+]
+
+
+class SlowStart(Frozen):
+    """A server that (re)enters service gets a share of its weight that grows
+    over ``window`` (for algorithms that honour weights). ``envoy``:
+    ``max(min_weight_percent, (t/window)^(1/aggression))`` of the weight
+    (slow_start docs); ``haproxy``: ``(16·t + window)/window`` sixteenths, at
+    each health check (server.c); ``alb``: linear from 0."""
+
+    preset: Literal["envoy", "haproxy", "alb"] = "envoy"
+    window: PositiveDuration
+    aggression: float = Field(default=1.0, gt=0)
+    min_weight_percent: float = Field(default=10.0, ge=0, le=100)
+
+
 class Balancer(Frozen):
     """The load balancer in front of the servers."""
 
@@ -302,6 +370,10 @@ class Balancer(Frozen):
         AlgorithmChoice, BeforeValidator(_algorithm_name), WithJsonSchema(_algorithm_schema())
     ] = AlgorithmChoice(name="round_robin")
     health_check: HealthCheck | None = None
+    passive: PassiveCheck | None = Field(
+        default=None, description="passive checks: outlier detection from real traffic"
+    )
+    slow_start: SlowStart | None = None
     connect_timeout: PositiveDuration = Field(
         default=5.0,
         description="a request sent to a server that is down fails (conn_error) after this "
@@ -325,6 +397,14 @@ class Balancer(Frozen):
     failover_time: Duration = Field(
         default=3.0, description="takeover time of an active-passive pair (VRRP: 3 adverts)"
     )
+
+    @model_validator(mode="after")
+    def _haproxy_observe_needs_checks(self) -> Balancer:
+        if isinstance(self.passive, HaproxyPassive) and (
+            self.health_check is None or self.health_check.preset != "haproxy"
+        ):
+            raise ValueError("passive preset haproxy (observe) needs health_check preset haproxy")
+        return self
 
 
 class Crashes(Frozen):

@@ -24,6 +24,8 @@ from lbsim.balancer import Balancer
 from lbsim.clients import Workload
 from lbsim.faults import Faults
 from lbsim.health import Prober
+from lbsim.outlier import passive_checker
+from lbsim.slowstart import SlowStarter
 from lbsim.recorder import LEVELS, Recorder, column
 from lbsim.scenario import Scenario
 from lbsim.servers import ATTEMPT_BITS, Server
@@ -94,8 +96,8 @@ class World:
                 rng=stream(seed, f"retries{suffix}"),
             )
             self.balancers.append(balancer)
-            if config.health_check is not None:
-                for server in self.servers:
+            probers = (
+                [
                     Prober(
                         self.env,
                         server,
@@ -105,6 +107,23 @@ class World:
                         seed,
                         self.active,
                     )
+                    for server in self.servers
+                ]
+                if config.health_check is not None
+                else []
+            )
+            if config.slow_start is not None:
+                SlowStarter(self.env, balancer, config.slow_start, self.recorder)
+            if config.passive is not None:
+                passive_checker(
+                    config.passive,
+                    self.env,
+                    balancer,
+                    self.recorder,
+                    probers,
+                    stream(seed, f"outlier{suffix}"),
+                    self.active,
+                )
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
         self._route = self.recorder.balancer.data
