@@ -15,7 +15,7 @@ panic routing); if no primary is left, the healthy ``backup`` servers
 ``no_backend`` (503).
 
 A request's life: attempt 0 is sent; a failure whose outcome is in
-``retries.on`` is retried after Envoy's back-off while retries (and the
+``retries.retry_on`` is retried after Envoy's back-off while retries (and the
 retry budget) last; a per-try timeout abandons the attempt (the server still
 does the work: wasted), an overall timeout ends the request. An attempt is a
 job ``request << 4 | attempt`` so a late answer to an abandoned attempt is
@@ -92,7 +92,7 @@ class Balancer:
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
         self._retry = clients.retries
-        self._retry_on = {STATUSES.index(s) for s in (self._retry.on if self._retry else ())}
+        self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
         self._redispatch = self._retry is None or self._retry.redispatch
         self._uniforms = Uniforms(rng)
         self.active_retries = 0

@@ -510,11 +510,17 @@ def paired_interval(
     return ratio, ratio - t * se, ratio + t * se
 
 
+def _mean(values: np.ndarray) -> float:
+    """Mean of the defined values; NaN (without a warning) if there are none."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if len(defined) else math.nan
+
+
 def _replicated(variant: str, limit: Limit, base: np.ndarray, new: np.ndarray) -> Row:
     info = METRICS[limit.metric]
     if np.isnan(base).any() or np.isnan(new).any():
         # Undefined in some replication: fall back to the means' single values.
-        row = _single(variant, limit, float(np.nanmean(base)), float(np.nanmean(new)))
+        row = _single(variant, limit, _mean(base), _mean(new))
         return replace(row, replications=len(base))
     change, low, high = paired_interval(base, new, limit.relative)
     worst = min(_worse(info, low), _worse(info, high))  # the interval's best case

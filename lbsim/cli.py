@@ -183,7 +183,7 @@ def sweep(
             "--replications",
             "-r",
             min=1,
-            help="Independent runs per grid point [default: the file's sweep.replications, or 1].",
+            help="Runs per grid point \\[default: the file's sweep.replications or 1].",
         ),
     ] = None,
     grid: Annotated[
@@ -196,7 +196,7 @@ def sweep(
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores]."),
+        typer.Option("--jobs", "-j", min=1, help="Worker processes \\[default: all cores]."),
     ] = None,
     dask: Annotated[
         str | None,
@@ -208,7 +208,7 @@ def sweep(
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder [default: reports/<name>/sweep]."),
+        typer.Option("--out", "-o", help="Output folder \\[default: reports/<name>/sweep]."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     assignments: SetOption = None,

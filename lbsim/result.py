@@ -88,6 +88,9 @@ def atomic_path(target: Path) -> Iterator[str]:
     """A temporary path beside ``target``, renamed onto it only on success."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for sharing
     try:
         yield tmp
         os.replace(tmp, target)
@@ -249,7 +252,7 @@ def timeseries_frame(variant: str, rec: Recorder, names: list[str]) -> pd.DataFr
     )
     for index, level in enumerate(LEVELS):
         column = levels[:, index, :].reshape(-1)
-        frame[level] = column.astype(bool) if level in ("healthy", "up") else column
+        frame[level] = column.astype(bool) if level == "up" else column
     return frame
 
 

@@ -122,7 +122,7 @@ class Retries(Frozen):
     """Retrying failed attempts (Envoy's router defaults where it has them)."""
 
     max: int = Field(default=1, ge=0, le=15, description="retries after the first attempt")
-    on: tuple[Outcome, ...] = Field(
+    retry_on: tuple[Outcome, ...] = Field(
         default=("conn_error", "server_error", "rejected", "timeout"),
         description="outcomes that are retried (Envoy 5xx, reset, connect-failure)",
     )
@@ -776,16 +776,22 @@ def _validate(
 def _label(value: Any) -> str:
     """A short label for a varied value: ``haproxy(interval=500ms)`` for a
     mapping headed by a name-like key, ``k=v, ...`` for other mappings."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_label(v) for v in value) + "]"
     if not isinstance(value, dict):
         return str(value)
     head_key = next((k for k in ("name", "preset", "dist", "process") if k in value), None)
-    rest = ", ".join(f"{k}={_label(v)}" for k, v in value.items() if k != head_key)
+    rest = ", ".join(
+        f"{k}({_label(v)})" if isinstance(v, dict) else f"{k}={_label(v)}"
+        for k, v in value.items()
+        if k != head_key
+    )
     if head_key is None:
         return rest
     return f"{value[head_key]}({rest})" if rest else str(value[head_key])
 
 
-def _variant_name(values: dict[str, Any]) -> str:
+def variant_name(values: dict[str, Any]) -> str:
     """``least_connections`` or ``round_robin / count=4``: mappings by their
     label, plain values as ``<last path segment>=<value>``."""
 
@@ -897,7 +903,7 @@ def load(
         )
         problems += [p for p in variant_problems if p not in problems]
         if scenario is not None:
-            variants.append(Variant(_variant_name(params) if axes else base.name, params, scenario))
+            variants.append(Variant(variant_name(params) if axes else base.name, params, scenario))
     if problems:
         raise ScenarioError(problems)
     names = [v.name for v in variants]

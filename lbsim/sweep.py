@@ -65,7 +65,7 @@ from lbsim.scenario import (
     Scenario,
     ScenarioError,
     Variant,
-    _variant_name,
+    variant_name,
     load,
     resolved,
 )
@@ -436,7 +436,7 @@ def plan(
 
     if compare_params:
         combos = itertools.product(*compare.values())
-        variant_names = [_variant_name(dict(zip(compare, c, strict=True))) for c in combos]
+        variant_names = [variant_name(dict(zip(compare, c, strict=True))) for c in combos]
         if len(set(variant_names)) != len(variant_names):
             variant_names = [f"{n} #{i}" for i, n in enumerate(variant_names)]
     else:

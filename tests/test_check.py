@@ -18,6 +18,7 @@ import math
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,9 +70,7 @@ def cli(*args: str | Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def save_run(
-    out: Path, scenario: Path, replications: int = REPLICATIONS, **overrides: object
-) -> Path:
+def save_run(out: Path, scenario: Path, replications: int = REPLICATIONS, **overrides: Any) -> Path:
     """What ``lbsim run SCENARIO --out OUT --replications N`` saves, minus the plots."""
     lbsim.run(scenario, **overrides).save(out)
     if replications:
@@ -363,7 +362,7 @@ def test_bad_input_exits_2(runs: dict[str, Path], tmp_path: Path) -> None:
         del metrics["latency_p99"]
     no_p99 = _edited_baseline(base, tmp_path / "no_p99.json", variants=stripped["variants"])
     (tmp_path / "junk.json").write_text("{not json")
-    cases = [
+    cases: list[tuple[list[str | Path], str]] = [
         (["--baseline", other], "the baseline is of scenario 'black_friday', the run of 'gate'"),
         (["--baseline", disjoint], "no variant in common"),
         (["--baseline", no_p99], "metric latency_p99 missing from the baseline"),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.patches import Rectangle
 from matplotlib.text import Annotation
 from typer.testing import CliRunner
 
@@ -125,7 +126,7 @@ def test_figure_has_a_panel_per_metric_with_the_changes(runs: tuple[Path, Path])
         "queue mean (req)",
     ]
     p99 = panels[0]
-    heights = sorted(patch.get_height() for patch in p99.patches)
+    heights = sorted(p.get_height() for p in p99.patches if isinstance(p, Rectangle))
     expected = sorted(frame[frame["metric"] == "latency_p99"][["a", "b"]].to_numpy().ravel() * 1e3)
     assert heights == pytest.approx(expected)
     labels = [c.get_text() for c in p99.get_children() if isinstance(c, Annotation)]

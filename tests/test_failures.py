@@ -280,3 +280,20 @@ def test_probes_through_the_queue_fail_on_an_overloaded_server() -> None:
 
     assert events_of(run(True), "marked_down", "web-0")
     assert not events_of(run(False), "marked_down", "web-0")
+
+
+def test_health_plot_shows_truth_and_belief() -> None:
+    from lbsim.report.plots import health_over_time
+
+    events = [{"at": "5m", "target": "web-1", "action": "crash", "for": "5m"}]
+    check = {"preset": "haproxy", "interval": "2s", "timeout": "1s"}
+    result = lbsim.run(cluster(balancer={"health_check": check}, events=events))
+    fig = health_over_time(result)
+    lines = {line.get_gid(): line for line in fig.axes[0].get_lines() if line.get_label() == "test"}
+    up, rotation = (np.asarray(lines[g].get_ydata(), float) for g in ("up", "in_rotation"))
+    times = np.asarray(lines["up"].get_xdata(), float)
+    assert up.max() == 4 and up.min() == 3
+    # belief lags the truth: right after the crash the balancer still routes to 4
+    just_after = (times > 300) & (times < 305)
+    assert (up[just_after] == 3).all() and (rotation[just_after] == 4).any()
+    assert rotation.min() == 3

@@ -54,7 +54,7 @@ def test_envoy_backoff_bounds() -> None:
         events=[
             {"at": 0, "target": f"web-{i}", "action": "error_rate", "rate": 1.0} for i in range(4)
         ],
-        **{"clients.retries": {"max": 5, "on": ["server_error"]}},
+        **{"clients.retries": {"max": 5, "retry_on": ["server_error"]}},
     )
     result = lbsim.run(data)
     requests = result.requests
@@ -101,7 +101,7 @@ def test_per_try_timeout_then_retry() -> None:
         **{
             "clients.service": {"dist": "deterministic", "value": 0.5},
             "clients.per_try_timeout": "1s",
-            "clients.retries": {"max": 1, "on": ["timeout"]},
+            "clients.retries": {"max": 1, "retry_on": ["timeout"]},
         },
         events=[{"at": "5m", "target": "web-1", "action": "hang", "for": "5m"}],
     )

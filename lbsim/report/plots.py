@@ -680,6 +680,47 @@ def _thin(
     return agg["t"].to_numpy(float), agg["mean"].to_numpy(float), agg["max"].to_numpy(float)
 
 
+def health_over_time(result: ResultLike) -> Figure:
+    """Servers up (truth, solid) and servers in rotation (dashed) over time.
+
+    "In rotation" is what the balancers believe: backends they would route
+    to, averaged over balancer instances (each has its own health checks).
+    The gap between the lines after a failure is the detection delay.
+    """
+    names = variant_names(result)
+    colors = variant_colors(names)
+    fig, (ax,), rate = _time_figure(TITLES["health_over_time"], 1)
+    instances = result.meta.get("scenario", {}).get("balancer", {}).get("instances", 1) or 1
+    groups = _by_variant(result.timeseries)
+    for name in names:
+        frame = groups.get(name, pd.DataFrame())
+        if frame.empty or "up" not in frame.columns:
+            times, up, rotation = np.empty(0), np.empty(0), np.empty(0)
+        else:
+            per_time = (
+                frame.assign(up=frame["up"].astype(float), healthy=frame["healthy"].astype(float))
+                .groupby("time", sort=True)[["up", "healthy"]]
+                .sum()
+            )
+            times = per_time.index.to_numpy(dtype=float)
+            up = per_time["up"].to_numpy(float)
+            rotation = per_time["healthy"].to_numpy(float) / instances
+        ax.plot(times, up, color=colors[name], linewidth=1.4, label=name, gid="up")
+        ax.plot(
+            times,
+            rotation,
+            color=colors[name],
+            linewidth=1.0,
+            linestyle="--",
+            label=name,
+            gid="in_rotation",
+        )
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("servers", fontsize="small")
+    styles: list[tuple[str, LineStyleType]] = [("up (truth)", "-"), ("in rotation", "--")]
+    return _finish_time_figure(fig, result, [ax], rate, names, colors, styles)
+
+
 def errors_over_time(result: ResultLike) -> Figure:
     """Share of requests (by arrival window) ending in each error kind.
 
@@ -819,11 +860,16 @@ TITLES: dict[str, str] = {
     "latency_over_time": "Latency percentiles over time",
     "queue_depth": "Queue depth over time",
     "errors_over_time": "Errors by kind over time",
+    "health_over_time": "Servers up and in rotation over time",
     "server_load": "Requests and utilisation per server",
 }
 
 #: One line per plot: what a reader should look for.
 CAPTIONS: dict[str, str] = {
+    "health_over_time": (
+        "Solid: servers really up; dashed: servers the balancers route to. The dashed line "
+        "lagging the solid one after a crash or recovery is the detection delay."
+    ),
     "latency_cdf": (
         "Further left is faster; read the top of the plot (p99, p99.9): the tail, not the "
         "median, is where balancing strategies differ."
@@ -851,6 +897,7 @@ PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
     "latency_over_time": latency_over_time,
     "queue_depth": queue_depth,
     "errors_over_time": errors_over_time,
+    "health_over_time": health_over_time,
     "server_load": server_load,
 }
 
