@@ -98,6 +98,7 @@ def _metrics() -> dict[str, Metric]:
         Metric("queue_max", "lower", "number"),
         Metric("load_imbalance", "lower", "number"),
         Metric("retry_amplification", "lower", "number"),
+        Metric("wasted_rate", "lower", "fraction"),
         Metric("detect_down_mean", "lower", "seconds"),  # failure -> marked down
         Metric("detect_up_mean", "lower", "seconds"),  # recovery -> marked up
     ]

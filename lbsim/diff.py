@@ -185,7 +185,7 @@ def diff_table(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> T
 
 def diff_figure(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> Figure:
     """Small multiples: a panel per metric, bars of A and B for each variant,
-    the relative change written above (red worse, green better)."""
+    the relative change written above (orange worse, green better)."""
     metrics = list(dict.fromkeys(frame["metric"]))
     variants = list(dict.fromkeys(frame["variant"]))
     columns = min(3, max(1, len(metrics)))
@@ -225,6 +225,11 @@ def diff_figure(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> 
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
+    fig.supxlabel(
+        "above the bars: relative change from A to B (orange worse, green better)",
+        fontsize=8,
+        color="#555555",
+    )
     return fig
 
 
