@@ -7,11 +7,11 @@
 
 __version__ = "0.1.0"
 
-from lbsim.algorithms import register_algorithm  # noqa: E402
-from lbsim.api import load_scenario as load  # noqa: E402
-from lbsim.api import run  # noqa: E402
-from lbsim.result import Result  # noqa: E402
-from lbsim.scenario import Scenario, ScenarioError  # noqa: E402
+from lbsim.algorithms import register_algorithm
+from lbsim.api import load_scenario as load
+from lbsim.api import run
+from lbsim.result import Result
+from lbsim.scenario import Scenario, ScenarioError
 from lbsim.sweep import sweep
 
 __all__ = [

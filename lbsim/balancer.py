@@ -8,10 +8,11 @@ checks told it, and which backends an operator drained (the
 never reads a server's queue. With several instances, each has its own view.
 
 Which backends the algorithm may pick is decided once per change, in this
-order: primaries believed healthy, not ejected by passive checks and not drained; if the healthy share of
-primaries is below ``panic_threshold``, every primary not drained (Envoy's
-panic routing); if no primary is left, the healthy ``backup`` servers
-(HAProxy/NGINX backup); otherwise none, and requests fail with
+order: primaries believed healthy, not ejected by passive checks and not
+drained; if the healthy share of primaries is below ``panic_threshold``,
+every primary not drained (Envoy's panic routing); if no primary is left,
+the healthy ``backup`` servers (HAProxy/NGINX backup); if none, every
+primary when ``fail_open`` (ALB); otherwise none, and requests fail with
 ``no_backend`` (503).
 
 A request's life: attempt 0 is sent; a failure whose outcome is in
@@ -41,6 +42,7 @@ from lbsim.recorder import (
     TIMEOUT,
     Column,
     Recorder,
+    column,
 )
 from lbsim.scenario import Clients
 from lbsim.servers import ATTEMPT_BITS, ATTEMPT_MASK, Server
@@ -61,6 +63,7 @@ class Balancer:
         *,
         backup: list[bool],
         panic_threshold: float,
+        fail_open: bool,
         connect_timeout: float,
         clients: Clients,
         recorder: Recorder,
@@ -75,6 +78,7 @@ class Balancer:
         self.servers = servers
         self.backup = backup
         self.panic_threshold = panic_threshold
+        self.fail_open = fail_open
         self.connect_timeout = connect_timeout
         self.healthy = [True] * len(servers)
         self.draining = [False] * len(servers)
@@ -86,14 +90,22 @@ class Balancer:
         self.on_recovered: Callable[[int], None] | None = None  # slow start
         self._keys = keys
         self._server, self._start, self._end, self._status = recorder.views()
-        self._sent = recorder.sent.data
-        self._tries = recorder.retries.data
+        self._sent = column(recorder.sent)
+        self._tries = column(recorder.retries)
         self._inflight = recorder.inflight
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
         self._retry = clients.retries
         self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
-        self._redispatch = self._retry is None or self._retry.redispatch
+        # the first attempt number that is balanced anew rather than resent
+        # to the same server (attempt numbers stop at 15, so 16 = never)
+        redispatch = True if self._retry is None else self._retry.redispatch
+        if redispatch is True:
+            self._redispatch_from = 1
+        elif redispatch == "last" and self._retry is not None:
+            self._redispatch_from = self._retry.max
+        else:
+            self._redispatch_from = 16
         self._uniforms = Uniforms(rng)
         self.active_retries = 0
         self.refresh()
@@ -111,7 +123,7 @@ class Balancer:
             if self._timeout is not None:
                 Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
             backend = self.algorithm.pick(self._keys[request])
-        elif self._redispatch or self._server[request] < 0:
+        elif attempt >= self._redispatch_from or self._server[request] < 0:
             backend = self.algorithm.pick(self._keys[request])
         else:
             backend = self._server[request]  # HAProxy without redispatch: same server
@@ -247,6 +259,8 @@ class Balancer:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:
             usable = [i for i, b in enumerate(self.backup) if b and fit[i] and not self.draining[i]]
+        if not usable and self.fail_open:
+            usable = [i for i in primaries if not self.draining[i]]
         allowed = set(usable)
         self.backends.available[:] = [i in allowed for i in range(len(self.servers))]
         self.algorithm.on_change()

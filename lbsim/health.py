@@ -79,11 +79,24 @@ class Prober:
         self.rng = stream(seed, f"health/{balancer.index}/{server.name}")
         self.next_id = -1  # probe jobs in the server's queue have negative ids
         self.haproxy = config.preset == "haproxy"
-        self.counter = config.rise if self.haproxy else 0  # HAProxy h / consecutive count
-        self.healthy = self.haproxy
-        self.ever_healthy = self.haproxy
+        top = config.rise + config.fall - 1
+        # HAProxy h (init-state, server.c) / the run of results against the state
+        self.counter = (
+            {"fully-up": top, "up": config.rise, "down": config.rise - 1, "fully-down": 0}[
+                config.initial_state
+            ]
+            if self.haproxy
+            else 0
+        )
+        self.healthy = self.haproxy and self.counter >= config.rise
+        self.ever_healthy = self.healthy
         balancer.set_health(server.index, self.healthy)
-        first = float(self.rng.uniform(0, config.period)) if self.haproxy else 0.0
+        if self.haproxy:  # spread-checks: first checks spread over one interval
+            first = float(self.rng.uniform(0, config.period))
+        else:
+            first = (
+                float(self.rng.uniform(0, config.initial_jitter)) if config.initial_jitter else 0.0
+            )
         self._after(first, self._probe)
 
     def _after(self, delay: float, action: object) -> None:
@@ -111,11 +124,27 @@ class Prober:
             result(True)
 
     def _record(self, ok: bool) -> None:
-        self.update(ok)
-        config = self.config
-        jitter = float(self.rng.uniform(0, config.jitter)) if config.jitter else 0.0
+        changed = self.update(ok)
+        jitter = float(self.rng.uniform(0, self.config.jitter)) if self.config.jitter else 0.0
         if self.active():
-            self._after(config.period * (1 + jitter), self._probe)
+            self._after(self._interval(changed) * (1 + jitter), self._probe)
+
+    def _interval(self, changed: bool) -> float:
+        """The wait before the next probe, by state (HAProxy, Envoy rules)."""
+        config = self.config
+        if self.haproxy:
+            if self.counter == 0:
+                return config.downinter or config.period
+            if self.counter != config.rise + config.fall - 1:
+                return config.fastinter or config.period  # in transition
+            return config.period
+        if config.preset == "envoy":
+            edge = config.healthy_edge_interval if self.healthy else config.unhealthy_edge_interval
+            if changed and edge is not None:
+                return edge
+            if not self.healthy and config.unhealthy_interval is not None:
+                return config.unhealthy_interval
+        return config.period
 
     def sudden_death(self) -> None:
         """HAProxy ``on-error sudden-death``: one more failed check marks it down."""
@@ -125,10 +154,11 @@ class Prober:
     def mark_down(self) -> None:
         """HAProxy ``on-error mark-down``."""
         self.counter = 1
-        self.update(False)
+        self.update(False)  # from h = 1, one failure drops to 0: DOWN
 
-    def update(self, ok: bool) -> None:
-        """Count one check result (from a probe, or from real traffic)."""
+    def update(self, ok: bool) -> bool:
+        """Count one check result (from a probe, or from real traffic); True
+        if the backend changed state."""
         config = self.config
         if self.haproxy:
             self.counter = haproxy_counter(self.counter, ok, config.rise, config.fall)
@@ -145,3 +175,5 @@ class Prober:
                 self.env.now, kind, self.server.name, f"balancer {self.balancer.index}"
             )
             self.balancer.set_health(self.server.index, healthy)
+            return True
+        return False

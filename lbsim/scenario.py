@@ -128,10 +128,11 @@ class Retries(Frozen):
     )
     backoff: Backoff = Backoff()
     budget: RetryBudget | None = None
-    redispatch: bool = Field(
+    redispatch: bool | Literal["last"] = Field(
         default=True,
-        description="a retry is balanced anew (Envoy, HAProxy `option redispatch`); "
-        "false: it goes to the same server",
+        description="true: every retry is balanced anew (Envoy); last: retries go to the "
+        "same server and only the last one is balanced anew (HAProxy `option redispatch`, "
+        "interval -1); false: always the same server (HAProxy without redispatch)",
     )
 
 
@@ -241,10 +242,13 @@ class HealthCheck(Frozen):
     """Active health checks: the balancer probes every backend.
 
     ``preset`` picks the counting rule and default values: ``alb``
-    (consecutive failures / successes, targets start healthy), ``haproxy``
-    (the rise/fall health counter, which starts at ``rise``, so one failed
-    first check marks a server down) or ``envoy`` (consecutive counts, but
-    one success suffices at start-up). Explicit fields override the preset.
+    (consecutive failures / successes; a new target must pass one check),
+    ``haproxy`` (the rise/fall health counter, starting as ``initial_state``
+    says; by default at ``rise``, so one failed first check marks a server
+    down) or ``envoy`` (consecutive counts; one success suffices at
+    start-up). Explicit fields override the preset. HAProxy and Envoy also
+    change the interval with the state (``fastinter``/``downinter``; the
+    ``*_interval`` fields of Envoy's ``health_check.proto``).
     """
 
     preset: Literal["alb", "haproxy", "envoy"] = "alb"
@@ -260,12 +264,45 @@ class HealthCheck(Frozen):
         description="probes wait in the server's queue like requests (overload fails them)",
     )
     probe_demand: PositiveDuration = Field(default=0.001, description="work of one probe")
+    fastinter: PositiveDuration | None = Field(
+        default=None, description="HAProxy: interval while in transition (default: interval)"
+    )
+    downinter: PositiveDuration | None = Field(
+        default=None, description="HAProxy: interval while fully down (default: interval)"
+    )
+    initial_state: Literal["fully-up", "up", "down", "fully-down"] = Field(
+        default="up", description="HAProxy init-state: where the health counter starts"
+    )
+    unhealthy_interval: PositiveDuration | None = Field(
+        default=None, description="Envoy: interval while unhealthy (default: interval)"
+    )
+    unhealthy_edge_interval: PositiveDuration | None = Field(
+        default=None, description="Envoy: interval right after turning unhealthy"
+    )
+    healthy_edge_interval: PositiveDuration | None = Field(
+        default=None, description="Envoy: interval right after turning healthy"
+    )
+    initial_jitter: Duration = Field(
+        default=0.0, description="Envoy: the first check waits up to this (uniform)"
+    )
 
     @model_validator(mode="after")
     def _apply_preset(self) -> HealthCheck:
         for key, value in HEALTH_PRESETS[self.preset].items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
+        owners = {
+            "haproxy": ("fastinter", "downinter"),
+            "envoy": ("unhealthy_interval", "unhealthy_edge_interval", "healthy_edge_interval"),
+        }
+        for preset, keys in owners.items():
+            stray = [k for k in keys if getattr(self, k) is not None and self.preset != preset]
+            if stray:
+                raise ValueError(f"{', '.join(stray)} only apply to preset {preset}")
+        if self.initial_state != "up" and self.preset != "haproxy":
+            raise ValueError("initial_state only applies to preset haproxy")
+        if self.initial_jitter and self.preset != "envoy":
+            raise ValueError("initial_jitter only applies to preset envoy")
         assert self.timeout is not None and self.interval is not None
         if self.preset == "alb" and self.timeout >= self.interval:
             raise ValueError(
@@ -384,6 +421,9 @@ class Balancer(Frozen):
         ge=0,
         le=1,
         description="below this healthy fraction route to all primaries (Envoy panic; 0 = off)",
+    )
+    fail_open: bool = Field(
+        default=False, description="ALB: when no target is healthy, route to all of them"
     )
     instances: int = Field(
         default=1, ge=1, le=256, description="balancer instances, named lb-0, lb-1, ..."

@@ -65,9 +65,9 @@ from lbsim.scenario import (
     Scenario,
     ScenarioError,
     Variant,
-    variant_name,
     load,
     resolved,
+    variant_name,
 )
 from lbsim.streams import replication_seeds, stream
 from lbsim.world import World

@@ -25,10 +25,10 @@ from lbsim.clients import Workload
 from lbsim.faults import Faults
 from lbsim.health import Prober
 from lbsim.outlier import passive_checker
-from lbsim.slowstart import SlowStarter
 from lbsim.recorder import LEVELS, Recorder, column
 from lbsim.scenario import Scenario
 from lbsim.servers import ATTEMPT_BITS, Server
+from lbsim.slowstart import SlowStarter
 from lbsim.streams import stream
 
 Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
@@ -89,6 +89,7 @@ class World:
                 self.servers,
                 backup=backup,
                 panic_threshold=config.panic_threshold,
+                fail_open=config.fail_open,
                 connect_timeout=config.connect_timeout,
                 clients=scenario.clients,
                 recorder=self.recorder,

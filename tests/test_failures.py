@@ -297,3 +297,49 @@ def test_health_plot_shows_truth_and_belief() -> None:
     just_after = (times > 300) & (times < 305)
     assert (up[just_after] == 3).all() and (rotation[just_after] == 4).any()
     assert rotation.min() == 3
+
+
+def test_alb_fails_open_when_every_target_is_unhealthy() -> None:
+    data = cluster(
+        **{"servers.0.count": 2},
+        balancer={
+            "health_check": {"preset": "haproxy", "interval": "1s", "timeout": "500ms"},
+            "fail_open": True,
+        },
+        events=[
+            {"at": "10m", "target": f"web-{i}", "action": "crash", "for": "2m"} for i in (0, 1)
+        ],
+    )
+    result = lbsim.run(data)
+    assert result.summary["no_backend_rate"].iloc[0] == 0  # routed to all: they fail to connect
+    assert result.summary["conn_error_rate"].iloc[0] > 0
+
+
+def test_haproxy_intervals_follow_the_state() -> None:
+    # fall 3, inter 10s, fastinter 1s, downinter 5s: after the first failure
+    # the server is in transition and checked every second (plus the 500 ms
+    # timeout), so it is marked down ~2 x 1.5 s after the first failed check
+    # instead of ~2 x 10.5 s; while down it is checked every 5 s.
+    check = {
+        "preset": "haproxy",
+        "interval": "10s",
+        "timeout": "500ms",
+        "fastinter": "1s",
+        "downinter": "5s",
+        "initial_state": "fully-up",
+    }
+    events = [{"at": "5m", "target": "web-1", "action": "crash", "for": "2m"}]
+    result = lbsim.run(cluster(balancer={"health_check": check}, events=events))
+    down = events_of(result, "marked_down", "web-1")[0]
+    up = events_of(result, "marked_up", "web-1")[0]
+    assert 300 + 3 * 0.5 + 2 * 1.0 <= down < 300 + 10 + 3 * 0.5 + 2 * 1.0
+    # back up: the first success at most downinter + timeout after the recovery,
+    # the second (rise 2) one fastinter later
+    assert 420 + 1.0 <= up <= 420 + 5.5 + 1.0 + 1e-9
+
+
+def test_initial_state_and_preset_specific_fields_are_checked() -> None:
+    with pytest.raises(ScenarioError, match="fastinter only apply to preset haproxy"):
+        load(data=cluster(balancer={"health_check": {"preset": "envoy", "fastinter": "1s"}}))
+    with pytest.raises(ScenarioError, match="initial_state only applies to preset haproxy"):
+        load(data=cluster(balancer={"health_check": {"initial_state": "down"}}))

@@ -149,3 +149,18 @@ def test_least_connections_degrades_behind_many_balancers() -> None:
         return float(lbsim.run(data).summary["latency_mean"].iloc[0])
 
     assert mean_latency(16) > 1.5 * mean_latency(1)
+
+
+def test_haproxy_redispatch_on_the_last_retry() -> None:
+    crash = [{"at": "5m", "target": "web-0", "action": "crash", "for": "10m"}]
+    data = cluster(
+        events=crash,
+        balancer={"connect_timeout": "1s"},
+        **{"clients.retries": {"max": 3, "redispatch": "last"}},
+    )
+    requests = lbsim.run(data).requests
+    # retries 1 and 2 go back to the dead server; the third is balanced anew
+    hit = requests[requests["retries"] > 0]
+    assert len(hit) > 0
+    assert set(hit["retries"]) == {3}
+    assert (hit["status"] == "ok").mean() > 0.7
