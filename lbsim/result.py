@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,12 +60,7 @@ class Result:
             "events.csv": lambda p: self.events.to_csv(p, index=False),
             "run.json": lambda p: Path(p).write_text(json.dumps(self.meta, indent=2, default=str)),
         }
-        paths = []
-        for name, write in writers.items():
-            with atomic_path(out_dir / name) as tmp:
-                write(tmp)
-            paths.append(out_dir / name)
-        return paths
+        return write_files(out_dir, writers)
 
     @classmethod
     def load(cls, out_dir: Path) -> Result:
@@ -81,6 +76,16 @@ class Result:
             events=events,
             meta=json.loads((out_dir / "run.json").read_text()),
         )
+
+
+def write_files(out_dir: Path, writers: dict[str, Callable[[str], object]]) -> list[Path]:
+    """Write each file of ``writers`` (name -> writer of a path) atomically."""
+    paths = []
+    for name, write in writers.items():
+        with atomic_path(out_dir / name) as tmp:
+            write(tmp)
+        paths.append(out_dir / name)
+    return paths
 
 
 @contextmanager

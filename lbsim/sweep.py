@@ -57,7 +57,7 @@ import pandas as pd
 from lbsim import __version__
 from lbsim.clients import draw_workload, rate_at
 from lbsim.recorder import OK
-from lbsim.result import atomic_path, requests_frame, summarize
+from lbsim.result import atomic_path, requests_frame, summarize, write_files
 from lbsim.scenario import (
     AlgorithmChoice,
     Loaded,
@@ -779,12 +779,7 @@ class SweepResult:
                 json.dumps(self.meta, indent=2, default=str)
             ),
         }
-        paths = []
-        for name, write in writers.items():
-            with atomic_path(out_dir / name) as tmp:
-                write(tmp)
-            paths.append(out_dir / name)
-        return paths
+        return write_files(out_dir, writers)
 
 
 def _fix_types(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from the ``Generator`` it is constructed with, so tests can script them.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import Protocol
 
@@ -117,3 +118,42 @@ class Uniforms:
             self._block = self._rng.random(self._size).tolist()
             self._block.reverse()
         return self._block.pop()
+
+
+class KeyedHeap:
+    """Backends ordered by ``(key, insertion number)``: the smallest key first,
+    equal keys first-in first-out (which makes ties go round robin).
+
+    Re-keying a backend inserts a new entry and leaves the old one to be
+    skipped when it surfaces (lazy deletion), so every operation is
+    O(log n); the heap is compacted when stale entries pile up.
+    """
+
+    __slots__ = ("_current", "_heap", "_seq", "keys")
+
+    def __init__(self, size: int) -> None:
+        self.keys: list[float | None] = [None] * size  # None: not in the heap
+        self._current = [0] * size  # insertion number of each backend's live entry
+        self._heap: list[tuple[float, int, int]] = []
+        self._seq = 0
+
+    def push(self, backend: int, key: float) -> None:
+        """(Re-)insert ``backend`` with ``key``, behind equal keys."""
+        self.keys[backend] = key
+        self._seq += 1
+        self._current[backend] = self._seq
+        heapq.heappush(self._heap, (key, self._seq, backend))
+        if len(self._heap) > 4 * len(self._current) + 64:
+            current = self._current
+            self._heap = [entry for entry in self._heap if current[entry[2]] == entry[1]]
+            heapq.heapify(self._heap)
+
+    def top(self) -> int | None:
+        """The backend with the smallest key (None if empty)."""
+        heap, current = self._heap, self._current
+        while heap:
+            _, seq, backend = heap[0]
+            if current[backend] == seq:
+                return backend
+            heapq.heappop(heap)
+        return None

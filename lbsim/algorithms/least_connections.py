@@ -12,12 +12,11 @@ costs O(log n) whatever the number of servers.
 
 from __future__ import annotations
 
-import heapq
 from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
+from lbsim.algorithms.base import Backends, BaseAlgorithm, KeyedHeap, Params
 
 _EWGHT_MAX = 256 * 16
 _WEIGHT_SCALE = 16
@@ -30,7 +29,6 @@ class LeastConnections(BaseAlgorithm):
 
     def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
-        self._seq = 0
         self.on_change()
 
     def _key(self, backend: int) -> int:
@@ -40,38 +38,20 @@ class LeastConnections(BaseAlgorithm):
         return (inflight + 1) * _EWGHT_MAX // (self.backends.weights[backend] * _WEIGHT_SCALE)
 
     def on_change(self) -> None:
-        self._keys: list[int | None] = [None] * len(self.backends)
-        self._current: list[int] = [0] * len(self.backends)  # insertion number in the heap
-        self._heap: list[tuple[int, int, int]] = []
+        self._heap = KeyedHeap(len(self.backends))
         for backend in self.backends.eligible():
-            self._queue(backend)
+            self._heap.push(backend, self._key(backend))
 
-    def _queue(self, backend: int) -> None:
+    def _requeue(self, backend: int) -> None:
         key = self._key(backend)
-        if self._keys[backend] == key:
-            return  # HAProxy leaves a server in place when its key is unchanged
-        self._keys[backend] = key
-        self._seq += 1
-        self._current[backend] = self._seq
-        heapq.heappush(self._heap, (key, self._seq, backend))
-        if len(self._heap) > 4 * len(self._current) + 64:
-            current = self._current
-            self._heap = [entry for entry in self._heap if current[entry[2]] == entry[1]]
-            heapq.heapify(self._heap)
+        if self._heap.keys[backend] not in (None, key):
+            self._heap.push(backend, key)  # HAProxy moves a server only when its key changes
 
     def pick(self, key: int) -> int | None:
-        heap, current = self._heap, self._current
-        while heap:
-            _, seq, backend = heap[0]
-            if current[backend] == seq:
-                return backend
-            heapq.heappop(heap)
-        return None
+        return self._heap.top()
 
     def on_send(self, backend: int) -> None:
-        if self._keys[backend] is not None:
-            self._queue(backend)
+        self._requeue(backend)
 
     def on_complete(self, backend: int, latency: float) -> None:
-        if self._keys[backend] is not None:
-            self._queue(backend)
+        self._requeue(backend)

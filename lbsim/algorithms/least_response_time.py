@@ -29,14 +29,13 @@ compacted when it grows past four entries per backend).
 
 from __future__ import annotations
 
-import heapq
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
+from lbsim.algorithms.base import Backends, BaseAlgorithm, KeyedHeap, Params
 
 
 class LeastResponseTimeParams(Params):
@@ -61,7 +60,6 @@ class LeastResponseTime(BaseAlgorithm):
         self._keep = 1.0 - params.alpha
         self.averages = [0.0] * len(backends)  # EMA of latency, seconds; 0 until a sample
         self._sampled = [False] * len(backends)
-        self._seq = 0
         self.on_change()
 
     def _key(self, backend: int) -> float:
@@ -71,35 +69,16 @@ class LeastResponseTime(BaseAlgorithm):
         )
 
     def on_change(self) -> None:
-        self._keys: list[float | None] = [None] * len(self.backends)
-        self._current: list[int] = [0] * len(self.backends)  # insertion number in the heap
-        self._heap: list[tuple[float, int, int]] = []
+        self._heap = KeyedHeap(len(self.backends))
         for backend in self.backends.eligible():
-            self._queue(backend)
-
-    def _queue(self, backend: int) -> None:
-        key = self._key(backend)
-        self._keys[backend] = key
-        self._seq += 1
-        self._current[backend] = self._seq
-        heapq.heappush(self._heap, (key, self._seq, backend))
-        if len(self._heap) > 4 * len(self._current) + 64:
-            current = self._current
-            self._heap = [entry for entry in self._heap if current[entry[2]] == entry[1]]
-            heapq.heapify(self._heap)
+            self._heap.push(backend, self._key(backend))
 
     def pick(self, key: int) -> int | None:
-        heap, current = self._heap, self._current
-        while heap:
-            _, seq, backend = heap[0]
-            if current[backend] == seq:
-                return backend
-            heapq.heappop(heap)
-        return None
+        return self._heap.top()
 
     def on_send(self, backend: int) -> None:
-        if self._keys[backend] is not None:
-            self._queue(backend)  # always: puts it behind backends with an equal key
+        if self._heap.keys[backend] is not None:
+            self._heap.push(backend, self._key(backend))  # always: behind equal keys
 
     def on_complete(self, backend: int, latency: float) -> None:
         if self._sampled[backend]:
@@ -107,5 +86,6 @@ class LeastResponseTime(BaseAlgorithm):
         else:
             self.averages[backend] = latency
             self._sampled[backend] = True
-        if self._keys[backend] is not None and self._key(backend) != self._keys[backend]:
-            self._queue(backend)
+        key = self._key(backend)
+        if self._heap.keys[backend] not in (None, key):
+            self._heap.push(backend, key)

@@ -15,7 +15,7 @@ import contextlib
 import io
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -99,6 +99,17 @@ def write_report(
     The HTML always embeds PNGs, whatever ``formats`` asks for on disk.
     Returns the written paths: plots in report order, then the HTML.
     """
+    return write_page(figures(result), lambda images: render_html(result, images), out_dir, formats)
+
+
+def write_page(
+    plots: Mapping[str, Figure],
+    render: Callable[[dict[str, bytes]], str],
+    out_dir: Path,
+    formats: Sequence[str],
+) -> list[Path]:
+    """Write ``plots`` (one file per format) and the page ``render`` makes of
+    their PNGs as ``report.html``; returns the paths, the HTML last."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown plot format(s) {unknown}: expected some of {FORMATS}")
@@ -106,11 +117,10 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     images: dict[str, bytes] = {}
-    for name, fig in figures(result).items():
+    for name, fig in plots.items():
         images[name] = figure_bytes(fig, "png")
         for fmt in dict.fromkeys(formats):
             data = images[name] if fmt == "png" else figure_bytes(fig, fmt)
             written.append(write_atomic(out_dir / f"{name}.{fmt}", data))
-    html = render_html(result, images).encode("utf-8")
-    written.append(write_atomic(out_dir / "report.html", html))
+    written.append(write_atomic(out_dir / "report.html", render(images).encode("utf-8")))
     return written

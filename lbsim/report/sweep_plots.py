@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from html import escape
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -32,7 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from rich.table import Table
 
-from lbsim.report import FORMATS, figure_bytes, write_atomic
+from lbsim.report import write_page
 from lbsim.report.plots import format_seconds, variant_colors
 
 __all__ = [
@@ -506,18 +507,6 @@ def write_sweep_report(
     result: SweepLike, out_dir: Path, formats: Sequence[str] = ("png", "svg")
 ) -> list[Path]:
     """Write every sweep plot (one file per format) and ``report.html`` into ``out_dir``."""
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ValueError(f"unknown plot format(s) {unknown}: expected some of {FORMATS}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    images: dict[str, bytes] = {}
-    for stem, fig in sweep_figures(result).items():
-        images[stem] = figure_bytes(fig, "png")
-        for fmt in dict.fromkeys(formats):
-            data = images[stem] if fmt == "png" else figure_bytes(fig, fmt)
-            written.append(write_atomic(out_dir / f"{stem}.{fmt}", data))
-    html = render_sweep_html(result, images).encode("utf-8")
-    written.append(write_atomic(out_dir / "report.html", html))
-    return written
+
+    render = partial(render_sweep_html, result)
+    return write_page(sweep_figures(result), render, out_dir, formats)
