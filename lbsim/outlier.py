@@ -20,6 +20,7 @@ a backend (the balancer stops picking it) and returns it on its own rule:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -35,7 +36,9 @@ GATEWAY_FAILURES = {CONN_ERROR, TIMEOUT, REJECTED}  # 502/503/504 and connect fa
 ERRORS = GATEWAY_FAILURES | {SERVER_ERROR}
 
 
-class _Checker:
+class _Checker(ABC):
+    """Common ground of the passive checkers: outcomes in, ejections out."""
+
     def __init__(self, env: Environment, balancer: Balancer, recorder: Recorder) -> None:
         self.env = env
         self.balancer = balancer
@@ -43,8 +46,9 @@ class _Checker:
         self.names = [server.name for server in balancer.servers]
         balancer.on_outcome = self.observe
 
-    def observe(self, backend: int, status: int) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def observe(self, backend: int, status: int) -> None:
+        """One attempt to ``backend`` ended with ``status``."""
 
     def _eject(self, backend: int, why: str) -> None:
         self.recorder.log(self.env.now, "ejected", self.names[backend], why)

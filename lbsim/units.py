@@ -72,9 +72,9 @@ def format_duration(seconds: float) -> str:
 
 
 def format_rate(per_second: float) -> str:
-    """Short human form: ``7.2/s``, ``12k/s``."""
+    """Short human form: ``0.5/s``, ``100/s``, ``2.5k/s``, ``1.2M/s``."""
     if per_second >= 1e6:
         return f"{per_second / 1e6:.3g}M/s"
-    if per_second >= 1e4:
+    if per_second >= 1e3:
         return f"{per_second / 1e3:.3g}k/s"
-    return f"{per_second:.4g}/s"
+    return f"{per_second:.3g}/s"

@@ -24,8 +24,9 @@ from matplotlib.figure import Figure
 
 import lbsim.report as report
 from lbsim.report import figures, render_html, write_report
-from lbsim.report.html import describe_scenario, rate_text
+from lbsim.report.html import describe_scenario
 from lbsim.report.plots import PERCENTILES, format_seconds, variant_colors
+from lbsim.units import format_rate
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two"]
 SERVERS = ["web-0", "web-1"]
@@ -536,8 +537,8 @@ def test_scenario_in_words_other_distributions() -> None:
     assert words["Compared"] == "Nothing: a single variant."
 
 
-def test_rate_text() -> None:
-    assert [rate_text(r) for r in (0.5, 100, 1000, 2500, 1.2e6)] == [
+def test_format_rate() -> None:
+    assert [format_rate(r) for r in (0.5, 100, 1000, 2500, 1.2e6)] == [
         "0.5/s",
         "100/s",
         "1k/s",

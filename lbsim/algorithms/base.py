@@ -11,6 +11,7 @@ from the ``Generator`` it is constructed with, so tests can script them.
 from __future__ import annotations
 
 import heapq
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Protocol
 
@@ -74,7 +75,7 @@ class Algorithm(Protocol):
         ...
 
 
-class BaseAlgorithm:
+class BaseAlgorithm(ABC):
     """Convenience base with no-op hooks; subclasses implement ``pick``."""
 
     def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
@@ -82,17 +83,18 @@ class BaseAlgorithm:
         self.rng = rng
         self.params = params
 
-    def pick(self, key: int) -> int | None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    @abstractmethod
+    def pick(self, key: int) -> int | None:
+        """Index of the backend for this request, or None if none is eligible."""
 
-    def on_send(self, backend: int) -> None:
-        pass
+    def on_send(self, backend: int) -> None:  # noqa: B027 - optional hook
+        """Nothing to do by default."""
 
-    def on_complete(self, backend: int, latency: float) -> None:
-        pass
+    def on_complete(self, backend: int, latency: float) -> None:  # noqa: B027 - optional hook
+        """Nothing to do by default."""
 
-    def on_change(self) -> None:
-        pass
+    def on_change(self) -> None:  # noqa: B027 - optional hook
+        """Nothing to do by default."""
 
 
 AlgorithmFactory = Callable[[Backends, np.random.Generator, Params], Algorithm]

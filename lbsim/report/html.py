@@ -29,7 +29,7 @@ from lbsim.report.table import (
     metric_columns,
     parameter_columns,
 )
-from lbsim.units import format_duration, parse_duration, parse_rate
+from lbsim.units import format_duration, format_rate, parse_duration, parse_rate
 
 _MAX_EVENT_ROWS = 200
 
@@ -279,21 +279,12 @@ def _duration_text(value: object) -> str:
     seconds = _seconds(value)
     if seconds is None:
         return str(value)
-    return "0s" if seconds == 0 else format_duration(seconds)
-
-
-def rate_text(per_second: float) -> str:
-    """``100/s``, ``1k/s``, ``2.5k/s``, ``1.2M/s``, ``0.5/s``."""
-    if per_second >= 1e6:
-        return f"{per_second / 1e6:.3g}M/s"
-    if per_second >= 1e3:
-        return f"{per_second / 1e3:.3g}k/s"
-    return f"{per_second:.3g}/s"
+    return format_duration(seconds)
 
 
 def _rate_value_text(value: object) -> str:
     rate = _per_second(value)
-    return str(value) if rate is None else rate_text(rate)
+    return str(value) if rate is None else format_rate(rate)
 
 
 def _traffic(clients: Mapping[str, Any]) -> str:
@@ -312,7 +303,7 @@ def _traffic(clients: Mapping[str, Any]) -> str:
             steps = [*steps[:4], f"… ({len(steps) - 6} more) …", *steps[-2:]]
         text += ", rate profile " + " → ".join(steps)
         if rates:
-            text += f" (lowest {rate_text(min(rates))}, peak {rate_text(max(rates))})"
+            text += f" (lowest {format_rate(min(rates))}, peak {format_rate(max(rates))})"
     elif arrivals.get("rate") is not None:
         text += f" at {_rate_value_text(arrivals['rate'])}"
     count = clients.get("count")
@@ -417,7 +408,7 @@ def _load(clients: Mapping[str, Any], pools: Sequence[Mapping[str, Any]]) -> str
     )
     capacity = slots / mean
     text = (
-        f"Capacity ≈ {rate_text(capacity)} (Σ workers × speed = {_value_text(slots)}, ÷ "
+        f"Capacity ≈ {format_rate(capacity)} (Σ workers × speed = {_value_text(slots)}, ÷ "
         f"mean demand {format_duration(mean)}; before balancer costs, failures and retries)"
     )
     arrivals: Mapping[str, Any] = clients.get("arrivals") or {}
