@@ -997,4 +997,4 @@ def json_schema() -> dict[str, Any]:
 
 def resolved(scenario: Scenario) -> dict[str, Any]:
     """A scenario with every default filled in, as plain JSON-able data."""
-    return json.loads(scenario.model_dump_json())
+    return json.loads(scenario.model_dump_json(by_alias=True))
