@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from lbsim import __version__
@@ -57,10 +56,6 @@ class Workloads:
         return self._cache[key]
 
 
-def _workers(scenario: Scenario) -> np.ndarray:
-    return np.array([pool.workers for pool in scenario.servers for _ in range(pool.count)])
-
-
 def _servers(scenario: Scenario) -> list[dict[str, Any]]:
     return [
         {
@@ -100,7 +95,7 @@ def replicate(
             on_chunk = None if progress is None else partial(progress, step, count, variant.name)
             workload = workloads.get(config)
             records = World(config, workload).run(on_chunk)
-            row = summarize(variant, workload, records, _workers(config))
+            row = summarize(variant, workload, records)
             rows.append({"variant": row.pop("variant"), "replication": r, "seed": seed, **row})
     return pd.DataFrame(rows)
 
@@ -144,7 +139,7 @@ def run(
         workload = workloads.get(config)
         records = World(config, workload).run(on_chunk)
         names = config.server_names()
-        summaries.append(summarize(variant, workload, records, _workers(config)))
+        summaries.append(summarize(variant, workload, records))
         requests.append(requests_frame(variant.name, workload, records, names, config.warmup))
         series.append(timeseries_frame(variant.name, records, names))
         events.append(events_frame(variant.name, records))

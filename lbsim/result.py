@@ -136,9 +136,7 @@ def _max_level(server: np.ndarray, up: np.ndarray, down: np.ndarray, lo: float, 
     return int(candidates.max()) if len(candidates) else 0
 
 
-def summarize(
-    variant: Variant, workload: Workload, rec: Recorder, workers: np.ndarray
-) -> dict[str, Any]:
+def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, Any]:
     """The summary row of one variant (DESIGN §5)."""
     scenario = variant.scenario
     lo, hi = scenario.warmup, scenario.duration
@@ -185,7 +183,7 @@ def summarize(
     began = ~np.isnan(rec.start)
     busy_until = np.where(np.isnan(rec.end), horizon, rec.end)
     row["utilization_mean"] = _interval_overlap(rec.start[began], busy_until[began], lo, hi) / (
-        window * workers.sum()
+        window * sum(pool.workers * pool.count for pool in scenario.servers)
     )
     per_server = np.bincount(rec.server[measured & served], minlength=n_servers)
     row["load_imbalance"] = float(per_server.max() / per_server.mean()) if per_server.sum() else 1.0

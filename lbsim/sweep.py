@@ -215,9 +215,8 @@ def run_task(task: Task) -> Outcome:
         scenario = load(data=task.scenario).base
         variant = Variant(task.variant, task.params, scenario)
         workload = draw_workload(scenario)
-        workers = np.array([p.workers for p in scenario.servers for _ in range(p.count)])
         records = World(scenario, workload).run()
-        row = summarize(variant, workload, records, workers)
+        row = summarize(variant, workload, records)
         skip = {"variant", *task.params}
         metrics = {
             k: float(v)
