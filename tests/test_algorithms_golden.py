@@ -1,8 +1,8 @@
 """Golden sequences: every built-in algorithm against the real system's rule.
 
 Each expectation is worked out by hand from the rule (NGINX, HAProxy, Envoy
-source; see /work/shared/reference/lb-semantics.md), not recorded from the
-code. Requests are driven the way the balancer does it: ``outstanding[b]``
+source; see shared/reference/lb-semantics.md beside the project), not
+recorded from the code. Requests are driven the way the balancer does it: ``outstanding[b]``
 is incremented before ``on_send(b)`` and decremented before
 ``on_complete(b, latency)``.
 """

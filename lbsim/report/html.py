@@ -33,13 +33,17 @@ from lbsim.units import format_duration, format_rate, parse_duration, parse_rate
 
 _MAX_EVENT_ROWS = 200
 
-_CSS = """
-:root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --best: #dff3e4; }
+BASE_CSS = """
+:root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --best: #dff3e4; --bad: #fbe3e3; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--ink); max-width: 1100px; margin: 2rem auto; padding: 0 1.25rem; }
+       color: var(--ink); max-width: 1200px; margin: 2rem auto; padding: 0 1.25rem; }
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); }
+"""
+_CSS = (
+    BASE_CSS
+    + """
 .meta { color: var(--muted); margin: 0 0 1rem; }
 dl.scenario { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.scenario dt { font-weight: 600; }
@@ -58,6 +62,7 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); margin-top: .3rem; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 3rem; }
 """
+)
 
 
 def render_html(result: ResultLike, images: Mapping[str, bytes]) -> str:

@@ -34,6 +34,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from rich.table import Table
 
 from lbsim.report import write_page
+from lbsim.report.html import BASE_CSS
 from lbsim.report.plots import format_seconds, variant_colors
 
 __all__ = [
@@ -374,13 +375,9 @@ def sweep_table(
 
 # ---------------------------------------------------------------- html
 
-_CSS = """
-:root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --bad: #fbe3e3; }
-* { box-sizing: border-box; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--ink); max-width: 1200px; margin: 2rem auto; padding: 0 1.25rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
-h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); }
+_CSS = (
+    BASE_CSS
+    + """
 .meta, .note { color: var(--muted); }
 .note { font-size: .9rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
@@ -395,6 +392,7 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); margin-top: .3rem; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 3rem; }
 """
+)
 
 _CAPTIONS = {
     "load_curve": "Latency against offered load, one line per variant. Bands are confidence "
