@@ -11,7 +11,8 @@ Which backends the algorithm may pick is decided once per change, in this
 order: primaries believed healthy, not ejected by passive checks and not
 drained; if the healthy share of primaries is below ``panic_threshold``,
 every primary not drained (Envoy's panic routing); if no primary is left,
-the healthy ``backup`` servers (HAProxy/NGINX backup); if none, every
+the first healthy ``backup`` server (HAProxy; all of them with
+``all_backups``, as HAProxy ``allbackups`` and NGINX do); if none, every
 primary when ``fail_open`` (ALB); otherwise none, and requests fail with
 ``no_backend`` (503).
 
@@ -25,6 +26,7 @@ recognised and ignored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -64,6 +66,7 @@ class Balancer:
         backup: list[bool],
         panic_threshold: float,
         fail_open: bool,
+        all_backups: bool,
         connect_timeout: float,
         clients: Clients,
         recorder: Recorder,
@@ -79,6 +82,8 @@ class Balancer:
         self.backup = backup
         self.panic_threshold = panic_threshold
         self.fail_open = fail_open
+        self.all_backups = all_backups
+        self.on_weight: Callable[[int, int], None] | None = None  # slow start owns weights
         self.connect_timeout = connect_timeout
         self.healthy = [True] * len(servers)
         self.draining = [False] * len(servers)
@@ -108,20 +113,21 @@ class Balancer:
             self._redispatch_from = 16
         self._uniforms = Uniforms(rng)
         self.active_retries = 0
+        self.pending_retries = 0  # retries waiting out their back-off
         self.refresh()
 
     # ------------------------------------------------------------ requests
 
     def dispatch(self, request: int) -> None:
         """Send the current attempt of ``request`` to a backend."""
+        attempt = self._tries[request]
+        if attempt == 0 and self._timeout is not None:
+            Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
         if not self.up:
             Timeout(self.env, self.connect_timeout, request).callbacks.append(self._unreachable)
             return
-        attempt = self._tries[request]
         backend: int | None
         if attempt == 0:
-            if self._timeout is not None:
-                Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
             backend = self.algorithm.pick(self._keys[request])
         elif attempt >= self._redispatch_from or self._server[request] < 0:
             backend = self.algorithm.pick(self._keys[request])
@@ -134,6 +140,8 @@ class Balancer:
         self.algorithm.on_send(backend)
         self._server[request] = backend
         self._sent[request] = self.env.now
+        if attempt:
+            self._start[request] = math.nan  # the start of service of this attempt
         self._inflight[request] = 1
         job = request << ATTEMPT_BITS | attempt
         if self._per_try is not None:
@@ -177,6 +185,7 @@ class Balancer:
             if attempt == 0:
                 self.active_retries += 1
             self._tries[request] = attempt + 1
+            self.pending_retries += 1
             backoff = retry.backoff
             delay = self._uniforms.next() * min(
                 (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
@@ -195,6 +204,7 @@ class Balancer:
 
     def _again(self, event: Timeout) -> None:
         request: int = event._value
+        self.pending_retries -= 1
         if self._status[request] == PENDING:
             self.dispatch(request)
 
@@ -220,6 +230,8 @@ class Balancer:
             return
         if self._inflight[request]:
             self._abandon(request)
+            if self.on_outcome is not None:
+                self.on_outcome(self._server[request], TIMEOUT)
         self._finish(request, TIMEOUT)
 
     def _unreachable(self, event: Timeout) -> None:
@@ -259,6 +271,8 @@ class Balancer:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:
             usable = [i for i, b in enumerate(self.backup) if b and fit[i] and not self.draining[i]]
+            if not self.all_backups:
+                usable = usable[:1]  # HAProxy: the first backup only, unless allbackups
         if not usable and self.fail_open:
             usable = [i for i in primaries if not self.draining[i]]
         allowed = set(usable)
@@ -281,5 +295,8 @@ class Balancer:
         self.refresh()
 
     def set_weight(self, backend: int, weight: int) -> None:
+        if self.on_weight is not None:
+            self.on_weight(backend, weight)
+            return
         self.backends.weights[backend] = weight
         self.refresh()

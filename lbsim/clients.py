@@ -79,11 +79,10 @@ def arrival_times(arrivals: Arrivals, duration: float, rng: np.random.Generator)
     need = targets - cumulative[segment]
     r0 = rates[segment]
     slope = (rates[segment + 1] - r0) / widths[segment]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        quadratic = (-r0 + np.sqrt(r0 * r0 + 2 * slope * need)) / slope
-    linear = need / np.where(r0 > 0, r0, np.inf)
-    offset = np.where(np.abs(slope) > 1e-12, quadratic, linear)
-    return knots[segment] + offset
+    # the root of r0·x + slope·x²/2 = need, in the form without cancellation
+    offset = 2 * need / (r0 + np.sqrt(r0 * r0 + 2 * slope * need))
+    times = knots[segment] + offset
+    return times[times < duration]
 
 
 def client_addresses(clients: Clients, rng: np.random.Generator) -> np.ndarray:

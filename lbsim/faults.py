@@ -72,7 +72,7 @@ class Faults:
         elif action == "recover":
             server.recover()
         elif action == "hang":
-            server.hung = True
+            server.hang()
         elif action == "slow":
             assert event.factor is not None
             server.slowdown = event.factor

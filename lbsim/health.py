@@ -77,7 +77,6 @@ class Prober:
         self.config = config
         self.recorder = recorder
         self.rng = stream(seed, f"health/{balancer.index}/{server.name}")
-        self.next_id = -1  # probe jobs in the server's queue have negative ids
         self.haproxy = config.preset == "haproxy"
         top = config.rise + config.fall - 1
         # HAProxy h (init-state, server.c) / the run of results against the state
@@ -114,9 +113,7 @@ class Prober:
         if not server.up or server.hung:
             self._after(config.limit, lambda: result(False))
         elif config.through_queue:  # the server answers it like a request
-            job, self.next_id = self.next_id, self.next_id - 1
-            server.probes[job] = (config.probe_demand, result)
-            server.accept(job)
+            server.probe(config.probe_demand, result)
             self._after(config.limit, lambda: result(False))
         elif server.error_rate and self.rng.random() < server.error_rate:
             self._after(ERROR_RESPONSE_TIME, lambda: result(False))

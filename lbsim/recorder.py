@@ -54,6 +54,9 @@ class Recorder:
     sent: np.ndarray = field(init=False)  # float64: when the latest attempt was sent
     inflight: bytearray = field(init=False)  # 1 while an attempt awaits its answer
     abandoned: int = 0  # answers to abandoned attempts: work done for nobody
+    busy_area: np.ndarray = field(init=False)  # per server: worker-seconds busy in the window
+    queue_area: np.ndarray = field(init=False)  # per server: job-seconds waiting in the window
+    queue_peak: np.ndarray = field(init=False)  # per server: longest queue in the window
     sample_times: list[float] = field(default_factory=list)
     samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
     events: list[Event] = field(default_factory=list)
@@ -68,6 +71,9 @@ class Recorder:
         self.balancer = np.zeros(n, dtype=np.int16)
         self.sent = np.full(n, np.nan)
         self.inflight = bytearray(n)
+        self.busy_area = np.zeros(self.n_servers)
+        self.queue_area = np.zeros(self.n_servers)
+        self.queue_peak = np.zeros(self.n_servers, dtype=np.int64)
 
     def views(self) -> tuple[Column, Column, Column, Column]:
         """Fast writable views of (server, start, end, status) for the hot path."""

@@ -3,10 +3,10 @@
 This is where raw records become tables: ``requests`` (one row per measured
 request), ``timeseries`` (sampled levels per server), ``events`` and
 ``summary`` (one row per variant, the columns of DESIGN §5). Time-weighted
-statistics (queue length, utilisation) are computed exactly from the request
-records (each request's waiting and service intervals), not from samples;
-per-request ones (latency, wait) over requests answered ``ok`` that arrived
-after the warm-up.
+statistics (queue length, utilisation) come from the integrals each server
+keeps of its own levels over the measurement window, exact rather than
+sampled; per-request ones (latency, wait) are over requests answered ``ok``
+that arrived after the warm-up.
 """
 
 from __future__ import annotations
@@ -111,31 +111,6 @@ def _param_value(value: Any) -> Any:
     return value if isinstance(value, int | float | str | bool) else json.dumps(value)
 
 
-def _interval_overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> float:
-    """Total length of [start, end) intervals inside [lo, hi]."""
-    return float(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None).sum())
-
-
-def _max_level(server: np.ndarray, up: np.ndarray, down: np.ndarray, lo: float, hi: float) -> int:
-    """Largest number of intervals [up, down) open at once on one server within [lo, hi]."""
-    if len(server) == 0:
-        return 0
-    times = np.concatenate([up, down])
-    deltas = np.concatenate([np.ones(len(up)), -np.ones(len(down))])
-    owners = np.concatenate([server, server])
-    order = np.lexsort((deltas, times, owners))  # at equal times, leave before join
-    times, deltas, owners = times[order], deltas[order], owners[order]
-    level = np.cumsum(deltas)
-    first = np.r_[True, owners[1:] != owners[:-1]]
-    offsets = np.maximum.accumulate(np.where(first, np.arange(len(owners)), 0))
-    level = level - (level[offsets] - deltas[offsets])
-    inside = (times >= lo) & (times <= hi)
-    before = times < lo
-    last_before = before & np.r_[~before[1:] | (owners[1:] != owners[:-1]), True]
-    candidates = level[inside | last_before]
-    return int(candidates.max()) if len(candidates) else 0
-
-
 def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, Any]:
     """The summary row of one variant (DESIGN §5)."""
     scenario = variant.scenario
@@ -144,6 +119,7 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     measured = workload.arrival >= lo
     status = rec.status[measured]
     arrival, start, end = workload.arrival[measured], rec.start[measured], rec.end[measured]
+    sent = rec.sent[measured]
     ok = status == STATUSES.index("ok")
     n = int(measured.sum())
     row: dict[str, Any] = {"variant": variant.name}
@@ -157,7 +133,7 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     row["retry_amplification"] = float(1 + rec.retries[measured].mean()) if n else 1.0
     row["wasted_rate"] = rec.abandoned / len(rec.status) if len(rec.status) else 0.0
     latency = (end - arrival)[ok]
-    wait = (start - arrival)[ok]
+    wait = (start - sent)[ok]  # in the queue of the server that answered
     row["latency_mean"] = float(latency.mean()) if len(latency) else np.nan
     for label, q in PERCENTILES.items():
         row[f"latency_{label}"] = float(np.percentile(latency, q)) if len(latency) else np.nan
@@ -165,26 +141,14 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     row["wait_mean"] = float(wait.mean()) if len(wait) else np.nan
     row["wait_p99"] = float(np.percentile(wait, 99)) if len(wait) else np.nan
 
-    # Time-weighted levels over the measurement window, from every request
-    # (also those that arrived before the warm-up but were still waiting).
+    # Time-weighted levels over the measurement window, integrated exactly by
+    # the servers themselves (work for abandoned attempts and probes included).
     n_servers = rec.n_servers
-    horizon = np.nanmax(np.r_[rec.end, hi])
+    row["queue_mean"] = float(rec.queue_area.sum() / (window * n_servers))
+    row["queue_max"] = int(rec.queue_peak.max()) if n_servers else 0
+    capacity = sum(pool.workers * pool.count for pool in scenario.servers)
+    row["utilization_mean"] = float(rec.busy_area.sum() / (window * capacity))
     served = rec.server >= 0
-    queued_until = np.where(
-        np.isnan(rec.start), np.where(np.isnan(rec.end), horizon, rec.end), rec.start
-    )
-    waited = served & (queued_until > workload.arrival)
-    row["queue_mean"] = _interval_overlap(
-        workload.arrival[waited], queued_until[waited], lo, hi
-    ) / (window * n_servers)
-    row["queue_max"] = _max_level(
-        rec.server[waited], workload.arrival[waited], queued_until[waited], lo, hi
-    )
-    began = ~np.isnan(rec.start)
-    busy_until = np.where(np.isnan(rec.end), horizon, rec.end)
-    row["utilization_mean"] = _interval_overlap(rec.start[began], busy_until[began], lo, hi) / (
-        window * sum(pool.workers * pool.count for pool in scenario.servers)
-    )
     per_server = np.bincount(rec.server[measured & served], minlength=n_servers)
     row["load_imbalance"] = float(per_server.max() / per_server.mean()) if per_server.sum() else 1.0
     down, up = detection_delays(rec)
@@ -232,7 +196,7 @@ def requests_frame(
             "start": start,
             "end": end,
             "latency": end - arrival,
-            "wait": start - arrival,
+            "wait": start - rec.sent[measured],
             "demand": workload.demand[measured],
             "status": pd.Categorical.from_codes(rec.status[measured], categories=STATUSES),
             "retries": rec.retries[measured],

@@ -15,7 +15,7 @@ import difflib
 import itertools
 import json
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -425,6 +425,11 @@ class Balancer(Frozen):
     fail_open: bool = Field(
         default=False, description="ALB: when no target is healthy, route to all of them"
     )
+    all_backups: bool = Field(
+        default=False,
+        description="use every healthy backup server at once (HAProxy allbackups, NGINX), "
+        "not only the first",
+    )
     instances: int = Field(
         default=1, ge=1, le=256, description="balancer instances, named lb-0, lb-1, ..."
     )
@@ -437,6 +442,15 @@ class Balancer(Frozen):
     failover_time: Duration = Field(
         default=3.0, description="takeover time of an active-passive pair (VRRP: 3 adverts)"
     )
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Balancer:
+        if self.slow_start is not None and self.algorithm.name in ("ip_hash", "consistent_hash"):
+            raise ValueError(
+                f"slow_start does not apply to {self.algorithm.name} "
+                "(NGINX and Envoy allow it only with weighted algorithms)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _haproxy_observe_needs_checks(self) -> Balancer:
@@ -556,7 +570,12 @@ class Scenario(Frozen):
         names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
         balancer = info.data.get("balancer")
         names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
+        duration = info.data.get("duration")
+        drain = info.data.get("drain")
+        end = None if duration is None else duration + (duration if drain is None else drain)
         for event in events:
+            if end is not None and event.at >= end:
+                raise ValueError(f"event at {event.at:g}s is after the run ends ({end:g}s)")
             if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
                 raise ValueError(f"a balancer ({event.target}) can only crash and recover")
             if event.target not in names:
@@ -727,6 +746,8 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
+        elif isinstance(node, list):
+            raise ValueError(f"index {part} is out of range ({len(node)} item(s))")
         else:
             raise ValueError(f"{_dotted(path[: depth + 1])} is not a mapping or list item")
     last = path[-1]
@@ -734,6 +755,8 @@ def _set(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
         node[last] = value
     elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
+    elif isinstance(node, list):
+        raise ValueError(f"index {last} is out of range ({len(node)} item(s))")
     else:
         raise ValueError(f"cannot set {_dotted(path)}")
 
@@ -800,8 +823,12 @@ def _validate(
         return Scenario.model_validate(data, context={"base_dir": base_dir}), []
     except ValidationError as err:
         problems = []
-        for error in err.errors():
-            path = _data_path(error["loc"], data)
+        errors = [(e, _data_path(e["loc"], data)) for e in err.errors()]
+        for error, path in errors:
+            if error["type"] == "too_short" and any(
+                len(other) > len(path) and other[: len(path)] == path for _, other in errors
+            ):
+                continue  # a list emptied by its own invalid items: those are the news
             origin = next((o for p, o in origins.items() if path[: len(p)] == p), None)
             if origin is None:
                 where, (line, col) = source, _position(marks, path)
@@ -941,9 +968,13 @@ def load(
         scenario, variant_problems = _validate(
             variant_data, source, marks, base_dir, variant_origins
         )
-        problems += [p for p in variant_problems if p not in problems]
+        name = variant_name(params) if axes else base.name
+        for problem in variant_problems:
+            problem = replace(problem, message=f"{problem.message} (in variant {name})")
+            if problem not in problems:
+                problems.append(problem)
         if scenario is not None:
-            variants.append(Variant(variant_name(params) if axes else base.name, params, scenario))
+            variants.append(Variant(name, params, scenario))
     if problems:
         raise ScenarioError(problems)
     names = [v.name for v in variants]

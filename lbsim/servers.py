@@ -9,10 +9,16 @@ no generator process.
 
 A server can fail (driven by :mod:`lbsim.faults`): a crash fails what it
 holds with ``conn_error`` and refuses new connections until it recovers
-(a sender learns only after its connect timeout); a hung server accepts and
-never answers; a slow one serves ``slowdown`` times slower; a flaky one
-answers a fraction of requests at once with a 5xx (``server_error``).
-Health probes that go through the queue are jobs with negative ids.
+(a sender learns only after its connect timeout); a hung server freezes what
+it holds and what it accepts, answering nothing; a slow one serves
+``slowdown`` times slower; a flaky one answers a fraction of requests at
+once with a 5xx (``server_error``). Health probes that go through the queue
+are jobs with negative ids.
+
+Each server integrates its own levels over the measurement window (exactly,
+at each change): worker-seconds busy (``busy_area``, abandoned work and
+probes included: they occupy a worker too), job-seconds waiting
+(``queue_area``) and the longest queue (``queue_peak``).
 """
 
 from __future__ import annotations
@@ -40,8 +46,15 @@ class Server:
         "_demand",
         "_done",
         "_errors",
+        "_hi",
+        "_inflight",
+        "_lo",
+        "_probe_ids",
+        "_queue_since",
         "_start",
+        "_tries",
         "busy",
+        "busy_area",
         "env",
         "error_rate",
         "held",
@@ -50,7 +63,9 @@ class Server:
         "name",
         "probes",
         "queue",
+        "queue_area",
         "queue_limit",
+        "queue_peak",
         "serving",
         "slowdown",
         "speed",
@@ -69,9 +84,12 @@ class Server:
         queue_limit: int | None,
         demand: Column,
         start: Column,
+        tries: Column,
+        inflight: bytearray,
         done: Done,
         connect_timeout: float,
         errors: Uniforms,
+        window: tuple[float, float],
     ) -> None:
         self.env = env
         self.index = index
@@ -85,11 +103,19 @@ class Server:
         self.slowdown = 1.0
         self.error_rate = 0.0
         self.queue: deque[int] = deque()
-        self.serving: set[int] = set()
-        self.held: list[int] = []  # accepted by a hung server
+        self.serving: dict[int, float] = {}  # job -> when its service ends
+        self.held: list[int] = []  # frozen by a hang
         self.probes: dict[int, tuple[float, Callable[[bool], None]]] = {}
+        self._probe_ids = -1
         self._demand = demand
         self._start = start
+        self._tries = tries
+        self._inflight = inflight
+        self._lo, self._hi = window
+        self.busy_area = 0.0
+        self.queue_area = 0.0
+        self.queue_peak = 0
+        self._queue_since = 0.0
         self._done = done
         self._connect_timeout = connect_timeout
         self._errors = errors
@@ -98,6 +124,28 @@ class Server:
     def in_system(self) -> int:
         """Jobs here in truth: waiting plus in service."""
         return len(self.queue) + self.busy
+
+    def probe(self, work: float, result: Callable[[bool], None]) -> None:
+        """Take a health probe of ``work`` seconds through the queue."""
+        job = self._probe_ids
+        self._probe_ids -= 1
+        self.probes[job] = (work, result)
+        self.accept(job)
+
+    def _account_queue(self) -> None:
+        """Integrate the queue length up to now (before it changes)."""
+        now = self.env.now
+        if self.queue and now > self._lo and self._queue_since < self._hi:
+            overlap = min(now, self._hi) - max(self._queue_since, self._lo)
+            self.queue_area += len(self.queue) * overlap
+            self.queue_peak = max(self.queue_peak, len(self.queue))
+        self._queue_since = now
+
+    def _unbusy(self, end: float) -> None:
+        """A service meant to last until ``end`` stops now: take back the rest."""
+        now = self.env.now
+        if end > self._lo and now < self._hi:
+            self.busy_area -= min(end, self._hi) - max(now, self._lo)
 
     def accept(self, job: int) -> None:
         """An attempt (or a probe, with a negative id) arrives from a balancer."""
@@ -111,26 +159,33 @@ class Server:
             self.busy += 1
             self._serve(job)
         elif len(self.queue) < self.queue_limit:
+            self._account_queue()
             self.queue.append(job)
         else:
             self._fail(job, REJECTED)
 
     def _serve(self, job: int) -> None:
-        self.serving.add(job)
+        now = self.env.now
         if job < 0:
             work = self.probes[job][0]
         else:
             request = job >> ATTEMPT_BITS
-            self._start[request] = self.env.now
+            if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
+                self._start[request] = now  # not for an attempt nobody waits for
             work = self._demand[request]
-        Timeout(self.env, work * self.slowdown / self.speed, job).callbacks.append(self._finish)
+        duration = work * self.slowdown / self.speed
+        end = now + duration
+        self.serving[job] = end
+        if end > self._lo and now < self._hi:
+            self.busy_area += min(end, self._hi) - max(now, self._lo)
+        Timeout(self.env, duration, job).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
         job: int = event._value
-        if job not in self.serving:
-            return  # lost in a crash
-        self.serving.discard(job)
+        if self.serving.pop(job, None) is None:
+            return  # lost in a crash or frozen by a hang
         if self.queue:
+            self._account_queue()
             self._serve(self.queue.popleft())
         else:
             self.busy -= 1
@@ -151,17 +206,34 @@ class Server:
     def _error(self, event: Timeout) -> None:
         self._fail(event._value, SERVER_ERROR)
 
-    def crash(self) -> None:
-        """Go down: everything held fails with a connection error."""
-        lost = [*self.serving, *self.queue, *self.held]
-        self.up = False
-        self.hung = False
+    def _drop_all(self) -> list[int]:
+        """Empty the server (crash, hang): the jobs it held, oldest first."""
+        for end in self.serving.values():
+            self._unbusy(end)
+        self._account_queue()
+        jobs = [*self.serving, *self.queue]
         self.serving.clear()
         self.queue.clear()
-        self.held.clear()
         self.busy = 0
+        return jobs
+
+    def crash(self) -> None:
+        """Go down: everything held fails with a connection error."""
+        lost = [*self._drop_all(), *self.held]
+        self.up = False
+        self.hung = False
+        self.held.clear()
         for job in sorted(lost):
             self._fail(job, CONN_ERROR)
+
+    def hang(self) -> None:
+        """Freeze: what is in service or queued is never answered."""
+        self.held.extend(self._drop_all())
+        self.hung = True
+
+    def finish_accounting(self) -> None:
+        """Close the queue integral at the end of the run."""
+        self._account_queue()
 
     def recover(self) -> None:
         """Back up (a hung process is restarted: what it held fails)."""

@@ -59,6 +59,14 @@ class SlowStarter:
         balancer.backends.weights[:] = self.nominal
         balancer.refresh()
         balancer.on_recovered = self.start
+        balancer.on_weight = self.set_weight
+
+    def set_weight(self, backend: int, weight: int) -> None:
+        """A new configured weight (``set_weight`` on the timeline)."""
+        self.nominal[backend] = weight * SCALE
+        if backend not in self.since:
+            self.balancer.backends.weights[backend] = self.nominal[backend]
+            self.balancer.refresh()
 
     def start(self, backend: int) -> None:
         if not self.since:

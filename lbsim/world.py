@@ -46,6 +46,8 @@ class World:
         self.recorder = Recorder(len(workload), sum(pool.count for pool in scenario.servers))
         demand = column(workload.demand)
         start = column(self.recorder.start)
+        tries = column(self.recorder.retries)
+        window = (scenario.warmup, scenario.duration)
         config = scenario.balancer
         seed = scenario.seed
 
@@ -63,9 +65,12 @@ class World:
                         queue_limit=pool.queue_limit,
                         demand=demand,
                         start=start,
+                        tries=tries,
+                        inflight=self.recorder.inflight,
                         done=self._done,
                         connect_timeout=config.connect_timeout,
                         errors=Uniforms(stream(seed, f"server-errors/{name}")),
+                        window=window,
                     )
                 )
         names = [server.name for server in self.servers]
@@ -90,6 +95,7 @@ class World:
                 backup=backup,
                 panic_threshold=config.panic_threshold,
                 fail_open=config.fail_open,
+                all_backups=config.all_backups,
                 connect_timeout=config.connect_timeout,
                 clients=scenario.clients,
                 recorder=self.recorder,
@@ -172,19 +178,21 @@ class World:
         balancer = self.balancers[index]
         if up:
             balancer.recover()
-            return
-        inflight = np.frombuffer(self.recorder.inflight, dtype=np.uint8)
-        balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
+        else:
+            inflight = np.frombuffer(self.recorder.inflight, dtype=np.uint8)
+            balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
         config = self.scenario.balancer
-        if config.mode == "active_passive" and index == self._serving:
-            standby = [b.index for b in self.balancers if b.up]
-            if standby:
-                Timeout(self.env, config.failover_time, standby[0]).callbacks.append(self._takeover)
+        if config.mode == "active_passive" and not self.balancers[self._serving].up:
+            # VRRP: an instance that is up claims the address after failover_time
+            Timeout(self.env, config.failover_time).callbacks.append(self._takeover)
 
     def _takeover(self, event: Timeout) -> None:
-        if not self.balancers[self._serving].up:
-            self._serving = event._value
-            self.recorder.log(self.env.now, "takeover", f"lb-{self._serving}")
+        if self.balancers[self._serving].up:
+            return
+        standby = next((b.index for b in self.balancers if b.up), None)
+        if standby is not None:
+            self._serving = standby
+            self.recorder.log(self.env.now, "takeover", f"lb-{standby}")
 
     def _sample(self, event: Timeout | None = None) -> None:
         levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
@@ -206,7 +214,7 @@ class World:
         return (
             self._next < len(self._arrival)
             or any(s.busy or s.queue or s.held for s in self.servers)
-            or any(any(b.backends.outstanding) for b in self.balancers)
+            or any(b.pending_retries or any(b.backends.outstanding) for b in self.balancers)
         )
 
     @property
@@ -232,4 +240,9 @@ class World:
                 progress(chunk / CHUNKS)
         if progress is not None:
             progress(1.0)
+        for server in self.servers:
+            server.finish_accounting()
+        self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
+        self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
+        self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         return self.recorder
