@@ -15,10 +15,13 @@ it holds and what it accepts, answering nothing; a slow one serves
 once with a 5xx (``server_error``). Health probes that go through the queue
 are jobs with negative ids.
 
-Each server integrates its own levels over the measurement window (exactly,
-at each change): worker-seconds busy (``busy_area``, abandoned work and
-probes included: they occupy a worker too), job-seconds waiting
-(``queue_area``) and the longest queue (``queue_peak``).
+Each server integrates its own levels over the measurement window exactly:
+worker-seconds busy (``busy_area``, abandoned work and probes included: they
+occupy a worker too), job-seconds waiting (``queue_area``) and the longest
+queue (``queue_peak``). The overlap of an interval [a, b] with the window
+[lo, hi] is clip(b) − clip(a) with clip(t) = min(max(t, lo), hi), so each
+job adds clip(now) when it leaves the queue and subtracts it when it joins:
+no per-job bookkeeping on the hot path.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ class Server:
         "_inflight",
         "_lo",
         "_probe_ids",
-        "_queue_since",
         "_start",
         "_tries",
         "busy",
@@ -115,7 +117,6 @@ class Server:
         self.busy_area = 0.0
         self.queue_area = 0.0
         self.queue_peak = 0
-        self._queue_since = 0.0
         self._done = done
         self._connect_timeout = connect_timeout
         self._errors = errors
@@ -132,20 +133,12 @@ class Server:
         self.probes[job] = (work, result)
         self.accept(job)
 
-    def _account_queue(self) -> None:
-        """Integrate the queue length up to now (before it changes)."""
-        now = self.env.now
-        if self.queue and now > self._lo and self._queue_since < self._hi:
-            overlap = min(now, self._hi) - max(self._queue_since, self._lo)
-            self.queue_area += len(self.queue) * overlap
-            self.queue_peak = max(self.queue_peak, len(self.queue))
-        self._queue_since = now
+    def _clip(self, time: float) -> float:
+        return self._lo if time < self._lo else (self._hi if time > self._hi else time)
 
-    def _unbusy(self, end: float) -> None:
-        """A service meant to last until ``end`` stops now: take back the rest."""
-        now = self.env.now
-        if end > self._lo and now < self._hi:
-            self.busy_area -= min(end, self._hi) - max(now, self._lo)
+    def window_opens(self) -> None:
+        """At the start of the window: the queue carried into it counts for the peak."""
+        self.queue_peak = max(self.queue_peak, len(self.queue))
 
     def accept(self, job: int) -> None:
         """An attempt (or a probe, with a negative id) arrives from a balancer."""
@@ -159,8 +152,14 @@ class Server:
             self.busy += 1
             self._serve(job)
         elif len(self.queue) < self.queue_limit:
-            self._account_queue()
+            now = self.env.now
             self.queue.append(job)
+            if self._lo <= now <= self._hi:
+                self.queue_area -= now
+                if len(self.queue) > self.queue_peak:
+                    self.queue_peak = len(self.queue)
+            else:
+                self.queue_area -= self._lo if now < self._lo else self._hi
         else:
             self._fail(job, REJECTED)
 
@@ -176,8 +175,9 @@ class Server:
         duration = work * self.slowdown / self.speed
         end = now + duration
         self.serving[job] = end
-        if end > self._lo and now < self._hi:
-            self.busy_area += min(end, self._hi) - max(now, self._lo)
+        lo, hi = self._lo, self._hi
+        if end > lo and now < hi:  # clip(end) - clip(now), inlined: hot path
+            self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
         Timeout(self.env, duration, job).callbacks.append(self._finish)
 
     def _finish(self, event: Timeout) -> None:
@@ -185,7 +185,8 @@ class Server:
         if self.serving.pop(job, None) is None:
             return  # lost in a crash or frozen by a hang
         if self.queue:
-            self._account_queue()
+            now = self.env.now
+            self.queue_area += now if self._lo <= now <= self._hi else self._clip(now)
             self._serve(self.queue.popleft())
         else:
             self.busy -= 1
@@ -208,9 +209,10 @@ class Server:
 
     def _drop_all(self) -> list[int]:
         """Empty the server (crash, hang): the jobs it held, oldest first."""
-        for end in self.serving.values():
-            self._unbusy(end)
-        self._account_queue()
+        now = self._clip(self.env.now)
+        for end in self.serving.values():  # take back the service that will not happen
+            self.busy_area -= self._clip(end) - now
+        self.queue_area += len(self.queue) * now
         jobs = [*self.serving, *self.queue]
         self.serving.clear()
         self.queue.clear()
@@ -233,7 +235,7 @@ class Server:
 
     def finish_accounting(self) -> None:
         """Close the queue integral at the end of the run."""
-        self._account_queue()
+        self.queue_area += len(self.queue) * self._clip(self.env.now)
 
     def recover(self) -> None:
         """Back up (a hung process is restarted: what it held fails)."""

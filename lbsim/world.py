@@ -209,6 +209,10 @@ class World:
         if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
             Timeout(self.env, self.scenario.sampling).callbacks.append(self._sample)
 
+    def _window_opens(self, event: Timeout) -> None:
+        for server in self.servers:
+            server.window_opens()
+
     def active(self) -> bool:
         """Whether requests are still to come or in flight."""
         return (
@@ -231,6 +235,7 @@ class World:
         if self._arrival:
             Timeout(self.env, self._arrival[0]).callbacks.append(self._arrive)
         self._sample()
+        Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
         for chunk in range(1, CHUNKS + 1):
             if self.env.peek() == float("inf"):
