@@ -21,6 +21,7 @@ from lbsim import __version__
 from lbsim.clients import Workload, draw_workload
 from lbsim.result import (
     Result,
+    balancers_frame,
     concat,
     events_frame,
     requests_frame,
@@ -130,7 +131,7 @@ def run(
     loaded = load_scenario(scenario, _overrides(overrides))
     started = time.perf_counter()
     base = loaded.base
-    summaries, requests, series, events = [], [], [], []
+    summaries, requests, series, views, events = [], [], [], [], []
     workloads = Workloads()
     count = len(loaded.variants)
     for index, variant in enumerate(loaded.variants):
@@ -142,6 +143,7 @@ def run(
         summaries.append(summarize(variant, workload, records))
         requests.append(requests_frame(variant.name, workload, records, names, config.warmup))
         series.append(timeseries_frame(variant.name, records, names))
+        views.append(balancers_frame(variant.name, records))
         events.append(events_frame(variant.name, records))
     meta = {
         "name": base.name,
@@ -163,6 +165,7 @@ def run(
         summary=pd.DataFrame(summaries),
         requests=concat(requests),
         timeseries=concat(series),
+        balancers=concat(views),
         events=concat(events),
         meta=meta,
     )

@@ -114,6 +114,7 @@ class Balancer:
         self._uniforms = Uniforms(rng)
         self.active_retries = 0
         self.pending_retries = 0  # retries waiting out their back-off
+        self.traffic_seen = False  # Envoy health checks slow down until traffic
         self.refresh()
 
     # ------------------------------------------------------------ requests
@@ -138,6 +139,7 @@ class Balancer:
             return
         self.backends.outstanding[backend] += 1
         self.algorithm.on_send(backend)
+        self.traffic_seen = True
         self._server[request] = backend
         self._sent[request] = self.env.now
         if attempt:

@@ -21,7 +21,9 @@ Counting rules (``preset``):
   in a row mark a healthy backend down, ``healthy_threshold`` successes mark
   it up again; a new backend starts unhealthy and one success suffices
   (Envoy ``health_check.proto``; ALB: a new target must pass one check).
-  First checks go out at time 0.
+  First checks go out at time 0 (Envoy: within ``initial_jitter``); Envoy
+  checks every ``no_traffic_interval`` until its balancer has sent a request,
+  and uses its edge and unhealthy intervals after and between transitions.
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ class Prober:
                 return config.fastinter or config.period  # in transition
             return config.period
         if config.preset == "envoy":
+            if not self.balancer.traffic_seen and config.no_traffic_interval is not None:
+                return config.no_traffic_interval
             edge = config.healthy_edge_interval if self.healthy else config.unhealthy_edge_interval
             if changed and edge is not None:
                 return edge

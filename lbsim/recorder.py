@@ -18,6 +18,7 @@ import numpy as np
 STATUSES = ("ok", "rejected", "no_backend", "conn_error", "server_error", "timeout", "incomplete")
 OK, REJECTED, NO_BACKEND, CONN_ERROR, SERVER_ERROR, TIMEOUT, INCOMPLETE = range(len(STATUSES))
 LEVELS = ("queue", "in_service", "outstanding", "healthy", "up")
+BALANCER_LEVELS = ("in_rotation", "outstanding", "up")  # sampled per balancer instance
 
 # A writable memoryview of a numpy column: indexing takes and gives plain
 # Python numbers (typed Any: memoryview's stubs only know bytes-like items).
@@ -59,6 +60,7 @@ class Recorder:
     queue_peak: np.ndarray = field(init=False)  # per server: longest queue in the window
     sample_times: list[float] = field(default_factory=list)
     samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
+    balancer_samples: list[np.ndarray] = field(default_factory=list)  # (instances, 3) each
     events: list[Event] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -79,9 +81,10 @@ class Recorder:
         """Fast writable views of (server, start, end, status) for the hot path."""
         return column(self.server), column(self.start), column(self.end), column(self.status)
 
-    def sample(self, time: float, levels: np.ndarray) -> None:
+    def sample(self, time: float, levels: np.ndarray, balancers: np.ndarray) -> None:
         self.sample_times.append(time)
         self.samples.append(levels)
+        self.balancer_samples.append(balancers)
 
     def log(self, time: float, kind: str, target: str, detail: str = "") -> None:
         self.events.append(Event(time, kind, target, detail))

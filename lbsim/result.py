@@ -24,11 +24,18 @@ import numpy as np
 import pandas as pd
 
 from lbsim.clients import Workload
-from lbsim.recorder import LEVELS, STATUSES, Recorder
+from lbsim.recorder import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.scenario import Variant
 
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
-FILES = ("summary.csv", "requests.parquet", "timeseries.parquet", "events.csv", "run.json")
+FILES = (
+    "summary.csv",
+    "requests.parquet",
+    "timeseries.parquet",
+    "balancers.parquet",
+    "events.csv",
+    "run.json",
+)
 
 
 @dataclass
@@ -38,6 +45,7 @@ class Result:
     summary: pd.DataFrame
     requests: pd.DataFrame
     timeseries: pd.DataFrame
+    balancers: pd.DataFrame  # sampled per balancer instance: what each one believes
     events: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -57,6 +65,7 @@ class Result:
             "summary.csv": lambda p: self.summary.to_csv(p, index=False),
             "requests.parquet": lambda p: self.requests.to_parquet(p, index=False),
             "timeseries.parquet": lambda p: self.timeseries.to_parquet(p, index=False),
+            "balancers.parquet": lambda p: self.balancers.to_parquet(p, index=False),
             "events.csv": lambda p: self.events.to_csv(p, index=False),
             "run.json": lambda p: Path(p).write_text(json.dumps(self.meta, indent=2, default=str)),
         }
@@ -73,6 +82,7 @@ class Result:
             summary=pd.read_csv(out_dir / "summary.csv"),
             requests=pd.read_parquet(out_dir / "requests.parquet"),
             timeseries=pd.read_parquet(out_dir / "timeseries.parquet"),
+            balancers=pd.read_parquet(out_dir / "balancers.parquet"),
             events=events,
             meta=json.loads((out_dir / "run.json").read_text()),
         )
@@ -219,6 +229,27 @@ def timeseries_frame(variant: str, rec: Recorder, names: list[str]) -> pd.DataFr
     )
     for index, level in enumerate(LEVELS):
         column = levels[:, index, :].reshape(-1)
+        frame[level] = column.astype(bool) if level == "up" else column
+    return frame
+
+
+def balancers_frame(variant: str, rec: Recorder) -> pd.DataFrame:
+    """Sampled view of each balancer instance: backends in rotation,
+    outstanding requests, whether the instance is up."""
+    columns = ["variant", "time", "balancer", *BALANCER_LEVELS]
+    if not rec.balancer_samples:
+        return pd.DataFrame(columns=columns)
+    levels = np.stack(rec.balancer_samples)  # (samples, instances, levels)
+    samples, instances, _ = levels.shape
+    frame = pd.DataFrame(
+        {
+            "variant": variant,
+            "time": np.repeat(np.asarray(rec.sample_times), instances),
+            "balancer": np.tile([f"lb-{i}" for i in range(instances)], samples),
+        }
+    )
+    for index, level in enumerate(BALANCER_LEVELS):
+        column = levels[:, :, index].reshape(-1)
         frame[level] = column.astype(bool) if level == "up" else column
     return frame
 

@@ -234,7 +234,13 @@ HEALTH_PRESETS: dict[str, dict[str, Any]] = {
     # HAProxy: inter 2000ms, rise 2, fall 3, timeout check = inter (defaults.h, configuration.txt)
     "haproxy": {"interval": 2.0, "timeout": 2.0, "unhealthy_threshold": 3, "healthy_threshold": 2},
     # Envoy has no defaults for these (required fields); common values from its docs' examples
-    "envoy": {"interval": 5.0, "timeout": 1.0, "unhealthy_threshold": 3, "healthy_threshold": 2},
+    "envoy": {
+        "interval": 5.0,
+        "timeout": 1.0,
+        "unhealthy_threshold": 3,
+        "healthy_threshold": 2,
+        "no_traffic_interval": 60.0,
+    },
 }
 
 
@@ -285,6 +291,10 @@ class HealthCheck(Frozen):
     initial_jitter: Duration = Field(
         default=0.0, description="Envoy: the first check waits up to this (uniform)"
     )
+    no_traffic_interval: PositiveDuration | None = Field(
+        default=None,
+        description="Envoy: interval until the balancer has sent any request (Envoy default 60s)",
+    )
 
     @model_validator(mode="after")
     def _apply_preset(self) -> HealthCheck:
@@ -293,7 +303,12 @@ class HealthCheck(Frozen):
                 object.__setattr__(self, key, value)
         owners = {
             "haproxy": ("fastinter", "downinter"),
-            "envoy": ("unhealthy_interval", "unhealthy_edge_interval", "healthy_edge_interval"),
+            "envoy": (
+                "unhealthy_interval",
+                "unhealthy_edge_interval",
+                "healthy_edge_interval",
+                "no_traffic_interval",
+            ),
         }
         for preset, keys in owners.items():
             stray = [k for k in keys if getattr(self, k) is not None and self.preset != preset]

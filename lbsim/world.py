@@ -205,7 +205,14 @@ class World:
             else 0
         )
         levels[4] = [s.up for s in self.servers]
-        self.recorder.sample(self.env.now, levels)
+        views = np.array(
+            [
+                (sum(b.backends.available) if b.up else 0, sum(b.backends.outstanding), b.up)
+                for b in self.balancers
+            ],
+            dtype=np.int32,
+        )
+        self.recorder.sample(self.env.now, levels, views)
         if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
             Timeout(self.env, self.scenario.sampling).callbacks.append(self._sample)
 

@@ -290,7 +290,7 @@ def test_health_plot_shows_truth_and_belief() -> None:
     result = lbsim.run(cluster(balancer={"health_check": check}, events=events))
     fig = health_over_time(result)
     lines = {line.get_gid(): line for line in fig.axes[0].get_lines() if line.get_label() == "test"}
-    up, rotation = (np.asarray(lines[g].get_ydata(), float) for g in ("up", "in_rotation"))
+    up, rotation = (np.asarray(lines[g].get_ydata(), float) for g in ("up", "in_rotation:lb-0"))
     times = np.asarray(lines["up"].get_xdata(), float)
     assert up.max() == 4 and up.min() == 3
     # belief lags the truth: right after the crash the balancer still routes to 4
@@ -343,3 +343,52 @@ def test_initial_state_and_preset_specific_fields_are_checked() -> None:
         load(data=cluster(balancer={"health_check": {"preset": "envoy", "fastinter": "1s"}}))
     with pytest.raises(ScenarioError, match="initial_state only applies to preset haproxy"):
         load(data=cluster(balancer={"health_check": {"initial_state": "down"}}))
+
+
+def test_envoy_checks_slowly_until_traffic_and_fast_on_edges() -> None:
+    # Arrivals start at 2m: until then Envoy checks every no_traffic_interval
+    # (60 s). A crash at 5m is seen after unhealthy_threshold failures at the
+    # normal interval; once down, the unhealthy_interval (30 s) applies, so the
+    # recovery at 6m is seen up to 30 s late.
+    check = {
+        "preset": "envoy",
+        "interval": "2s",
+        "timeout": "1s",
+        "unhealthy_threshold": 2,
+        "healthy_threshold": 1,
+        "unhealthy_interval": "30s",
+    }
+    data = cluster(
+        balancer={"health_check": check},
+        events=[{"at": "5m", "target": "web-1", "action": "crash", "for": "1m"}],
+        **{
+            "clients.arrivals": {
+                "profile": [{"at": 0, "rate": 0}, {"at": 119.9, "rate": 0}, {"at": 120, "rate": 2}]
+            }
+        },
+    )
+    result = lbsim.run(data)
+    down = events_of(result, "marked_down", "web-1")[0]
+    up = next(t for t in events_of(result, "marked_up", "web-1") if t > 0)  # 0: first check
+    assert 300 + 2 * 1 + 2 <= down < 300 + 2 * 1 + 2 + 2
+    assert 360 <= up <= 360 + 30 + 1
+    assert up - 360 > 3  # not at the 2 s interval
+
+
+def test_envoy_health_checks_before_traffic_use_no_traffic_interval() -> None:
+
+    data = cluster(
+        balancer={"health_check": {"preset": "envoy"}},
+        events=[{"at": "30s", "target": "web-1", "action": "crash"}],
+        **{
+            "clients.arrivals": {
+                "profile": [{"at": 0, "rate": 0}, {"at": 299.9, "rate": 0}, {"at": 300, "rate": 2}]
+            }
+        },
+    )
+    result = lbsim.run(data)
+    # no traffic until 300 s: probes every 60 s. The crash at 30 s fails the
+    # probes sent at 60 s, ~121 s and ~182 s (1 s timeout each): the third
+    # failure (unhealthy_threshold 3) marks it down at ~183 s, not at ~38 s.
+    down = events_of(result, "marked_down", "web-1")[0]
+    assert 60 + 2 * 61 + 1 <= down < 300

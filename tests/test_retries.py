@@ -164,3 +164,32 @@ def test_haproxy_redispatch_on_the_last_retry() -> None:
     assert len(hit) > 0
     assert set(hit["retries"]) == {3}
     assert (hit["status"] == "ok").mean() > 0.7
+
+
+def test_each_balancer_instance_has_its_own_view_over_time() -> None:
+    from lbsim.report.plots import health_over_time
+
+    data = cluster(
+        balancer={
+            "instances": 2,
+            "health_check": {"preset": "haproxy", "interval": "1s", "timeout": "500ms"},
+        },
+        events=[
+            {"at": "5m", "target": "lb-1", "action": "crash", "for": "5m"},
+            {"at": "15m", "target": "web-0", "action": "crash", "for": "5m"},
+        ],
+    )
+    result = lbsim.run(data)
+    views = result.balancers
+    assert set(views["balancer"]) == {"lb-0", "lb-1"}
+    lb1 = views[views["balancer"] == "lb-1"]
+    dead = lb1[(lb1["time"] > 300) & (lb1["time"] < 600)]
+    assert (dead["in_rotation"] == 0).all() and not dead["up"].any()
+    lb0 = views[views["balancer"] == "lb-0"]
+    # both instances detect web-0's crash with their own checks
+    for view in (lb0, lb1):
+        during = view[(view["time"] > 920) & (view["time"] < 1200)]
+        assert (during["in_rotation"] == 3).all()
+    fig = health_over_time(result)
+    gids = {line.get_gid() for line in fig.axes[0].get_lines() if line.get_label() == "test"}
+    assert {"up", "in_rotation:lb-0", "in_rotation:lb-1"} <= gids

@@ -28,6 +28,7 @@ gid of their own: ``"event"``, ``"arrivals"``, ``"warmup"``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -683,38 +684,43 @@ def _thin(
 def health_over_time(result: ResultLike) -> Figure:
     """Servers up (truth, solid) and servers in rotation (dashed) over time.
 
-    "In rotation" is what the balancers believe: backends they would route
-    to, averaged over balancer instances (each has its own health checks).
-    The gap between the lines after a failure is the detection delay.
+    "In rotation" is what a balancer believes: the backends it would route
+    to. With several balancer instances each has its own dashed line (its
+    own health checks; a dead instance routes nowhere). The gap between the
+    lines after a failure is the detection delay.
     """
     names = variant_names(result)
     colors = variant_colors(names)
     fig, (ax,), rate = _time_figure(TITLES["health_over_time"], 1)
-    instances = result.meta.get("scenario", {}).get("balancer", {}).get("instances", 1) or 1
-    groups = _by_variant(result.timeseries)
+    series = _by_variant(result.timeseries)
+    views = _by_variant(getattr(result, "balancers", pd.DataFrame()))
     for name in names:
-        frame = groups.get(name, pd.DataFrame())
+        frame = series.get(name, pd.DataFrame())
         if frame.empty or "up" not in frame.columns:
-            times, up, rotation = np.empty(0), np.empty(0), np.empty(0)
+            times, up = np.empty(0), np.empty(0)
         else:
-            per_time = (
-                frame.assign(up=frame["up"].astype(float), healthy=frame["healthy"].astype(float))
-                .groupby("time", sort=True)[["up", "healthy"]]
-                .sum()
-            )
-            times = per_time.index.to_numpy(dtype=float)
-            up = per_time["up"].to_numpy(float)
-            rotation = per_time["healthy"].to_numpy(float) / instances
+            per_time = frame.assign(up=frame["up"].astype(float)).groupby("time")["up"].sum()
+            times, up = per_time.index.to_numpy(float), per_time.to_numpy(float)
         ax.plot(times, up, color=colors[name], linewidth=1.4, label=name, gid="up")
-        ax.plot(
-            times,
-            rotation,
-            color=colors[name],
-            linewidth=1.0,
-            linestyle="--",
-            label=name,
-            gid="in_rotation",
-        )
+        view = views.get(name, pd.DataFrame())
+        if view.empty:  # no per-balancer samples: the sum of beliefs over servers
+            healthy = frame.groupby("time")["healthy"].sum() if not frame.empty else pd.Series()
+            lines = {"balancer": (healthy.index.to_numpy(float), healthy.to_numpy(float))}
+        else:
+            lines = {
+                str(lb): (group["time"].to_numpy(float), group["in_rotation"].to_numpy(float))
+                for lb, group in view.groupby("balancer", sort=True, observed=True)
+            }
+        for style, (lb, (x, y)) in zip(itertools.cycle(("--", ":", "-.")), lines.items()):
+            ax.plot(
+                x,
+                y,
+                color=colors[name],
+                linewidth=1.0,
+                linestyle=style,
+                label=name,
+                gid=f"in_rotation:{lb}",
+            )
     ax.set_ylim(bottom=0)
     ax.set_ylabel("servers", fontsize="small")
     styles: list[tuple[str, LineStyleType]] = [("up (truth)", "-"), ("in rotation", "--")]
