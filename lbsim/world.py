@@ -1,12 +1,14 @@
 """A SimPy world built from one scenario variant, and its run.
 
-Build: draw nothing here (the workload comes ready from the client side),
-create the servers, the balancer view and algorithm (with its own stream),
-and wire completions back to the balancer. Run: arrivals are fed to the
-balancer by a chain of timeouts (one event per request), services end by one
-timeout each, and a sampler records levels every ``sample_interval``. The
-simulation advances in chunks so a caller can show progress without any
-per-event cost.
+Build: draw nothing here (the workload comes ready from the client side);
+create the servers, then the balancer instances, each with its own view,
+algorithm and stream, its health probers, passive checker and slow start;
+then the failure timeline. Run: arrivals are fed to a balancer by a chain of
+timeouts (one event per request: DNS round robin over instances, or the
+active one of a pair), services end by one timeout each, completions are
+routed back to the balancer that sent them, and a sampler records levels
+every ``sample_interval``. The simulation advances in chunks so a caller can
+show progress without any per-event cost.
 """
 
 from __future__ import annotations
