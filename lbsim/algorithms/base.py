@@ -159,3 +159,31 @@ class KeyedHeap:
                 return backend
             heapq.heappop(heap)
         return None
+
+
+ROUND_ROBIN = -1  # a hash lookup gave up; NGINX then falls back to round robin
+
+
+class HashMemo:
+    """The backend chosen per hash key, remembered until the backends change.
+
+    Hash lookups (IP hash, rings) depend only on the key and the backends'
+    state, so a key's answer is computed once; the memo is emptied at
+    ``limit`` keys to bound memory.
+    """
+
+    __slots__ = ("_limit", "_memo")
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self._memo: dict[int, int] = {}
+        self._limit = limit
+
+    def get(self, key: int, lookup: Callable[[int], int], argument: int) -> int:
+        """``lookup(argument)``, remembered under ``key``."""
+        backend = self._memo.get(key)
+        if backend is None:
+            backend = lookup(argument)
+            if len(self._memo) >= self._limit:
+                self._memo.clear()
+            self._memo[key] = backend
+        return backend

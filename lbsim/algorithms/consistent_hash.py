@@ -57,13 +57,11 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
+from lbsim.algorithms.base import ROUND_ROBIN, Backends, BaseAlgorithm, HashMemo, Params
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 MAX_TRIES = 20  # NGINX: round robin once tries > 20, i.e. after 21 unusable points
 RING_PORT = b"80"
-_CACHE_LIMIT = 1 << 20  # cached client addresses before the cache is emptied
-_ROUND_ROBIN = -1
 _LE32 = struct.Struct("<I")
 
 _MASK64 = (1 << 64) - 1
@@ -225,7 +223,7 @@ class ConsistentHash(BaseAlgorithm):
         self.on_change()
 
     def on_change(self) -> None:
-        self._cache: dict[int, int] = {}
+        self._memo = HashMemo()
         backends = self.backends
         if self._method == "maglev":
             eligible = backends.eligible()
@@ -257,10 +255,10 @@ class ConsistentHash(BaseAlgorithm):
         self._hashes, self._owners = hashes, owners
 
     def _ring_lookup(self, key: int) -> int:
-        """The backend NGINX's consistent hash settles on, or ``_ROUND_ROBIN``."""
+        """The backend NGINX's consistent hash settles on, or ``ROUND_ROBIN``."""
         available = self.backends.available
         if len(available) < 2:
-            return _ROUND_ROBIN
+            return ROUND_ROBIN
         hashes, owners = self._hashes, self._owners
         start = bisect_left(hashes, zlib.crc32(dotted(key)))
         n = len(hashes)
@@ -268,21 +266,13 @@ class ConsistentHash(BaseAlgorithm):
             backend = owners[(start + attempt) % n]
             if available[backend]:
                 return backend
-        return _ROUND_ROBIN
+        return ROUND_ROBIN
+
+    def _maglev_lookup(self, key: int) -> int:
+        return self._table[xxh64(dotted(key)) % len(self._table)]
 
     def pick(self, key: int) -> int | None:
-        backend = self._cache.get(key)
-        if backend is None:
-            if self._method == "maglev":
-                table = self._table
-                if not table:
-                    return None
-                backend = table[xxh64(dotted(key)) % len(table)]
-            else:
-                backend = self._ring_lookup(key)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = backend
-        if backend == _ROUND_ROBIN:
-            return self._round_robin.pick(key)
-        return backend
+        if self._method == "maglev":
+            return self._memo.get(key, self._maglev_lookup, key) if self._table else None
+        backend = self._memo.get(key, self._ring_lookup, key)
+        return self._round_robin.pick(key) if backend == ROUND_ROBIN else backend

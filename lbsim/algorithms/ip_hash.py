@@ -36,12 +36,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
+from lbsim.algorithms.base import ROUND_ROBIN, Backends, BaseAlgorithm, HashMemo, Params
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 MAX_TRIES = 20  # NGINX: round robin once ++tries > 20, i.e. after 21 unusable peers
-_CACHE_LIMIT = 1 << 20  # cached /24 prefixes before the cache is emptied
-_ROUND_ROBIN = -1
 
 
 def ip_hash_points(key: int, total_weight: int, tries: int = MAX_TRIES + 1) -> Iterator[int]:
@@ -68,28 +66,20 @@ class IpHash(BaseAlgorithm):
     def on_change(self) -> None:
         self._round_robin.on_change()
         self._bounds = list(accumulate(self.backends.weights))
-        self._cache: dict[int, int] = {}
+        self._memo = HashMemo()
 
     def _lookup(self, key: int) -> int:
-        """The backend NGINX's hash loop settles on, or ``_ROUND_ROBIN``."""
+        """The backend NGINX's hash loop settles on, or ``ROUND_ROBIN``."""
         available = self.backends.available
         if len(available) < 2:
-            return _ROUND_ROBIN
+            return ROUND_ROBIN
         bounds = self._bounds
         for point in ip_hash_points(key, bounds[-1]):
             backend = bisect_right(bounds, point)
             if available[backend]:
                 return backend
-        return _ROUND_ROBIN
+        return ROUND_ROBIN
 
     def pick(self, key: int) -> int | None:
-        prefix = key >> 8
-        backend = self._cache.get(prefix)
-        if backend is None:
-            backend = self._lookup(key)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[prefix] = backend
-        if backend == _ROUND_ROBIN:
-            return self._round_robin.pick(key)
-        return backend
+        backend = self._memo.get(key >> 8, self._lookup, key)  # one answer per /24
+        return self._round_robin.pick(key) if backend == ROUND_ROBIN else backend
