@@ -15,9 +15,9 @@ import argparse
 import time
 
 from lbsim import algorithms
-from lbsim.clients import draw_workload
+from lbsim.engine.workload import draw_workload
+from lbsim.engine.world import World
 from lbsim.scenario import load
-from lbsim.world import World
 
 
 def per_request(algorithm: str, servers: int, requests: int) -> float:

@@ -25,9 +25,9 @@ import numpy as np
 import simpy
 
 import lbsim
-from lbsim.clients import draw_workload
+from lbsim.engine.workload import draw_workload
+from lbsim.engine.world import World
 from lbsim.scenario import load
-from lbsim.world import World
 
 RATE, SERVERS = 7.2, 8
 

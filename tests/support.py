@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-import lbsim.api
+import lbsim.runner.run
 
 BASE: dict[str, Any] = {
     "name": "test",
@@ -37,6 +37,6 @@ def scenario(**changes: Any) -> dict[str, Any]:
 
 def replicate(data: dict[str, Any], replications: int, metric: str) -> np.ndarray:
     """``metric`` of every variant (columns) over independent replications (rows)."""
-    table = lbsim.api.replicate(data, replications)
+    table = lbsim.runner.run.replicate(data, replications)
     wide = table.pivot(index="replication", columns="variant", values=metric)
     return wide[list(table["variant"].unique())].to_numpy()

@@ -29,7 +29,7 @@ from lbsim.report.table import (
     metric_columns,
     parameter_columns,
 )
-from lbsim.units import format_duration, format_rate, parse_duration, parse_rate
+from lbsim.scenario.units import format_duration, format_rate, parse_duration, parse_rate
 
 _MAX_EVENT_ROWS = 200
 

@@ -56,7 +56,7 @@ FloatArray = npt.NDArray[np.float64]
 class ResultLike(Protocol):
     """What the report needs from a run: the Result's DataFrames and meta.
 
-    See ``lbsim.result.Result`` for the columns; plain objects with these
+    See ``lbsim.analysis.result.Result`` for the columns; plain objects with these
     attributes (a dataclass, a ``SimpleNamespace``) work as well.
     """
 

@@ -71,7 +71,7 @@ _TITLES = {
 
 
 class SweepLike(Protocol):
-    """What the report needs from a sweep (``lbsim.sweep.SweepResult``)."""
+    """What the report needs from a sweep (``lbsim.runner.sweep.SweepResult``)."""
 
     @property
     def summary(self) -> pd.DataFrame: ...

@@ -1,0 +1,304 @@
+"""The load balancer: picks a backend for each attempt, forwards it, and
+handles what comes back — timeouts and retries included.
+
+It knows only what a real balancer knows: its own outstanding requests per
+backend, the latencies it observed, configured weights, what its health
+checks told it, and which backends an operator drained (the
+:class:`~lbsim.algorithms.Backends` view it shares with its algorithm). It
+never reads a server's queue. With several instances, each has its own view.
+
+Which backends the algorithm may pick is decided once per change, in this
+order: primaries believed healthy, not ejected by passive checks and not
+drained; if the healthy share of primaries is below ``panic_threshold``,
+every primary not drained (Envoy's panic routing); if no primary is left,
+the first healthy ``backup`` server (HAProxy; all of them with
+``all_backups``, as HAProxy ``allbackups`` and NGINX do); if none, every
+primary when ``fail_open`` (ALB); otherwise none, and requests fail with
+``no_backend`` (503).
+
+A request's life: attempt 0 is sent; a failure whose outcome is in
+``retries.retry_on`` is retried after Envoy's back-off while retries (and the
+retry budget) last; a per-try timeout abandons the attempt (the server still
+does the work: wasted), an overall timeout ends the request. An attempt is a
+job ``request << 4 | attempt`` so a late answer to an abandoned attempt is
+recognised and ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from simpy import Environment
+from simpy.events import Timeout
+
+from lbsim.algorithms import Algorithm, Backends
+from lbsim.algorithms.base import Uniforms
+from lbsim.engine.records import (
+    CONN_ERROR,
+    INCOMPLETE,
+    NO_BACKEND,
+    OK,
+    STATUSES,
+    TIMEOUT,
+    Column,
+    Recorder,
+    column,
+)
+from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Server
+from lbsim.scenario import Clients
+
+PENDING = INCOMPLETE  # a request without a final status yet
+
+
+class Balancer:
+    """One balancer instance in front of ``servers``."""
+
+    def __init__(
+        self,
+        env: Environment,
+        index: int,
+        backends: Backends,
+        algorithm: Algorithm,
+        servers: list[Server],
+        *,
+        backup: list[bool],
+        panic_threshold: float,
+        fail_open: bool,
+        all_backups: bool,
+        connect_timeout: float,
+        clients: Clients,
+        recorder: Recorder,
+        keys: Column,
+        rng: np.random.Generator,
+    ) -> None:
+        self.env = env
+        self.index = index
+        self.name = f"lb-{index}"
+        self.backends = backends
+        self.algorithm = algorithm
+        self.servers = servers
+        self.backup = backup
+        self.panic_threshold = panic_threshold
+        self.fail_open = fail_open
+        self.all_backups = all_backups
+        self.on_weight: Callable[[int, int], None] | None = None  # slow start owns weights
+        self.connect_timeout = connect_timeout
+        self.healthy = [True] * len(servers)
+        self.draining = [False] * len(servers)
+        self.panic = False
+        self.up = True
+        self.recorder = recorder
+        self.on_outcome: Callable[[int, int], None] | None = None  # passive checks
+        self.ejected = [False] * len(servers)
+        self.on_recovered: Callable[[int], None] | None = None  # slow start
+        self._keys = keys
+        self._server, self._start, self._end, self._status = recorder.views()
+        self._sent = column(recorder.sent)
+        self._tries = column(recorder.retries)
+        self._inflight = recorder.inflight
+        self._timeout = clients.timeout
+        self._per_try = clients.per_try_timeout
+        self._retry = clients.retries
+        self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
+        # the first attempt number that is balanced anew rather than resent
+        # to the same server (attempt numbers stop at 15, so 16 = never)
+        redispatch = True if self._retry is None else self._retry.redispatch
+        if redispatch is True:
+            self._redispatch_from = 1
+        elif redispatch == "last" and self._retry is not None:
+            self._redispatch_from = self._retry.max
+        else:
+            self._redispatch_from = 16
+        self._uniforms = Uniforms(rng)
+        self.active_retries = 0
+        self.pending_retries = 0  # retries waiting out their back-off
+        self.traffic_seen = False  # Envoy health checks slow down until traffic
+        self.refresh()
+
+    # ------------------------------------------------------------ requests
+
+    def dispatch(self, request: int) -> None:
+        """Send the current attempt of ``request`` to a backend."""
+        attempt = self._tries[request]
+        if attempt == 0 and self._timeout is not None:
+            Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
+        if not self.up:
+            Timeout(self.env, self.connect_timeout, request).callbacks.append(self._unreachable)
+            return
+        backend: int | None
+        if attempt == 0:
+            backend = self.algorithm.pick(self._keys[request])
+        elif attempt >= self._redispatch_from or self._server[request] < 0:
+            backend = self.algorithm.pick(self._keys[request])
+        else:
+            backend = self._server[request]  # HAProxy without redispatch: same server
+        if backend is None:
+            self._failed(request, NO_BACKEND)
+            return
+        self.backends.outstanding[backend] += 1
+        self.algorithm.on_send(backend)
+        self.traffic_seen = True
+        self._server[request] = backend
+        self._sent[request] = self.env.now
+        if attempt:
+            self._start[request] = math.nan  # the start of service of this attempt
+        self._inflight[request] = 1
+        job = request << ATTEMPT_BITS | attempt
+        if self._per_try is not None:
+            Timeout(self.env, self._per_try, job).callbacks.append(self._try_expired)
+        self.servers[backend].accept(job)
+
+    def complete(self, job: int, backend: int, status: int) -> None:
+        """The answer to attempt ``job`` came back from ``backend``."""
+        request = job >> ATTEMPT_BITS
+        if (job & ATTEMPT_MASK) != self._tries[request] or not self._inflight[request]:
+            self.recorder.abandoned += 1  # an abandoned attempt: the work was wasted
+            return
+        self._inflight[request] = 0
+        self.backends.outstanding[backend] -= 1
+        self.algorithm.on_complete(backend, self.env.now - self._sent[request])
+        if self.on_outcome is not None:
+            self.on_outcome(backend, status)
+        if status == OK:
+            self._finish(request, OK)
+        else:
+            self._failed(request, status)
+
+    def _finish(self, request: int, status: int) -> None:
+        if self._tries[request]:
+            self.active_retries -= 1
+        self._end[request] = self.env.now
+        self._status[request] = status
+
+    def _failed(self, request: int, status: int) -> None:
+        retry = self._retry
+        if self._status[request] != PENDING:
+            return
+        attempt = self._tries[request]
+        if (
+            retry is not None
+            and status in self._retry_on
+            and attempt < retry.max
+            and self.up
+            and self._budget_allows(attempt)
+        ):
+            if attempt == 0:
+                self.active_retries += 1
+            self._tries[request] = attempt + 1
+            self.pending_retries += 1
+            backoff = retry.backoff
+            delay = self._uniforms.next() * min(
+                (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
+            )
+            Timeout(self.env, delay, request).callbacks.append(self._again)
+        else:
+            self._finish(request, status)
+
+    def _budget_allows(self, attempt: int) -> bool:
+        assert self._retry is not None
+        budget = self._retry.budget
+        if budget is None or attempt > 0:  # a retry in progress keeps its slot
+            return True
+        active = sum(self.backends.outstanding)
+        return self.active_retries < max(budget.min_concurrency, budget.percent / 100 * active)
+
+    def _again(self, event: Timeout) -> None:
+        request: int = event._value
+        self.pending_retries -= 1
+        if self._status[request] == PENDING:
+            self.dispatch(request)
+
+    def _abandon(self, request: int) -> None:
+        """Stop waiting for the attempt in flight (the server keeps working)."""
+        backend = self._server[request]
+        self._inflight[request] = 0
+        self.backends.outstanding[backend] -= 1
+        self.algorithm.on_complete(backend, self.env.now - self._sent[request])
+
+    def _try_expired(self, event: Timeout) -> None:
+        job: int = event._value
+        request = job >> ATTEMPT_BITS
+        if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
+            self._abandon(request)
+            if self.on_outcome is not None:
+                self.on_outcome(self._server[request], TIMEOUT)
+            self._failed(request, TIMEOUT)
+
+    def _expired(self, event: Timeout) -> None:
+        request: int = event._value
+        if self._status[request] != PENDING:
+            return
+        if self._inflight[request]:
+            self._abandon(request)
+            if self.on_outcome is not None:
+                self.on_outcome(self._server[request], TIMEOUT)
+        self._finish(request, TIMEOUT)
+
+    def _unreachable(self, event: Timeout) -> None:
+        request: int = event._value
+        if self._status[request] == PENDING:
+            self._finish(request, CONN_ERROR)
+
+    # ------------------------------------------------------------ failures
+
+    def crash(self, requests: np.ndarray) -> None:
+        """This instance dies: connections through it (``requests``) reset,
+        its view of the backends is lost."""
+        self.up = False
+        for request in requests.tolist():
+            if self._status[request] == PENDING:
+                self._inflight[request] = 0
+                self._finish(request, CONN_ERROR)
+        self.backends.outstanding[:] = [0] * len(self.servers)
+        self.algorithm.on_change()
+
+    def recover(self) -> None:
+        self.up = True
+
+    # ------------------------------------------------------------ backends
+
+    def refresh(self) -> None:
+        """Recompute which backends may be picked (see module docstring)."""
+        primaries = [i for i, b in enumerate(self.backup) if not b]
+        fit = [h and not e for h, e in zip(self.healthy, self.ejected, strict=True)]
+        usable = [i for i in primaries if fit[i] and not self.draining[i]]
+        healthy_share = sum(fit[i] for i in primaries) / max(len(primaries), 1)
+        panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold
+        if panic != self.panic:
+            self.panic = panic
+            self.recorder.log(self.env.now, "panic" if panic else "panic_over", self.name)
+        if panic:
+            usable = [i for i in primaries if not self.draining[i]]
+        if not usable:
+            usable = [i for i, b in enumerate(self.backup) if b and fit[i] and not self.draining[i]]
+            if not self.all_backups:
+                usable = usable[:1]  # HAProxy: the first backup only, unless allbackups
+        if not usable and self.fail_open:
+            usable = [i for i in primaries if not self.draining[i]]
+        allowed = set(usable)
+        self.backends.available[:] = [i in allowed for i in range(len(self.servers))]
+        self.algorithm.on_change()
+
+    def set_health(self, backend: int, healthy: bool) -> None:
+        came_back = healthy and not self.healthy[backend]
+        self.healthy[backend] = healthy
+        self.refresh()
+        if came_back and self.on_recovered is not None:
+            self.on_recovered(backend)
+
+    def set_ejected(self, backend: int, ejected: bool) -> None:
+        self.ejected[backend] = ejected
+        self.refresh()
+
+    def set_draining(self, backend: int, draining: bool) -> None:
+        self.draining[backend] = draining
+        self.refresh()
+
+    def set_weight(self, backend: int, weight: int) -> None:
+        if self.on_weight is not None:
+            self.on_weight(backend, weight)
+            return
+        self.backends.weights[backend] = weight
+        self.refresh()

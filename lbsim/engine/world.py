@@ -1,0 +1,262 @@
+"""A SimPy world built from one scenario variant, and its run.
+
+Build: draw nothing here (the workload comes ready from the client side);
+create the servers, then the balancer instances, each with its own view,
+algorithm and stream, its health probers, passive checker and slow start;
+then the failure timeline. Run: arrivals are fed to a balancer by a chain of
+timeouts (one event per request: DNS round robin over instances, or the
+active one of a pair), services end by one timeout each, completions are
+routed back to the balancer that sent them, and a sampler records levels
+every ``sample_interval``. The simulation advances in chunks so a caller can
+show progress without any per-event cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from simpy import Environment
+from simpy.events import Timeout
+
+from lbsim import algorithms
+from lbsim.algorithms import Backends
+from lbsim.algorithms.base import Uniforms
+from lbsim.engine.balancer import Balancer
+from lbsim.engine.faults import Faults
+from lbsim.engine.health import Prober
+from lbsim.engine.outlier import passive_checker
+from lbsim.engine.records import LEVELS, Recorder, column
+from lbsim.engine.servers import ATTEMPT_BITS, Server
+from lbsim.engine.slowstart import SlowStarter
+from lbsim.engine.workload import Workload
+from lbsim.scenario import Scenario
+from lbsim.streams import stream
+
+Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
+
+CHUNKS = 200
+
+
+class World:
+    """Servers, balancer, recorder and the SimPy environment of one variant."""
+
+    def __init__(self, scenario: Scenario, workload: Workload) -> None:
+        self.scenario = scenario
+        self.workload = workload
+        self.env = Environment()
+        self.recorder = Recorder(len(workload), sum(pool.count for pool in scenario.servers))
+        demand = column(workload.demand)
+        start = column(self.recorder.start)
+        tries = column(self.recorder.retries)
+        window = (scenario.warmup, scenario.duration)
+        config = scenario.balancer
+        seed = scenario.seed
+
+        self.servers: list[Server] = []
+        for pool in scenario.servers:
+            for i in range(pool.count):
+                name = f"{pool.name}-{i}"
+                self.servers.append(
+                    Server(
+                        self.env,
+                        len(self.servers),
+                        name,
+                        workers=pool.workers,
+                        speed=pool.speed,
+                        queue_limit=pool.queue_limit,
+                        demand=demand,
+                        start=start,
+                        tries=tries,
+                        inflight=self.recorder.inflight,
+                        done=self._done,
+                        connect_timeout=config.connect_timeout,
+                        errors=Uniforms(stream(seed, f"server-errors/{name}")),
+                        window=window,
+                    )
+                )
+        names = [server.name for server in self.servers]
+        weights = [pool.weight for pool in scenario.servers for _ in range(pool.count)]
+        backup = [pool.backup for pool in scenario.servers for _ in range(pool.count)]
+        keys = column(workload.client_ips[workload.client])
+        self.balancers: list[Balancer] = []
+        for index in range(config.instances):
+            # Each instance has its own view and its own algorithm (Envoy's
+            # per-worker balancers; one LB node per zone in ALB).
+            backends = Backends(names, weights, true_load=lambda i: self.servers[i].in_system)
+            suffix = f"/{index}" if index else ""
+            algorithm = algorithms.get(config.algorithm.name).factory(
+                backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
+            )
+            balancer = Balancer(
+                self.env,
+                index,
+                backends,
+                algorithm,
+                self.servers,
+                backup=backup,
+                panic_threshold=config.panic_threshold,
+                fail_open=config.fail_open,
+                all_backups=config.all_backups,
+                connect_timeout=config.connect_timeout,
+                clients=scenario.clients,
+                recorder=self.recorder,
+                keys=keys,
+                rng=stream(seed, f"retries{suffix}"),
+            )
+            self.balancers.append(balancer)
+            probers = (
+                [
+                    Prober(
+                        self.env,
+                        server,
+                        balancer,
+                        config.health_check,
+                        self.recorder,
+                        seed,
+                        self.active,
+                    )
+                    for server in self.servers
+                ]
+                if config.health_check is not None
+                else []
+            )
+            if config.slow_start is not None:
+                SlowStarter(self.env, balancer, config.slow_start, self.recorder)
+            if config.passive is not None:
+                passive_checker(
+                    config.passive,
+                    self.env,
+                    balancer,
+                    self.recorder,
+                    probers,
+                    stream(seed, f"outlier{suffix}"),
+                    self.active,
+                )
+        self.balancer = self.balancers[0]
+        self._serving = 0  # the active instance of an active-passive pair
+        self._route = self.recorder.balancer.data
+        instances = config.instances
+        if instances > 1 and config.mode == "active_active":
+            # DNS round robin: each client resolved the name once, to one instance.
+            self._client_lb: np.ndarray | None = np.arange(scenario.clients.count) % instances
+        else:
+            self._client_lb = None
+        self._clients = column(workload.client)
+        Faults(
+            self.env,
+            scenario,
+            self.servers,
+            self.balancers,
+            self.recorder,
+            self.active,
+            on_balancer=self._balancer_event,
+        )
+        self._arrival = column(workload.arrival)
+        self._next = 0
+
+    def _done(self, job: int, backend: int, status: int) -> None:
+        self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
+
+    def _arrive(self, event: Timeout) -> None:
+        request = self._next
+        if self._client_lb is not None:
+            lb = int(self._client_lb[self._clients[request]])
+            self._route[request] = lb
+            self.balancers[lb].dispatch(request)
+        elif self._serving:
+            self._route[request] = self._serving
+            self.balancers[self._serving].dispatch(request)
+        else:
+            self.balancer.dispatch(request)
+        request += 1
+        self._next = request
+        if request < len(self._arrival):
+            delay = self._arrival[request] - self.env.now
+            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
+
+    def _balancer_event(self, index: int, up: bool) -> None:
+        """A balancer instance crashed or recovered (from the timeline)."""
+        balancer = self.balancers[index]
+        if up:
+            balancer.recover()
+        else:
+            inflight = np.frombuffer(self.recorder.inflight, dtype=np.uint8)
+            balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
+        config = self.scenario.balancer
+        if config.mode == "active_passive" and not self.balancers[self._serving].up:
+            # VRRP: an instance that is up claims the address after failover_time
+            Timeout(self.env, config.failover_time).callbacks.append(self._takeover)
+
+    def _takeover(self, event: Timeout) -> None:
+        if self.balancers[self._serving].up:
+            return
+        standby = next((b.index for b in self.balancers if b.up), None)
+        if standby is not None:
+            self._serving = standby
+            self.recorder.log(self.env.now, "takeover", f"lb-{standby}")
+
+    def _sample(self, event: Timeout | None = None) -> None:
+        levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
+        levels[0] = [len(s.queue) for s in self.servers]
+        levels[1] = [s.busy for s in self.servers]
+        levels[2] = np.sum([b.backends.outstanding for b in self.balancers], axis=0)
+        levels[3] = (
+            np.sum([b.backends.available for b in self.balancers if b.up], axis=0)
+            if any(b.up for b in self.balancers)
+            else 0
+        )
+        levels[4] = [s.up for s in self.servers]
+        views = np.array(
+            [
+                (sum(b.backends.available) if b.up else 0, sum(b.backends.outstanding), b.up)
+                for b in self.balancers
+            ],
+            dtype=np.int32,
+        )
+        self.recorder.sample(self.env.now, levels, views)
+        if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
+            Timeout(self.env, self.scenario.sampling).callbacks.append(self._sample)
+
+    def _window_opens(self, event: Timeout) -> None:
+        for server in self.servers:
+            server.window_opens()
+
+    def active(self) -> bool:
+        """Whether requests are still to come or in flight."""
+        return (
+            self._next < len(self._arrival)
+            or any(s.busy or s.queue or s.held for s in self.servers)
+            or any(b.pending_retries or any(b.backends.outstanding) for b in self.balancers)
+        )
+
+    @property
+    def end_time(self) -> float:
+        """When the run stops: end of arrivals plus the drain time."""
+        return self.scenario.duration + self.scenario.drain_time
+
+    def run(self, progress: Progress | None = None) -> Recorder:
+        """Simulate until every request is answered or the drain time is up.
+
+        ``progress`` is called after each of ``CHUNKS`` slices of simulated
+        time with the fraction done, never per event.
+        """
+        if self._arrival:
+            Timeout(self.env, self._arrival[0]).callbacks.append(self._arrive)
+        self._sample()
+        Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
+        end = self.end_time
+        for chunk in range(1, CHUNKS + 1):
+            if self.env.peek() == float("inf"):
+                break
+            self.env.run(until=end * chunk / CHUNKS)
+            if progress is not None:
+                progress(chunk / CHUNKS)
+        if progress is not None:
+            progress(1.0)
+        for server in self.servers:
+            server.finish_accounting()
+        self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
+        self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
+        self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
+        return self.recorder

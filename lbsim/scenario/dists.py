@@ -1,0 +1,222 @@
+"""Distributions of random durations: service demand and anything else random.
+
+Each distribution is a frozen, validated model that knows its theoretical
+``mean`` and ``variance`` (so tests and ``theory.py`` can compare simulation to
+closed forms) and draws ``n`` values at once from a numpy ``Generator`` it is
+given (never a global one). Durations inside them accept units (``250ms``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from lbsim.scenario.units import parse_duration
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(us|ms|s|m|h|d)?\s*$"},
+    ],
+    "description": "seconds, or a number with a unit: 250ms, 2s, 30m, 1h",
+}
+
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA), Field(ge=0)
+]
+PositiveDuration = Annotated[
+    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA), Field(gt=0)
+]
+
+
+class Frozen(BaseModel):
+    """Base of every scenario model: unknown keys are errors, values immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Exponential(Frozen):
+    """Exponential with the given mean (memoryless: the M in M/M/1)."""
+
+    dist: Literal["exponential"]
+    mean: PositiveDuration
+
+    @property
+    def variance(self) -> float:
+        return self.mean**2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean, n)
+
+
+class Deterministic(Frozen):
+    """Always ``value`` (the D in M/D/1)."""
+
+    dist: Literal["deterministic"]
+    value: PositiveDuration
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value)
+
+
+class LogNormal(Frozen):
+    """Lognormal given by its mean and coefficient of variation (stdev / mean)."""
+
+    dist: Literal["lognormal"]
+    mean: PositiveDuration
+    cv: float = Field(gt=0)
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean) ** 2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        sigma2 = math.log1p(self.cv**2)
+        return rng.lognormal(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2), n)
+
+
+class Gamma(Frozen):
+    """Gamma given by its mean and coefficient of variation (shape = 1/cv²)."""
+
+    dist: Literal["gamma"]
+    mean: PositiveDuration
+    cv: float = Field(gt=0)
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean) ** 2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.gamma(1 / self.cv**2, self.mean * self.cv**2, n)
+
+
+class BoundedPareto(Frozen):
+    """Bounded Pareto on [low, high] with tail index ``alpha``: a heavy tail with
+    finite moments. Density α·Lᵅ·x^(−α−1) / (1 − (L/H)ᵅ)."""
+
+    dist: Literal["pareto"]
+    alpha: float = Field(gt=0)
+    low: PositiveDuration
+    high: PositiveDuration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundedPareto:
+        if self.high <= self.low:
+            raise ValueError("pareto needs high > low")
+        return self
+
+    def _moment(self, k: int) -> float:
+        a, lo, hi = self.alpha, self.low, self.high
+        norm = a * lo**a / (1 - (lo / hi) ** a)
+        if math.isclose(a, k):
+            return norm * math.log(hi / lo)
+        return norm * (hi ** (k - a) - lo ** (k - a)) / (k - a)
+
+    @property
+    def mean(self) -> float:
+        return self._moment(1)
+
+    @property
+    def variance(self) -> float:
+        return self._moment(2) - self.mean**2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        a, lo, hi = self.alpha, self.low, self.high
+        u = rng.random(n)
+        return lo / (1 - u * (1 - (lo / hi) ** a)) ** (1 / a)
+
+
+class Empirical(Frozen):
+    """Resampling (with replacement) of observed values, given inline or as a
+    CSV file (first column, or the column named ``column``; path relative to
+    the scenario file)."""
+
+    dist: Literal["empirical"]
+    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = None
+    file: str | None = None
+    column: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_file(cls, data: object, info: ValidationInfo) -> object:
+        if not isinstance(data, dict) or data.get("file") is None or data.get("values"):
+            return data
+        base = Path((info.context or {}).get("base_dir", "."))
+        path = base / str(data["file"])
+        try:
+            with path.open(newline="") as handle:
+                rows = list(csv.reader(handle))
+        except OSError as err:
+            raise ValueError(
+                f"cannot read empirical file {data['file']!r}: {err.strerror}"
+            ) from err
+        column = 0
+        if rows and data.get("column") is not None:
+            if data["column"] not in rows[0]:
+                raise ValueError(f"column {data['column']!r} not in {data['file']!r}: {rows[0]}")
+            column = rows[0].index(data["column"])
+        values = []
+        for row in rows:
+            try:
+                values.append(parse_duration(row[column].strip()))
+            except (ValueError, IndexError):
+                if values:  # only a header may fail to parse
+                    raise ValueError(f"{data['file']!r}: bad value in row {row}") from None
+        return {**data, "values": values}
+
+    @field_validator("values")
+    @classmethod
+    def _non_empty(cls, values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if values is not None and not values:
+            raise ValueError("empirical needs at least one value")
+        return values
+
+    @model_validator(mode="after")
+    def _has_values(self) -> Empirical:
+        if not self.values:
+            raise ValueError("empirical needs `values` or `file`")
+        return self
+
+    @property
+    def _array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=float)
+
+    @property
+    def mean(self) -> float:
+        return float(self._array.mean())
+
+    @property
+    def variance(self) -> float:
+        return float(self._array.var())
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        values = self._array
+        return values[rng.integers(0, len(values), n)]
+
+
+Distribution = Annotated[
+    Exponential | Deterministic | LogNormal | Gamma | BoundedPareto | Empirical,
+    Field(discriminator="dist"),
+]

@@ -1,0 +1,455 @@
+"""The CI gate: baselines, limits, paired replications, exit codes, reports.
+
+Real runs of a small model (4 single-worker servers at utilisation 0.75,
+30 simulated minutes, round robin vs least connections), each made once per
+module: the baseline at seed 11 with 6 replications, an identical run, a
+slower server pool (speed 0.9), and the same model at seed 16. Seed 16 was
+picked because its single-run p99 of round robin is 8.5% above seed 11's:
+a single-value gate at the default 5% fails on seed noise alone, while the
+replicated gate's 95% interval of the change ([-5%, +10%]) reaches back
+within the limit. Everything is deterministic, so these are exact outcomes,
+not flaky statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+import lbsim
+import lbsim.runner.run
+from lbsim.cli import app
+from lbsim.gate.check import (
+    METRICS,
+    CheckError,
+    Limit,
+    RunSummary,
+    compare,
+    paired_interval,
+    parse_limits,
+    read_baseline,
+    read_run,
+    scenario_hash,
+)
+from lbsim.streams import replication_seeds
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLICATIONS = 6
+SEED_NOISE = 16  # see the module docstring
+
+GATE = """\
+name: gate
+seed: 11
+duration: 30m
+warmup: 2m
+clients:
+  arrivals: {process: poisson, rate: 30/s}
+  service: {dist: exponential, mean: 100ms}
+servers:
+  - {name: web, count: 4, workers: 1}
+compare:
+  balancer.algorithm: [round_robin, least_connections]
+"""
+
+runner = CliRunner()
+
+
+def cli(*args: str | Path) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def save_run(out: Path, scenario: Path, replications: int = REPLICATIONS, **overrides: Any) -> Path:
+    """What ``lbsim run SCENARIO --out OUT --replications N`` saves, minus the plots."""
+    lbsim.run(scenario, **overrides).save(out)
+    if replications:
+        table = lbsim.runner.run.replicate(scenario, replications, **overrides)
+        table.to_csv(out / "replications.csv", index=False)
+    return out
+
+
+def single(run_dir: Path, out: Path) -> Path:
+    """The same run without its replications (only what check reads)."""
+    out.mkdir()
+    for name in ("summary.csv", "run.json"):
+        shutil.copy(run_dir / name, out / name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("gate")
+    scenario = root / "gate.yaml"
+    scenario.write_text(GATE)
+    # The baseline goes through the real commands: run, then baseline.
+    code, _, err = cli(
+        "run", scenario, "--out", root / "base", "-q", "--replications", str(REPLICATIONS)
+    )
+    assert code == 0, err
+    dirs = {
+        "base": root / "base",
+        "again": save_run(root / "again", scenario, replications=0),
+        "slow": save_run(root / "slow", scenario, servers__0__speed=0.9),
+        "seed": save_run(root / "seed", scenario, seed=SEED_NOISE),
+    }
+    for name in list(dirs):
+        dirs[f"{name}1"] = single(dirs[name], root / f"{name}1")
+    for name in ("base", "base1"):
+        code, out, err = cli("baseline", dirs[name], "-o", root / f"{name}.json")
+        assert code == 0, err
+        assert "recorded 2 variant(s)" in out
+        dirs[f"{name}.json"] = root / f"{name}.json"
+    return dirs
+
+
+# ------------------------------------------------------------ baselines
+
+
+def test_baseline_records_metrics_hash_seed_version_and_replications(
+    runs: dict[str, Path],
+) -> None:
+    data = json.loads(runs["base.json"].read_text())
+    meta = json.loads((runs["base"] / "run.json").read_text())
+    assert data["name"] == "gate"
+    assert data["seed"] == 11
+    assert data["lbsim_version"] == lbsim.__version__
+    assert data["scenario_hash"] == scenario_hash(meta["scenario"])
+    assert set(data["variants"]) == {"round_robin", "least_connections"}
+    summary = read_run(runs["base"]).values
+    assert (
+        data["variants"]["round_robin"]["latency_p99"] == summary.at["round_robin", "latency_p99"]
+    )
+    reps = data["replications"]
+    assert reps["seeds"] == replication_seeds(11, REPLICATIONS)
+    assert len(reps["variants"]["least_connections"]["latency_p99"]) == REPLICATIONS
+    assert json.loads(runs["base1.json"].read_text())["replications"] is None
+
+
+def test_baseline_round_trips(runs: dict[str, Path]) -> None:
+    run, recorded = read_run(runs["base"]), read_baseline(runs["base.json"])
+    assert recorded.scenario_hash == run.scenario_hash
+    assert recorded.replication_seeds == run.replication_seeds
+    pd.testing.assert_frame_equal(recorded.values.loc[run.variants, run.values.columns], run.values)
+
+
+def test_scenario_hash_ignores_the_seed_only() -> None:
+    scenario = {"name": "x", "seed": 1, "servers": [{"speed": 1.0}]}
+    assert scenario_hash(scenario) == scenario_hash({**scenario, "seed": 2})
+    assert scenario_hash(scenario) != scenario_hash({**scenario, "servers": [{"speed": 0.9}]})
+
+
+# ---------------------------------------------------- the three verdicts
+
+
+def test_identical_run_passes(runs: dict[str, Path]) -> None:
+    code, out, _ = cli("check", runs["again"], "--baseline", runs["base1.json"])
+    assert code == 0
+    assert "passed: 2 check(s)" in out
+    assert "model changed" not in out and "seed" not in out
+    # With replications: the same seeds give zero differences, a zero-width interval.
+    code, out, _ = cli("check", runs["base"], "--baseline", runs["base.json"])
+    assert code == 0
+    assert "same seeds" in out
+    comparison = compare(read_run(runs["base"]), read_baseline(runs["base.json"]), parse_limits([]))
+    assert [(r.change, r.low, r.high) for r in comparison.rows] == [(0.0, 0.0, 0.0)] * 2
+
+
+def test_slower_server_pool_fails_as_a_regression_not_as_bad_input(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    code, out, err = cli("check", runs["slow1"], "--baseline", runs["base1.json"], "--junit", junit)
+    assert code == 1, err
+    assert "model changed since the baseline" in out
+    assert out.count("REGRESSION") == 2
+    assert "FAILED: 2 of 2" in out
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "2"
+
+
+def test_slower_server_pool_fails_with_replications(runs: dict[str, Path]) -> None:
+    code, out, _ = cli("check", runs["slow"], "--baseline", runs["base.json"])
+    assert code == 1
+    assert "95% interval" in out
+    comparison = compare(read_run(runs["slow"]), read_baseline(runs["base.json"]), parse_limits([]))
+    # Paired on the same seeds, the whole interval lies far past +5%.
+    assert all(row.low > 0.05 and row.verdict == "regression" for row in comparison.rows)
+    assert comparison.paired_seeds and comparison.replications == REPLICATIONS
+
+
+def test_seed_noise_fails_single_runs_but_not_the_replicated_gate(runs: dict[str, Path]) -> None:
+    # Single runs: seed 16's round-robin p99 is 8.5% above seed 11's: a false alarm.
+    code, out, _ = cli("check", runs["seed1"], "--baseline", runs["base1.json"])
+    assert code == 1
+    assert "seed noise" in out
+    # Replications (of the same unchanged model): the interval covers zero, so it passes.
+    code, out, _ = cli("check", runs["seed"], "--baseline", runs["base.json"])
+    assert code == 0, out
+    assert "seeds differ" in out
+    comparison = compare(read_run(runs["seed"]), read_baseline(runs["base.json"]), parse_limits([]))
+    assert not comparison.paired_seeds
+    assert all(row.verdict != "regression" and row.low < 0.05 for row in comparison.rows)
+    rows = {row.variant: row for row in comparison.rows}
+    assert rows["round_robin"].low < 0 < rows["round_robin"].high
+    # ... while the single runs of the same seeds differed by more than the limit.
+    p99 = (
+        read_run(runs["seed1"]).values["latency_p99"]
+        / read_run(runs["base1"]).values["latency_p99"]
+    )
+    assert p99["round_robin"] > 1.05
+
+
+def test_one_sided_replications_fall_back_to_single_values_with_a_warning(
+    runs: dict[str, Path],
+) -> None:
+    code, out, err = cli("check", runs["slow1"], "--baseline", runs["base.json"])
+    assert code == 1
+    assert "only the baseline has replications" in err
+    assert "95% interval" not in out
+
+
+# ------------------------------------------------------ limits, metrics
+
+
+def test_several_metrics_with_their_own_limits(runs: dict[str, Path], tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    code, out, _ = cli(
+        "check",
+        runs["slow"],
+        "-b",
+        runs["base.json"],
+        "--markdown",
+        summary,
+        "--max-regression",
+        "latency_p99=100%",
+        "error_rate=+0.1pp",
+        "--max-regression",
+        "throughput=1%",
+    )
+    # p99 rose by about 60%: within 100%. Nothing else moved past its limit.
+    assert code == 0, out
+    text = summary.read_text()
+    table = [line for line in text.splitlines() if line.startswith("| ")][1:]
+    assert sorted((line.split(" | ")[1], line.split(" | ")[-2]) for line in table) == sorted(
+        (f"`{m}`", limit)
+        for m, limit in [("latency_p99", "100%"), ("error_rate", "+0.1pp"), ("throughput", "1%")]
+        for _ in range(2)
+    )
+    code, _, _ = cli(
+        "check", runs["slow"], "-b", runs["base.json"], "--max-regression", "latency_p99=+50ms"
+    )
+    assert code == 1
+
+
+def test_parse_limits() -> None:
+    assert parse_limits([]) == {"latency_p99": Limit("latency_p99", 0.05, True, "5%")}
+    limits = parse_limits(["2%", "error_rate=+0.1pp,latency_p99=+20ms"], ["latency_p50"])
+    assert list(limits) == ["latency_p50", "error_rate", "latency_p99"]
+    assert limits["latency_p50"].relative and limits["latency_p50"].amount == 0.02
+    assert not limits["error_rate"].relative
+    assert math.isclose(limits["error_rate"].amount, 0.001)
+    assert math.isclose(limits["latency_p99"].amount, 0.020)
+    assert parse_limits(["queue_mean=+2"])["queue_mean"].amount == 2.0
+    assert parse_limits(["throughput=10/s"])["throughput"].amount == 10.0
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (["latency_p98=5%"], "unknown metric 'latency_p98': known metrics are"),
+        (["-5%"], "cannot be negative"),
+        (["latency_p99=+0.1pp"], "in its unit (+1us, +1ms, +1s)"),
+        (["latency_p99=20"], "in its unit"),
+        (["error_rate=0.001"], "(+1pp)"),
+        (["five"], "malformed limit"),
+        (["5%", "10%"], "two default limits"),
+    ],
+)
+def test_bad_limits(specs: list[str], message: str) -> None:
+    with pytest.raises(
+        CheckError, match=message.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")
+    ):
+        parse_limits(specs)
+
+
+def _summary(values: dict[str, float]) -> RunSummary:
+    frame = pd.DataFrame({k: [v] for k, v in values.items()}, index=pd.Index(["v"], name="variant"))
+    return RunSummary("s", 1, lbsim.__version__, "h", frame)
+
+
+@pytest.mark.parametrize(
+    ("metric", "base", "new", "limit", "verdict"),
+    [
+        ("latency_p99", 1.0, 1.05, "5%", "ok"),  # exactly at the limit
+        ("latency_p99", 1.0, 1.06, "5%", "regression"),
+        ("latency_p99", 1.0, 0.50, "5%", "ok"),  # better
+        ("throughput", 100.0, 94.0, "5%", "regression"),  # higher is better
+        ("throughput", 100.0, 120.0, "5%", "ok"),
+        ("error_rate", 0.0, 0.0009, "+0.1pp", "ok"),
+        ("error_rate", 0.0, 0.0011, "+0.1pp", "regression"),
+        ("error_rate", 0.0, 0.0001, "5%", "regression"),  # relative from zero: infinite
+        ("latency_p99", 0.200, 0.215, "+20ms", "ok"),
+        ("latency_p99", 0.200, 0.225, "+20ms", "regression"),
+        ("latency_p99", 0.200, math.nan, "5%", "regression"),  # no ok request left
+    ],
+)
+def test_single_value_directions_and_units(
+    metric: str, base: float, new: float, limit: str, verdict: str
+) -> None:
+    comparison = compare(
+        _summary({metric: new}), _summary({metric: base}), parse_limits([f"{metric}={limit}"])
+    )
+    assert [r.verdict for r in comparison.rows] == [verdict]
+
+
+def test_every_known_metric_has_a_direction() -> None:
+    assert METRICS["throughput"].better == "higher"
+    assert METRICS["ok"].better == "higher"
+    assert {m.better for name, m in METRICS.items() if name not in ("throughput", "ok")} == {
+        "lower"
+    }
+
+
+def test_paired_interval_matches_a_t_interval() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(1.0, 0.1, 10)
+    new = base * 1.1 + rng.normal(0, 0.01, 10)
+    t = stats.t.ppf(0.975, 9)
+    d = new - base
+    mean, low, high = paired_interval(base, new, relative=False)
+    assert math.isclose(mean, d.mean())
+    assert math.isclose(high - mean, t * d.std(ddof=1) / math.sqrt(10))
+    assert math.isclose(mean - low, high - mean)
+    ratio, low, high = paired_interval(base, new, relative=True)
+    assert math.isclose(ratio, new.mean() / base.mean() - 1)
+    assert low < 0.1 < high and high - low < 0.02
+    # An exact 10% slowdown has a zero-width interval at 10%.
+    assert np.allclose(paired_interval(base, base * 1.1, relative=True), 0.1)
+
+
+# ------------------------------------------------------------ bad input
+
+
+def _edited_baseline(source: Path, target: Path, **changes: object) -> Path:
+    data = json.loads(source.read_text())
+    data.update(changes)
+    target.write_text(json.dumps(data))
+    return target
+
+
+def test_bad_input_exits_2(runs: dict[str, Path], tmp_path: Path) -> None:
+    base = runs["base.json"]
+    other = _edited_baseline(base, tmp_path / "other.json", name="black_friday")
+    renamed = json.loads(base.read_text())
+    renamed["variants"] = {f"x_{k}": v for k, v in renamed["variants"].items()}
+    disjoint = _edited_baseline(base, tmp_path / "disjoint.json", variants=renamed["variants"])
+    reps = json.loads(base.read_text())["replications"]
+    shuffled = {**reps, "seeds": reps["seeds"][::-1]}
+    reordered = _edited_baseline(base, tmp_path / "reordered.json", replications=shuffled)
+    stripped = json.loads(base.read_text())
+    for metrics in stripped["variants"].values():
+        del metrics["latency_p99"]
+    no_p99 = _edited_baseline(base, tmp_path / "no_p99.json", variants=stripped["variants"])
+    (tmp_path / "junk.json").write_text("{not json")
+    cases: list[tuple[list[str | Path], str]] = [
+        (["--baseline", other], "the baseline is of scenario 'black_friday', the run of 'gate'"),
+        (["--baseline", disjoint], "no variant in common"),
+        (["--baseline", no_p99], "metric latency_p99 missing from the baseline"),
+        (["--baseline", base, "-m", "utilization_mean"], "known metrics are"),
+        (["--baseline", base, "--max-regression", "p99=5%"], "unknown metric 'p99'"),
+        (["--baseline", tmp_path / "nope.json"], "cannot read baseline"),
+        (["--baseline", tmp_path / "junk.json"], "not a baseline"),
+        (["--baseline", reordered], "seeds overlap but are not in the same order"),
+    ]
+    for args, message in cases:
+        code, _, err = cli("check", runs["base"], *args)
+        assert code == 2, (args, err)
+        assert message in err, (args, err)
+    code, _, err = cli("check", tmp_path, "--baseline", base)
+    assert code == 2 and "not a run directory" in err
+    code, _, err = cli("check", runs["base"], runs["slow"], "--baseline", base)
+    assert code == 2 and "unexpected argument" in err
+    code, _, err = cli("baseline", tmp_path / "missing")
+    assert code == 2 and "not a run directory" in err
+
+
+# ------------------------------------------------------------ reports
+
+
+def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
+    junit, summary = tmp_path / "out" / "junit.xml", tmp_path / "out" / "summary.md"
+    code, _, _ = cli(
+        "check",
+        runs["slow"],
+        "-b",
+        runs["base.json"],
+        "-m",
+        "latency_p99",
+        "-m",
+        "throughput",
+        "--junit",
+        junit,
+        "--markdown",
+        summary,
+    )
+    assert code == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert {(c.get("classname"), c.get("name")) for c in cases} == {
+        (f"lbsim.gate.{v}", m)
+        for v in ("round_robin", "least_connections")
+        for m in ("latency_p99", "throughput")
+    }
+    failed = {
+        c.get("classname", "") + "/" + c.get("name", "")
+        for c in cases
+        if c.find("failure") is not None
+    }
+    assert failed == {
+        "lbsim.gate.round_robin/latency_p99",
+        "lbsim.gate.least_connections/latency_p99",
+    }
+    assert suite.get("tests") == "4" and suite.get("failures") == "2"
+    text = summary.read_text()
+    assert text.startswith("### ❌ lbsim check: gate")
+    assert text.count("**REGRESSION**") == 2
+    assert "| 95% interval |" in text
+
+
+# ----------------------------------------------------- bundled baseline
+
+
+@pytest.fixture(scope="module")
+def black_friday(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("black_friday")
+    lbsim.run(ROOT / "scenarios" / "black_friday.yaml").save(out)
+    return out
+
+
+def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:
+    baseline = ROOT / "baselines" / "black_friday.json"
+    code, out, err = cli(
+        "check",
+        black_friday,
+        "--baseline",
+        baseline,
+        "--max-regression",
+        "latency_p99=5%",
+        "error_rate=+0.1pp",
+    )
+    assert code == 0, (
+        out + err + ("\nIf the model changed on purpose, re-record the baseline (docs/ci.md).")
+    )
+    assert "passed: 8 check(s)" in out
