@@ -12,10 +12,6 @@ that arrived after the warm-up.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,7 @@ import pandas as pd
 
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
+from lbsim.io import write_files
 from lbsim.scenario import Variant
 
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
@@ -86,32 +83,6 @@ class Result:
             events=events,
             meta=json.loads((out_dir / "run.json").read_text()),
         )
-
-
-def write_files(out_dir: Path, writers: dict[str, Callable[[str], object]]) -> list[Path]:
-    """Write each file of ``writers`` (name -> writer of a path) atomically."""
-    paths = []
-    for name, write in writers.items():
-        with atomic_path(out_dir / name) as tmp:
-            write(tmp)
-        paths.append(out_dir / name)
-    return paths
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[str]:
-    """A temporary path beside ``target``, renamed onto it only on success."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for sharing
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _param_value(value: Any) -> Any:

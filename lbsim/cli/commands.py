@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from lbsim import algorithms
 from lbsim._version import __version__
-from lbsim.analysis.result import atomic_path
+from lbsim.io import atomic_path
 from lbsim.runner.run import RunProgress, load_scenario, replicate
 from lbsim.runner.run import run as run_scenario
 from lbsim.scenario import ScenarioError, json_schema, parse_override, resolved

@@ -54,8 +54,8 @@ from rich.text import Text
 from scipy import stats
 
 from lbsim._version import __version__
-from lbsim.analysis.result import atomic_path
 from lbsim.engine.records import STATUSES
+from lbsim.io import atomic_path
 
 BASELINE_FORMAT = 1
 CONFIDENCE = 0.95

@@ -23,8 +23,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from lbsim.analysis.result import atomic_path
 from lbsim.gate.check import METRICS, CheckError, RunSummary, read_run
+from lbsim.io import atomic_path
 from lbsim.report import figure_bytes
 from lbsim.report.table import column_spec, format_number
 

@@ -11,15 +11,13 @@ looks complete.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from lbsim.io import write_atomic
 from lbsim.report.html import render_html, summary_html
 from lbsim.report.plots import (
     CAPTIONS,
@@ -54,7 +52,6 @@ __all__ = [
     "summary_table",
     "variant_colors",
     "variant_names",
-    "write_atomic",
     "write_report",
 ]
 
@@ -71,24 +68,6 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
     fig.savefig(buffer, format=fmt, dpi=_DPI, metadata=metadata)
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder + rename."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        # os.open honours the umask, unlike tempfile's private 0600 files.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
-    return path
 
 
 def write_report(

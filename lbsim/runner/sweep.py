@@ -55,10 +55,11 @@ import numpy as np
 import pandas as pd
 
 from lbsim._version import __version__
-from lbsim.analysis.result import atomic_path, requests_frame, summarize, write_files
+from lbsim.analysis.result import requests_frame, summarize
 from lbsim.engine.records import OK
 from lbsim.engine.workload import draw_workload, rate_at
 from lbsim.engine.world import World
+from lbsim.io import atomic_path, write_files
 from lbsim.scenario import (
     AlgorithmChoice,
     Loaded,

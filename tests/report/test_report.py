@@ -22,6 +22,7 @@ import pytest
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
+import lbsim.io
 import lbsim.report as report
 from lbsim.report import figures, render_html, write_report
 from lbsim.report.html import describe_scenario
@@ -434,7 +435,7 @@ def test_atomic_write_leaves_old_file_and_no_temp_on_failure(
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        report.write_atomic(target, b"new")
+        lbsim.io.write_atomic(target, b"new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
