@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-from lbsim.algorithms.base import Algorithm, AlgorithmFactory, Backends, BaseAlgorithm, Params
+from lbsim.algorithms.base import (
+    Algorithm,
+    AlgorithmFactory,
+    Backends,
+    BaseAlgorithm,
+    HostListener,
+    HostSet,
+    Params,
+    Request,
+    RequestView,
+)
 from lbsim.algorithms.consistent_hash import ConsistentHash
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
@@ -29,7 +39,11 @@ __all__ = [
     "Algorithm",
     "Backends",
     "BaseAlgorithm",
+    "HostListener",
+    "HostSet",
     "Params",
+    "Request",
+    "RequestView",
     "Spec",
     "available",
     "get",

@@ -1,33 +1,145 @@
-"""The plug-in protocol between the balancer and a balancing algorithm.
+"""The plug-in protocol between the balancer and a balancing algorithm (v2).
 
-An algorithm sees the backends only through a :class:`Backends` view, which
-holds what a real balancer knows: configured weights, which backends it
-believes available, and its *own* count of outstanding requests per backend.
-It never sees a server's true queue (the one exception, ``jsq_oracle``, is
-named for what it is and reads ``Backends.true_load``). Its random numbers come
-from the ``Generator`` it is constructed with, so tests can script them.
+An algorithm sees the backends only through a :class:`HostSet`, which holds
+what a real balancer knows: configured weights, which hosts it believes
+available, and its *own* count of outstanding requests per host. It never
+sees a server's true queue (the one exception, ``jsq_oracle``, is named for
+what it is and reads ``HostSet.true_load``). Its random numbers come from the
+``Generator`` it is constructed with, so tests can script them.
+
+Each pick is handed a read-only :class:`Request` view (Envoy's
+``LoadBalancerContext``): who sends it, its attempt number, the hosts already
+tried for it (NGINX's ``tried`` bitmap), and the ``hash_key`` the route's hash
+policy computed. Outcomes come back through ``on_complete(host, latency,
+status)``. Membership and availability changes arrive as listener calls on
+the host set (``hosts_added`` / ``hosts_removed`` / ``hosts_changed``), with
+the hosts that changed, so a policy updates only what moved; any number of
+listeners (the algorithm, health checks, slow start...) may subscribe.
 """
 
 from __future__ import annotations
 
 import heapq
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 
-class Backends:
-    """The balancer's view of its backends, shared with its algorithm.
+class Request(Protocol):
+    """What an algorithm may know of the request it balances (read-only)."""
+
+    @property
+    def client_address(self) -> int:
+        """The client's IPv4 address as an int (after NAT, as the balancer sees it)."""
+        ...
+
+    @property
+    def client_id(self) -> int:
+        """Index of the sending client in the population."""
+        ...
+
+    @property
+    def session_id(self) -> int:
+        """The user session this request belongs to (-1: none)."""
+        ...
+
+    @property
+    def route(self) -> int:
+        """Index of the route that matched (0 for a flat scenario)."""
+        ...
+
+    @property
+    def connection_id(self) -> int:
+        """The client connection carrying the request (-1: one per request)."""
+        ...
+
+    @property
+    def attempt(self) -> int:
+        """0 for the first try, 1 for the first retry, ..."""
+        ...
+
+    @property
+    def tried(self) -> Collection[int]:
+        """Hosts already tried for this request (empty on the first attempt)."""
+        ...
+
+    @property
+    def hash_key(self) -> int:
+        """The key of the route's hash policy (default: the client address)."""
+        ...
+
+
+class RequestView:
+    """A plain, settable :class:`Request` (tests, and balancers that reuse one)."""
+
+    __slots__ = (
+        "attempt",
+        "client_address",
+        "client_id",
+        "connection_id",
+        "hash_key",
+        "route",
+        "session_id",
+        "tried",
+    )
+
+    def __init__(
+        self,
+        hash_key: int = 0,
+        *,
+        client_address: int | None = None,
+        client_id: int = 0,
+        session_id: int = -1,
+        route: int = 0,
+        connection_id: int = -1,
+        attempt: int = 0,
+        tried: Collection[int] = (),
+    ) -> None:
+        self.hash_key = hash_key
+        self.client_address = hash_key if client_address is None else client_address
+        self.client_id = client_id
+        self.session_id = session_id
+        self.route = route
+        self.connection_id = connection_id
+        self.attempt = attempt
+        self.tried = tried
+
+
+class HostListener:
+    """Receives a host set's changes; every method is optional (no-op here)."""
+
+    def hosts_added(self, hosts: Sequence[int]) -> None:
+        """``hosts`` joined the set (provisioned; not yet available)."""
+
+    def hosts_removed(self, hosts: Sequence[int]) -> None:
+        """``hosts`` left the set."""
+
+    def hosts_changed(self, hosts: Sequence[int]) -> None:
+        """Availability or weight of ``hosts`` changed."""
+
+
+class HostSet:
+    """The balancer's view of its hosts, shared with its algorithm.
 
     ``outstanding[i]`` is maintained by the balancer (incremented before
-    ``on_send``, decremented before ``on_complete``); ``available`` and
-    ``weights`` change only together with a call to ``on_change``.
+    ``on_send``, decremented before ``on_complete``). ``available`` and
+    ``weights`` change only through :meth:`update` and :meth:`set_weights`,
+    which notify every listener with the hosts that changed (never all of
+    them when one moved).
     """
 
-    __slots__ = ("available", "names", "outstanding", "true_load", "weights")
+    __slots__ = (
+        "available",
+        "listeners",
+        "members",
+        "names",
+        "outstanding",
+        "true_load",
+        "weights",
+    )
 
     def __init__(
         self,
@@ -37,16 +149,61 @@ class Backends:
     ) -> None:
         self.names = names
         self.weights = list(weights)
+        self.members = [True] * len(names)
         self.available = [True] * len(names)
         self.outstanding = [0] * len(names)
         self.true_load = true_load
+        self.listeners: list[HostListener] = []
 
     def __len__(self) -> int:
         return len(self.names)
 
+    def subscribe(self, listener: HostListener) -> None:
+        """Call ``listener`` on every later change."""
+        self.listeners.append(listener)
+
     def eligible(self) -> list[int]:
-        """Indices of the backends currently believed available."""
+        """Indices of the hosts currently believed available."""
         return [i for i, ok in enumerate(self.available) if ok]
+
+    def update(self, available: Sequence[bool]) -> list[int]:
+        """Set availability of every host; notify and return those that changed."""
+        current = self.available
+        changed = [i for i, ok in enumerate(available) if ok != current[i]]
+        if changed:
+            for i in changed:
+                current[i] = bool(available[i])
+            for listener in self.listeners:
+                listener.hosts_changed(changed)
+        return changed
+
+    def set_weights(self, weights: Mapping[int, int]) -> list[int]:
+        """Change the weights of some hosts; notify once and return those that changed."""
+        changed = [host for host, weight in weights.items() if self.weights[host] != weight]
+        if changed:
+            for host in changed:
+                self.weights[host] = weights[host]
+            for listener in self.listeners:
+                listener.hosts_changed(changed)
+        return changed
+
+    def add(self, hosts: Sequence[int]) -> None:
+        """Provision ``hosts`` (they become available through :meth:`update`)."""
+        for i in hosts:
+            self.members[i] = True
+        for listener in self.listeners:
+            listener.hosts_added(hosts)
+
+    def remove(self, hosts: Sequence[int]) -> None:
+        """Deprovision ``hosts``; they are made unavailable first."""
+        self.update([ok and i not in set(hosts) for i, ok in enumerate(self.available)])
+        for i in hosts:
+            self.members[i] = False
+        for listener in self.listeners:
+            listener.hosts_removed(hosts)
+
+
+Backends = HostSet  # the v1 name, kept for plug-ins written against it
 
 
 class Params(BaseModel):
@@ -56,48 +213,44 @@ class Params(BaseModel):
 
 
 class Algorithm(Protocol):
-    """What the balancer calls. ``key`` is the client's IPv4 address as an int."""
+    """What the balancer calls."""
 
-    def pick(self, key: int) -> int | None:
-        """Index of the backend for this request, or None if none is eligible."""
+    def pick(self, request: Request) -> int | None:
+        """Index of the host for this request, or None if none is eligible."""
         ...
 
-    def on_send(self, backend: int) -> None:
-        """A request was forwarded to ``backend``."""
+    def on_send(self, host: int) -> None:
+        """A request was forwarded to ``host``."""
         ...
 
-    def on_complete(self, backend: int, latency: float) -> None:
-        """A response came back from ``backend`` after ``latency`` seconds."""
-        ...
-
-    def on_change(self) -> None:
-        """Availability or weights of some backend changed."""
+    def on_complete(self, host: int, latency: float, status: int) -> None:
+        """An attempt on ``host`` ended after ``latency`` seconds with ``status``
+        (a :mod:`lbsim.status` code; TIMEOUT when the balancer gave up on it)."""
         ...
 
 
-class BaseAlgorithm(ABC):
-    """Convenience base with no-op hooks; subclasses implement ``pick``."""
+class BaseAlgorithm(HostListener, ABC):
+    """Convenience base: subscribes to the host set, no-op hooks; subclasses
+    implement ``pick`` and whichever listener methods they need."""
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         self.backends = backends
         self.rng = rng
         self.params = params
+        backends.subscribe(self)
 
     @abstractmethod
-    def pick(self, key: int) -> int | None:
-        """Index of the backend for this request, or None if none is eligible."""
+    def pick(self, request: Request) -> int | None:
+        """Index of the host for this request, or None if none is eligible."""
 
-    def on_send(self, backend: int) -> None:  # noqa: B027 - optional hook
+    def on_send(self, host: int) -> None:
         """Nothing to do by default."""
 
-    def on_complete(self, backend: int, latency: float) -> None:  # noqa: B027 - optional hook
-        """Nothing to do by default."""
-
-    def on_change(self) -> None:  # noqa: B027 - optional hook
+    def on_complete(self, host: int, latency: float, status: int) -> None:
         """Nothing to do by default."""
 
 
-AlgorithmFactory = Callable[[Backends, np.random.Generator, Params], Algorithm]
+AlgorithmFactory = Callable[[HostSet, np.random.Generator, Params], Algorithm]
 
 
 class Uniforms:

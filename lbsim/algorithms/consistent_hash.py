@@ -43,7 +43,7 @@ The table holds available backends only and is rebuilt on every change
 (Envoy's panic threshold is not modelled). Lookup O(1); building costs about
 ``M ln M`` steps of Python (a fraction of a second for ``M = 65537``).
 
-Both cache the backend of each client address until the next ``on_change``.
+Both cache the backend of each client address until the next ``hosts_changed``.
 """
 
 from __future__ import annotations
@@ -51,13 +51,14 @@ from __future__ import annotations
 import struct
 import zlib
 from bisect import bisect_left
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import ROUND_ROBIN, Backends, BaseAlgorithm, HashMemo, Params
+from lbsim.algorithms.base import ROUND_ROBIN, BaseAlgorithm, HashMemo, HostSet, Params, Request
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 MAX_TRIES = 20  # NGINX: round robin once tries > 20, i.e. after 21 unusable points
@@ -209,7 +210,7 @@ class ConsistentHash(BaseAlgorithm):
     name: ClassVar[str] = "consistent_hash"
     Params = ConsistentHashParams
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: base.Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: base.Params) -> None:
         super().__init__(backends, rng, params)
         assert isinstance(params, ConsistentHashParams)
         self._method = params.method
@@ -220,9 +221,9 @@ class ConsistentHash(BaseAlgorithm):
         self._hashes: list[int] = []
         self._owners: list[int] = []
         self._table: list[int] = []
-        self.on_change()
+        self.hosts_changed()
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._memo = HashMemo()
         backends = self.backends
         if self._method == "maglev":
@@ -234,7 +235,7 @@ class ConsistentHash(BaseAlgorithm):
             )
             self._table = [eligible[i] for i in table]
             return
-        self._round_robin.on_change()
+        self._round_robin.hosts_changed()
         if self._ring_weights != backends.weights:
             self._ring_weights = list(backends.weights)
             self._build_ring()
@@ -271,8 +272,9 @@ class ConsistentHash(BaseAlgorithm):
     def _maglev_lookup(self, key: int) -> int:
         return self._table[xxh64(dotted(key)) % len(self._table)]
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
+        key = request.hash_key
         if self._method == "maglev":
             return self._memo.get(key, self._maglev_lookup, key) if self._table else None
         backend = self._memo.get(key, self._ring_lookup, key)
-        return self._round_robin.pick(key) if backend == ROUND_ROBIN else backend
+        return self._round_robin.pick(request) if backend == ROUND_ROBIN else backend

@@ -23,20 +23,20 @@ own state). Here "usable" means ``backends.available``; NGINX's per-request
 does not ask of the algorithm.
 
 The walk is a binary search over cumulative weights (O(log n)) and the result
-for each /24 is cached until ``on_change``, so a repeated client costs a dict
+for each /24 is cached until ``hosts_changed``, so a repeated client costs a dict
 lookup.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import ROUND_ROBIN, Backends, BaseAlgorithm, HashMemo, Params
+from lbsim.algorithms.base import ROUND_ROBIN, BaseAlgorithm, HashMemo, HostSet, Params, Request
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
 MAX_TRIES = 20  # NGINX: round robin once ++tries > 20, i.e. after 21 unusable peers
@@ -58,13 +58,13 @@ class IpHash(BaseAlgorithm):
 
     name: ClassVar[str] = "ip_hash"
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
         self._round_robin = WeightedRoundRobin(backends, rng, Params())
-        self.on_change()
+        self.hosts_changed()
 
-    def on_change(self) -> None:
-        self._round_robin.on_change()
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
+        self._round_robin.hosts_changed()
         self._bounds = list(accumulate(self.backends.weights))
         self._memo = HashMemo()
 
@@ -80,6 +80,7 @@ class IpHash(BaseAlgorithm):
                 return backend
         return ROUND_ROBIN
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
+        key = request.hash_key
         backend = self._memo.get(key >> 8, self._lookup, key)  # one answer per /24
-        return self._round_robin.pick(key) if backend == ROUND_ROBIN else backend
+        return self._round_robin.pick(request) if backend == ROUND_ROBIN else backend

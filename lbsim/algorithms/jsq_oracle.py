@@ -9,11 +9,12 @@ yardstick the realistic algorithms are measured against. O(n) per pick.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
 
 
 class JsqOracle(BaseAlgorithm):
@@ -21,18 +22,18 @@ class JsqOracle(BaseAlgorithm):
 
     name: ClassVar[str] = "jsq_oracle"
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
         if backends.true_load is None:
             raise ValueError("jsq_oracle needs the servers' true load")
         self._true_load = backends.true_load
         self._uniforms = Uniforms(rng)
-        self.on_change()
+        self.hosts_changed()
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._eligible = self.backends.eligible()
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         best: list[int] = []
         best_load = -1
         for backend in self._eligible:

@@ -12,11 +12,12 @@ costs O(log n) whatever the number of servers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import Backends, BaseAlgorithm, KeyedHeap, Params
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, KeyedHeap, Params, Request
 
 _EWGHT_MAX = 256 * 16
 _WEIGHT_SCALE = 16
@@ -27,9 +28,9 @@ class LeastConnections(BaseAlgorithm):
 
     name: ClassVar[str] = "least_connections"
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
-        self.on_change()
+        self.hosts_changed()
 
     def _key(self, backend: int) -> int:
         inflight = self.backends.outstanding[backend]
@@ -37,7 +38,7 @@ class LeastConnections(BaseAlgorithm):
             return 0
         return (inflight + 1) * _EWGHT_MAX // (self.backends.weights[backend] * _WEIGHT_SCALE)
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._heap = KeyedHeap(len(self.backends))
         for backend in self.backends.eligible():
             self._heap.push(backend, self._key(backend))
@@ -47,11 +48,11 @@ class LeastConnections(BaseAlgorithm):
         if self._heap.keys[backend] not in (None, key):
             self._heap.push(backend, key)  # HAProxy moves a server only when its key changes
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         return self._heap.top()
 
     def on_send(self, backend: int) -> None:
         self._requeue(backend)
 
-    def on_complete(self, backend: int, latency: float) -> None:
+    def on_complete(self, backend: int, latency: float, status: int) -> None:
         self._requeue(backend)

@@ -29,13 +29,14 @@ compacted when it grows past four entries per backend).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import Backends, BaseAlgorithm, KeyedHeap, Params
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, KeyedHeap, Params, Request
 
 
 class LeastResponseTimeParams(Params):
@@ -53,14 +54,14 @@ class LeastResponseTime(BaseAlgorithm):
     name: ClassVar[str] = "least_response_time"
     Params = LeastResponseTimeParams
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: base.Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: base.Params) -> None:
         super().__init__(backends, rng, params)
         assert isinstance(params, LeastResponseTimeParams)
         self._alpha = params.alpha
         self._keep = 1.0 - params.alpha
         self.averages = [0.0] * len(backends)  # EMA of latency, seconds; 0 until a sample
         self._sampled = [False] * len(backends)
-        self.on_change()
+        self.hosts_changed()
 
     def _key(self, backend: int) -> float:
         backends = self.backends
@@ -68,19 +69,19 @@ class LeastResponseTime(BaseAlgorithm):
             self.averages[backend] * (1 + backends.outstanding[backend]) / backends.weights[backend]
         )
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._heap = KeyedHeap(len(self.backends))
         for backend in self.backends.eligible():
             self._heap.push(backend, self._key(backend))
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         return self._heap.top()
 
     def on_send(self, backend: int) -> None:
         if self._heap.keys[backend] is not None:
             self._heap.push(backend, self._key(backend))  # always: behind equal keys
 
-    def on_complete(self, backend: int, latency: float) -> None:
+    def on_complete(self, backend: int, latency: float, status: int) -> None:
         if self._sampled[backend]:
             self.averages[backend] = self._alpha * latency + self._keep * self.averages[backend]
         else:

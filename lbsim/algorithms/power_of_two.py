@@ -12,13 +12,14 @@ O(choices) per pick.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
 
 
 class PowerOfTwoParams(Params):
@@ -31,17 +32,17 @@ class PowerOfTwo(BaseAlgorithm):
     name: ClassVar[str] = "power_of_two"
     Params = PowerOfTwoParams
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: base.Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: base.Params) -> None:
         super().__init__(backends, rng, params)
         assert isinstance(params, PowerOfTwoParams)
         self._choices = params.choices
         self._uniforms = Uniforms(rng)
-        self.on_change()
+        self.hosts_changed()
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._eligible = self.backends.eligible()
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         eligible = self._eligible
         if not eligible:
             return None

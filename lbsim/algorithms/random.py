@@ -11,12 +11,13 @@ equal servers with Poisson arrivals each server sees a Poisson stream of rate
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import accumulate
 from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
 
 
 class RandomChoice(BaseAlgorithm):
@@ -24,16 +25,16 @@ class RandomChoice(BaseAlgorithm):
 
     name: ClassVar[str] = "random"
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
         self._uniforms = Uniforms(rng)
-        self.on_change()
+        self.hosts_changed()
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._eligible = self.backends.eligible()
         self._bounds = list(accumulate(self.backends.weights[i] for i in self._eligible))
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         if not self._eligible:
             return None
         point = self._uniforms.next() * self._bounds[-1]

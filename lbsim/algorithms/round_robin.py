@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lbsim.algorithms.base import BaseAlgorithm
+from lbsim.algorithms.base import BaseAlgorithm, Request
 
 
 class RoundRobin(BaseAlgorithm):
@@ -20,7 +20,7 @@ class RoundRobin(BaseAlgorithm):
     name: ClassVar[str] = "round_robin"
     _next = 0
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         available = self.backends.available
         n = len(available)
         for _ in range(n):

@@ -36,11 +36,12 @@ by the direct rule, O(n) per pick.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 
-from lbsim.algorithms.base import Backends, BaseAlgorithm, Params
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
 
 SCHEDULE_CAP = 1_000_000  # longest period stored; beyond it picks are computed in blocks
 BLOCK = 4_096  # picks computed at a time when the period is not stored
@@ -86,7 +87,7 @@ class WeightedRoundRobin(BaseAlgorithm):
 
     name: ClassVar[str] = "weighted_round_robin"
 
-    def __init__(self, backends: Backends, rng: np.random.Generator, params: Params) -> None:
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
         self._current = [0] * len(backends)  # NGINX current_weight of every peer
         self._eligible: list[int] = []
@@ -99,7 +100,7 @@ class WeightedRoundRobin(BaseAlgorithm):
         self._pos = 0
         self._periodic = False
         self._stale = True
-        self.on_change()
+        self.hosts_changed()
 
     def current_weights(self) -> list[int]:
         """NGINX's ``current_weight`` of every backend, as of now."""
@@ -117,7 +118,7 @@ class WeightedRoundRobin(BaseAlgorithm):
         for i, backend in enumerate(self._eligible):
             self._current[backend] = self._start[i] + pos * self._weights[i] - total * counts[i]
 
-    def on_change(self) -> None:
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._sync()
         self._eligible = self.backends.eligible()
         self._weights = [self.backends.weights[i] for i in self._eligible]
@@ -149,7 +150,7 @@ class WeightedRoundRobin(BaseAlgorithm):
         self._stale = False
         return True
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         pos = self._pos
         if pos >= len(self._schedule):
             if not self._refill():

@@ -4,7 +4,7 @@ handles what comes back — timeouts and retries included.
 It knows only what a real balancer knows: its own outstanding requests per
 backend, the latencies it observed, configured weights, what its health
 checks told it, and which backends an operator drained (the
-:class:`~lbsim.algorithms.Backends` view it shares with its algorithm). It
+:class:`~lbsim.algorithms.HostSet` view it shares with its algorithm). It
 never reads a server's queue. With several instances, each has its own view.
 
 Which backends the algorithm may pick is decided once per change, in this
@@ -33,7 +33,7 @@ import numpy as np
 from simpy import Environment
 from simpy.events import Timeout
 
-from lbsim.algorithms import Algorithm, Backends
+from lbsim.algorithms import Algorithm, HostSet, RequestView
 from lbsim.algorithms.base import Uniforms
 from lbsim.engine.records import (
     CONN_ERROR,
@@ -59,7 +59,7 @@ class Balancer:
         self,
         env: Environment,
         index: int,
-        backends: Backends,
+        backends: HostSet,
         algorithm: Algorithm,
         servers: list[Server],
         *,
@@ -112,6 +112,7 @@ class Balancer:
         else:
             self._redispatch_from = 16
         self._uniforms = Uniforms(rng)
+        self._view = RequestView()
         self.active_retries = 0
         self.pending_retries = 0  # retries waiting out their back-off
         self.traffic_seen = False  # Envoy health checks slow down until traffic
@@ -128,10 +129,11 @@ class Balancer:
             Timeout(self.env, self.connect_timeout, request).callbacks.append(self._unreachable)
             return
         backend: int | None
-        if attempt == 0:
-            backend = self.algorithm.pick(self._keys[request])
-        elif attempt >= self._redispatch_from or self._server[request] < 0:
-            backend = self.algorithm.pick(self._keys[request])
+        if attempt == 0 or attempt >= self._redispatch_from or self._server[request] < 0:
+            view = self._view
+            view.hash_key = view.client_address = self._keys[request]
+            view.attempt = attempt
+            backend = self.algorithm.pick(view)
         else:
             backend = self._server[request]  # HAProxy without redispatch: same server
         if backend is None:
@@ -158,7 +160,7 @@ class Balancer:
             return
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._sent[request])
+        self.algorithm.on_complete(backend, self.env.now - self._sent[request], status)
         if self.on_outcome is not None:
             self.on_outcome(backend, status)
         if status == OK:
@@ -215,7 +217,7 @@ class Balancer:
         backend = self._server[request]
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._sent[request])
+        self.algorithm.on_complete(backend, self.env.now - self._sent[request], TIMEOUT)
 
     def _try_expired(self, event: Timeout) -> None:
         job: int = event._value
@@ -252,7 +254,9 @@ class Balancer:
                 self._inflight[request] = 0
                 self._finish(request, CONN_ERROR)
         self.backends.outstanding[:] = [0] * len(self.servers)
-        self.algorithm.on_change()
+        everyone = range(len(self.servers))
+        for listener in self.backends.listeners:
+            listener.hosts_changed(everyone)
 
     def recover(self) -> None:
         self.up = True
@@ -278,8 +282,7 @@ class Balancer:
         if not usable and self.fail_open:
             usable = [i for i in primaries if not self.draining[i]]
         allowed = set(usable)
-        self.backends.available[:] = [i in allowed for i in range(len(self.servers))]
-        self.algorithm.on_change()
+        self.backends.update([i in allowed for i in range(len(self.servers))])
 
     def set_health(self, backend: int, healthy: bool) -> None:
         came_back = healthy and not self.healthy[backend]
@@ -300,5 +303,4 @@ class Balancer:
         if self.on_weight is not None:
             self.on_weight(backend, weight)
             return
-        self.backends.weights[backend] = weight
-        self.refresh()
+        self.backends.set_weights({backend: weight})

@@ -15,8 +15,17 @@ from typing import Any
 
 import numpy as np
 
-STATUSES = ("ok", "rejected", "no_backend", "conn_error", "server_error", "timeout", "incomplete")
-OK, REJECTED, NO_BACKEND, CONN_ERROR, SERVER_ERROR, TIMEOUT, INCOMPLETE = range(len(STATUSES))
+from lbsim.status import (  # noqa: F401 - re-exported for the engine
+    CONN_ERROR,
+    INCOMPLETE,
+    NO_BACKEND,
+    OK,
+    REJECTED,
+    SERVER_ERROR,
+    STATUSES,
+    TIMEOUT,
+)
+
 LEVELS = ("queue", "in_service", "outstanding", "healthy", "up")
 BALANCER_LEVELS = ("in_rotation", "outstanding", "up")  # sampled per balancer instance
 

@@ -56,8 +56,7 @@ class SlowStarter:
         self.nominal = [weight * SCALE for weight in balancer.backends.weights]
         self.since: dict[int, float] = {}
         self.tick = min(1.0, config.window / SCALE)
-        balancer.backends.weights[:] = self.nominal
-        balancer.refresh()
+        balancer.backends.set_weights(dict(enumerate(self.nominal)))
         balancer.on_recovered = self.start
         balancer.on_weight = self.set_weight
 
@@ -65,8 +64,7 @@ class SlowStarter:
         """A new configured weight (``set_weight`` on the timeline)."""
         self.nominal[backend] = weight * SCALE
         if backend not in self.since:
-            self.balancer.backends.weights[backend] = self.nominal[backend]
-            self.balancer.refresh()
+            self.balancer.backends.set_weights({backend: self.nominal[backend]})
 
     def start(self, backend: int) -> None:
         if not self.since:
@@ -75,12 +73,12 @@ class SlowStarter:
         self.recorder.log(self.env.now, "slow_start", self.balancer.servers[backend].name)
 
     def _update(self) -> None:
-        weights = self.balancer.backends.weights
+        weights = {}
         for backend, since in list(self.since.items()):
             factor = weight_factor(self.config, self.env.now - since)
             weights[backend] = max(1, math.floor(self.nominal[backend] * factor))
             if factor >= 1:
                 del self.since[backend]
-        self.balancer.refresh()
+        self.balancer.backends.set_weights(weights)
         if self.since:
             Timeout(self.env, self.tick).callbacks.append(lambda _: self._update())

@@ -20,7 +20,7 @@ from simpy import Environment
 from simpy.events import Timeout
 
 from lbsim import algorithms
-from lbsim.algorithms import Backends
+from lbsim.algorithms import HostSet
 from lbsim.algorithms.base import Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.faults import Faults
@@ -83,7 +83,7 @@ class World:
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
             # per-worker balancers; one LB node per zone in ALB).
-            backends = Backends(names, weights, true_load=lambda i: self.servers[i].in_system)
+            backends = HostSet(names, weights, true_load=lambda i: self.servers[i].in_system)
             suffix = f"/{index}" if index else ""
             algorithm = algorithms.get(config.algorithm.name).factory(
                 backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()

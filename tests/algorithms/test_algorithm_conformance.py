@@ -3,7 +3,7 @@
 Each algorithm is built the way the balancer builds it,
 ``spec.factory(backends, rng, spec.params(**overrides))``, and driven the way
 the balancer drives it: ``pick``, then ``outstanding[b] += 1`` and
-``on_send(b)``; later ``outstanding[b] -= 1`` and ``on_complete(b, latency)``.
+``on_send(b)``; later ``outstanding[b] -= 1`` and ``on_complete(b, latency, OK)``.
 Requests complete first in, first out, with a fixed number in flight.
 """
 
@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lbsim.algorithms import Backends, available
+from lbsim.algorithms import HostSet, RequestView, available
+from lbsim.status import OK
 
 # every registered algorithm with its defaults, plus non-default variants worth covering
 CASES = [pytest.param(name, {}, id=name) for name in available()] + [
@@ -31,9 +32,9 @@ def build(
     seed: int = 1,
     weights: list[int] | None = None,
     down: frozenset[int] = frozenset(),
-) -> tuple[Any, Backends]:
+) -> tuple[Any, HostSet]:
     spec = available()[name]
-    backends = Backends(
+    backends = HostSet(
         [f"s{i}" for i in range(n)],
         weights if weights is not None else [1] * n,
         true_load=lambda i: backends.outstanding[i],
@@ -51,14 +52,14 @@ def keys(count: int, seed: int = 7) -> list[int]:
 class Driver:
     """Plays the balancer: keeps ``depth`` requests in flight, completes them FIFO."""
 
-    def __init__(self, alg: Any, backends: Backends, depth: int) -> None:
+    def __init__(self, alg: Any, backends: HostSet, depth: int) -> None:
         self.alg = alg
         self.backends = backends
         self.depth = depth
         self.inflight: deque[int] = deque()
 
     def request(self, key: int) -> int | None:
-        backend = self.alg.pick(key)
+        backend = self.alg.pick(RequestView(key))
         if backend is None:
             return None
         self.backends.outstanding[backend] += 1
@@ -68,7 +69,7 @@ class Driver:
             done = self.inflight.popleft()
             self.backends.outstanding[done] -= 1
             # backends differ a little in speed, so latency-based algorithms have data
-            self.alg.on_complete(done, 0.010 + 0.001 * (done % 3))
+            self.alg.on_complete(done, 0.010 + 0.001 * (done % 3), OK)
         return backend
 
     def run(self, request_keys: list[int]) -> list[int | None]:
@@ -92,26 +93,26 @@ def test_never_picks_backends_made_unavailable(name: str, overrides: dict[str, A
     driver.run(request_keys)
     for i in (0, 3, 5):
         backends.available[i] = False
-    alg.on_change()
+    alg.hosts_changed(range(len(alg.backends)))
     picks = driver.run(request_keys)  # the same clients again: cached choices must go
     assert None not in picks
     assert not {0, 3, 5} & set(picks)
     assert set(picks) == {1, 2, 4, 6, 7}
     backends.available[:] = [True] * 8
-    alg.on_change()
+    alg.hosts_changed(range(len(alg.backends)))
     assert set(driver.run(request_keys)) == set(range(8))
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
 def test_none_when_none_available(name: str, overrides: dict[str, Any]) -> None:
     alg, backends = build(name, overrides, 5, down=frozenset(range(5)))
-    assert all(alg.pick(k) is None for k in keys(50))
+    assert all(alg.pick(RequestView(k)) is None for k in keys(50))
     backends.available[2] = True
-    alg.on_change()
-    assert all(alg.pick(k) == 2 for k in keys(50))
+    alg.hosts_changed(range(len(alg.backends)))
+    assert all(alg.pick(RequestView(k)) == 2 for k in keys(50))
     backends.available[2] = False
-    alg.on_change()
-    assert all(alg.pick(k) is None for k in keys(50))
+    alg.hosts_changed(range(len(alg.backends)))
+    assert all(alg.pick(RequestView(k)) is None for k in keys(50))
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
@@ -144,7 +145,7 @@ def test_deterministic_given_seed(name: str, overrides: dict[str, Any]) -> None:
         driver = Driver(alg, backends, depth=5)
         picks = driver.run(keys(1000))
         backends.available[2] = False
-        alg.on_change()
+        alg.hosts_changed(range(len(alg.backends)))
         picks += driver.run(keys(1000, seed=8))
         runs.append(picks)
     assert runs[0] == runs[1]

@@ -4,7 +4,7 @@ Each expectation is worked out by hand from the rule (NGINX, HAProxy, Envoy
 source; see shared/reference/lb-semantics.md beside the project), not
 recorded from the code. Requests are driven the way the balancer does it: ``outstanding[b]``
 is incremented before ``on_send(b)`` and decremented before
-``on_complete(b, latency)``.
+``on_complete(b, latency, OK)``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 import lbsim.algorithms.weighted_round_robin as wrr_module
-from lbsim.algorithms.base import Backends, Params
+from lbsim.algorithms.base import HostSet, Params, RequestView
 from lbsim.algorithms.consistent_hash import (
     ConsistentHash,
     ConsistentHashParams,
@@ -37,6 +37,7 @@ from lbsim.algorithms.power_of_two import PowerOfTwo, PowerOfTwoParams
 from lbsim.algorithms.random import RandomChoice
 from lbsim.algorithms.round_robin import RoundRobin
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
+from lbsim.status import OK
 
 RNG = np.random.default_rng(0)
 
@@ -63,23 +64,23 @@ def scripted(draws: list[float]) -> Any:
     return ScriptedRng(draws)
 
 
-def make_backends(weights: list[int], names: str | list[str] | None = None) -> Backends:
+def make_backends(weights: list[int], names: str | list[str] | None = None) -> HostSet:
     labels = [f"s{i}" for i in range(len(weights))] if names is None else list(names)
-    return Backends(labels, weights)
+    return HostSet(labels, weights)
 
 
-def send(alg: Any, backends: Backends, backend: int) -> None:
+def send(alg: Any, backends: HostSet, backend: int) -> None:
     backends.outstanding[backend] += 1
     alg.on_send(backend)
 
 
-def complete(alg: Any, backends: Backends, backend: int, latency: float = 0.0) -> None:
+def complete(alg: Any, backends: HostSet, backend: int, latency: float = 0.0) -> None:
     backends.outstanding[backend] -= 1
-    alg.on_complete(backend, latency)
+    alg.on_complete(backend, latency, OK)
 
 
-def pick_send(alg: Any, backends: Backends, key: int = 0) -> int:
-    backend = alg.pick(key)
+def pick_send(alg: Any, backends: HostSet, key: int = 0) -> int:
+    backend = alg.pick(RequestView(key))
     assert backend is not None
     send(alg, backends, backend)
     return backend
@@ -96,7 +97,7 @@ def ip(a: int, b: int, c: int, d: int) -> int:
 class DirectSwrr:
     """NGINX ngx_http_upstream_get_peer, transcribed: O(n) per pick, no schedule."""
 
-    def __init__(self, backends: Backends) -> None:
+    def __init__(self, backends: HostSet) -> None:
         self.backends = backends
         self.current = [0] * len(backends)
 
@@ -118,7 +119,7 @@ class DirectSwrr:
 def test_swrr_5_1_1_is_a_a_b_a_c_a_a() -> None:
     backends = make_backends([5, 1, 1], "abc")
     alg = WeightedRoundRobin(backends, RNG, Params())
-    picks = "".join("abc"[alg.pick(0) or 0] for _ in range(14))
+    picks = "".join("abc"[alg.pick(RequestView(0)) or 0] for _ in range(14))
     # current weights (a, b, c) after adding weights, winner, after paying 7:
     # (5,1,1) a (-2,1,1); (3,2,2) a (-4,2,2); (1,3,3) b (1,-4,3); (6,-3,4) a (-1,-3,4);
     # (4,-2,5) c (4,-2,-2); (9,-1,-1) a (2,-1,-1); (7,0,0) a (0,0,0): back to the start.
@@ -129,25 +130,25 @@ def test_swrr_5_1_1_is_a_a_b_a_c_a_a() -> None:
 def test_swrr_tie_goes_to_earlier_peer() -> None:
     backends = make_backends([1, 1, 1])
     alg = WeightedRoundRobin(backends, RNG, Params())
-    assert [alg.pick(0) for _ in range(6)] == [0, 1, 2, 0, 1, 2]
+    assert [alg.pick(RequestView(0)) for _ in range(6)] == [0, 1, 2, 0, 1, 2]
 
 
 def test_swrr_skips_unavailable_and_keeps_its_current_weight() -> None:
     backends = make_backends([5, 1, 1], "abc")
     alg = WeightedRoundRobin(backends, RNG, Params())
-    assert [alg.pick(0) for _ in range(3)] == [0, 0, 1]  # a a b, state (1, -4, 3)
+    assert [alg.pick(RequestView(0)) for _ in range(3)] == [0, 0, 1]  # a a b, state (1, -4, 3)
     backends.available[1] = False
-    alg.on_change()
+    alg.hosts_changed(range(len(alg.backends)))
     assert alg.current_weights() == [1, -4, 3]
     # eligible a (5), c (1), total 6, b frozen at -4:
     # (6,4) a (0,4); (5,5) a, tie -> earlier (-1,5); (4,6) c (4,0); (9,1) a (3,1);
     # (8,2) a (2,2); (7,3) a (1,3): back to (1, 3) after 6 picks.
-    assert "".join("abc"[alg.pick(0) or 0] for _ in range(6)) == "aacaaa"
+    assert "".join("abc"[alg.pick(RequestView(0)) or 0] for _ in range(6)) == "aacaaa"
     assert alg.current_weights() == [1, -4, 3]
     backends.available[1] = True
-    alg.on_change()
+    alg.hosts_changed(range(len(alg.backends)))
     # (6,-3,4) a (-1,-3,4); (4,-2,5) c (4,-2,-2); (9,-1,-1) a; (7,0,0) a -> zero state.
-    assert "".join("abc"[alg.pick(0) or 0] for _ in range(4)) == "acaa"
+    assert "".join("abc"[alg.pick(RequestView(0)) or 0] for _ in range(4)) == "acaa"
     assert alg.current_weights() == [0, 0, 0]
 
 
@@ -155,11 +156,11 @@ def test_swrr_returns_none_when_none_available() -> None:
     backends = make_backends([2, 3])
     alg = WeightedRoundRobin(backends, RNG, Params())
     backends.available[:] = [False, False]
-    alg.on_change()
-    assert alg.pick(0) is None
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(0)) is None
     backends.available[1] = True
-    alg.on_change()
-    assert [alg.pick(0) for _ in range(3)] == [1, 1, 1]
+    alg.hosts_changed(range(len(alg.backends)))
+    assert [alg.pick(RequestView(0)) for _ in range(3)] == [1, 1, 1]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -169,10 +170,10 @@ def test_swrr_period_property(seed: int) -> None:
     weights = [r.randint(1, 12) for _ in range(r.randint(2, 30))]
     total = sum(weights)
     alg = WeightedRoundRobin(make_backends(weights), RNG, Params())
-    first = [alg.pick(0) for _ in range(total)]
+    first = [alg.pick(RequestView(0)) for _ in range(total)]
     assert Counter(first) == {i: w for i, w in enumerate(weights)}
     assert alg.current_weights() == [0] * len(weights)
-    assert [alg.pick(0) for _ in range(total)] == first
+    assert [alg.pick(RequestView(0)) for _ in range(total)] == first
 
 
 @pytest.mark.parametrize("cap", [wrr_module.SCHEDULE_CAP, 10])
@@ -197,8 +198,8 @@ def test_swrr_replay_matches_direct_rule_across_changes(
             backends.available[i] = not backends.available[i]
             if r.random() < 0.3:
                 backends.weights[i] = r.randint(1, 9)
-            alg.on_change()
-        assert alg.pick(0) == reference.pick(), step
+            alg.hosts_changed(range(len(alg.backends)))
+        assert alg.pick(RequestView(0)) == reference.pick(), step
     assert alg.current_weights() == reference.current
 
 
@@ -209,13 +210,13 @@ def test_swrr_replay_matches_direct_rule_across_changes(
 def test_round_robin_skips_unavailable() -> None:
     backends = make_backends([1, 1, 1, 1])
     alg = RoundRobin(backends, RNG, Params())
-    assert [alg.pick(0) for _ in range(5)] == [0, 1, 2, 3, 0]
+    assert [alg.pick(RequestView(0)) for _ in range(5)] == [0, 1, 2, 3, 0]
     backends.available[2] = False
-    alg.on_change()
-    assert [alg.pick(0) for _ in range(6)] == [1, 3, 0, 1, 3, 0]
+    alg.hosts_changed(range(len(alg.backends)))
+    assert [alg.pick(RequestView(0)) for _ in range(6)] == [1, 3, 0, 1, 3, 0]
     backends.available[:] = [False] * 4
-    alg.on_change()
-    assert alg.pick(0) is None
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(0)) is None
 
 
 # --------------------------------------------------------------------------
@@ -272,12 +273,12 @@ def test_least_connections_ignores_unavailable() -> None:
     backends = make_backends([1, 1, 1])
     alg = LeastConnections(backends, RNG, Params())
     backends.available[0] = False
-    alg.on_change()
+    alg.hosts_changed(range(len(alg.backends)))
     assert [pick_send(alg, backends) for _ in range(4)] == [1, 2, 1, 2]
     complete(alg, backends, 1)  # hooks for an unavailable backend must not requeue it
     send(alg, backends, 0)
     complete(alg, backends, 0)
-    assert all(alg.pick(0) != 0 for _ in range(5))
+    assert all(alg.pick(RequestView(0)) != 0 for _ in range(5))
 
 
 # --------------------------------------------------------------------------
@@ -289,16 +290,16 @@ def test_power_of_two_scripted_draws() -> None:
     backends.outstanding[:] = [3, 1, 1, 0]
     # index = int(u * 4): 0.3 -> 1, 0.6 -> 2 (1 vs 1: tie keeps the first draw)
     alg = PowerOfTwo(backends, scripted([0.3, 0.6]), PowerOfTwoParams())
-    assert alg.pick(0) == 1
+    assert alg.pick(RequestView(0)) == 1
     # 0.0 -> 0 (3 in flight), 0.3 -> 1 (1): strictly fewer replaces
     alg = PowerOfTwo(backends, scripted([0.0, 0.3]), PowerOfTwoParams())
-    assert alg.pick(0) == 1
+    assert alg.pick(RequestView(0)) == 1
     # 0.9 -> 3 (0), 0.0 -> 0 (3): the first stays
     alg = PowerOfTwo(backends, scripted([0.9, 0.0]), PowerOfTwoParams())
-    assert alg.pick(0) == 3
+    assert alg.pick(RequestView(0)) == 3
     # with replacement: 0.5 -> 2 twice
     alg = PowerOfTwo(backends, scripted([0.5, 0.55]), PowerOfTwoParams())
-    assert alg.pick(0) == 2
+    assert alg.pick(RequestView(0)) == 2
 
 
 def test_power_of_two_three_choices_and_unavailable() -> None:
@@ -306,11 +307,11 @@ def test_power_of_two_three_choices_and_unavailable() -> None:
     backends.outstanding[:] = [3, 1, 2, 0]
     # 0.3 -> 1 (1), 0.9 -> 3 (0): replaces, 0.6 -> 2 (2): no.
     alg = PowerOfTwo(backends, scripted([0.3, 0.9, 0.6]), PowerOfTwoParams(choices=3))
-    assert alg.pick(0) == 3
+    assert alg.pick(RequestView(0)) == 3
     backends.available[3] = False
     # eligible [0, 1, 2]: index int(u * 3): 0.9 -> 2 (2), 0.0 -> 0 (3), 0.5 -> 1 (1)
     alg = PowerOfTwo(backends, scripted([0.9, 0.0, 0.5]), PowerOfTwoParams(choices=3))
-    assert alg.pick(0) == 1
+    assert alg.pick(RequestView(0)) == 1
     with pytest.raises(ValidationError):
         PowerOfTwoParams(choices=1)
 
@@ -322,7 +323,7 @@ def test_power_of_two_three_choices_and_unavailable() -> None:
 def test_random_scripted_points() -> None:
     backends = make_backends([1, 2, 7])  # ranges [0,1) [1,3) [3,10)
     alg = RandomChoice(backends, scripted([0.05, 0.15, 0.29, 0.3, 0.99]), Params())
-    assert [alg.pick(0) for _ in range(5)] == [0, 1, 1, 2, 2]
+    assert [alg.pick(RequestView(0)) for _ in range(5)] == [0, 1, 1, 2, 2]
 
 
 def test_random_weighted_shares() -> None:
@@ -334,7 +335,7 @@ def test_random_weighted_shares() -> None:
     n = 100_000
     backends = make_backends([1, 2, 7])
     alg = RandomChoice(backends, np.random.default_rng(42), Params())
-    counts = Counter(alg.pick(0) for _ in range(n))
+    counts = Counter(alg.pick(RequestView(0)) for _ in range(n))
     for backend, weight in enumerate([1, 2, 7]):
         p = weight / 10
         assert abs(counts[backend] / n - p) < 5 * (p * (1 - p) / n) ** 0.5
@@ -353,17 +354,17 @@ def test_ip_hash_hand_computed_hash() -> None:
     # weights 5, 1, 4: w = 154 % 10 = 4 -> 4 < 5 -> backend 0
     # weights 2, 3, 5: w = 4 -> 4 >= 2, w = 2 -> 2 < 3 -> backend 1
     key = ip(192, 168, 1, 77)
-    assert IpHash(make_backends([1, 1, 1]), RNG, Params()).pick(key) == 1
-    assert IpHash(make_backends([5, 1, 4]), RNG, Params()).pick(key) == 0
-    assert IpHash(make_backends([2, 3, 5]), RNG, Params()).pick(key) == 1
+    assert IpHash(make_backends([1, 1, 1]), RNG, Params()).pick(RequestView(key)) == 1
+    assert IpHash(make_backends([5, 1, 4]), RNG, Params()).pick(RequestView(key)) == 0
+    assert IpHash(make_backends([2, 3, 5]), RNG, Params()).pick(RequestView(key)) == 1
 
 
 def test_ip_hash_whole_slash_24_sticks_to_one_backend() -> None:
     alg = IpHash(make_backends([1] * 7), RNG, Params())
     for prefix in [(10, 0, 0), (192, 168, 1), (172, 16, 254)]:
-        assert len({alg.pick(ip(*prefix, d)) for d in range(256)}) == 1
+        assert len({alg.pick(RequestView(ip(*prefix, d))) for d in range(256)}) == 1
     # ... while different /24s spread over the backends
-    assert len({alg.pick(ip(10, 0, c, 1)) for c in range(256)}) == 7
+    assert len({alg.pick(RequestView(ip(10, 0, c, 1))) for c in range(256)}) == 7
 
 
 def test_ip_hash_rehashes_from_current_h_when_peer_down() -> None:
@@ -376,10 +377,10 @@ def test_ip_hash_rehashes_from_current_h_when_peer_down() -> None:
     key = ip(192, 168, 1, 77)
     backends = make_backends([1, 1, 1])
     alg = IpHash(backends, RNG, Params())
-    assert alg.pick(key) == 1
+    assert alg.pick(RequestView(key)) == 1
     backends.available[1] = False
-    alg.on_change()
-    assert alg.pick(key) == 2
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(key)) == 2
     # With 2 down as well:
     # third round: (5654*113+192) % 6271 = 5723; (5723*113+168) % 6271 = 954;
     #   (954*113+1) % 6271 = 1196; 1196 % 3 = 2 -> backend 2, down again;
@@ -388,11 +389,11 @@ def test_ip_hash_rehashes_from_current_h_when_peer_down() -> None:
     #   (4890*113+1) % 6271   = 552571 % 6271 = 723                 (6271 * 88 = 551848)
     #   723 % 3 = 0 -> backend 0.
     backends.available[2] = False
-    alg.on_change()
-    assert alg.pick(key) == 0
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(key)) == 0
     backends.available[1] = backends.available[2] = True
-    alg.on_change()
-    assert alg.pick(key) == 1  # mapping restored: the total weight never changed
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(key)) == 1  # mapping restored: the total weight never changed
 
 
 def test_ip_hash_round_robin_after_21_tries() -> None:
@@ -402,19 +403,19 @@ def test_ip_hash_round_robin_after_21_tries() -> None:
     backends = make_backends([6271, 1, 1])
     alg = IpHash(backends, RNG, Params())
     key = ip(8, 8, 4, 4)
-    assert alg.pick(key) == 0
+    assert alg.pick(RequestView(key)) == 0
     backends.available[0] = False
-    alg.on_change()
-    assert [alg.pick(key) for _ in range(4)] == [1, 2, 1, 2]
+    alg.hosts_changed(range(len(alg.backends)))
+    assert [alg.pick(RequestView(key)) for _ in range(4)] == [1, 2, 1, 2]
 
 
 def test_ip_hash_single_peer_is_round_robin() -> None:
     backends = make_backends([3])
     alg = IpHash(backends, RNG, Params())
-    assert alg.pick(ip(1, 2, 3, 4)) == 0
+    assert alg.pick(RequestView(ip(1, 2, 3, 4))) == 0
     backends.available[0] = False
-    alg.on_change()
-    assert alg.pick(ip(1, 2, 3, 4)) is None
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(ip(1, 2, 3, 4))) is None
 
 
 # --------------------------------------------------------------------------
@@ -453,7 +454,7 @@ def test_ring_lookup_first_point_at_or_after_key_hash() -> None:
         text = ".".join(str(key >> s & 255) for s in (24, 16, 8, 0)).encode()
         h = zlib.crc32(text)
         owner = next((i for point, i in points if point >= h), points[0][1])  # wraps
-        assert alg.pick(key) == owner, text
+        assert alg.pick(RequestView(key)) == owner, text
 
 
 def test_ring_moves_to_next_point_when_down() -> None:
@@ -465,11 +466,11 @@ def test_ring_moves_to_next_point_when_down() -> None:
     h = zlib.crc32(b"10.1.2.3")
     start = next((j for j, (point, _) in enumerate(points) if point >= h), 0)
     first = points[start][1]
-    assert alg.pick(key) == first
+    assert alg.pick(RequestView(key)) == first
     backends.available[first] = False
-    alg.on_change()
+    alg.hosts_changed(range(len(alg.backends)))
     following = [points[(start + j) % len(points)][1] for j in range(1, len(points))]
-    assert alg.pick(key) == next(i for i in following if i != first)
+    assert alg.pick(RequestView(key)) == next(i for i in following if i != first)
 
 
 def test_ring_round_robin_after_21_points() -> None:
@@ -487,10 +488,10 @@ def test_ring_round_robin_after_21_points() -> None:
 
     c = next(c for c in range(256) if next_21_owners(c) == {0})
     key = ip(10, 0, c, 7)
-    assert alg.pick(key) == 0
+    assert alg.pick(RequestView(key)) == 0
     backends.available[0] = False
-    alg.on_change()
-    assert [alg.pick(key) for _ in range(4)] == [1, 2, 1, 2]
+    alg.hosts_changed(range(len(alg.backends)))
+    assert [alg.pick(RequestView(key)) for _ in range(4)] == [1, 2, 1, 2]
 
 
 def test_ring_removing_one_of_n_moves_only_its_keys() -> None:
@@ -498,18 +499,18 @@ def test_ring_removing_one_of_n_moves_only_its_keys() -> None:
     backends = make_backends([1] * n)
     alg = ConsistentHash(backends, RNG, ConsistentHashParams(method="ring"))
     keys = np.random.default_rng(3).integers(0, 2**32, 20_000).tolist()
-    before = [alg.pick(k) for k in keys]
+    before = [alg.pick(RequestView(k)) for k in keys]
     backends.available[3] = False
-    alg.on_change()
-    after = [alg.pick(k) for k in keys]
+    alg.hosts_changed(range(len(alg.backends)))
+    after = [alg.pick(RequestView(k)) for k in keys]
     moved = [k for k, b, a in zip(keys, before, after, strict=True) if b != a]
     assert all(b == 3 for b, a in zip(before, after, strict=True) if b != a)
     assert all(a != 3 for a in after)
     # about 1/n of the keys: with 160 points per server a share stays within ±30 % of 1/n
     assert 0.7 / n < len(moved) / len(keys) < 1.3 / n
     backends.available[3] = True
-    alg.on_change()
-    assert [alg.pick(k) for k in keys] == before
+    alg.hosts_changed(range(len(alg.backends)))
+    assert [alg.pick(RequestView(k)) for k in keys] == before
 
 
 # --------------------------------------------------------------------------
@@ -578,7 +579,7 @@ def test_maglev_lookup_is_table_at_xxhash_of_address() -> None:
     alg = ConsistentHash(backends, RNG, ConsistentHashParams(method="maglev", table_size=13))
     table = maglev_reference(backends.names, 13)
     for key, text in [(ip(10, 1, 2, 3), b"10.1.2.3"), (ip(192, 168, 7, 1), b"192.168.7.1")]:
-        assert alg.pick(key) == table[xxh64(text) % 13]
+        assert alg.pick(RequestView(key)) == table[xxh64(text) % 13]
 
 
 def test_maglev_removing_one_of_n_moves_a_bounded_fraction() -> None:
@@ -586,18 +587,18 @@ def test_maglev_removing_one_of_n_moves_a_bounded_fraction() -> None:
     backends = make_backends([1] * n)
     alg = ConsistentHash(backends, RNG, ConsistentHashParams(method="maglev"))
     keys = np.random.default_rng(4).integers(0, 2**32, 20_000).tolist()
-    before = [alg.pick(k) for k in keys]
+    before = [alg.pick(RequestView(k)) for k in keys]
     backends.available[3] = False
-    alg.on_change()
-    after = [alg.pick(k) for k in keys]
+    alg.hosts_changed(range(len(alg.backends)))
+    after = [alg.pick(RequestView(k)) for k in keys]
     assert all(a != 3 for a in after)
     assert all(a != b for b, a in zip(before, after, strict=True) if b == 3)
     moved = sum(b != a for b, a in zip(before, after, strict=True))
     # the removed backend's 1/n plus Maglev's small disruption of the others
     assert moved / len(keys) < 1.5 / n
     backends.available[3] = True
-    alg.on_change()
-    assert [alg.pick(k) for k in keys] == before
+    alg.hosts_changed(range(len(alg.backends)))
+    assert [alg.pick(RequestView(k)) for k in keys] == before
 
 
 def test_consistent_hash_params_validation() -> None:
@@ -629,8 +630,8 @@ def test_least_response_time_ema_exact() -> None:
         assert alg.averages[0] == expected
     assert alg.averages[0] == pytest.approx(0.05 * 1.0 + 0.95 * (0.05 * 0.05 + 0.95 * 0.105))
     alg1 = LeastResponseTime(backends, RNG, LeastResponseTimeParams(alpha=1.0))
-    alg1.on_complete(1, 0.3)
-    alg1.on_complete(1, 0.7)
+    alg1.on_complete(1, 0.3, OK)
+    alg1.on_complete(1, 0.7, OK)
     assert alg1.averages[1] == 0.7
     with pytest.raises(ValidationError):
         LeastResponseTimeParams(alpha=0.0)
@@ -660,12 +661,12 @@ def test_least_response_time_prefers_lower_eta() -> None:
 def test_least_response_time_divides_by_weight() -> None:
     backends = make_backends([1, 2])
     alg = LeastResponseTime(backends, RNG, LeastResponseTimeParams())
-    alg.on_complete(0, 0.2)
-    alg.on_complete(1, 0.3)
-    assert alg.pick(0) == 1  # 0.2 / 1 > 0.3 / 2
+    alg.on_complete(0, 0.2, OK)
+    alg.on_complete(1, 0.3, OK)
+    assert alg.pick(RequestView(0)) == 1  # 0.2 / 1 > 0.3 / 2
     backends.outstanding[1] = 1
     alg.on_send(1)
-    assert alg.pick(0) == 0  # 0.3 * 2 / 2 = 0.3 > 0.2
+    assert alg.pick(RequestView(0)) == 0  # 0.3 * 2 / 2 = 0.3 > 0.2
 
 
 # --------------------------------------------------------------------------
@@ -674,13 +675,13 @@ def test_least_response_time_divides_by_weight() -> None:
 
 def test_jsq_oracle_reads_true_load() -> None:
     true = [5, 2, 7, 2]
-    backends = Backends(["a", "b", "c", "d"], [1, 1, 1, 1], true_load=lambda i: true[i])
+    backends = HostSet(["a", "b", "c", "d"], [1, 1, 1, 1], true_load=lambda i: true[i])
     backends.outstanding[:] = [0, 9, 0, 0]  # the balancer's own counts are ignored
     alg = JsqOracle(backends, scripted([0.2, 0.7]), Params())
     # ties 1 and 3 (load 2): index int(u * 2): 0.2 -> 1, 0.7 -> 3
-    assert [alg.pick(0), alg.pick(0)] == [1, 3]
+    assert [alg.pick(RequestView(0)), alg.pick(RequestView(0))] == [1, 3]
     backends.available[1] = False
-    alg.on_change()
-    assert alg.pick(0) == 3
+    alg.hosts_changed(range(len(alg.backends)))
+    assert alg.pick(RequestView(0)) == 3
     with pytest.raises(ValueError, match="true load"):
         JsqOracle(make_backends([1]), RNG, Params())

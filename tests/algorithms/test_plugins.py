@@ -10,7 +10,7 @@ import pytest
 
 import lbsim
 from lbsim import algorithms
-from lbsim.algorithms import Backends, BaseAlgorithm, Params
+from lbsim.algorithms import BaseAlgorithm, HostSet, Params, Request, RequestView
 from tests.support import scenario
 
 
@@ -24,7 +24,7 @@ class FirstAvailable(BaseAlgorithm):
     name: ClassVar[str] = "first"
     Params = FirstParams
 
-    def pick(self, key: int) -> int | None:
+    def pick(self, request: Request) -> int | None:
         eligible = self.backends.eligible()
         assert isinstance(self.params, FirstParams)
         return eligible[self.params.offset % len(eligible)] if eligible else None
@@ -56,5 +56,5 @@ def test_entry_point_plugins_are_listed(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(algorithms, "entry_points", lambda group: [point])
     spec = algorithms.get("ep_first")
     assert spec.origin.startswith("plugin")
-    built = spec.factory(Backends(["a", "b"], [1, 1]), np.random.default_rng(0), spec.params())
-    assert built.pick(0) == 0
+    built = spec.factory(HostSet(["a", "b"], [1, 1]), np.random.default_rng(0), spec.params())
+    assert built.pick(RequestView(0)) == 0
