@@ -3,11 +3,13 @@
 W1: 8 servers x 1 worker, Poisson arrivals at 7.2/s, exponential demand with
 mean 1 s (utilisation 0.9), 200,000 measured requests after 10,000 warm-up
 requests, for random, round_robin and least_connections. Reports simulated
-requests per wall-second for each (median of --repeat runs), the same for a
-textbook SimPy model (a generator process per request, a ``simpy.Resource``
-per server, random choice), the ratio, and the memory lbsim holds per
-recorded request (tracemalloc peak of a separate run, divided by requests),
-and the rate of the whole ``lbsim.run`` (workload, simulation, DataFrames).
+requests per wall-second for each (median of --repeat runs), the same for two
+anchors measured in the same run — a textbook SimPy model (a generator process
+per request, a ``simpy.Resource`` per server, random choice) and a bare
+``heapq`` event loop (the floor of any Python discrete-event simulation of
+this system) — the ratios, the memory lbsim holds per recorded request
+(tracemalloc peak of a separate run, divided by requests), and the rate of the
+whole ``lbsim.run`` (workload, simulation, DataFrames).
 
     python bench/w1.py                 # the README's figures
     python bench/w1.py --requests 1000000 --algorithms random   # 1M requests
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import heapq
 import statistics
 import time
 import tracemalloc
+from collections import deque
 
 import numpy as np
 import simpy
@@ -48,11 +52,13 @@ def scenario(algorithm: str, requests: int, warmup: int) -> dict[str, object]:
     }
 
 
-def textbook(requests: int, seed: int = 1) -> float:
+def textbook(
+    requests: int, seed: int = 1, servers_count: int = SERVERS, rate: float = RATE
+) -> float:
     """A SimPy model as the tutorials write it; returns requests per wall-second."""
     rng = np.random.default_rng(seed)
     env = simpy.Environment()
-    servers = [simpy.Resource(env, capacity=1) for _ in range(SERVERS)]
+    servers = [simpy.Resource(env, capacity=1) for _ in range(servers_count)]
     latencies: list[float] = []
 
     def request(demand: float, server: simpy.Resource) -> object:
@@ -63,9 +69,9 @@ def textbook(requests: int, seed: int = 1) -> float:
         latencies.append(env.now - arrived)
 
     def source() -> object:
-        gaps = rng.exponential(1 / RATE, requests)
+        gaps = rng.exponential(1 / rate, requests)
         demands = rng.exponential(1.0, requests)
-        choices = rng.integers(0, SERVERS, requests)
+        choices = rng.integers(0, servers_count, requests)
         for gap, demand, choice in zip(gaps, demands, choices, strict=True):
             yield env.timeout(gap)
             env.process(request(demand, servers[choice]))
@@ -73,6 +79,41 @@ def textbook(requests: int, seed: int = 1) -> float:
     env.process(source())
     started = time.perf_counter()
     env.run()
+    return requests / (time.perf_counter() - started)
+
+
+def heapq_loop(requests: int, seed: int = 1) -> float:
+    """The same system as a bare event loop on ``heapq`` (random choice, FCFS
+    queues, latencies recorded); returns requests per wall-second."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / RATE, requests)).tolist()
+    demands = rng.exponential(1.0, requests).tolist()
+    choices = rng.integers(0, SERVERS, requests).tolist()
+    started = time.perf_counter()
+    queues: list[deque[int]] = [deque() for _ in range(SERVERS)]
+    busy = [False] * SERVERS
+    latency = [0.0] * requests
+    events: list[tuple[float, int, int]] = [(arrivals[0], 0, 0)]  # (time, kind, request)
+    pop, push = heapq.heappop, heapq.heappush
+    while events:
+        now, kind, request = pop(events)
+        server = choices[request]
+        if kind == 0:  # arrival
+            if request + 1 < requests:
+                push(events, (arrivals[request + 1], 0, request + 1))
+            if busy[server]:
+                queues[server].append(request)
+            else:
+                busy[server] = True
+                push(events, (now + demands[request], 1, request))
+        else:  # departure
+            latency[request] = now - arrivals[request]
+            waiting = queues[server]
+            if waiting:
+                following = waiting.popleft()
+                push(events, (now + demands[following], 1, following))
+            else:
+                busy[server] = False
     return requests / (time.perf_counter() - started)
 
 
@@ -117,7 +158,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"lbsim {lbsim.__version__}, W1: {args.requests:,} + {args.warmup:,} warm-up requests")
-    base = statistics.median(textbook(args.requests + args.warmup) for _ in range(args.repeat))
+    total = args.requests + args.warmup
+    base = statistics.median(textbook(total) for _ in range(args.repeat))
+    floor = statistics.median(heapq_loop(total) for _ in range(args.repeat))
+    print(f"{'bare heapq loop (random)':<28} {floor:>10,.0f} req/s")
     print(f"{'textbook SimPy (random)':<28} {base:>10,.0f} req/s")
     for algorithm in args.algorithms:
         rates = [lbsim_rate(algorithm, args.requests, args.warmup)[0] for _ in range(args.repeat)]
@@ -126,6 +170,7 @@ def main() -> None:
         full = end_to_end_rate(algorithm, args.requests, args.warmup)
         print(
             f"{'lbsim ' + algorithm:<28} {rate:>10,.0f} req/s  {rate / base:4.1f}x textbook"
+            f"  {rate / floor:4.2f}x heapq"
             f"  {memory:6.0f} B/request  (lbsim.run end to end: {full:,.0f} req/s)"
         )
 
