@@ -50,9 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'algorithm':<22} {'8 servers':>10} {'1000 servers':>13}  ratio")
     anchor = [1e6 / textbook(args.requests, 1, n, 0.8 * n) for n in (8, 1000)]
-    print(
-        f"{'textbook SimPy':<22} {anchor[0]:8.2f}µs {anchor[1]:11.2f}µs  {anchor[1] / anchor[0]:5.2f}"
-    )
+    growth = anchor[1] / anchor[0]
+    print(f"{'textbook SimPy':<22} {anchor[0]:8.2f}µs {anchor[1]:11.2f}µs  {growth:5.2f}")
     for name in algorithms.available():
         small = per_request(name, 8, args.requests)
         large = per_request(name, 1000, args.requests)
