@@ -59,7 +59,7 @@ from lbsim.engine.records import (
     column,
 )
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Server
-from lbsim.engine.state import Totals
+from lbsim.engine.state import RequestState, Totals
 from lbsim.scenario import Clients
 
 PENDING = INCOMPLETE  # a request without a final status yet
@@ -84,6 +84,7 @@ class Balancer:
         connect_timeout: float,
         clients: Clients,
         recorder: Recorder,
+        state: RequestState,
         keys: Column,
         client_ids: Column,
         rng: np.random.Generator,
@@ -115,10 +116,14 @@ class Balancer:
         self._client_ids = client_ids
         self._tried: dict[int, set[int]] = {}  # only requests that retry
         self._totals = totals if totals is not None else Totals()
-        self._server, self._start, self._end, self._status = recorder.views()
-        self._sent = column(recorder.sent)
-        self._tries = column(recorder.retries)
-        self._inflight = recorder.inflight
+        self._server = column(state.server)
+        self._status = column(state.status)
+        self._sent = column(state.sent)
+        self._tries = column(state.attempt)
+        self._inflight = state.inflight
+        self._start = column(recorder.start)
+        self._end = column(recorder.end)
+        self._backoff = column(recorder.columns["latency_backoff"])
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
         self._retry = clients.retries
@@ -226,6 +231,7 @@ class Balancer:
             delay = self._uniforms.next() * min(
                 (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
             )
+            self._backoff[request] += delay
             Timeout(self.env, delay, request).callbacks.append(self._again)
         else:
             self._finish(request, status)

@@ -29,7 +29,7 @@ from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
 from lbsim.engine.slowstart import SlowStarter
-from lbsim.engine.state import Totals
+from lbsim.engine.state import RequestState, Totals
 from lbsim.engine.workload import Workload
 from lbsim.scenario import Scenario
 from lbsim.streams import stream
@@ -47,10 +47,15 @@ class World:
         self.workload = workload
         self.env = Environment()
         self.totals = Totals()
-        self.recorder = Recorder(len(workload), sum(pool.count for pool in scenario.servers))
+        self.state = RequestState(len(workload))
+        self.recorder = Recorder(
+            len(workload),
+            sum(pool.count for pool in scenario.servers),
+            shared=self.state.columns(),
+        )
         demand = column(workload.demand)
         start = column(self.recorder.start)
-        tries = column(self.recorder.retries)
+        tries = column(self.state.attempt)
         window = (scenario.warmup, scenario.duration)
         config = scenario.balancer
         seed = scenario.seed
@@ -70,7 +75,7 @@ class World:
                         demand=demand,
                         start=start,
                         tries=tries,
-                        inflight=self.recorder.inflight,
+                        inflight=self.state.inflight,
                         done=self._done,
                         connect_timeout=config.connect_timeout,
                         errors=Uniforms(stream(seed, f"server-errors/{name}")),
@@ -106,6 +111,7 @@ class World:
                 connect_timeout=config.connect_timeout,
                 clients=scenario.clients,
                 recorder=self.recorder,
+                state=self.state,
                 keys=keys,
                 client_ids=client_ids,
                 rng=stream(seed, f"retries{suffix}"),
@@ -190,7 +196,7 @@ class World:
         if up:
             balancer.recover()
         else:
-            inflight = np.frombuffer(self.recorder.inflight, dtype=np.uint8)
+            inflight = np.frombuffer(self.state.inflight, dtype=np.uint8)
             balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
         config = self.scenario.balancer
         if config.mode == "active_passive" and not self.balancers[self._serving].up:
