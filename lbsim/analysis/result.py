@@ -159,30 +159,49 @@ def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:
     return down, up
 
 
+# Recorded facts that requests_frame shapes itself; every other registered
+# fact (lbsim.engine.records.FACTS) becomes a column of its own name.
+_SHAPED = frozenset({"server", "start", "end", "status", "retries", "balancer", "sent"})
+
+
 def requests_frame(
     variant: str, workload: Workload, rec: Recorder, names: list[str], warmup: float
 ) -> pd.DataFrame:
-    """One row per request that arrived after the warm-up."""
+    """One row per request that arrived after the warm-up.
+
+    Latency is split into named parts: ``latency_queue`` (the wait at the
+    server that answered, = ``wait``), ``latency_service`` (its service),
+    ``latency_backoff`` (the retry back-offs) and ``latency_failed_attempts``
+    (time in earlier attempts that failed, from arrival to the last send
+    less the back-offs). For an ``ok`` request they sum to ``latency`` up to
+    float rounding; parts that did not happen are NaN (never served) or 0.
+    """
     measured = np.flatnonzero(workload.arrival >= warmup)
     arrival, start, end = workload.arrival[measured], rec.start[measured], rec.end[measured]
+    sent = rec.sent[measured]
     server = rec.server[measured]
-    return pd.DataFrame(
-        {
-            "variant": variant,
-            "id": measured.astype(np.int64),
-            "balancer": rec.balancer[measured],
-            "client": workload.client[measured],
-            "server": pd.Categorical.from_codes(server, categories=names),
-            "arrival": arrival,
-            "start": start,
-            "end": end,
-            "latency": end - arrival,
-            "wait": start - rec.sent[measured],
-            "demand": workload.demand[measured],
-            "status": pd.Categorical.from_codes(rec.status[measured], categories=STATUSES),
-            "retries": rec.retries[measured],
-        }
-    )
+    columns: dict[str, Any] = {
+        "variant": variant,
+        "id": measured.astype(np.int64),
+        "balancer": rec.balancer[measured],
+        "client": workload.client[measured],
+        "server": pd.Categorical.from_codes(server, categories=names),
+        "arrival": arrival,
+        "start": start,
+        "end": end,
+        "latency": end - arrival,
+        "wait": start - sent,
+        "demand": workload.demand[measured],
+        "status": pd.Categorical.from_codes(rec.status[measured], categories=STATUSES),
+        "retries": rec.retries[measured],
+        "latency_queue": start - sent,
+        "latency_service": end - start,
+    }
+    for name, values in rec.columns.items():
+        if name not in _SHAPED:
+            columns[name] = values[measured]
+    columns["latency_failed_attempts"] = sent - arrival - rec.columns["latency_backoff"][measured]
+    return pd.DataFrame(columns)
 
 
 def timeseries_frame(variant: str, rec: Recorder, names: list[str]) -> pd.DataFrame:

@@ -22,12 +22,24 @@ retry budget) last; a per-try timeout abandons the attempt (the server still
 does the work: wasted), an overall timeout ends the request. An attempt is a
 job ``request << 4 | attempt`` so a late answer to an abandoned attempt is
 recognised and ignored.
+
+Each pick gets the balancer's one reusable :class:`~lbsim.algorithms.RequestView`,
+filled with the request's client, attempt and ``tried``: the hosts of its
+earlier attempts (a shared empty tuple on attempt 0; a set kept only for
+requests that retry, dropped when they finish).
+
+Other components hear of what happens through listener lists, any number
+each: ``outcome_listeners`` get ``(backend, status)`` for every attempt that
+ends (passive checks), ``recovery_listeners`` get a backend marked healthy
+again (slow start). Configured weights live in ``weights``; a backend in
+``ramping`` (slow start) keeps the weight its ramp gives it, and every weight
+sent to the host set is multiplied by ``weight_scale``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from simpy import Environment
@@ -47,9 +59,11 @@ from lbsim.engine.records import (
     column,
 )
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Server
+from lbsim.engine.state import RequestState, Totals
 from lbsim.scenario import Clients
 
 PENDING = INCOMPLETE  # a request without a final status yet
+NOTHING_TRIED: tuple[int, ...] = ()  # ``tried`` of every first attempt (no allocation)
 
 
 class Balancer:
@@ -70,8 +84,11 @@ class Balancer:
         connect_timeout: float,
         clients: Clients,
         recorder: Recorder,
+        state: RequestState,
         keys: Column,
+        client_ids: Column,
         rng: np.random.Generator,
+        totals: Totals | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -83,21 +100,30 @@ class Balancer:
         self.panic_threshold = panic_threshold
         self.fail_open = fail_open
         self.all_backups = all_backups
-        self.on_weight: Callable[[int, int], None] | None = None  # slow start owns weights
+        self.weights = list(backends.weights)  # configured (``set_weight`` on the timeline)
+        self.weight_scale = 1  # slow start keeps weights in sixteenths
+        self.ramping: dict[int, float] = {}  # backend -> when slow start began ramping it
         self.connect_timeout = connect_timeout
         self.healthy = [True] * len(servers)
         self.draining = [False] * len(servers)
         self.panic = False
         self.up = True
         self.recorder = recorder
-        self.on_outcome: Callable[[int, int], None] | None = None  # passive checks
+        self.outcome_listeners: list[Callable[[int, int], None]] = []  # (backend, status)
+        self.recovery_listeners: list[Callable[[int], None]] = []  # (backend)
         self.ejected = [False] * len(servers)
-        self.on_recovered: Callable[[int], None] | None = None  # slow start
         self._keys = keys
-        self._server, self._start, self._end, self._status = recorder.views()
-        self._sent = column(recorder.sent)
-        self._tries = column(recorder.retries)
-        self._inflight = recorder.inflight
+        self._client_ids = client_ids
+        self._tried: dict[int, set[int]] = {}  # only requests that retry
+        self._totals = totals if totals is not None else Totals()
+        self._server = column(state.server)
+        self._status = column(state.status)
+        self._sent = column(state.sent)
+        self._tries = column(state.attempt)
+        self._inflight = state.inflight
+        self._start = column(recorder.start)
+        self._end = column(recorder.end)
+        self._backoff = column(recorder.columns["latency_backoff"])
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
         self._retry = clients.retries
@@ -114,7 +140,6 @@ class Balancer:
         self._uniforms = Uniforms(rng)
         self._view = RequestView()
         self.active_retries = 0
-        self.pending_retries = 0  # retries waiting out their back-off
         self.traffic_seen = False  # Envoy health checks slow down until traffic
         self.refresh()
 
@@ -132,7 +157,9 @@ class Balancer:
         if attempt == 0 or attempt >= self._redispatch_from or self._server[request] < 0:
             view = self._view
             view.hash_key = view.client_address = self._keys[request]
+            view.client_id = self._client_ids[request]
             view.attempt = attempt
+            view.tried = self._tried.get(request, NOTHING_TRIED) if attempt else NOTHING_TRIED
             backend = self.algorithm.pick(view)
         else:
             backend = self._server[request]  # HAProxy without redispatch: same server
@@ -140,6 +167,7 @@ class Balancer:
             self._failed(request, NO_BACKEND)
             return
         self.backends.outstanding[backend] += 1
+        self._totals.outstanding += 1
         self.algorithm.on_send(backend)
         self.traffic_seen = True
         self._server[request] = backend
@@ -160,9 +188,10 @@ class Balancer:
             return
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
+        self._totals.outstanding -= 1
         self.algorithm.on_complete(backend, self.env.now - self._sent[request], status)
-        if self.on_outcome is not None:
-            self.on_outcome(backend, status)
+        for listener in self.outcome_listeners:
+            listener(backend, status)
         if status == OK:
             self._finish(request, OK)
         else:
@@ -171,6 +200,7 @@ class Balancer:
     def _finish(self, request: int, status: int) -> None:
         if self._tries[request]:
             self.active_retries -= 1
+            self._tried.pop(request, None)
         self._end[request] = self.env.now
         self._status[request] = status
 
@@ -188,12 +218,20 @@ class Balancer:
         ):
             if attempt == 0:
                 self.active_retries += 1
+            backend = self._server[request]
+            if backend >= 0:  # not when no backend was found
+                tried = self._tried.get(request)
+                if tried is None:
+                    self._tried[request] = {backend}
+                else:
+                    tried.add(backend)
             self._tries[request] = attempt + 1
-            self.pending_retries += 1
+            self._totals.pending_retries += 1
             backoff = retry.backoff
             delay = self._uniforms.next() * min(
                 (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
             )
+            self._backoff[request] += delay
             Timeout(self.env, delay, request).callbacks.append(self._again)
         else:
             self._finish(request, status)
@@ -208,7 +246,7 @@ class Balancer:
 
     def _again(self, event: Timeout) -> None:
         request: int = event._value
-        self.pending_retries -= 1
+        self._totals.pending_retries -= 1
         if self._status[request] == PENDING:
             self.dispatch(request)
 
@@ -217,6 +255,7 @@ class Balancer:
         backend = self._server[request]
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
+        self._totals.outstanding -= 1
         self.algorithm.on_complete(backend, self.env.now - self._sent[request], TIMEOUT)
 
     def _try_expired(self, event: Timeout) -> None:
@@ -224,8 +263,8 @@ class Balancer:
         request = job >> ATTEMPT_BITS
         if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
             self._abandon(request)
-            if self.on_outcome is not None:
-                self.on_outcome(self._server[request], TIMEOUT)
+            for listener in self.outcome_listeners:
+                listener(self._server[request], TIMEOUT)
             self._failed(request, TIMEOUT)
 
     def _expired(self, event: Timeout) -> None:
@@ -234,8 +273,8 @@ class Balancer:
             return
         if self._inflight[request]:
             self._abandon(request)
-            if self.on_outcome is not None:
-                self.on_outcome(self._server[request], TIMEOUT)
+            for listener in self.outcome_listeners:
+                listener(self._server[request], TIMEOUT)
         self._finish(request, TIMEOUT)
 
     def _unreachable(self, event: Timeout) -> None:
@@ -253,6 +292,7 @@ class Balancer:
             if self._status[request] == PENDING:
                 self._inflight[request] = 0
                 self._finish(request, CONN_ERROR)
+        self._totals.outstanding -= sum(self.backends.outstanding)
         self.backends.outstanding[:] = [0] * len(self.servers)
         everyone = range(len(self.servers))
         for listener in self.backends.listeners:
@@ -284,12 +324,19 @@ class Balancer:
         allowed = set(usable)
         self.backends.update([i in allowed for i in range(len(self.servers))])
 
+    def set_initial_health(self, healthy: Sequence[bool]) -> None:
+        """What the health checks believe before their first probe: one refresh
+        for all backends (no recovery to announce)."""
+        self.healthy[:] = healthy
+        self.refresh()
+
     def set_health(self, backend: int, healthy: bool) -> None:
         came_back = healthy and not self.healthy[backend]
         self.healthy[backend] = healthy
         self.refresh()
-        if came_back and self.on_recovered is not None:
-            self.on_recovered(backend)
+        if came_back:
+            for listener in self.recovery_listeners:
+                listener(backend)
 
     def set_ejected(self, backend: int, ejected: bool) -> None:
         self.ejected[backend] = ejected
@@ -300,7 +347,7 @@ class Balancer:
         self.refresh()
 
     def set_weight(self, backend: int, weight: int) -> None:
-        if self.on_weight is not None:
-            self.on_weight(backend, weight)
-            return
-        self.backends.set_weights({backend: weight})
+        """A new configured weight; it applies now unless slow start is ramping."""
+        self.weights[backend] = weight
+        if backend not in self.ramping:
+            self.backends.set_weights({backend: weight * self.weight_scale})

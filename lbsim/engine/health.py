@@ -90,8 +90,7 @@ class Prober:
             else 0
         )
         self.healthy = self.haproxy and self.counter >= config.rise
-        self.ever_healthy = self.healthy
-        balancer.set_health(server.index, self.healthy)
+        self.ever_healthy = self.healthy  # the balancer learns it from the world, all at once
         if self.haproxy:  # spread-checks: first checks spread over one interval
             first = float(self.rng.uniform(0, config.period))
         else:

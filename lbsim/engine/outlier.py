@@ -44,7 +44,7 @@ class _Checker(ABC):
         self.balancer = balancer
         self.recorder = recorder
         self.names = [server.name for server in balancer.servers]
-        balancer.on_outcome = self.observe
+        balancer.outcome_listeners.append(self.observe)
 
     @abstractmethod
     def observe(self, backend: int, status: int) -> None:

@@ -1,15 +1,23 @@
 """Raw facts of a run, recorded columnwise: no Python object per request.
 
-Per-request outcome columns are numpy arrays allocated once for the whole
-workload (the workload's own columns hold arrival, client and demand). The
-hot path writes them through memoryviews, which take and give plain Python
-numbers at a fraction of numpy's per-item cost. Levels (queue depth, requests
-in service, outstanding, health) are sampled at a fixed period into int32
-rows; transitions go to an event log. Statistics are computed afterwards.
+The recorder is a sink: the engine writes each per-request fact once (or
+adds to it), and appends sampled levels and transition events. Its
+per-request columns come from one registry, :data:`FACTS` — a new fact is one
+:func:`register` call (name, dtype, fill), and it flows to
+``requests.parquet`` by itself (:func:`lbsim.analysis.result.requests_frame`).
+Facts that are also the engine's running state (status, server, attempt,
+send time) share the arrays of :class:`lbsim.engine.state.RequestState`
+rather than being copied. The hot path writes columns through memoryviews,
+which take and give plain Python numbers at a fraction of numpy's per-item
+cost. Levels (queue depth, requests in service, outstanding, health) are
+sampled at a fixed period into int32 rows; transitions go to an event log.
+Statistics are computed afterwards.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,20 +57,48 @@ class Event:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Fact:
+    """One registered per-request column."""
+
+    name: str
+    dtype: str
+    fill: float
+    doc: str
+
+
+FACTS: dict[str, Fact] = {}
+
+
+def register(name: str, dtype: str, fill: float, doc: str) -> Fact:
+    """Add a per-request column to every recorder made from now on."""
+    if name in FACTS:
+        raise ValueError(f"request column {name!r} is already registered")
+    fact = FACTS[name] = Fact(name, dtype, fill, doc)
+    return fact
+
+
+register("server", "int32", -1, "backend of the latest attempt (-1: none)")
+register("start", "float64", math.nan, "start of service of the latest attempt (NaN: never)")
+register("end", "float64", math.nan, "when the request ended (NaN: never answered)")
+register("status", "int8", INCOMPLETE, "final status, index into STATUSES")
+register("retries", "int8", 0, "attempts after the first")
+register("balancer", "int16", 0, "balancer instance that handled it")
+register("sent", "float64", math.nan, "when the latest attempt was sent")
+register("latency_backoff", "float64", 0.0, "seconds spent waiting out retry back-offs")
+
+
 @dataclass
 class Recorder:
-    """Per-request outcome columns, sampled levels and the event log of one run."""
+    """Per-request facts (:data:`FACTS`), sampled levels and the event log of one run.
+
+    ``shared`` supplies the arrays of facts that are also engine state.
+    """
 
     n_requests: int
     n_servers: int
-    server: np.ndarray = field(init=False)  # int32, -1 = none
-    start: np.ndarray = field(init=False)  # float64, NaN = never served
-    end: np.ndarray = field(init=False)  # float64, NaN = never answered
-    status: np.ndarray = field(init=False)  # int8 index into STATUSES
-    retries: np.ndarray = field(init=False)  # int8: attempts after the first
-    balancer: np.ndarray = field(init=False)  # int16
-    sent: np.ndarray = field(init=False)  # float64: when the latest attempt was sent
-    inflight: bytearray = field(init=False)  # 1 while an attempt awaits its answer
+    shared: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    columns: dict[str, np.ndarray] = field(init=False, repr=False)
     abandoned: int = 0  # answers to abandoned attempts: work done for nobody
     busy_area: np.ndarray = field(init=False)  # per server: worker-seconds busy in the window
     queue_area: np.ndarray = field(init=False)  # per server: job-seconds waiting in the window
@@ -74,21 +110,43 @@ class Recorder:
 
     def __post_init__(self) -> None:
         n = self.n_requests
-        self.server = np.full(n, -1, dtype=np.int32)
-        self.start = np.full(n, np.nan)
-        self.end = np.full(n, np.nan)
-        self.status = np.full(n, INCOMPLETE, dtype=np.int8)
-        self.retries = np.zeros(n, dtype=np.int8)
-        self.balancer = np.zeros(n, dtype=np.int16)
-        self.sent = np.full(n, np.nan)
-        self.inflight = bytearray(n)
+        self.columns = {
+            name: self.shared[name]
+            if name in self.shared
+            else np.full(n, fact.fill, dtype=fact.dtype)
+            for name, fact in FACTS.items()
+        }
         self.busy_area = np.zeros(self.n_servers)
         self.queue_area = np.zeros(self.n_servers)
         self.queue_peak = np.zeros(self.n_servers, dtype=np.int64)
 
-    def views(self) -> tuple[Column, Column, Column, Column]:
-        """Fast writable views of (server, start, end, status) for the hot path."""
-        return column(self.server), column(self.start), column(self.end), column(self.status)
+    @property
+    def server(self) -> np.ndarray:
+        return self.columns["server"]
+
+    @property
+    def start(self) -> np.ndarray:
+        return self.columns["start"]
+
+    @property
+    def end(self) -> np.ndarray:
+        return self.columns["end"]
+
+    @property
+    def status(self) -> np.ndarray:
+        return self.columns["status"]
+
+    @property
+    def retries(self) -> np.ndarray:
+        return self.columns["retries"]
+
+    @property
+    def balancer(self) -> np.ndarray:
+        return self.columns["balancer"]
+
+    @property
+    def sent(self) -> np.ndarray:
+        return self.columns["sent"]
 
     def sample(self, time: float, levels: np.ndarray, balancers: np.ndarray) -> None:
         self.sample_times.append(time)
@@ -101,5 +159,4 @@ class Recorder:
     @property
     def nbytes(self) -> int:
         """Memory held by the per-request columns."""
-        columns = (self.server, self.start, self.end, self.status, self.retries, self.balancer)
-        return sum(column.nbytes for column in columns) + self.sent.nbytes + len(self.inflight)
+        return sum(column.nbytes for column in self.columns.values())

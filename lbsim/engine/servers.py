@@ -34,6 +34,7 @@ from simpy.events import Timeout
 
 from lbsim.algorithms.base import Uniforms
 from lbsim.engine.records import CONN_ERROR, OK, REJECTED, SERVER_ERROR, Column
+from lbsim.engine.state import Totals
 
 Done = Callable[[int, int, int], None]  # (job, server index, status) -> None
 ERROR_RESPONSE_TIME = 0.001  # a failing server's quick 5xx, in seconds
@@ -54,6 +55,7 @@ class Server:
         "_lo",
         "_probe_ids",
         "_start",
+        "_totals",
         "_tries",
         "busy",
         "busy_area",
@@ -92,6 +94,7 @@ class Server:
         connect_timeout: float,
         errors: Uniforms,
         window: tuple[float, float],
+        totals: Totals | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -120,6 +123,9 @@ class Server:
         self._done = done
         self._connect_timeout = connect_timeout
         self._errors = errors
+        self._totals = (
+            totals if totals is not None else Totals()
+        )  # ``jobs`` counts what is held here
 
     @property
     def in_system(self) -> int:
@@ -146,12 +152,15 @@ class Server:
             Timeout(self.env, self._connect_timeout, job).callbacks.append(self._refused)
         elif self.hung:
             self.held.append(job)
+            self._totals.jobs += 1
         elif self.error_rate and self._errors.next() < self.error_rate:
             Timeout(self.env, ERROR_RESPONSE_TIME, job).callbacks.append(self._error)
         elif self.busy < self.workers:
             self.busy += 1
+            self._totals.jobs += 1
             self._serve(job)
         elif len(self.queue) < self.queue_limit:
+            self._totals.jobs += 1
             now = self.env.now
             self.queue.append(job)
             if self._lo <= now <= self._hi:
@@ -184,6 +193,7 @@ class Server:
         job: int = event._value
         if self.serving.pop(job, None) is None:
             return  # lost in a crash or frozen by a hang
+        self._totals.jobs -= 1
         if self.queue:
             now = self.env.now
             self.queue_area += now if self._lo <= now <= self._hi else self._clip(now)
@@ -222,6 +232,7 @@ class Server:
     def crash(self) -> None:
         """Go down: everything held fails with a connection error."""
         lost = [*self._drop_all(), *self.held]
+        self._totals.jobs -= len(lost)
         self.up = False
         self.hung = False
         self.held.clear()

@@ -44,7 +44,12 @@ def weight_factor(config: SlowStart, elapsed: float) -> float:
 
 
 class SlowStarter:
-    """Ramps the weights of one balancer's backends as they come back."""
+    """Ramps the weights of one balancer's backends as they come back.
+
+    It listens for recoveries; the backends it ramps are the balancer's
+    ``ramping`` (a configured weight set meanwhile takes effect at the next
+    step of the ramp).
+    """
 
     def __init__(
         self, env: Environment, balancer: Balancer, config: SlowStart, recorder: Recorder
@@ -53,18 +58,11 @@ class SlowStarter:
         self.balancer = balancer
         self.config = config
         self.recorder = recorder
-        self.nominal = [weight * SCALE for weight in balancer.backends.weights]
-        self.since: dict[int, float] = {}
+        self.since = balancer.ramping
         self.tick = min(1.0, config.window / SCALE)
-        balancer.backends.set_weights(dict(enumerate(self.nominal)))
-        balancer.on_recovered = self.start
-        balancer.on_weight = self.set_weight
-
-    def set_weight(self, backend: int, weight: int) -> None:
-        """A new configured weight (``set_weight`` on the timeline)."""
-        self.nominal[backend] = weight * SCALE
-        if backend not in self.since:
-            self.balancer.backends.set_weights({backend: self.nominal[backend]})
+        balancer.weight_scale = SCALE
+        balancer.backends.set_weights({b: w * SCALE for b, w in enumerate(balancer.weights)})
+        balancer.recovery_listeners.append(self.start)
 
     def start(self, backend: int) -> None:
         if not self.since:
@@ -76,7 +74,7 @@ class SlowStarter:
         weights = {}
         for backend, since in list(self.since.items()):
             factor = weight_factor(self.config, self.env.now - since)
-            weights[backend] = max(1, math.floor(self.nominal[backend] * factor))
+            weights[backend] = max(1, math.floor(self.balancer.weights[backend] * SCALE * factor))
             if factor >= 1:
                 del self.since[backend]
         self.balancer.backends.set_weights(weights)

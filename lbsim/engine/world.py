@@ -13,15 +13,15 @@ show progress without any per-event cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from simpy import Environment
 from simpy.events import Timeout
 
 from lbsim import algorithms
-from lbsim.algorithms import HostSet
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms import Algorithm, HostSet
+from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
@@ -29,6 +29,7 @@ from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
 from lbsim.engine.slowstart import SlowStarter
+from lbsim.engine.state import RequestState, Totals
 from lbsim.engine.workload import Workload
 from lbsim.scenario import Scenario
 from lbsim.streams import stream
@@ -45,10 +46,16 @@ class World:
         self.scenario = scenario
         self.workload = workload
         self.env = Environment()
-        self.recorder = Recorder(len(workload), sum(pool.count for pool in scenario.servers))
+        self.totals = Totals()
+        self.state = RequestState(len(workload))
+        self.recorder = Recorder(
+            len(workload),
+            sum(pool.count for pool in scenario.servers),
+            shared=self.state.columns(),
+        )
         demand = column(workload.demand)
         start = column(self.recorder.start)
-        tries = column(self.recorder.retries)
+        tries = column(self.state.attempt)
         window = (scenario.warmup, scenario.duration)
         config = scenario.balancer
         seed = scenario.seed
@@ -68,17 +75,19 @@ class World:
                         demand=demand,
                         start=start,
                         tries=tries,
-                        inflight=self.recorder.inflight,
+                        inflight=self.state.inflight,
                         done=self._done,
                         connect_timeout=config.connect_timeout,
                         errors=Uniforms(stream(seed, f"server-errors/{name}")),
                         window=window,
+                        totals=self.totals,
                     )
                 )
         names = [server.name for server in self.servers]
         weights = [pool.weight for pool in scenario.servers for _ in range(pool.count)]
         backup = [pool.backup for pool in scenario.servers for _ in range(pool.count)]
         keys = column(workload.client_ips[workload.client])
+        client_ids = column(workload.client)
         self.balancers: list[Balancer] = []
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
@@ -88,6 +97,7 @@ class World:
             algorithm = algorithms.get(config.algorithm.name).factory(
                 backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
             )
+            _subscribe_plugin(backends, algorithm)
             balancer = Balancer(
                 self.env,
                 index,
@@ -101,8 +111,11 @@ class World:
                 connect_timeout=config.connect_timeout,
                 clients=scenario.clients,
                 recorder=self.recorder,
+                state=self.state,
                 keys=keys,
+                client_ids=client_ids,
                 rng=stream(seed, f"retries{suffix}"),
+                totals=self.totals,
             )
             self.balancers.append(balancer)
             probers = (
@@ -121,6 +134,8 @@ class World:
                 if config.health_check is not None
                 else []
             )
+            if probers:
+                balancer.set_initial_health([prober.healthy for prober in probers])
             if config.slow_start is not None:
                 SlowStarter(self.env, balancer, config.slow_start, self.recorder)
             if config.passive is not None:
@@ -181,7 +196,7 @@ class World:
         if up:
             balancer.recover()
         else:
-            inflight = np.frombuffer(self.recorder.inflight, dtype=np.uint8)
+            inflight = np.frombuffer(self.state.inflight, dtype=np.uint8)
             balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
         config = self.scenario.balancer
         if config.mode == "active_passive" and not self.balancers[self._serving].up:
@@ -224,11 +239,7 @@ class World:
 
     def active(self) -> bool:
         """Whether requests are still to come or in flight."""
-        return (
-            self._next < len(self._arrival)
-            or any(s.busy or s.queue or s.held for s in self.servers)
-            or any(b.pending_retries or any(b.backends.outstanding) for b in self.balancers)
-        )
+        return self._next < len(self._arrival) or self.totals.any()
 
     @property
     def end_time(self) -> float:
@@ -260,3 +271,35 @@ class World:
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         return self.recorder
+
+
+class _PluginListener(HostListener):
+    """Forwards host-set changes to a plug-in that has some listener methods
+    but does not derive from :class:`~lbsim.algorithms.base.BaseAlgorithm`."""
+
+    def __init__(self, algorithm: Algorithm) -> None:
+        self.algorithm = algorithm
+
+    def hosts_added(self, hosts: Sequence[int]) -> None:
+        getattr(self.algorithm, "hosts_added", _ignore)(hosts)
+
+    def hosts_removed(self, hosts: Sequence[int]) -> None:
+        getattr(self.algorithm, "hosts_removed", _ignore)(hosts)
+
+    def hosts_changed(self, hosts: Sequence[int]) -> None:
+        getattr(self.algorithm, "hosts_changed", _ignore)(hosts)
+
+
+def _ignore(hosts: Sequence[int]) -> None:
+    """A listener method the plug-in does not have."""
+
+
+def _subscribe_plugin(backends: HostSet, algorithm: Algorithm) -> None:
+    """Subscribe a plug-in algorithm to its host set once, unless it did so
+    itself (every :class:`BaseAlgorithm` does)."""
+    if isinstance(algorithm, BaseAlgorithm) or any(
+        listener is algorithm for listener in backends.listeners
+    ):
+        return
+    if any(hasattr(algorithm, name) for name in ("hosts_added", "hosts_removed", "hosts_changed")):
+        backends.subscribe(_PluginListener(algorithm))
