@@ -56,6 +56,7 @@ class SlowStarter:
         self.nominal = [weight * SCALE for weight in balancer.backends.weights]
         self.since: dict[int, float] = {}
         self.tick = min(1.0, config.window / SCALE)
+        balancer.backends.weight_scale = SCALE
         balancer.backends.set_weights(dict(enumerate(self.nominal)))
         balancer.on_recovered = self.start
         balancer.on_weight = self.set_weight
