@@ -13,8 +13,7 @@ Failures (``ngx_http_upstream_free_round_robin_peer``): an attempt that ends
 in an error or a timeout (``CONN_ERROR``, ``TIMEOUT``; a 5xx is not a failure,
 as ``proxy_next_upstream`` defaults to ``error timeout``) lowers the peer's
 ``effective_weight`` by ``weight // max_fails`` (floor 0; ``max_fails=0``
-never lowers it; a one-server upstream is exempt, as NGINX's ``single``
-peer is). Each pass adds ``effective_weight`` (not ``weight``) to
+never lowers it). Each pass adds ``effective_weight`` (not ``weight``) to
 ``current_weight`` and raises ``effective_weight`` by 1 towards ``weight``.
 Whether a peer is skipped after ``max_fails`` failures is the passive health
 check's business (``passive: {preset: nginx}``), not this class's.
@@ -134,7 +133,7 @@ class NginxPeers:
     def fail(self, host: int) -> bool:
         """A failed attempt on ``host``; True if its ``effective_weight`` dropped."""
         backends = self.backends
-        if not self.max_fails or len(backends) == 1:
+        if not self.max_fails:
             return False
         scale = backends.weight_scale
         drop = backends.weights[host] // scale // self.max_fails * scale
