@@ -58,13 +58,16 @@ class LeastConnectionsParams(Params):
 
 
 class _Node:
-    """The servers under one key: ``lists`` of (server, token), stale tokens skipped."""
+    """The servers under one key: ``lists`` of (server, token), stale tokens
+    skipped; kept when empty (``elements`` 0) so busy keys are not rebuilt."""
 
-    __slots__ = ("elements", "lists")
+    __slots__ = ("elements", "in_heap", "lists", "stale")
 
     def __init__(self, count: int) -> None:
         self.lists: list[deque[tuple[int, int]]] = [deque() for _ in range(count)]
         self.elements = 0
+        self.stale = 0  # entries left behind by servers that moved away
+        self.in_heap = False
 
 
 class LeastConnections(BaseAlgorithm):
@@ -84,10 +87,10 @@ class LeastConnections(BaseAlgorithm):
         self._token = [0] * n  # the live entry of each server in its list
         self._weight = list(backends.weights)  # the weight each server was queued with
         self._nodes: dict[int, _Node] = {}
-        self._keys: list[int] = []  # heap of node keys (may hold keys of removed nodes)
+        self._keys: list[int] = []  # heap of the keys of nodes that may hold servers
         self._tokens = 0
         for host in backends.eligible():
-            self._queue(host)
+            self._queue(host, self.key(host))
 
     # ------------------------------------------------------------ the tree
 
@@ -96,24 +99,23 @@ class LeastConnections(BaseAlgorithm):
 
     def key(self, host: int) -> int:
         """HAProxy's ``fwlc_get_key`` for ``host`` now."""
-        inflight = self.backends.outstanding[host]
+        backends = self.backends
+        inflight = backends.outstanding[host]
         if not inflight:
             return 0
-        backends = self.backends
         eweight = backends.weights[host] * BE_WEIGHT_SCALE // backends.weight_scale
-        return (inflight + 1) * SRV_EWGHT_MAX // max(eweight, 1)
+        return (inflight + 1) * SRV_EWGHT_MAX // (eweight or 1)
 
-    def _queue(self, host: int) -> None:
-        key = self.key(host)
+    def _queue(self, host: int, key: int) -> None:
         node = self._nodes.get(key)
         if node is None:
             node = self._nodes[key] = _Node(self._lists)
+        if not node.in_heap:
+            node.in_heap = True
             heapq.heappush(self._keys, key)
-            if len(self._keys) > 2 * len(self._nodes) + 64:
-                self._keys = sorted(self._nodes)
-        self._tokens += 1
-        self._token[host] = self._tokens
-        node.lists[self._list_number()].append((host, self._tokens))
+        self._tokens = token = self._tokens + 1
+        self._token[host] = token
+        node.lists[self._list_number()].append((host, token))
         node.elements += 1
         self._key[host] = key
         self._weight[host] = self.backends.weights[host]
@@ -125,23 +127,28 @@ class LeastConnections(BaseAlgorithm):
         self._token[host] = 0
         node = self._nodes[key]
         node.elements -= 1
-        if not node.elements:
-            del self._nodes[key]
-        elif sum(map(len, node.lists)) > 2 * node.elements + 16:
+        node.stale += 1
+        if node.stale > node.elements + 16:
             node.lists = [deque(e for e in lst if self._live(e)) for lst in node.lists]
+            node.stale = 0
 
     def _live(self, entry: tuple[int, int]) -> bool:
         return self._token[entry[0]] == entry[1]
 
-    def _head(self, lst: deque[tuple[int, int]]) -> int | None:
-        while lst and not self._live(lst[0]):
+    def _head(self, node: _Node, lst: deque[tuple[int, int]]) -> int | None:
+        token = self._token
+        while lst and token[lst[0][0]] != lst[0][1]:
             lst.popleft()
+            node.stale -= 1
         return lst[0][0] if lst else None
 
     def _reposition(self, host: int) -> None:
-        if self._key[host] is not None and self.key(host) != self._key[host]:
-            self._dequeue(host)
-            self._queue(host)
+        old = self._key[host]
+        if old is not None:
+            key = self.key(host)
+            if key != old:
+                self._dequeue(host)
+                self._queue(host, key)
 
     # ------------------------------------------------------------ events
 
@@ -150,12 +157,12 @@ class LeastConnections(BaseAlgorithm):
         for host in hosts:
             queued = self._key[host] is not None
             if available[host] and not queued:
-                self._queue(host)
+                self._queue(host, self.key(host))
             elif queued and not available[host]:
                 self._dequeue(host)
             elif queued and weights[host] != self._weight[host]:
                 self._dequeue(host)  # fwlc_update_server_weight: dequeue, queue anew
-                self._queue(host)
+                self._queue(host, self.key(host))
             elif queued:
                 self._reposition(host)
 
@@ -170,9 +177,10 @@ class LeastConnections(BaseAlgorithm):
     def _smallest(self) -> _Node | None:
         keys, nodes = self._keys, self._nodes
         while keys:
-            node = nodes.get(keys[0])
-            if node is not None:
+            node = nodes[keys[0]]
+            if node.elements:
                 return node
+            node.in_heap = False
             heapq.heappop(keys)
         return None
 
@@ -185,7 +193,7 @@ class LeastConnections(BaseAlgorithm):
         unusable = 0
         i = 0
         while node.elements > unusable:  # 3.2: only list heads, wrapping round
-            head = self._head(node.lists[(start + i) % FWLC_LISTS_NB])
+            head = self._head(node, node.lists[(start + i) % FWLC_LISTS_NB])
             i += 1
             if head is not None:
                 unusable += 1
@@ -193,14 +201,22 @@ class LeastConnections(BaseAlgorithm):
 
     def pick(self, request: Request) -> int | None:
         tried = request.tried
-        if not tried:
-            node = self._smallest()
-            return None if node is None else next(self._candidates(node))
-        return self._avoiding(tried)
+        if tried:
+            return self._avoiding(tried)
+        node = self._smallest()
+        if node is None:
+            return None
+        lists = node.lists
+        start = self._list_number()
+        for i in range(self._lists):  # the first non-empty list from a random one (3.2)
+            head = self._head(node, lists[(start + i) % self._lists])
+            if head is not None:
+                return head
+        raise AssertionError("a node in the tree holds a server")
 
     def _avoiding(self, tried: Collection[int]) -> int | None:
         avoided = None
-        for key in sorted(self._nodes):
+        for key in sorted(k for k, node in self._nodes.items() if node.elements):
             for host in self._candidates(self._nodes[key]):
                 if host not in tried:
                     return host
