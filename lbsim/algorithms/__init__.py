@@ -30,6 +30,7 @@ from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
 from lbsim.algorithms.least_connections import LeastConnections
 from lbsim.algorithms.least_response_time import LeastResponseTime
+from lbsim.algorithms.nginx_least_conn import NginxLeastConn
 from lbsim.algorithms.power_of_two import PowerOfTwo
 from lbsim.algorithms.random import RandomChoice
 from lbsim.algorithms.round_robin import RoundRobin
@@ -86,6 +87,7 @@ _BUILTINS: dict[str, Spec] = {
         IpHash,
         ConsistentHash,
         JsqOracle,
+        NginxLeastConn,
     )
 }
 BUILTIN_NAMES = tuple(_BUILTINS)

@@ -128,7 +128,9 @@ class HostSet:
     ``on_send``, decremented before ``on_complete``). ``available`` and
     ``weights`` change only through :meth:`update` and :meth:`set_weights`,
     which notify every listener with the hosts that changed (never all of
-    them when one moved).
+    them when one moved). ``weight_scale`` is how many units of ``weights``
+    make one configured weight (16 while slow start keeps weights in
+    sixteenths), for rules with integer arithmetic on the configured weight.
     """
 
     __slots__ = (
@@ -138,6 +140,7 @@ class HostSet:
         "names",
         "outstanding",
         "true_load",
+        "weight_scale",
         "weights",
     )
 
@@ -149,6 +152,7 @@ class HostSet:
     ) -> None:
         self.names = names
         self.weights = list(weights)
+        self.weight_scale = 1
         self.members = [True] * len(names)
         self.available = [True] * len(names)
         self.outstanding = [0] * len(names)
@@ -340,3 +344,49 @@ class HashMemo:
                 self._memo.clear()
             self._memo[key] = backend
         return backend
+
+
+ENVOY_MAX_PRE_PICKS = 429_496_729  # createWithPicks takes picks % (UINT32_MAX / 10)
+
+
+class EdfScheduler:
+    """Envoy's earliest-deadline-first schedule over host indices.
+
+    ``source/common/upstream/edf_scheduler.h``: an entry added with weight
+    ``w`` is due at ``current_time + 1/w``; a pick takes the earliest deadline
+    (ties: the entry added first), moves ``current_time`` to it and adds the
+    entry again with ``weight(host)`` as of that pick (so ``current_time`` is
+    always the deadline last popped and need not be stored). The constructor is
+    ``createWithPicks``: the state after ``picks`` picks from a fresh schedule,
+    computed as Envoy does (each host credited ``floor(picks · w/W)`` picks on
+    weights plus 1e-13, the rest picked one by one), so balancers seeded
+    differently start at different points of the rotation.
+    """
+
+    __slots__ = ("_heap", "_order")
+
+    def __init__(self, hosts: Sequence[int], weight: Callable[[int], float], picks: int) -> None:
+        picks %= ENVOY_MAX_PRE_PICKS
+        augmented = [weight(host) + 1e-13 for host in hosts]
+        total = 0.0
+        for value in augmented:  # std::accumulate, left to right (sum() compensates in 3.12)
+            total += value
+        self._order = len(hosts)
+        self._heap: list[tuple[float, int, int]] = []
+        done = 0
+        for order, (host, value) in enumerate(zip(hosts, augmented, strict=True)):
+            floor = int(value * picks / total)
+            if floor > 0 and floor / value >= picks / total:
+                floor -= 1  # Envoy's guard against floor(a·b) > a·b in floating point
+            self._heap.append(((floor + 1) / value, order, host))
+            done += floor
+        heapq.heapify(self._heap)
+        for _ in range(picks - done if hosts else 0):
+            self.pick(weight)
+
+    def pick(self, weight: Callable[[int], float]) -> int:
+        """The host with the earliest deadline, re-added with ``weight(host)``."""
+        deadline, _, host = heapq.heappop(self._heap)  # Envoy's current_time becomes deadline
+        heapq.heappush(self._heap, (deadline + 1.0 / weight(host), self._order, host))
+        self._order += 1
+        return host

@@ -1,58 +1,224 @@
-"""Least connections, as HAProxy ``balance leastconn`` does it.
+"""Least connections as HAProxy ``balance leastconn`` does it (``src/lb_fwlc.c``).
 
-HAProxy (``src/lb_fwlc.c``, ``fwlc_srv_reposition``) keeps servers in a tree
-keyed by ``(inflight + 1) * SRV_EWGHT_MAX / eweight`` in integer arithmetic,
-with key 0 for an idle server (idle servers always come first), where
-``SRV_EWGHT_MAX = 256 * 16`` and ``eweight = weight * 16``. The first server of
-the tree wins; a server is re-queued only when its key changes, and equal keys
-keep insertion order, which makes ties go round robin. Here the tree is a heap
-of ``(key, insertion number, server)`` with stale entries skipped, so a pick
-costs O(log n) whatever the number of servers.
+Key. A server sits in a tree under ``(inflight + 1) * SRV_EWGHT_MAX // eweight``
+(integer division, ``inflight`` = the balancer's outstanding requests, which
+count HAProxy's served and queued ones), or 0 when idle, so idle servers
+always come first (``fwlc_queue_srv``). ``SRV_EWGHT_MAX = 256 * 16`` and
+``eweight = 16 * weight``; while slow start keeps the host set's weights in
+sixteenths (``weight_scale`` 16) they *are* HAProxy's ``eweight`` (16 ×
+uweight × the slow-start step out of 16), so ramping never changes the
+integer arithmetic of the keys.
+
+Moves. Only the server whose key changed moves (``fwlc_srv_reposition``,
+called when a server takes or drops a request; a server whose key is
+unchanged keeps its place); a server that comes up, or whose weight
+changes, is queued anew (``fwlc_set_server_status_up``,
+``fwlc_update_server_weight``); one that goes down leaves.
+
+Ties, by ``version``:
+
+* ``"3.2"`` (default; HAProxy 3.2 and later): a tree node per key holds 4
+  lists; a server is appended to a random one, and a pick looks at the
+  heads of the lists of the smallest key, starting from a random list
+  (``fwlc_get_next_server``): FIFO within a list, random across lists.
+* ``"3.1"`` (HAProxy up to 3.1): one FIFO per key (``eb32_insert`` puts
+  equal keys behind), which makes ties go round robin.
+
+Retries (HAProxy's ``srvtoavoid`` on redispatch): servers in
+``request.tried`` are passed over, each the way HAProxy passes over the
+server to avoid (in 3.2 only list heads are looked at, so a node whose
+heads are all tried is skipped whole); if nothing else is found, the last
+server passed over is taken, as HAProxy returns ``avoided`` rather than none.
+HAProxy avoids only the last server tried; lbsim avoids every tried one.
+
+Cost: O(log n) per pick and per move (a heap of keys, lazy deletion in the
+lists); a retry walks the tree, O(n log n).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+import heapq
+from collections import deque
+from collections.abc import Collection, Iterator, Sequence
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, KeyedHeap, Params, Request
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
 
-_EWGHT_MAX = 256 * 16
-_WEIGHT_SCALE = 16
+SRV_EWGHT_MAX = 256 * 16
+BE_WEIGHT_SCALE = 16
+FWLC_LISTS_NB = 4
+
+
+class LeastConnectionsParams(Params):
+    """``version``: the tie rule of HAProxy up to 3.1 (round robin) or from 3.2 (four lists)."""
+
+    version: Literal["3.1", "3.2"] = "3.2"
+
+
+class _Node:
+    """The servers under one key: ``lists`` of (server, token), stale tokens
+    skipped; kept when empty (``elements`` 0) so busy keys are not rebuilt."""
+
+    __slots__ = ("elements", "in_heap", "lists", "stale")
+
+    def __init__(self, count: int) -> None:
+        self.lists: list[deque[tuple[int, int]]] = [deque() for _ in range(count)]
+        self.elements = 0
+        self.stale = 0  # entries left behind by servers that moved away
+        self.in_heap = False
 
 
 class LeastConnections(BaseAlgorithm):
-    """Fewest outstanding requests per weight; round robin among ties (HAProxy leastconn)."""
+    """Fewest outstanding requests per weight, idle first (HAProxy leastconn)."""
 
     name: ClassVar[str] = "least_connections"
+    Params = LeastConnectionsParams
 
-    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
+    def __init__(
+        self, backends: HostSet, rng: np.random.Generator, params: LeastConnectionsParams
+    ) -> None:
         super().__init__(backends, rng, params)
-        self.hosts_changed()
+        self._lists = FWLC_LISTS_NB if params.version == "3.2" else 1
+        self._uniforms = Uniforms(rng)
+        n = len(backends)
+        self._key: list[int | None] = [None] * n  # None: not in the tree
+        self._token = [0] * n  # the live entry of each server in its list
+        self._weight = list(backends.weights)  # the weight each server was queued with
+        self._nodes: dict[int, _Node] = {}
+        self._keys: list[int] = []  # heap of the keys of nodes that may hold servers
+        self._tokens = 0
+        for host in backends.eligible():
+            self._queue(host, self.key(host))
 
-    def _key(self, backend: int) -> int:
-        inflight = self.backends.outstanding[backend]
+    # ------------------------------------------------------------ the tree
+
+    def _list_number(self) -> int:
+        return int(self._uniforms.next() * FWLC_LISTS_NB) if self._lists > 1 else 0
+
+    def key(self, host: int) -> int:
+        """HAProxy's ``fwlc_get_key`` for ``host`` now."""
+        backends = self.backends
+        inflight = backends.outstanding[host]
         if not inflight:
             return 0
-        return (inflight + 1) * _EWGHT_MAX // (self.backends.weights[backend] * _WEIGHT_SCALE)
+        eweight = backends.weights[host] * BE_WEIGHT_SCALE // backends.weight_scale
+        return (inflight + 1) * SRV_EWGHT_MAX // (eweight or 1)
+
+    def _queue(self, host: int, key: int) -> None:
+        node = self._nodes.get(key)
+        if node is None:
+            node = self._nodes[key] = _Node(self._lists)
+        if not node.in_heap:
+            node.in_heap = True
+            heapq.heappush(self._keys, key)
+        self._tokens = token = self._tokens + 1
+        self._token[host] = token
+        node.lists[self._list_number()].append((host, token))
+        node.elements += 1
+        self._key[host] = key
+        self._weight[host] = self.backends.weights[host]
+
+    def _dequeue(self, host: int) -> None:
+        key = self._key[host]
+        assert key is not None
+        self._key[host] = None
+        self._token[host] = 0
+        node = self._nodes[key]
+        node.elements -= 1
+        node.stale += 1
+        if node.stale > node.elements + 16:
+            node.lists = [deque(e for e in lst if self._live(e)) for lst in node.lists]
+            node.stale = 0
+
+    def _live(self, entry: tuple[int, int]) -> bool:
+        return self._token[entry[0]] == entry[1]
+
+    def _head(self, node: _Node, lst: deque[tuple[int, int]]) -> int | None:
+        token = self._token
+        while lst and token[lst[0][0]] != lst[0][1]:
+            lst.popleft()
+            node.stale -= 1
+        return lst[0][0] if lst else None
+
+    def _reposition(self, host: int) -> None:
+        old = self._key[host]
+        if old is not None:
+            key = self.key(host)
+            if key != old:
+                self._dequeue(host)
+                self._queue(host, key)
+
+    # ------------------------------------------------------------ events
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
-        self._heap = KeyedHeap(len(self.backends))
-        for backend in self.backends.eligible():
-            self._heap.push(backend, self._key(backend))
+        available, weights = self.backends.available, self.backends.weights
+        for host in hosts:
+            queued = self._key[host] is not None
+            if available[host] and not queued:
+                self._queue(host, self.key(host))
+            elif queued and not available[host]:
+                self._dequeue(host)
+            elif queued and weights[host] != self._weight[host]:
+                self._dequeue(host)  # fwlc_update_server_weight: dequeue, queue anew
+                self._queue(host, self.key(host))
+            elif queued:
+                self._reposition(host)
 
-    def _requeue(self, backend: int) -> None:
-        key = self._key(backend)
-        if self._heap.keys[backend] not in (None, key):
-            self._heap.push(backend, key)  # HAProxy moves a server only when its key changes
+    def on_send(self, host: int) -> None:
+        self._reposition(host)
+
+    def on_complete(self, host: int, latency: float, status: int) -> None:
+        self._reposition(host)
+
+    # ------------------------------------------------------------ picks
+
+    def _smallest(self) -> _Node | None:
+        keys, nodes = self._keys, self._nodes
+        while keys:
+            node = nodes[keys[0]]
+            if node.elements:
+                return node
+            node.in_heap = False
+            heapq.heappop(keys)
+        return None
+
+    def _candidates(self, node: _Node) -> Iterator[int]:
+        """The servers of ``node`` in the order HAProxy looks at them."""
+        if self._lists == 1:  # 3.1: the whole FIFO
+            yield from (e[0] for e in node.lists[0] if self._live(e))
+            return
+        start = self._list_number()
+        unusable = 0
+        i = 0
+        while node.elements > unusable:  # 3.2: only list heads, wrapping round
+            head = self._head(node, node.lists[(start + i) % FWLC_LISTS_NB])
+            i += 1
+            if head is not None:
+                unusable += 1
+                yield head
 
     def pick(self, request: Request) -> int | None:
-        return self._heap.top()
+        tried = request.tried
+        if tried:
+            return self._avoiding(tried)
+        node = self._smallest()
+        if node is None:
+            return None
+        lists = node.lists
+        start = self._list_number()
+        for i in range(self._lists):  # the first non-empty list from a random one (3.2)
+            head = self._head(node, lists[(start + i) % self._lists])
+            if head is not None:
+                return head
+        raise AssertionError("a node in the tree holds a server")
 
-    def on_send(self, backend: int) -> None:
-        self._requeue(backend)
-
-    def on_complete(self, backend: int, latency: float, status: int) -> None:
-        self._requeue(backend)
+    def _avoiding(self, tried: Collection[int]) -> int | None:
+        avoided = None
+        for key in sorted(k for k, node in self._nodes.items() if node.elements):
+            for host in self._candidates(self._nodes[key]):
+                if host not in tried:
+                    return host
+                avoided = host
+        return avoided

@@ -1,31 +1,73 @@
-"""Round robin: each backend in turn, skipping unavailable ones.
+"""Round robin as Envoy does it (``round_robin_lb.h``, ``edf_lb.cc``).
 
-Follows Envoy's round robin for equal weights (``hosts[rr_index++ % n]``,
-``source/extensions/load_balancing_policies/round_robin/round_robin_lb.h``),
-with the index starting at 0 rather than at a random value so that golden
-sequences read naturally; ignores weights (see ``weighted_round_robin``).
-O(1) per pick while all backends are available.
+Equal weights: ``hosts[rr_index++ % hosts.size()]`` over the list of hosts
+the balancer may use (Envoy's healthy hosts; all of them in panic). The index
+starts at a per-instance random value (Envoy's ``seed_``, here a 64-bit draw
+from the algorithm's generator) and survives membership changes: when a
+host leaves, the same index points into the shorter list, it does not walk
+the old list skipping the missing host.
+
+Unequal weights: Envoy's EDF schedule (:class:`EdfScheduler`), built anew
+on every membership, availability or weight change with the same seed as
+pre-picks (``createWithPicks(hosts, weight, seed_)``), so each rebuild
+restarts at the same point of its rotation.
+
+Retries: a host in ``request.tried`` is skipped, each skip consuming a turn
+as Envoy's retry host predicate (``previous_hosts``) re-running selection
+does. If every usable host was tried, the next one in turn is taken anyway
+(Envoy keeps its last selection when the predicate cannot be met).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-from lbsim.algorithms.base import BaseAlgorithm, Request
+import numpy as np
+
+from lbsim.algorithms.base import BaseAlgorithm, EdfScheduler, HostSet, Params, Request
+
+_UINT32 = (1 << 32) - 1
 
 
 class RoundRobin(BaseAlgorithm):
-    """Each backend in turn (Envoy round robin, equal weights)."""
+    """Each usable host in turn from a random start; EDF for unequal weights (Envoy)."""
 
     name: ClassVar[str] = "round_robin"
-    _next = 0
+
+    def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
+        super().__init__(backends, rng, params)
+        self.seed = int(rng.integers(0, 1 << 64, dtype=np.uint64))
+        self._index = self.seed
+        self._hosts: list[int] = []
+        self._edf: EdfScheduler | None = None
+        self.hosts_changed()
+
+    def _weight(self, host: int) -> float:
+        return float(self.backends.weights[host])
+
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
+        self._hosts = self.backends.eligible()
+        weights = {self.backends.weights[host] for host in self._hosts}
+        self._edf = None
+        if len(weights) > 1:  # Envoy skips EDF when all weights are equal or <= 1 host
+            self._edf = EdfScheduler(self._hosts, self._weight, self.seed & _UINT32)
+
+    def _next(self) -> int:
+        if self._edf is not None:
+            return self._edf.pick(self._weight)
+        index = self._index
+        self._index = index + 1
+        return self._hosts[index % len(self._hosts)]
 
     def pick(self, request: Request) -> int | None:
-        available = self.backends.available
-        n = len(available)
-        for _ in range(n):
-            index = self._next
-            self._next = index + 1 if index + 1 < n else 0
-            if available[index]:
-                return index
-        return None
+        if not self._hosts:
+            return None
+        host = self._next()
+        tried = request.tried
+        if tried and host in tried:
+            if all(h in tried for h in self._hosts):
+                return host
+            while host in tried:
+                host = self._next()
+        return host

@@ -33,7 +33,7 @@ each: ``outcome_listeners`` get ``(backend, status)`` for every attempt that
 ends (passive checks), ``recovery_listeners`` get a backend marked healthy
 again (slow start). Configured weights live in ``weights``; a backend in
 ``ramping`` (slow start) keeps the weight its ramp gives it, and every weight
-sent to the host set is multiplied by ``weight_scale``.
+sent to the host set is multiplied by the host set's ``weight_scale``.
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ class Balancer:
         self.fail_open = fail_open
         self.all_backups = all_backups
         self.weights = list(backends.weights)  # configured (``set_weight`` on the timeline)
-        self.weight_scale = 1  # slow start keeps weights in sixteenths
         self.ramping: dict[int, float] = {}  # backend -> when slow start began ramping it
         self.connect_timeout = connect_timeout
         self.healthy = [True] * len(servers)
@@ -350,4 +349,4 @@ class Balancer:
         """A new configured weight; it applies now unless slow start is ramping."""
         self.weights[backend] = weight
         if backend not in self.ramping:
-            self.backends.set_weights({backend: weight * self.weight_scale})
+            self.backends.set_weights({backend: weight * self.backends.weight_scale})

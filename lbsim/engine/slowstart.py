@@ -60,7 +60,7 @@ class SlowStarter:
         self.recorder = recorder
         self.since = balancer.ramping
         self.tick = min(1.0, config.window / SCALE)
-        balancer.weight_scale = SCALE
+        balancer.backends.weight_scale = SCALE
         balancer.backends.set_weights({b: w * SCALE for b, w in enumerate(balancer.weights)})
         balancer.recovery_listeners.append(self.start)
 

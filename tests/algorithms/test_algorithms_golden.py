@@ -31,11 +31,9 @@ from lbsim.algorithms.consistent_hash import (
 )
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
-from lbsim.algorithms.least_connections import LeastConnections
 from lbsim.algorithms.least_response_time import LeastResponseTime, LeastResponseTimeParams
 from lbsim.algorithms.power_of_two import PowerOfTwo, PowerOfTwoParams
 from lbsim.algorithms.random import RandomChoice
-from lbsim.algorithms.round_robin import RoundRobin
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 from lbsim.status import OK
 
@@ -201,84 +199,6 @@ def test_swrr_replay_matches_direct_rule_across_changes(
             alg.hosts_changed(range(len(alg.backends)))
         assert alg.pick(RequestView(0)) == reference.pick(), step
     assert alg.current_weights() == reference.current
-
-
-# --------------------------------------------------------------------------
-# round_robin: Envoy, equal weights
-
-
-def test_round_robin_skips_unavailable() -> None:
-    backends = make_backends([1, 1, 1, 1])
-    alg = RoundRobin(backends, RNG, Params())
-    assert [alg.pick(RequestView(0)) for _ in range(5)] == [0, 1, 2, 3, 0]
-    backends.available[2] = False
-    alg.hosts_changed(range(len(alg.backends)))
-    assert [alg.pick(RequestView(0)) for _ in range(6)] == [1, 3, 0, 1, 3, 0]
-    backends.available[:] = [False] * 4
-    alg.hosts_changed(range(len(alg.backends)))
-    assert alg.pick(RequestView(0)) is None
-
-
-# --------------------------------------------------------------------------
-# least_connections: HAProxy leastconn, key (inflight+1)*4096 // (16*weight), 0 when idle
-
-
-def test_least_connections_idle_first_and_ties_round_robin() -> None:
-    backends = make_backends([1, 1, 1])
-    alg = LeastConnections(backends, RNG, Params())
-    # all idle (key 0): queue order 0, 1, 2; each is re-queued behind when sent to.
-    assert [pick_send(alg, backends) for _ in range(3)] == [0, 1, 2]
-    # all at one in flight: key 2*4096//16 = 512 for each, in the order they were re-queued.
-    assert [pick_send(alg, backends) for _ in range(3)] == [0, 1, 2]
-    complete(alg, backends, 1)  # 1 in flight again -> key 512, behind 0 and 2 (key 768)
-    assert pick_send(alg, backends) == 1
-    complete(alg, backends, 2)
-    complete(alg, backends, 2)  # idle -> key 0: first, however heavy the others
-    assert pick_send(alg, backends) == 2
-
-
-def test_least_connections_idle_beats_heavier_weight() -> None:
-    backends = make_backends([256, 1])
-    alg = LeastConnections(backends, RNG, Params())
-    assert pick_send(alg, backends) == 0  # both idle: queue order
-    # 0 now has key 2*4096 // (16*256) = 2 > 0: the idle weight-1 server comes first.
-    assert pick_send(alg, backends) == 1
-
-
-def test_least_connections_weighted_keys_integer_arithmetic() -> None:
-    """Keys are floored integers, so unequal loads can tie and go round robin.
-
-    a: weight 22, b: weight 15.  key = (inflight + 1) * 4096 // (16 * weight).
-    a: 1 in flight -> 8192 // 352 = 23; 2 in flight -> 12288 // 352 = 34 (34.9 exact)
-    b: 1 in flight -> 8192 // 240 = 34 (34.1 exact)
-    """
-    backends = make_backends([22, 15], "ab")
-    alg = LeastConnections(backends, RNG, Params())
-    trace = []
-    trace.append(pick_send(alg, backends))  # both idle -> a; a key 23
-    trace.append(pick_send(alg, backends))  # b idle (0) -> b; b key 34
-    trace.append(pick_send(alg, backends))  # a 23 < b 34 -> a; a key 34, queued after b
-    complete(alg, backends, 1)  # b idle -> key 0
-    trace.append(pick_send(alg, backends))  # b; b key 34, now queued after a
-    # a (2 in flight, exact 34.9) and b (1 in flight, exact 34.1) tie at 34: the one
-    # queued earlier, a, wins although exact ratios would choose b.
-    trace.append(pick_send(alg, backends))
-    assert "".join("ab"[i] for i in trace) == "ababa"
-    assert backends.outstanding == [3, 1]
-    # a: 3 in flight -> 16384 // 352 = 46; b still 34 -> b.
-    assert pick_send(alg, backends) == 1
-
-
-def test_least_connections_ignores_unavailable() -> None:
-    backends = make_backends([1, 1, 1])
-    alg = LeastConnections(backends, RNG, Params())
-    backends.available[0] = False
-    alg.hosts_changed(range(len(alg.backends)))
-    assert [pick_send(alg, backends) for _ in range(4)] == [1, 2, 1, 2]
-    complete(alg, backends, 1)  # hooks for an unavailable backend must not requeue it
-    send(alg, backends, 0)
-    complete(alg, backends, 0)
-    assert all(alg.pick(RequestView(0)) != 0 for _ in range(5))
 
 
 # --------------------------------------------------------------------------
