@@ -26,10 +26,12 @@ from lbsim.algorithms.base import (
     RequestView,
 )
 from lbsim.algorithms.consistent_hash import ConsistentHash
+from lbsim.algorithms.haproxy_random import HaproxyRandom
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
 from lbsim.algorithms.least_connections import LeastConnections
 from lbsim.algorithms.least_response_time import LeastResponseTime
+from lbsim.algorithms.nginx_random import NginxRandom
 from lbsim.algorithms.power_of_two import PowerOfTwo
 from lbsim.algorithms.random import RandomChoice
 from lbsim.algorithms.round_robin import RoundRobin
@@ -86,6 +88,8 @@ _BUILTINS: dict[str, Spec] = {
         IpHash,
         ConsistentHash,
         JsqOracle,
+        NginxRandom,
+        HaproxyRandom,
     )
 }
 BUILTIN_NAMES = tuple(_BUILTINS)
