@@ -26,11 +26,13 @@ from lbsim.algorithms.base import (
     RequestView,
 )
 from lbsim.algorithms.consistent_hash import ConsistentHash
+from lbsim.algorithms.haproxy_random import HaproxyRandom
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
 from lbsim.algorithms.least_connections import LeastConnections
 from lbsim.algorithms.least_response_time import LeastResponseTime
 from lbsim.algorithms.nginx_least_conn import NginxLeastConn
+from lbsim.algorithms.nginx_random import NginxRandom
 from lbsim.algorithms.power_of_two import PowerOfTwo
 from lbsim.algorithms.random import RandomChoice
 from lbsim.algorithms.round_robin import RoundRobin
@@ -88,6 +90,8 @@ _BUILTINS: dict[str, Spec] = {
         ConsistentHash,
         JsqOracle,
         NginxLeastConn,
+        NginxRandom,
+        HaproxyRandom,
     )
 }
 BUILTIN_NAMES = tuple(_BUILTINS)

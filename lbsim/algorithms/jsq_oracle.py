@@ -4,7 +4,9 @@ No real balancer can do this: it reads each server's *true* number of
 requests (queued plus in service, as JMT's JSQ counts them), including work
 sent by other balancers, and breaks ties uniformly at random (JMT
 ``PropertyBasedStrategy``; Ciw's default ``tie_break='random'``). It is the
-yardstick the realistic algorithms are measured against. O(n) per pick.
+yardstick the realistic algorithms are measured against. On a retry the
+hosts already tried are left out (None when every available host was
+tried). O(n) per pick.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ class JsqOracle(BaseAlgorithm):
     def pick(self, request: Request) -> int | None:
         best: list[int] = []
         best_load = -1
+        tried = request.tried
         for backend in self._eligible:
+            if backend in tried:
+                continue
             load = self._true_load(backend)
             if best_load < 0 or load < best_load:
                 best, best_load = [backend], load

@@ -1,18 +1,21 @@
-"""Random: a backend drawn at random, in proportion to its weight.
+"""Random: a host drawn uniformly among the available ones, as Envoy does it.
 
-Follows NGINX ``random`` without ``two`` (``ngx_http_upstream_random_module.c``):
-a point is drawn uniformly in ``[0, total_weight)`` and the backend whose
-cumulative weight range holds it is chosen (binary search, O(log n)). With
-equal weights this is Envoy's uniform random over available hosts. Over N
-equal servers with Poisson arrivals each server sees a Poisson stream of rate
-λ/N: the M/M/1 picture of textbooks.
+Envoy's ``random`` policy (``RandomLoadBalancer::peekOrChoose``,
+``source/extensions/load_balancing_policies/random/random_lb.cc``) takes
+``hosts[random() % hosts.size()]`` over the healthy hosts: weights are
+ignored. Here the index is ``int(u * n)`` with ``u`` uniform in ``[0, 1)``.
+Over N servers with Poisson arrivals each server sees a Poisson stream of
+rate λ/N: the M/M/1 picture of textbooks. The weighted NGINX ``random`` is
+``nginx_random``.
+
+On a retry the hosts already tried are left out (Envoy needs the
+``previous_hosts`` retry predicate for that); None when every available
+host was tried. O(1) per pick (O(n) on a retry).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
 from typing import ClassVar
 
 import numpy as np
@@ -21,7 +24,7 @@ from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Unifo
 
 
 class RandomChoice(BaseAlgorithm):
-    """A backend drawn at random in proportion to its weight (NGINX random)."""
+    """A host drawn uniformly among the available ones, weights ignored (Envoy random)."""
 
     name: ClassVar[str] = "random"
 
@@ -32,10 +35,12 @@ class RandomChoice(BaseAlgorithm):
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._eligible = self.backends.eligible()
-        self._bounds = list(accumulate(self.backends.weights[i] for i in self._eligible))
 
     def pick(self, request: Request) -> int | None:
-        if not self._eligible:
+        hosts = self._eligible
+        tried = request.tried
+        if tried:
+            hosts = [i for i in hosts if i not in tried]
+        if not hosts:
             return None
-        point = self._uniforms.next() * self._bounds[-1]
-        return self._eligible[bisect_right(self._bounds, point)]
+        return hosts[int(self._uniforms.next() * len(hosts))]

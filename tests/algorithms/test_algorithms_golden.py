@@ -30,10 +30,6 @@ from lbsim.algorithms.consistent_hash import (
     xxh64,
 )
 from lbsim.algorithms.ip_hash import IpHash
-from lbsim.algorithms.jsq_oracle import JsqOracle
-from lbsim.algorithms.least_response_time import LeastResponseTime, LeastResponseTimeParams
-from lbsim.algorithms.power_of_two import PowerOfTwo, PowerOfTwoParams
-from lbsim.algorithms.random import RandomChoice
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 from lbsim.status import OK
 
@@ -202,63 +198,6 @@ def test_swrr_replay_matches_direct_rule_across_changes(
 
 
 # --------------------------------------------------------------------------
-# power_of_two: Envoy least_request, draws with replacement, tie -> earlier draw
-
-
-def test_power_of_two_scripted_draws() -> None:
-    backends = make_backends([1, 1, 1, 1])
-    backends.outstanding[:] = [3, 1, 1, 0]
-    # index = int(u * 4): 0.3 -> 1, 0.6 -> 2 (1 vs 1: tie keeps the first draw)
-    alg = PowerOfTwo(backends, scripted([0.3, 0.6]), PowerOfTwoParams())
-    assert alg.pick(RequestView(0)) == 1
-    # 0.0 -> 0 (3 in flight), 0.3 -> 1 (1): strictly fewer replaces
-    alg = PowerOfTwo(backends, scripted([0.0, 0.3]), PowerOfTwoParams())
-    assert alg.pick(RequestView(0)) == 1
-    # 0.9 -> 3 (0), 0.0 -> 0 (3): the first stays
-    alg = PowerOfTwo(backends, scripted([0.9, 0.0]), PowerOfTwoParams())
-    assert alg.pick(RequestView(0)) == 3
-    # with replacement: 0.5 -> 2 twice
-    alg = PowerOfTwo(backends, scripted([0.5, 0.55]), PowerOfTwoParams())
-    assert alg.pick(RequestView(0)) == 2
-
-
-def test_power_of_two_three_choices_and_unavailable() -> None:
-    backends = make_backends([1, 1, 1, 1])
-    backends.outstanding[:] = [3, 1, 2, 0]
-    # 0.3 -> 1 (1), 0.9 -> 3 (0): replaces, 0.6 -> 2 (2): no.
-    alg = PowerOfTwo(backends, scripted([0.3, 0.9, 0.6]), PowerOfTwoParams(choices=3))
-    assert alg.pick(RequestView(0)) == 3
-    backends.available[3] = False
-    # eligible [0, 1, 2]: index int(u * 3): 0.9 -> 2 (2), 0.0 -> 0 (3), 0.5 -> 1 (1)
-    alg = PowerOfTwo(backends, scripted([0.9, 0.0, 0.5]), PowerOfTwoParams(choices=3))
-    assert alg.pick(RequestView(0)) == 1
-    with pytest.raises(ValidationError):
-        PowerOfTwoParams(choices=1)
-
-
-# --------------------------------------------------------------------------
-# random: NGINX random, point in [0, total) looked up in cumulative weights
-
-
-def test_random_scripted_points() -> None:
-    backends = make_backends([1, 2, 7])  # ranges [0,1) [1,3) [3,10)
-    alg = RandomChoice(backends, scripted([0.05, 0.15, 0.29, 0.3, 0.99]), Params())
-    assert [alg.pick(RequestView(0)) for _ in range(5)] == [0, 1, 1, 2, 2]
-
-
-def test_random_weighted_shares() -> None:
-    """100k picks; the share of each backend is within 5 binomial sd of w/W.
-
-    The largest sd, for p = 0.7, is sqrt(0.7 * 0.3 / 1e5) = 0.00145, so 5 sd
-    is about 0.0072: a false alarm has probability below 1e-6.
-    """
-    n = 100_000
-    backends = make_backends([1, 2, 7])
-    alg = RandomChoice(backends, np.random.default_rng(42), Params())
-    counts = Counter(alg.pick(RequestView(0)) for _ in range(n))
-    for backend, weight in enumerate([1, 2, 7]):
-        p = weight / 10
-        assert abs(counts[backend] / n - p) < 5 * (p * (1 - p) / n) ** 0.5
 
 
 # --------------------------------------------------------------------------
@@ -531,77 +470,3 @@ def test_consistent_hash_params_validation() -> None:
         ConsistentHashParams(method="rendezvous")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         ConsistentHashParams(vnodes=0)
-
-
-# --------------------------------------------------------------------------
-# least_response_time: NGINX least_time, EMA 0.05, eta = avg * (1 + conns) / weight
-
-
-def test_least_response_time_ema_exact() -> None:
-    backends = make_backends([1, 1])
-    alg = LeastResponseTime(backends, RNG, LeastResponseTimeParams())
-    send(alg, backends, 0)
-    complete(alg, backends, 0, 0.100)
-    assert alg.averages[0] == 0.100  # first sample taken as is
-    for v in [0.200, 0.050, 1.000]:
-        expected = 0.05 * v + 0.95 * alg.averages[0]
-        send(alg, backends, 0)
-        complete(alg, backends, 0, v)
-        assert alg.averages[0] == expected
-    assert alg.averages[0] == pytest.approx(0.05 * 1.0 + 0.95 * (0.05 * 0.05 + 0.95 * 0.105))
-    alg1 = LeastResponseTime(backends, RNG, LeastResponseTimeParams(alpha=1.0))
-    alg1.on_complete(1, 0.3, OK)
-    alg1.on_complete(1, 0.7, OK)
-    assert alg1.averages[1] == 0.7
-    with pytest.raises(ValidationError):
-        LeastResponseTimeParams(alpha=0.0)
-    with pytest.raises(ValidationError):
-        LeastResponseTimeParams(alpha=1.5)
-
-
-def test_least_response_time_prefers_lower_eta() -> None:
-    backends = make_backends([1, 1, 1])
-    alg = LeastResponseTime(backends, RNG, LeastResponseTimeParams())
-    # unmeasured backends (avg 0) first, round robin among them
-    assert [pick_send(alg, backends) for _ in range(3)] == [0, 1, 2]
-    # latencies that are exact in binary, so that equal products are equal floats
-    complete(alg, backends, 0, 0.25)
-    complete(alg, backends, 1, 0.125)
-    complete(alg, backends, 2, 0.375)
-    assert pick_send(alg, backends) == 1  # eta: 0.25, 0.125, 0.375
-    # eta: 0.25, 0.125 * 2 = 0.25, 0.375: tie, 0 was queued earlier
-    assert pick_send(alg, backends) == 0
-    # 0.25 * 2 = 0.5, 0.25, 0.375 -> 1
-    assert pick_send(alg, backends) == 1
-    # 0.5, 0.125 * 3 = 0.375, 0.375: tie, 2 was queued earlier
-    assert pick_send(alg, backends) == 2
-    assert backends.outstanding == [1, 2, 1]
-
-
-def test_least_response_time_divides_by_weight() -> None:
-    backends = make_backends([1, 2])
-    alg = LeastResponseTime(backends, RNG, LeastResponseTimeParams())
-    alg.on_complete(0, 0.2, OK)
-    alg.on_complete(1, 0.3, OK)
-    assert alg.pick(RequestView(0)) == 1  # 0.2 / 1 > 0.3 / 2
-    backends.outstanding[1] = 1
-    alg.on_send(1)
-    assert alg.pick(RequestView(0)) == 0  # 0.3 * 2 / 2 = 0.3 > 0.2
-
-
-# --------------------------------------------------------------------------
-# jsq_oracle: true load, ties at random
-
-
-def test_jsq_oracle_reads_true_load() -> None:
-    true = [5, 2, 7, 2]
-    backends = HostSet(["a", "b", "c", "d"], [1, 1, 1, 1], true_load=lambda i: true[i])
-    backends.outstanding[:] = [0, 9, 0, 0]  # the balancer's own counts are ignored
-    alg = JsqOracle(backends, scripted([0.2, 0.7]), Params())
-    # ties 1 and 3 (load 2): index int(u * 2): 0.2 -> 1, 0.7 -> 3
-    assert [alg.pick(RequestView(0)), alg.pick(RequestView(0))] == [1, 3]
-    backends.available[1] = False
-    alg.hosts_changed(range(len(alg.backends)))
-    assert alg.pick(RequestView(0)) == 3
-    with pytest.raises(ValueError, match="true load"):
-        JsqOracle(make_backends([1]), RNG, Params())
