@@ -25,13 +25,16 @@ from lbsim.algorithms.base import (
     Request,
     RequestView,
 )
-from lbsim.algorithms.consistent_hash import ConsistentHash
+from lbsim.algorithms.consistent_hash import consistent_hash
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
+from lbsim.algorithms.ketama import Ketama
 from lbsim.algorithms.least_connections import LeastConnections
 from lbsim.algorithms.least_response_time import LeastResponseTime
+from lbsim.algorithms.maglev import Maglev
 from lbsim.algorithms.power_of_two import PowerOfTwo
 from lbsim.algorithms.random import RandomChoice
+from lbsim.algorithms.ring_hash import RingHash
 from lbsim.algorithms.round_robin import RoundRobin
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
@@ -84,10 +87,13 @@ _BUILTINS: dict[str, Spec] = {
         PowerOfTwo,
         LeastResponseTime,
         IpHash,
-        ConsistentHash,
+        Ketama,
+        RingHash,
+        Maglev,
         JsqOracle,
     )
 }
+_BUILTINS["consistent_hash"] = _spec("consistent_hash", consistent_hash, "built-in")  # v1 alias
 BUILTIN_NAMES = tuple(_BUILTINS)
 _registered: dict[str, Spec] = {}
 _plugins: dict[str, Spec] | None = None
