@@ -25,16 +25,19 @@ from lbsim.algorithms.base import (
     Request,
     RequestView,
 )
-from lbsim.algorithms.consistent_hash import ConsistentHash
+from lbsim.algorithms.consistent_hash import consistent_hash
 from lbsim.algorithms.haproxy_random import HaproxyRandom
 from lbsim.algorithms.ip_hash import IpHash
 from lbsim.algorithms.jsq_oracle import JsqOracle
+from lbsim.algorithms.ketama import Ketama
 from lbsim.algorithms.least_connections import LeastConnections
 from lbsim.algorithms.least_response_time import LeastResponseTime
+from lbsim.algorithms.maglev import Maglev
 from lbsim.algorithms.nginx_least_conn import NginxLeastConn
 from lbsim.algorithms.nginx_random import NginxRandom
 from lbsim.algorithms.power_of_two import PowerOfTwo
 from lbsim.algorithms.random import RandomChoice
+from lbsim.algorithms.ring_hash import RingHash
 from lbsim.algorithms.round_robin import RoundRobin
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 
@@ -87,13 +90,16 @@ _BUILTINS: dict[str, Spec] = {
         PowerOfTwo,
         LeastResponseTime,
         IpHash,
-        ConsistentHash,
+        Ketama,
+        RingHash,
+        Maglev,
         JsqOracle,
         NginxLeastConn,
         NginxRandom,
         HaproxyRandom,
     )
 }
+_BUILTINS["consistent_hash"] = _spec("consistent_hash", consistent_hash, "built-in")  # v1 alias
 BUILTIN_NAMES = tuple(_BUILTINS)
 _registered: dict[str, Spec] = {}
 _plugins: dict[str, Spec] | None = None

@@ -460,7 +460,13 @@ class Balancer(Frozen):
 
     @model_validator(mode="after")
     def _combinations(self) -> Balancer:
-        if self.slow_start is not None and self.algorithm.name in ("ip_hash", "consistent_hash"):
+        if self.slow_start is not None and self.algorithm.name in (
+            "ip_hash",
+            "consistent_hash",
+            "ketama",
+            "ring_hash",
+            "maglev",
+        ):
             raise ValueError(
                 f"slow_start does not apply to {self.algorithm.name} "
                 "(NGINX and Envoy allow it only with weighted algorithms)"
