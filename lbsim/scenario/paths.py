@@ -9,6 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from lbsim.scenario.errors import Problem, ScenarioError
 from lbsim.scenario.models import Scenario
@@ -60,22 +61,41 @@ def models_at(path: Path, data: Any) -> list[type[BaseModel]]:
         )
         if isinstance(part, int):
             continue
-        nxt = [
-            candidate
-            for model in models
-            if (info := model.model_fields.get(part)) is not None
-            for candidate in _models(info.annotation)
-        ]
-        if isinstance(node, dict) and len(nxt) > 1:
-            tagged = [m for m in nxt if _tag_matches(m, node)]
+        infos = [info for m in models if (info := m.model_fields.get(part)) is not None]
+        nxt = [candidate for info in infos for candidate in _models(info.annotation)]
+        tags = {tag for info in infos for tag in _discriminators(info)}
+        if isinstance(node, dict) and tags:
+            tagged = [m for m in nxt if any(_tag_matches(m, node, tag) for tag in tags)]
             nxt = tagged or nxt
         models = nxt
     return models
 
 
-def _tag_matches(model: type[BaseModel], node: dict[str, Any]) -> bool:
-    info = model.model_fields.get("dist")
-    return info is not None and node.get("dist") in get_args(info.annotation)
+def _discriminators(info: FieldInfo) -> set[str]:
+    """The tag keys of the discriminated unions a field may hold."""
+    found = {info.discriminator} if isinstance(info.discriminator, str) else set()
+
+    def walk(annotation: Any) -> None:
+        if get_origin(annotation) is Annotated:
+            args = get_args(annotation)
+            found.update(
+                m.discriminator
+                for m in args[1:]
+                if isinstance(getattr(m, "discriminator", None), str)
+            )
+            walk(args[0])
+        elif get_origin(annotation) in (Union, types.UnionType, tuple, list):
+            for arg in get_args(annotation):
+                walk(arg)
+
+    walk(info.annotation)
+    return found
+
+
+def _tag_matches(model: type[BaseModel], node: dict[str, Any], tag: str) -> bool:
+    """Whether ``node``'s value of the tag key ``tag`` selects ``model``."""
+    info = model.model_fields.get(tag)
+    return info is not None and node.get(tag) in get_args(info.annotation)
 
 
 def allowed_keys(path: Path, data: Any) -> list[str]:
