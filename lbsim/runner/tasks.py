@@ -1,0 +1,103 @@
+"""One run of a sweep: the picklable :class:`Task`, its :class:`Outcome`, its
+cache key and :func:`run_task`, which a worker calls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lbsim._version import __version__
+from lbsim.analysis.result import requests_frame, summarize
+from lbsim.engine.records import OK
+from lbsim.engine.workload import draw_workload
+from lbsim.engine.world import World
+from lbsim.runner.histogram import LatencyHistogram
+from lbsim.scenario import (
+    Variant,
+    load,
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run: small and picklable, so it can travel to any worker."""
+
+    key: str
+    point: int
+    replication: int
+    variant: str
+    params: dict[str, Any]  # every varied path -> its value (grid and compare)
+    seed: int
+    scenario: dict[str, Any]  # resolved scenario of the variant, with ``seed``
+    keep_requests: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker sends back: metrics and a histogram, or the error."""
+
+    key: str
+    metrics: dict[str, float] | None = None
+    histogram: LatencyHistogram | None = None
+    requests: pd.DataFrame | None = None
+    error: str | None = None
+    traceback: str | None = None
+    wall_time: float = 0.0
+
+
+def run_key(scenario: Mapping[str, Any], seed: int) -> str:
+    """SHA-256 of the canonical JSON of (resolved scenario, seed, lbsim version)."""
+    text = json.dumps(
+        {"scenario": scenario, "seed": seed, "lbsim_version": __version__},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_task(task: Task) -> Outcome:
+    """Simulate one task (top-level, so ``spawn`` pools and Dask can call it)."""
+    started = time.perf_counter()
+    try:
+        scenario = load(data=task.scenario).base
+        variant = Variant(task.variant, task.params, scenario)
+        workload = draw_workload(scenario)
+        records = World(scenario, workload).run()
+        row = summarize(variant, workload, records)
+        skip = {"variant", *task.params}
+        metrics = {
+            k: float(v)
+            for k, v in row.items()
+            if k not in skip and isinstance(v, int | float | np.integer | np.floating)
+        }
+        measured = workload.arrival >= scenario.warmup
+        ok = measured & (records.status == OK)
+        histogram = LatencyHistogram.of(records.end[ok] - workload.arrival[ok])
+        requests = None
+        if task.keep_requests:
+            names = scenario.server_names()
+            requests = requests_frame(task.variant, workload, records, names, scenario.warmup)
+        return Outcome(
+            task.key, metrics, histogram, requests, wall_time=time.perf_counter() - started
+        )
+    except Exception as error:  # reported with the task's parameters, never fatal
+        return Outcome(
+            task.key,
+            error=describe(error),
+            traceback=traceback.format_exc(),
+            wall_time=time.perf_counter() - started,
+        )
+
+
+def describe(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -1,0 +1,106 @@
+"""Loading a scenario: file, YAML text or dict -> ``--set`` overrides ->
+validated base scenario -> variants, every problem collected."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lbsim.scenario import paths
+from lbsim.scenario.errors import Problem, ScenarioError, did_you_mean
+from lbsim.scenario.models import Scenario
+from lbsim.scenario.source import MAX_BYTES, Marks, YamlError, parse
+from lbsim.scenario.validation import Origin, validate
+from lbsim.scenario.variants import Variant, axes, expand
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated scenario file: the base scenario and its variants."""
+
+    source: str
+    base: Scenario
+    variants: list[Variant] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def load(
+    path: str | Path | None = None,
+    *,
+    text: str | None = None,
+    data: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    grid: dict[str, list[Any]] | None = None,
+) -> Loaded:
+    """Read, validate and expand a scenario from a file, YAML text or a dict.
+
+    ``overrides`` maps dotted paths to values (what ``--set`` does); ``grid``
+    maps dotted paths to lists of values that are varied on top of
+    ``compare:`` (what ``--grid`` does). Raises :class:`ScenarioError` with
+    every problem found.
+    """
+    source = str(path) if path is not None else "<scenario>"
+    marks: Marks = {}
+    base_dir = Path(path).parent if path is not None else Path(".")
+    if data is None:
+        if text is None:
+            assert path is not None
+            text = _read(Path(path), source)
+        try:
+            data, marks = parse(text)
+        except YamlError as err:
+            raise ScenarioError([Problem(source, err.line, err.col, "", err.message)]) from None
+    if data is None:
+        raise ScenarioError(
+            [Problem(source, 1, 1, "", "the file is empty; a scenario is a mapping")]
+        )
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(source, 1, 1, "", "a scenario must be a mapping of keys")])
+    data = copy.deepcopy(data)
+
+    problems: list[Problem] = []
+    origins: dict[paths.Path, Origin] = {}
+    for dotted, value in (overrides or {}).items():
+        key = paths.split(dotted)
+        exists, unknown, allowed = paths.exists(key)
+        if not exists:
+            hint = did_you_mean(unknown, allowed)
+            problems.append(Problem("--set", None, None, dotted, f"no such field{hint}"))
+            continue
+        try:
+            paths.set_value(data, key, value)
+            origins[key] = Origin("--set")
+        except ValueError as err:
+            problems.append(Problem("--set", None, None, dotted, str(err)))
+
+    varied, axis_problems = axes(data, source, marks, grid)
+    problems += axis_problems
+    base, base_problems = validate(data, source, marks, base_dir, origins)
+    problems += base_problems
+    if problems or base is None:
+        raise ScenarioError(problems)
+    variants, problems = expand(data, varied, base.name, source, marks, base_dir, origins)
+    if problems:
+        raise ScenarioError(problems)
+    return Loaded(source, base, variants, data)
+
+
+def _read(path: Path, source: str) -> str:
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError([Problem(source, None, None, "", message)])
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise fail(f"file is {size} bytes; the limit is 1 MB")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise fail("not UTF-8 text") from None
+    except OSError as err:
+        raise fail(err.strerror or str(err)) from None

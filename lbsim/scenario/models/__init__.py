@@ -1,0 +1,44 @@
+"""The scenario schema, one module per YAML section; every default lives here, once."""
+
+from lbsim.scenario.models.balancer import AlgorithmChoice, Balancer, SlowStart
+from lbsim.scenario.models.clients import Arrivals, Clients, Nat, PositiveRate, Rate, RatePoint
+from lbsim.scenario.models.events import Action, Crashes, Faults, RandomDuration, TimelineEvent
+from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
+from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
+from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
+from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
+from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.sweep import Sweep
+
+__all__ = [
+    "HEALTH_PRESETS",
+    "Action",
+    "AlgorithmChoice",
+    "Arrivals",
+    "Backoff",
+    "Balancer",
+    "Clients",
+    "Crashes",
+    "EnvoyOutlier",
+    "Faults",
+    "HaproxyPassive",
+    "HealthCheck",
+    "Name",
+    "Nat",
+    "NginxPassive",
+    "Outcome",
+    "PassiveCheck",
+    "PositiveRate",
+    "RandomDuration",
+    "Rate",
+    "RatePoint",
+    "Retries",
+    "RetryBudget",
+    "Scenario",
+    "ServerPool",
+    "SlowStart",
+    "Sweep",
+    "TimelineEvent",
+    "json_schema",
+    "resolved",
+]

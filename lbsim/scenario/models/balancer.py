@@ -1,0 +1,152 @@
+"""``balancer:``: the algorithm, checks, slow start and balancer instances."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from lbsim import algorithms
+from lbsim.scenario import labels
+from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
+from lbsim.scenario.errors import did_you_mean
+from lbsim.scenario.models.health import HealthCheck
+from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
+
+
+class AlgorithmChoice(BaseModel):
+    """An algorithm by name, with its own parameters beside the name:
+    ``round_robin`` or ``{name: power_of_two, choices: 3}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+
+    @model_validator(mode="after")
+    def _known(self) -> AlgorithmChoice:
+        try:
+            spec = algorithms.get(self.name)
+        except KeyError:
+            known = ", ".join(algorithms.available())
+            hint = did_you_mean(self.name, list(algorithms.available()))
+            raise ValueError(f"unknown algorithm {self.name!r}{hint} (known: {known})") from None
+        try:
+            spec.params.model_validate(self.model_extra or {})
+        except ValidationError as err:
+            details = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in err.errors()
+            )
+            raise ValueError(f"{self.name}: {details}") from None
+        return self
+
+    def params(self) -> algorithms.Params:
+        """The algorithm's validated parameter model."""
+        return algorithms.get(self.name).params.model_validate(self.model_extra or {})
+
+    def label(self) -> str:
+        """``power_of_two`` or ``power_of_two(choices=3)``."""
+        return labels.label(self.model_dump())
+
+
+def _algorithm_schema() -> dict[str, Any]:
+    names = list(algorithms.BUILTIN_NAMES)
+    described = {"type": "string", "examples": names, "description": "a registered algorithm"}
+    return {
+        "anyOf": [
+            described,
+            {
+                "type": "object",
+                "properties": {"name": described},
+                "required": ["name"],
+                "additionalProperties": True,
+                "description": "name plus the algorithm's own parameters",
+            },
+        ]
+    }
+
+
+class SlowStart(Frozen):
+    """A server that (re)enters service gets a share of its weight that grows
+    over ``window`` (for algorithms that honour weights). ``envoy``:
+    ``max(min_weight_percent, (t/window)^(1/aggression))`` of the weight
+    (slow_start docs); ``haproxy``: ``(16·t + window)/window`` sixteenths, at
+    each health check (server.c); ``alb``: linear from 0."""
+
+    preset: Literal["envoy", "haproxy", "alb"] = "envoy"
+    window: PositiveDuration
+    aggression: float = Field(default=1.0, gt=0)
+    min_weight_percent: float = Field(default=10.0, ge=0, le=100)
+
+
+class Balancer(Frozen):
+    """The load balancer in front of the servers."""
+
+    algorithm: Annotated[
+        AlgorithmChoice, BeforeValidator(labels.algorithm_name), WithJsonSchema(_algorithm_schema())
+    ] = AlgorithmChoice(name="round_robin")
+    health_check: HealthCheck | None = None
+    passive: PassiveCheck | None = Field(
+        default=None, description="passive checks: outlier detection from real traffic"
+    )
+    slow_start: SlowStart | None = None
+    connect_timeout: PositiveDuration = Field(
+        default=5.0,
+        description="a request sent to a server that is down fails (conn_error) after this "
+        "(Envoy connect_timeout default 5s)",
+    )
+    panic_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="below this healthy fraction route to all primaries (Envoy panic; 0 = off)",
+    )
+    fail_open: bool = Field(
+        default=False, description="ALB: when no target is healthy, route to all of them"
+    )
+    all_backups: bool = Field(
+        default=False,
+        description="use every healthy backup server at once (HAProxy allbackups, NGINX), "
+        "not only the first",
+    )
+    instances: int = Field(
+        default=1, ge=1, le=256, description="balancer instances, named lb-0, lb-1, ..."
+    )
+    mode: Literal["active_active", "active_passive"] = Field(
+        default="active_active",
+        description="active_active: clients spread over instances by DNS round robin, each "
+        "instance with its own view; active_passive: one instance serves, the next takes "
+        "over `failover_time` after it fails (keepalived VRRP)",
+    )
+    failover_time: Duration = Field(
+        default=3.0, description="takeover time of an active-passive pair (VRRP: 3 adverts)"
+    )
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Balancer:
+        if self.slow_start is not None and self.algorithm.name in (
+            "ip_hash",
+            "consistent_hash",
+            "ketama",
+            "ring_hash",
+            "maglev",
+        ):
+            raise ValueError(
+                f"slow_start does not apply to {self.algorithm.name} "
+                "(NGINX and Envoy allow it only with weighted algorithms)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _haproxy_observe_needs_checks(self) -> Balancer:
+        if isinstance(self.passive, HaproxyPassive) and (
+            self.health_check is None or self.health_check.preset != "haproxy"
+        ):
+            raise ValueError("passive preset haproxy (observe) needs health_check preset haproxy")
+        return self

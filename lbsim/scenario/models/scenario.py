@@ -1,0 +1,108 @@
+"""The root :class:`Scenario`, its JSON Schema and its resolved form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
+from lbsim.scenario.errors import did_you_mean
+from lbsim.scenario.models.balancer import Balancer
+from lbsim.scenario.models.clients import Clients
+from lbsim.scenario.models.events import TimelineEvent
+from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.sweep import Sweep
+
+
+class Scenario(Frozen):
+    """A whole simulation: who sends what, through which balancer, to which servers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="lbsim scenario")
+
+    name: Name = "scenario"
+    seed: int = Field(default=0, ge=0)
+    duration: PositiveDuration = Field(description="arrivals stop after this much simulated time")
+    warmup: Duration = Field(default=0.0, description="requests arriving earlier are not measured")
+    drain: Duration | None = Field(
+        default=None,
+        description="time after `duration` for in-flight requests to finish "
+        "(default: as long as `duration`); still unfinished ones count as `incomplete`",
+    )
+    sample_interval: PositiveDuration | None = Field(
+        default=None, description="period of the time series (default: duration / 500)"
+    )
+    clients: Clients
+    balancer: Balancer = Balancer()
+    servers: tuple[ServerPool, ...] = Field(min_length=1)
+    compare: dict[str, list[Any]] | None = Field(
+        default=None, description="dotted path -> values; every combination is a variant"
+    )
+    sweep: Sweep | None = None
+    events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
+
+    @field_validator("events")
+    @classmethod
+    def _known_targets(
+        cls, events: tuple[TimelineEvent, ...], info: ValidationInfo
+    ) -> tuple[TimelineEvent, ...]:
+        servers = info.data.get("servers")
+        if servers is None:
+            return events
+        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        balancer = info.data.get("balancer")
+        names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
+        duration = info.data.get("duration")
+        drain = info.data.get("drain")
+        end = None if duration is None else duration + (duration if drain is None else drain)
+        for event in events:
+            if end is not None and event.at >= end:
+                raise ValueError(f"event at {event.at:g}s is after the run ends ({end:g}s)")
+            if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
+                raise ValueError(f"a balancer ({event.target}) can only crash and recover")
+            if event.target not in names:
+                hint = did_you_mean(event.target, names)
+                raise ValueError(f"unknown target {event.target!r}{hint}")
+        return events
+
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_before_end(cls, warmup: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
+        return warmup
+
+    @field_validator("servers")
+    @classmethod
+    def _distinct_pools(cls, servers: tuple[ServerPool, ...]) -> tuple[ServerPool, ...]:
+        names = [pool.name for pool in servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"server pool names must be unique: {names}")
+        if sum(pool.count for pool in servers) > 100_000:
+            raise ValueError("at most 100000 servers in all")
+        return servers
+
+    @property
+    def drain_time(self) -> float:
+        return self.duration if self.drain is None else self.drain
+
+    @property
+    def sampling(self) -> float:
+        return self.sample_interval or self.duration / 500
+
+    def server_names(self) -> list[str]:
+        return [f"{pool.name}-{i}" for pool in self.servers for i in range(pool.count)]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (what ``lbsim schema`` prints)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def resolved(scenario: Scenario) -> dict[str, Any]:
+    """A scenario with every default filled in, as plain JSON-able data."""
+    return json.loads(scenario.model_dump_json(by_alias=True))

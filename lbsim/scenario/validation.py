@@ -1,0 +1,54 @@
+"""Validating scenario data against the models, each pydantic error turned
+into a :class:`Problem` at its file position or at the override it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lbsim.scenario import paths
+from lbsim.scenario.errors import Problem, message
+from lbsim.scenario.models import Scenario
+from lbsim.scenario.source import Marks
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: the file at a path, or a command-line option."""
+
+    where: str
+    mark: paths.Path | None = None
+
+
+def validate(
+    data: dict[str, Any],
+    source: str,
+    marks: Marks,
+    base_dir: Path,
+    origins: dict[paths.Path, Origin],
+) -> tuple[Scenario | None, list[Problem]]:
+    """Validate ``data``; a problem inside an overridden path is blamed on
+    the origin of the override (``--set``, a ``compare:`` entry...)."""
+    try:
+        return Scenario.model_validate(data, context={"base_dir": base_dir}), []
+    except ValidationError as err:
+        problems = []
+        errors = [(e, paths.data_path(e["loc"], data)) for e in err.errors()]
+        for error, path in errors:
+            if error["type"] == "too_short" and any(
+                len(other) > len(path) and other[: len(path)] == path for _, other in errors
+            ):
+                continue  # a list emptied by its own invalid items: those are the news
+            origin = next((o for p, o in origins.items() if path[: len(p)] == p), None)
+            if origin is None:
+                where, (line, col) = source, paths.position(marks, path)
+            else:
+                where = origin.where
+                line, col = marks.get(origin.mark, (None, None)) if origin.mark else (None, None)
+            allowed = paths.allowed_keys(path[:-1], data) if path else []
+            text = message(error, path[-1] if path else "", allowed)
+            problems.append(Problem(where, line, col, paths.dotted(path) or "scenario", text))
+        return None, problems
