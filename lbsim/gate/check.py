@@ -8,8 +8,9 @@ scenario name, a hash of the resolved scenario (seed left out), the seed and
 the lbsim version.
 
 :func:`compare` holds a new run against a baseline, metric by metric, for every
-variant the two share. Each metric has a direction (:data:`METRICS`: a higher
-latency is worse, a higher throughput is better) and a *limit*: how much worse
+variant the two share. Each metric has a direction (from the catalogue,
+:mod:`lbsim.analysis.metrics`: a higher latency is worse, a higher throughput
+is better) and a *limit*: how much worse
 it may get before the gate fails (:func:`parse_limit`):
 
 * ``5%`` -- relative to the baseline value;
@@ -54,7 +55,7 @@ from rich.text import Text
 from scipy import stats
 
 from lbsim._version import __version__
-from lbsim.engine.records import STATUSES
+from lbsim.analysis.metrics import CHECKABLE, Metric, Quantity
 from lbsim.io import atomic_path
 
 BASELINE_FORMAT = 1
@@ -62,8 +63,6 @@ CONFIDENCE = 0.95
 DEFAULT_METRIC = "latency_p99"
 DEFAULT_LIMIT = "5%"
 
-Better = Literal["lower", "higher"]
-Kind = Literal["seconds", "fraction", "rate", "number"]
 Verdict = Literal["ok", "noise", "regression"]
 
 
@@ -72,45 +71,12 @@ class CheckError(ValueError):
     a baseline of another scenario, an unreadable run directory..."""
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A summary column the gate can check: which way is better, what unit."""
-
-    name: str
-    better: Better
-    kind: Kind  # seconds; fraction of requests; per second; plain number
-
-
-def _metrics() -> dict[str, Metric]:
-    table = [
-        Metric("throughput", "higher", "rate"),
-        Metric("ok", "higher", "number"),
-        Metric("error_rate", "lower", "fraction"),
-        *(Metric(f"{status}_rate", "lower", "fraction") for status in STATUSES[1:]),
-        Metric("latency_mean", "lower", "seconds"),
-        *(
-            Metric(f"latency_{p}", "lower", "seconds")
-            for p in ("p50", "p90", "p95", "p99", "p999", "max")
-        ),
-        Metric("wait_mean", "lower", "seconds"),
-        Metric("wait_p99", "lower", "seconds"),
-        Metric("queue_mean", "lower", "number"),
-        Metric("queue_max", "lower", "number"),
-        Metric("load_imbalance", "lower", "number"),
-        Metric("retry_amplification", "lower", "number"),
-        Metric("wasted_rate", "lower", "fraction"),
-        Metric("detect_down_mean", "lower", "seconds"),  # failure -> marked down
-        Metric("detect_up_mean", "lower", "seconds"),  # recovery -> marked up
-    ]
-    return {m.name: m for m in table}
-
-
-#: The metrics a gate can check, with their direction. Utilisation and request
-#: counts have no "better" (they follow the workload) and are not checkable.
-METRICS: dict[str, Metric] = _metrics()
+#: The metrics a gate can check: those of the catalogue with a direction.
+#: Utilisation and request counts have none (they follow the workload).
+METRICS: dict[str, Metric] = CHECKABLE
 
 # Absolute limit units per kind of metric: factor to the metric's own unit.
-_UNITS: dict[Kind, dict[str, float]] = {
+_UNITS: dict[Quantity, dict[str, float]] = {
     "seconds": {"us": 1e-6, "ms": 1e-3, "s": 1.0},
     "fraction": {"pp": 0.01},
     "rate": {"": 1.0, "/s": 1.0},
@@ -160,7 +126,7 @@ def parse_limit(metric_name: str, text: str) -> Limit:
     value = float(number)
     if unit == "%":
         return Limit(metric_name, value / 100, True, text.strip())
-    units = _UNITS[info.kind]
+    units = _UNITS[info.quantity]
     if (unit or "") not in units:
         allowed = ", ".join(f"+1{u}" if u else "+1" for u in units)
         raise CheckError(
@@ -677,11 +643,11 @@ def _pairing(run: RunSummary, baseline: RunSummary, notes: list[str]) -> tuple[i
 
 def _scaled(info: Metric, value: float) -> tuple[float, str]:
     """A value of the metric in display units (ms, %, req/s...)."""
-    if info.kind == "seconds":
+    if info.quantity == "seconds":
         return value * 1e3, "ms"
-    if info.kind == "fraction":
+    if info.quantity == "fraction":
         return value * 100, "%"
-    if info.kind == "rate":
+    if info.quantity == "rate":
         return value, "/s"
     return value, ""
 

@@ -3,7 +3,7 @@
 ``lbsim diff A B`` reads the summaries of two run folders (the output of
 ``lbsim run``) and, for every variant they share and every metric, gives the
 change from A to B, absolute and relative, with its direction (a higher
-latency is worse, a higher throughput better; see :data:`lbsim.gate.check.METRICS`).
+latency is worse, a higher throughput better; see :mod:`lbsim.analysis.metrics`).
 The tidy table is :func:`compare_runs`; :func:`diff_figure` draws it as small
 multiples, one panel per metric, A and B side by side for each variant.
 
@@ -23,22 +23,14 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from lbsim.gate.check import METRICS, CheckError, RunSummary, read_run
+from lbsim.analysis.metrics import CHECKABLE, DIFF_METRICS, describe
+from lbsim.gate.check import CheckError, RunSummary, read_run
 from lbsim.io import atomic_path
 from lbsim.report import figure_bytes
-from lbsim.report.table import column_spec, format_number
+from lbsim.report.table import format_number
 
 #: What ``lbsim diff`` shows unless asked for other metrics.
-KEY_METRICS: tuple[str, ...] = (
-    "throughput",
-    "error_rate",
-    "latency_p50",
-    "latency_p99",
-    "latency_p999",
-    "wait_p99",
-    "queue_mean",
-    "load_imbalance",
-)
+KEY_METRICS = DIFF_METRICS
 
 COLUMNS = ["variant", "metric", "a", "b", "absolute", "relative", "moved"]
 _A_COLOR, _B_COLOR = "#BBBBBB", "#0072B2"
@@ -49,7 +41,7 @@ def _moved(metric: str, a: float, b: float) -> str:
     """``same``, ``better``, ``worse`` or ``changed`` (no direction known)."""
     if a == b or (math.isnan(a) and math.isnan(b)):
         return "same"
-    info = METRICS.get(metric)
+    info = CHECKABLE.get(metric)
     if info is None or math.isnan(a) or math.isnan(b):
         return "changed"
     higher = b > a
@@ -133,7 +125,7 @@ def unmatched(a: RunSummary, b: RunSummary) -> list[str]:
 
 
 def _display(metric: str, value: float, sign: bool = False) -> str:
-    spec = column_spec(metric)
+    spec = describe(metric)
     if math.isnan(value):
         return "-"
     scaled = value * spec.scale
@@ -195,7 +187,7 @@ def diff_figure(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> 
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     x = np.arange(len(variants))
     for ax, metric in zip(axes, metrics, strict=False):
-        spec = column_spec(metric)
+        spec = describe(metric)
         part = frame[frame["metric"] == metric].set_index("variant").reindex(variants)
         a = part["a"].to_numpy(float) * spec.scale
         b = part["b"].to_numpy(float) * spec.scale
