@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lbsim.analysis.metrics import METRICS, percentiles
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
 from lbsim.io import write_files
 from lbsim.scenario import Variant
 
-PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}
 FILES = (
     "summary.csv",
     "requests.parquet",
@@ -93,7 +93,8 @@ def _param_value(value: Any) -> Any:
 
 
 def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, Any]:
-    """The summary row of one variant (DESIGN §5)."""
+    """The summary row of one variant (DESIGN §5): its parameters, then every
+    metric of the catalogue (:data:`~lbsim.analysis.metrics.METRICS`) in order."""
     scenario = variant.scenario
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
@@ -103,9 +104,7 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     sent = rec.sent[measured]
     ok = status == STATUSES.index("ok")
     n = int(measured.sum())
-    row: dict[str, Any] = {"variant": variant.name}
-    row.update({path: _param_value(value) for path, value in variant.params.items()})
-    row["requests"] = n
+    row: dict[str, Any] = {"requests": n}
     row["ok"] = int(ok.sum())
     row["throughput"] = row["ok"] / window
     for code, name in enumerate(STATUSES[1:], start=1):
@@ -116,11 +115,12 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     latency = (end - arrival)[ok]
     wait = (start - sent)[ok]  # in the queue of the server that answered
     row["latency_mean"] = float(latency.mean()) if len(latency) else np.nan
-    for label, q in PERCENTILES.items():
-        row[f"latency_{label}"] = float(np.percentile(latency, q)) if len(latency) else np.nan
+    for name, q in percentiles("latency_").items():
+        row[name] = float(np.percentile(latency, q)) if len(latency) else np.nan
     row["latency_max"] = float(latency.max()) if len(latency) else np.nan
     row["wait_mean"] = float(wait.mean()) if len(wait) else np.nan
-    row["wait_p99"] = float(np.percentile(wait, 99)) if len(wait) else np.nan
+    for name, q in percentiles("wait_").items():
+        row[name] = float(np.percentile(wait, q)) if len(wait) else np.nan
 
     # Time-weighted levels over the measurement window, integrated exactly by
     # the servers themselves (work for abandoned attempts and probes included).
@@ -135,7 +135,8 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
-    return row
+    params = {path: _param_value(value) for path, value in variant.params.items()}
+    return {"variant": variant.name, **params, **{name: row[name] for name in METRICS}}
 
 
 def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:

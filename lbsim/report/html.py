@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from lbsim.analysis.metrics import describe
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.table import (
     best_rows,
-    column_spec,
     format_cell,
     metric_columns,
     parameter_columns,
@@ -125,7 +125,7 @@ def summary_html(summary: pd.DataFrame) -> str:
         return '<p class="note">No summary.</p>'
     params = parameter_columns(summary)
     metrics = metric_columns(summary)
-    specs = [column_spec(c) for c in metrics]
+    specs = [describe(c) for c in metrics]
     best = {spec.name: best_rows(summary[spec.name], spec.better) for spec in specs}
     head = ['<th class="text" scope="col">variant</th>']
     head += [f'<th class="text" scope="col">{escape(p)}</th>' for p in params]

@@ -33,12 +33,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from rich.table import Table
 
+from lbsim.analysis.metrics import METRICS, SWEEP_METRICS, describe
 from lbsim.report import write_page
 from lbsim.report.html import BASE_CSS
 from lbsim.report.plots import format_seconds, variant_colors
 
 __all__ = [
-    "KEY_METRICS",
     "SweepLike",
     "format_value",
     "load_curve",
@@ -49,25 +49,7 @@ __all__ = [
     "write_sweep_report",
 ]
 
-#: Metrics shown in the report's table and terminal summary.
-KEY_METRICS = ("latency_mean", "latency_p50", "latency_p99", "error_rate", "utilization_mean")
 _LINESTYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
-_TITLES = {
-    "latency_mean": "mean latency",
-    "latency_p50": "p50 latency",
-    "latency_p90": "p90 latency",
-    "latency_p95": "p95 latency",
-    "latency_p99": "p99 latency",
-    "latency_p999": "p99.9 latency",
-    "latency_max": "max latency",
-    "wait_mean": "mean wait",
-    "wait_p99": "p99 wait",
-    "error_rate": "error rate",
-    "utilization_mean": "utilisation",
-    "throughput": "throughput (/s)",
-    "queue_mean": "mean queue length",
-    "load_imbalance": "load imbalance (max/mean)",
-}
 
 
 class SweepLike(Protocol):
@@ -84,11 +66,20 @@ class SweepLike(Protocol):
 
 
 def _is_time(metric: str) -> bool:
-    return metric.startswith(("latency_", "wait_"))
+    return describe(metric).quantity == "seconds"
 
 
 def _is_share(metric: str) -> bool:
-    return metric.endswith("_rate") or metric == "utilization_mean"
+    return describe(metric).quantity == "fraction"
+
+
+def _title(column: str) -> str:
+    """A catalogue metric's heading (with the unit the axis does not show); else the name."""
+    if column not in METRICS:
+        return column
+    metric = METRICS[column]
+    shown = metric.quantity in ("seconds", "fraction") or not metric.unit
+    return metric.heading if shown else f"{metric.heading} ({metric.unit})"
 
 
 def format_value(metric: str, value: float) -> str:
@@ -211,7 +202,7 @@ def _panel(
         all_values += [*mean, *lo, *hi]
         entries.append((label, variant, style))
     _style(ax)
-    ax.set_title(_TITLES.get(metric, metric), fontsize="small")
+    ax.set_title(_title(metric), fontsize="small")
     _y_axis(ax, metric, np.asarray(all_values, dtype=np.float64))
     if labels is not None:
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
@@ -367,7 +358,7 @@ def sweep_table(
     table = Table(show_edge=False, header_style="bold")
     for column in wide.columns:
         numeric = column in metrics
-        table.add_column(_TITLES.get(column, column), justify="right" if numeric else "left")
+        table.add_column(_title(column), justify="right" if numeric else "left")
     for record in wide.itertuples(index=False):
         table.add_row(*("" if v is None else str(v) for v in record))
     return table
@@ -478,12 +469,12 @@ def render_sweep_html(result: SweepLike, images: Mapping[str, bytes]) -> str:
             f'<figure><img src="{uri}" alt="{escape(stem)}">'
             f"<figcaption>{escape(_caption(stem))}</figcaption></figure>"
         )
-    metrics = [m for m in KEY_METRICS if m in set(summary.get("metric", []))]
+    metrics = [m for m in SWEEP_METRICS if m in set(summary.get("metric", []))]
     if len(summary):
         wide = _wide(summary, metrics, params)
-        wide = wide.rename(columns={m: _TITLES.get(m, m) for m in metrics})
+        wide = wide.rename(columns={m: _title(m) for m in metrics})
         parts.append("<h2>Results</h2>")
-        parts.append(_html_table(wide, {_TITLES.get(m, m) for m in metrics}))
+        parts.append(_html_table(wide, {_title(m) for m in metrics}))
         parts.append(
             '<p class="note">All metrics with their intervals are in '
             "sweep_summary.csv; every replication's values in runs.parquet.</p>"

@@ -1,22 +1,18 @@
 """The summary table: variants side by side, best value per column marked.
 
 Both the terminal table (:func:`summary_table`, rich) and the HTML report
-read the columns of ``Result.summary`` through :func:`column_spec`, which
-knows each column's heading, display unit and which direction is better:
-lower for latencies, waits, error rates, queues and imbalance; higher for
-throughput and ok requests; neither for utilisation (it follows the
-workload, not the strategy) or request counts. Columns it does not know are
-shown as plain numbers and never marked, so new summary columns appear
-without breaking anything.
+read the columns of ``Result.summary`` through the metric catalogue
+(:func:`lbsim.analysis.metrics.describe`): each column's heading, display
+unit and which direction is better. Columns it does not know are shown as
+plain numbers and never marked, so new summary columns appear without
+breaking anything.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from io import StringIO
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -25,79 +21,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-Better = Literal["lower", "higher"] | None
+from lbsim.analysis.metrics import TERMINAL_METRICS, Better, Metric, describe
 
 #: Marker appended to the best value of a column in the terminal.
 BEST_MARK = "*"
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """How to show one summary column: ``value * scale`` in ``unit``."""
-
-    name: str
-    heading: str  # long form, for the HTML report
-    short: str  # compact form, for the terminal
-    unit: str = ""
-    scale: float = 1.0
-    better: Better = None
-
-
-_KNOWN: dict[str, ColumnSpec] = {
-    spec.name: spec
-    for spec in (
-        ColumnSpec("requests", "requests", "reqs"),
-        ColumnSpec("ok", "ok", "ok", better="higher"),
-        ColumnSpec("throughput", "throughput", "thruput", "req/s", better="higher"),
-        ColumnSpec("error_rate", "errors", "errors", "%", 100.0, "lower"),
-        ColumnSpec("latency_mean", "latency mean", "mean", "ms", 1e3, "lower"),
-        ColumnSpec("latency_p50", "latency p50", "p50", "ms", 1e3, "lower"),
-        ColumnSpec("latency_p90", "latency p90", "p90", "ms", 1e3, "lower"),
-        ColumnSpec("latency_p95", "latency p95", "p95", "ms", 1e3, "lower"),
-        ColumnSpec("latency_p99", "latency p99", "p99", "ms", 1e3, "lower"),
-        ColumnSpec("latency_p999", "latency p99.9", "p99.9", "ms", 1e3, "lower"),
-        ColumnSpec("latency_max", "latency max", "max", "ms", 1e3, "lower"),
-        ColumnSpec("wait_mean", "wait mean", "wait", "ms", 1e3, "lower"),
-        ColumnSpec("wait_p99", "wait p99", "wait99", "ms", 1e3, "lower"),
-        ColumnSpec("queue_mean", "queue mean", "queue", "req", better="lower"),
-        ColumnSpec("queue_max", "queue max", "qmax", "req", better="lower"),
-        ColumnSpec("utilization_mean", "utilisation", "util", "%", 100.0),
-        ColumnSpec("load_imbalance", "load imbalance", "imbal", "max/mean", better="lower"),
-        ColumnSpec("retry_amplification", "retry amplification", "retry×", "×", better="lower"),
-    )
-}
-
-#: Terminal columns, most important first; trailing ones are dropped to fit.
-TERMINAL_COLUMNS: tuple[str, ...] = (
-    "throughput",
-    "error_rate",
-    "latency_p50",
-    "latency_p99",
-    "latency_p999",
-    "latency_max",
-    "queue_mean",
-    "load_imbalance",
-    "utilization_mean",
-    "wait_p99",
-)
-
-
-def column_spec(name: str) -> ColumnSpec:
-    """Display rules for a summary column, inferred from its name if unknown.
-
-    ``<kind>_rate`` is a fraction of requests (shown in %, lower is better);
-    ``latency_*`` and ``wait_*`` are seconds (shown in ms, lower is better).
-    """
-    if name in _KNOWN:
-        return _KNOWN[name]
-    if name.endswith("_rate"):
-        kind = name.removesuffix("_rate")
-        return ColumnSpec(name, kind.replace("_", " "), kind[:8], "%", 100.0, "lower")
-    for prefix in ("latency_", "wait_"):
-        if name.startswith(prefix):
-            stat = name.removeprefix(prefix)
-            return ColumnSpec(name, f"{prefix[:-1]} {stat}", stat[:8], "ms", 1e3, "lower")
-    return ColumnSpec(name, name.replace("_", " "), name[:8])
 
 
 def parameter_columns(summary: pd.DataFrame) -> list[str]:
@@ -158,7 +85,7 @@ def format_number(value: object) -> str:
     return text
 
 
-def format_cell(spec: ColumnSpec, value: object) -> str:
+def format_cell(spec: Metric, value: object) -> str:
     """``value`` in the column's display unit (no unit suffix)."""
     try:
         x = float(value)  # type: ignore[arg-type]
@@ -170,12 +97,12 @@ def format_cell(spec: ColumnSpec, value: object) -> str:
 def summary_table(summary: pd.DataFrame, width: int = 100) -> Table:
     """Variants as rows, key metrics as columns, best per column marked.
 
-    The best value of each column (see :func:`column_spec`) is bold and
+    The best value of each column (see :func:`describe`) is bold and
     followed by ``*``. Latencies are in ms, rates in %, throughput in req/s.
-    Columns are dropped from the end of :data:`TERMINAL_COLUMNS` until the
+    Columns are dropped from the end of :data:`TERMINAL_METRICS` until the
     table fits in ``width`` terminal columns; variant names are never cut.
     """
-    columns = [c for c in TERMINAL_COLUMNS if c in summary.columns]
+    columns = [c for c in TERMINAL_METRICS if c in summary.columns]
     while True:
         table = _build(summary, columns)
         if len(columns) <= 1 or _rendered_width(table) <= width:
@@ -196,7 +123,7 @@ def _build(summary: pd.DataFrame, columns: Sequence[str]) -> Table:
     table.add_column("variant", no_wrap=True, overflow="fold", min_width=min(
         max((len(v) for v in variants), default=7), 40
     ))  # fmt: skip
-    specs = [column_spec(c) for c in columns]
+    specs = [describe(c) for c in columns]
     marks = {spec.name: best_rows(summary[spec.name], spec.better) for spec in specs}
     for spec in specs:
         heading = f"{spec.short}\n{spec.unit}" if spec.unit else spec.short

@@ -29,18 +29,9 @@ from typer.testing import CliRunner
 import lbsim
 import lbsim.runner.run
 from lbsim.cli import app
-from lbsim.gate.check import (
-    METRICS,
-    CheckError,
-    Limit,
-    RunSummary,
-    compare,
-    paired_interval,
-    parse_limits,
-    read_baseline,
-    read_run,
-    scenario_hash,
-)
+from lbsim.gate.baseline import CheckError, RunSummary, read_baseline, read_run, scenario_hash
+from lbsim.gate.compare import compare, paired_interval
+from lbsim.gate.limits import METRICS, Limit, parse_limits
 from lbsim.streams import replication_seeds
 
 ROOT = Path(__file__).resolve().parents[2]

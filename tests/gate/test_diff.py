@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 
 import lbsim
 from lbsim.cli import app
-from lbsim.gate.check import CheckError, RunSummary, read_run
-from lbsim.gate.diff import KEY_METRICS, compare_runs, diff_figure
+from lbsim.gate.baseline import CheckError, RunSummary, read_run
+from lbsim.gate.diff import KEY_METRICS, compare_runs
+from lbsim.report.diff_plot import diff_figure
 
 SCENARIO = {
     "name": "diffed",

@@ -8,14 +8,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from lbsim.report.table import (
-    BEST_MARK,
-    TERMINAL_COLUMNS,
-    best_rows,
-    column_spec,
-    format_number,
-    summary_table,
-)
+from lbsim.analysis.metrics import TERMINAL_METRICS, describe
+from lbsim.report.table import BEST_MARK, best_rows, format_number, summary_table
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two", "least_response_time"]
 
@@ -144,14 +138,14 @@ def test_best_rows_rules() -> None:
     assert best_rows([1.0, 2.0], None) == set()
 
 
-def test_column_spec_inference() -> None:
-    assert column_spec("latency_p999").unit == "ms"
-    assert column_spec("retry_rate").unit == "%" and column_spec("retry_rate").better == "lower"
-    assert column_spec("latency_p75").better == "lower"
-    assert column_spec("throughput").better == "higher"
-    assert column_spec("utilization_mean").better is None
-    assert column_spec("whatever").better is None
-    assert set(TERMINAL_COLUMNS) <= set(typical_summary().columns)
+def test_describe_inference() -> None:
+    assert describe("latency_p999").unit == "ms"
+    assert describe("retry_rate").unit == "%" and describe("retry_rate").better == "lower"
+    assert describe("latency_p75").better == "lower"
+    assert describe("throughput").better == "higher"
+    assert describe("utilization_mean").better is None
+    assert describe("whatever").better is None
+    assert set(TERMINAL_METRICS) <= set(typical_summary().columns)
 
 
 def test_format_number() -> None:

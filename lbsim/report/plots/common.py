@@ -1,0 +1,332 @@
+"""The plots' shared visual language and data helpers: colours, axes, windows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import (
+    FuncFormatter,
+    MaxNLocator,
+    NullFormatter,
+)
+from matplotlib.typing import LineStyleType
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class ResultLike(Protocol):
+    """What the report needs from a run: the Result's DataFrames and meta.
+
+    See ``lbsim.analysis.result.Result`` for the columns; plain objects with these
+    attributes (a dataclass, a ``SimpleNamespace``) work as well.
+    """
+
+    @property
+    def summary(self) -> pd.DataFrame: ...
+
+    @property
+    def requests(self) -> pd.DataFrame: ...
+
+    @property
+    def timeseries(self) -> pd.DataFrame: ...
+
+    @property
+    def events(self) -> pd.DataFrame: ...
+
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
+
+
+# Okabe & Ito (2008) without yellow (unreadable on white), then Tol's "muted".
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#000000",
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+)
+EVENT_COLOR = "#555555"
+ARRIVAL_COLOR = "#777777"
+
+#: Request outcomes in the order plots and tables list them.
+STATUS_ORDER: tuple[str, ...] = (
+    "ok",
+    "rejected",
+    "no_backend",
+    "conn_error",
+    "server_error",
+    "timeout",
+    "incomplete",
+)
+
+#: (gid/legend name, quantile, line style) of the percentiles drawn over time.
+PERCENTILES: tuple[tuple[str, float, LineStyleType], ...] = (
+    ("p50", 0.5, "-"),
+    ("p99", 0.99, "--"),
+    ("p99.9", 0.999, ":"),
+)
+
+_MAX_EVENT_LABELS = 20
+_MAX_CDF_POINTS = 2000
+_MAX_SERIES_POINTS = 200
+_NICE_WINDOWS = (
+    1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+    1.0, 2.0, 5.0, 10.0, 15.0, 30.0,
+    60.0, 120.0, 300.0, 600.0, 900.0, 1800.0,
+    3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0,
+)  # fmt: skip
+
+
+def variant_names(result: ResultLike) -> list[str]:
+    """Variants in their canonical order: the summary's, then any others seen."""
+    names: list[str] = []
+    seen: set[str] = set()
+
+    def add(values: Iterable[object]) -> None:
+        for value in values:
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            name = str(value)
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+
+    if "variant" in result.summary.columns:
+        add(result.summary["variant"])
+    add(str(v.get("name")) for v in result.meta.get("variants") or [] if v.get("name"))
+    for frame in (result.requests, result.timeseries):
+        if "variant" in frame.columns and len(frame):
+            add(pd.unique(frame["variant"]))
+    return names
+
+
+def variant_colors(names: Sequence[str]) -> dict[str, str]:
+    """One fixed colour per variant, by position (cycles after 16 variants)."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def format_seconds(value: float) -> str:
+    """SI label for a duration in seconds: ``500µs``, ``12ms``, ``2s``, ``300s``."""
+    if not math.isfinite(value):
+        return ""
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.3g}")
+    magnitude = abs(rounded)
+    if magnitude < 1e-3:
+        return f"{_plain(rounded * 1e6)}µs"
+    if magnitude < 1:
+        return f"{_plain(rounded * 1e3)}ms"
+    return f"{_plain(rounded)}s"
+
+
+def _plain(value: float) -> str:
+    """At most 3 significant digits, never in exponent notation."""
+    if value == 0:
+        return "0"
+    return np.format_float_positional(
+        float(f"{value:.3g}"), precision=3, unique=True, fractional=False, trim="-"
+    )
+
+
+def _rate_label(value: float) -> str:
+    if abs(value) >= 1e3:
+        return f"{_plain(value / 1e3)}k"
+    return _plain(value)
+
+
+def _style(ax: Axes) -> None:
+    ax.grid(True, which="major", color="#e2e2e2", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize="small")
+
+
+def _latency_axis(axis: Axis, values: Sequence[float]) -> None:
+    """Log latency axis (scale already set) with SI labels; minor labels if narrow."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
+    finite = [v for v in values if math.isfinite(v) and v > 0]
+    narrow = bool(finite) and max(finite) / min(finite) < 100
+
+    def minor(v: float, _pos: int | None) -> str:
+        mantissa = round(v / 10 ** math.floor(math.log10(v)), 6) if v > 0 else 0
+        return format_seconds(v) if mantissa in (2.0, 5.0) else ""
+
+    axis.set_minor_formatter(FuncFormatter(minor) if narrow else NullFormatter())
+
+
+class _ScaledLocator(MaxNLocator):
+    """Nice ticks in a display unit (minutes, hours) for data in seconds."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__(nbins=8, steps=[1, 2, 2.5, 3, 5, 6, 10])
+        self.scale = scale
+
+    def tick_values(self, vmin: float, vmax: float) -> Sequence[float]:
+        ticks = super().tick_values(vmin / self.scale, vmax / self.scale)
+        return [float(t) * self.scale for t in ticks]
+
+
+def _time_axis(ax: Axes, lo: float, hi: float) -> None:
+    span = hi - lo
+    unit, scale = (
+        ("s", 1.0) if span <= 180 else ("min", 60.0) if span <= 3 * 3600 else ("h", 3600.0)
+    )
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(_ScaledLocator(scale))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _plain(v / scale)))
+    ax.set_xlabel(f"simulated time ({unit})", fontsize="small")
+
+
+def _legend(
+    fig: Figure,
+    names: Sequence[str],
+    colors: Mapping[str, str],
+    styles: Sequence[tuple[str, LineStyleType]] = (),
+) -> None:
+    handles: list[Artist] = [Line2D([], [], color=colors[n], linewidth=2, label=n) for n in names]
+    handles += [Line2D([], [], color="#444444", linestyle=ls, label=lbl) for lbl, ls in styles]
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="outside right upper",
+            frameon=False,
+            fontsize="small",
+        )
+
+
+def _new_figure(title: str, width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    fig.suptitle(title, fontsize="medium", fontweight="bold")
+    return fig
+
+
+def _by_variant(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if "variant" not in frame.columns or frame.empty:
+        return {}
+    return {str(k): g for k, g in frame.groupby("variant", observed=True, sort=False)}
+
+
+def _column(frame: pd.DataFrame, name: str) -> FloatArray:
+    if name not in frame.columns:
+        return np.empty(0)
+    return np.asarray(frame[name].to_numpy(dtype=float, na_value=np.nan), dtype=float)
+
+
+def _ok_latencies(frame: pd.DataFrame) -> FloatArray:
+    if frame.empty or "latency" not in frame.columns:
+        return np.empty(0)
+    lat = _column(frame[frame["status"] == "ok"], "latency") if "status" in frame else np.empty(0)
+    return lat[np.isfinite(lat) & (lat > 0)]
+
+
+def _first_workload(result: ResultLike) -> FloatArray:
+    """Arrival times of one variant: every variant faces the same workload."""
+    groups = _by_variant(result.requests)
+    if not groups:
+        return _column(result.requests, "arrival")
+    first = next(iter(groups.values()))
+    arrivals = _column(first, "arrival")
+    return arrivals[np.isfinite(arrivals)]
+
+
+def _time_range(result: ResultLike) -> tuple[float, float]:
+    """The x-range shared by every time plot, in seconds of simulated time."""
+    lows: list[float] = []
+    highs: list[float] = []
+    for frame, col in ((result.requests, "arrival"), (result.timeseries, "time")):
+        values = _column(frame, col)
+        values = values[np.isfinite(values)]
+        if values.size:
+            lows.append(float(values.min()))
+            highs.append(float(values.max()))
+    duration = result.meta.get("duration")
+    if isinstance(duration, int | float) and duration > 0:
+        highs.append(float(duration))
+    lo = min(lows) if lows else 0.0
+    hi = max(highs) if highs else lo + 1.0
+    return lo, hi if hi > lo else lo + 1.0
+
+
+def _nice_window(raw: float) -> float:
+    for width in _NICE_WINDOWS:
+        if width >= raw:
+            return width
+    return math.ceil(raw / 86400.0) * 86400.0
+
+
+def _windows(result: ResultLike, per_window: float, lo_n: int, hi_n: int) -> FloatArray:
+    """Edges of equal windows over the arrivals: ~``per_window`` requests each."""
+    arrivals = _first_workload(result)
+    if arrivals.size == 0:
+        return np.empty(0)
+    start = float(arrivals.min())
+    end = float(arrivals.max())
+    duration = result.meta.get("duration")
+    if isinstance(duration, int | float) and duration > start:
+        end = max(end, float(duration))
+    span = max(end - start, 1e-9)
+    target = min(max(arrivals.size / per_window, lo_n), hi_n)
+    width = _nice_window(span / target)
+    count = max(1, math.ceil(span / width - 1e-9))
+    return start + width * np.arange(count + 1, dtype=float)
+
+
+def _window_widths(edges: FloatArray, end: float) -> FloatArray:
+    widths: FloatArray = np.minimum(edges[1:], max(end, edges[0])) - edges[:-1]
+    widths[widths <= 0] = np.nan
+    return widths
+
+
+def _window_index(times: FloatArray, edges: FloatArray) -> npt.NDArray[np.intp]:
+    idx = np.searchsorted(edges, times, side="right") - 1
+    idx[times == edges[-1]] = len(edges) - 2  # the last edge belongs to the last window
+    return idx
+
+
+def _steps(edges: FloatArray, values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """x, y for a ``steps-post`` line holding each window's value across the window."""
+    if edges.size == 0 or values.size == 0:
+        return np.empty(0), np.empty(0)
+    return edges, np.append(values, values[-1])
+
+
+def _windowed_quantiles(
+    times: FloatArray, values: FloatArray, edges: FloatArray, quantiles: Sequence[float]
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """Quantiles of ``values`` per window of ``times`` (NaN where empty), and counts."""
+    n_windows = len(edges) - 1
+    out = np.full((n_windows, len(quantiles)), np.nan)
+    idx = _window_index(times, edges)
+    keep = (idx >= 0) & (idx < n_windows) & np.isfinite(values)
+    idx, values = idx[keep], values[keep]
+    counts = np.bincount(idx, minlength=n_windows)
+    order = np.argsort(idx, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    sorted_values = values[order]
+    for w in range(n_windows):
+        if counts[w]:
+            out[w] = np.quantile(sorted_values[bounds[w] : bounds[w + 1]], quantiles)
+    return out, counts

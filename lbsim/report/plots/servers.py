@@ -1,0 +1,106 @@
+"""Per-server plots: requests and utilisation per server."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import (
+    FuncFormatter,
+)
+
+from lbsim.report.plots.common import (
+    ResultLike,
+    _by_variant,
+    _legend,
+    _new_figure,
+    _style,
+    variant_colors,
+    variant_names,
+)
+from lbsim.report.plots.titles import TITLES
+
+
+def _server_order(result: ResultLike) -> list[str]:
+    names = [str(s["name"]) for s in result.meta.get("servers") or [] if s.get("name")]
+    seen = set(names)
+    extra: set[str] = set()
+    for frame in (result.requests, result.timeseries):
+        if "server" in frame.columns and len(frame):
+            extra |= {str(s) for s in pd.unique(frame["server"].dropna()) if str(s)}
+    extra -= seen
+
+    def natural(name: str) -> tuple[str, int, str]:
+        head, _, tail = name.rpartition("-")
+        return (head, int(tail), "") if tail.isdigit() else (name, -1, name)
+
+    return names + sorted(extra, key=natural)
+
+
+def server_load(result: ResultLike) -> Figure:
+    """Requests sent to each server and its utilisation, grouped by variant.
+
+    Utilisation is the time-average of ``in_service / workers`` over the
+    samples after warm-up (``workers`` from ``meta["servers"]``; for a
+    server missing there, the most it was ever seen serving at once).
+    """
+    names = variant_names(result)
+    colors = variant_colors(names)
+    servers = _server_order(result)
+    n_bars = max(len(servers) * max(len(names), 1), 1)
+    fig = _new_figure(TITLES["server_load"], min(max(7.0, 3.0 + 0.12 * n_bars), 12.0), 6.2)
+    ax_req = fig.add_subplot(2, 1, 1)
+    ax_util = fig.add_subplot(2, 1, 2, sharex=ax_req)
+    for ax in (ax_req, ax_util):
+        _style(ax)
+        ax.grid(False, axis="x")
+    workers = {
+        str(s["name"]): float(s.get("workers") or math.nan)
+        for s in result.meta.get("servers") or []
+        if s.get("name")
+    }
+    samples = result.timeseries
+    warmup = result.meta.get("warmup")
+    if isinstance(warmup, int | float) and "time" in samples and (samples["time"] >= warmup).any():
+        samples = samples[samples["time"] >= warmup]
+    req_groups, ts_groups = _by_variant(result.requests), _by_variant(samples)
+    x = np.arange(len(servers), dtype=float)
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        offset = (i - (len(names) - 1) / 2) * width
+        frame = req_groups.get(name, pd.DataFrame())
+        if "server" in frame.columns and not frame.empty:
+            counts = frame["server"].astype(str).value_counts()
+        else:
+            counts = pd.Series(dtype=float)
+        ax_req.bar(
+            x + offset, [float(counts.get(s, 0)) for s in servers], width,
+            color=colors[name], label=name, gid="requests",
+        )  # fmt: skip
+        ts = ts_groups.get(name, pd.DataFrame())
+        util: list[float] = []
+        if {"server", "in_service"} <= set(ts.columns) and not ts.empty:
+            per_server = ts.groupby(ts["server"].astype(str))["in_service"].agg(["mean", "max"])
+            for s in servers:
+                if s not in per_server.index:
+                    util.append(math.nan)
+                    continue
+                slots = workers.get(s, math.nan)
+                if not slots > 0:
+                    slots = max(float(per_server.loc[s, "max"]), 1.0)
+                util.append(float(per_server.loc[s, "mean"]) / slots * 100)
+        else:
+            util = [math.nan] * len(servers)
+        ax_util.bar(x + offset, util, width, color=colors[name], label=name, gid="utilization")
+    ax_req.set_ylabel("requests", fontsize="small")
+    ax_req.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax_req.tick_params(labelbottom=False)
+    ax_util.set_ylabel("utilisation", fontsize="small")
+    ax_util.set_ylim(0, 105)
+    ax_util.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
+    ax_util.set_xticks(x, servers, rotation=90 if len(servers) > 10 else 0, fontsize="small")
+    ax_util.set_xlabel("server", fontsize="small")
+    _legend(fig, names, colors)
+    return fig

@@ -1,0 +1,192 @@
+"""Figures over simulated time: the arrival panel, event marks, warm-up shading."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import (
+    FuncFormatter,
+    MaxNLocator,
+)
+from matplotlib.typing import LineStyleType
+
+from lbsim.report.plots.common import (
+    _MAX_EVENT_LABELS,
+    ARRIVAL_COLOR,
+    EVENT_COLOR,
+    ResultLike,
+    _first_workload,
+    _legend,
+    _new_figure,
+    _rate_label,
+    _style,
+    _time_axis,
+    _time_range,
+    _window_widths,
+    _windows,
+)
+
+
+def _time_figure(
+    title: str, panels: int, panel_height: float = 3.2
+) -> tuple[Figure, list[Axes], Axes]:
+    """A figure with ``panels`` main axes and an arrival-rate strip, x shared."""
+    fig = _new_figure(title, 9.0, panels * panel_height + 1.9)
+    grid = fig.add_gridspec(panels + 1, 1, height_ratios=[4.0] * panels + [1.3])
+    main = [fig.add_subplot(grid[i, 0]) for i in range(panels)]
+    rate = fig.add_subplot(grid[panels, 0], sharex=main[0])
+    for ax in main[1:]:
+        ax.sharex(main[0])
+    for ax in [*main, rate]:
+        _style(ax)
+    for ax in main:
+        ax.tick_params(labelbottom=False)
+    return fig, main, rate
+
+
+def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
+    arrivals = _first_workload(result)
+    edges = _windows(result, per_window=20.0, lo_n=20, hi_n=240)
+    if edges.size:
+        counts, _ = np.histogram(arrivals, bins=edges)
+        rates = counts / _window_widths(edges, hi)
+        ax.stairs(
+            np.nan_to_num(rates),
+            edges,
+            fill=True,
+            color=ARRIVAL_COLOR,
+            alpha=0.35,
+            label="_arrivals",
+            gid="arrivals",
+        )
+        ax.stairs(np.nan_to_num(rates), edges, color=ARRIVAL_COLOR, linewidth=1, gid="arrivals")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _rate_label(v)))
+    ax.set_ylabel("arrivals/s", fontsize="small")
+    _time_axis(ax, lo, hi)
+
+
+def _event_marks(result: ResultLike, colors: Mapping[str, str]) -> list[tuple[float, str, str]]:
+    """(time, label, colour) per distinct event; grey if every variant had it."""
+    events = result.events
+    if events.empty or "time" not in events.columns:
+        return []
+    everyone = set(colors)
+    groups: dict[tuple[float, str, str], list[str]] = {}
+    for row in events.itertuples(index=False):
+        data = row._asdict()
+        time = float(data.get("time", math.nan))
+        if not math.isfinite(time):
+            continue
+        kind = "" if pd.isna(data.get("kind")) else str(data.get("kind"))
+        target = "" if pd.isna(data.get("target")) else str(data.get("target"))
+        variant = "" if pd.isna(data.get("variant")) else str(data.get("variant"))
+        groups.setdefault((time, kind, target), []).append(variant)
+    marks = []
+    for (time, kind, target), seen_by in sorted(groups.items()):
+        text = f"{kind} {target}".strip()
+        if len(everyone) <= 1 or everyone <= set(seen_by) or not set(seen_by) & everyone:
+            marks.append((time, text, EVENT_COLOR))
+        else:
+            first = next(v for v in colors if v in seen_by)
+            marks.append((time, f"{text} ({', '.join(sorted(set(seen_by)))})", colors[first]))
+    return marks
+
+
+def _draw_events(
+    marks: Sequence[tuple[float, str, str]], axes: Sequence[Axes], label_on: Axes
+) -> None:
+    """A dashed line per event on every axes; labels on ``label_on`` only.
+
+    Events closer together than ~2% of the x-range would overprint each
+    other, so they share one label ("crash web-1 +2 more").
+    """
+    for time, _text, color in marks:
+        for ax in axes:
+            ax.axvline(
+                time,
+                color=color,
+                linewidth=1.0,
+                linestyle=(0, (4, 2)),
+                alpha=0.85,
+                zorder=1.5,
+                label="_event",
+                gid="event",
+            )
+    lo, hi = label_on.get_xlim()
+    close = (hi - lo) * 0.02
+    clusters: list[list[tuple[float, str, str]]] = []
+    for mark in marks:
+        if clusters and mark[0] - clusters[-1][0][0] < close:
+            clusters[-1].append(mark)
+        else:
+            clusters.append([mark])
+    for cluster in clusters[:_MAX_EVENT_LABELS]:
+        time, text, color = cluster[0]
+        more = f" +{len(cluster) - 1} more" if len(cluster) > 1 else ""
+        label_on.text(
+            time,
+            0.98,
+            f" {text}{more} ",
+            transform=label_on.get_xaxis_transform(),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+            color=color,
+            gid="event_label",
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.3},
+        )
+    if len(clusters) > _MAX_EVENT_LABELS:
+        label_on.text(
+            1.0,
+            1.01,
+            f"{len(marks)} events, the first {_MAX_EVENT_LABELS} groups labelled",
+            transform=label_on.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=EVENT_COLOR,
+        )
+
+
+def _shade_warmup(result: ResultLike, axes: Sequence[Axes], lo: float) -> None:
+    """Shade [start, warm-up): shown in the time series, left out of metrics."""
+    warmup = result.meta.get("warmup")
+    if not isinstance(warmup, int | float) or warmup <= lo:
+        return
+    for ax in axes:
+        ax.axvspan(lo, float(warmup), color="#000000", alpha=0.06, linewidth=0, gid="warmup")
+    # Requests are measured after warm-up only: the arrivals panel is empty there.
+    axes[-1].text(
+        lo,
+        0.5,
+        " warm-up",
+        transform=axes[-1].get_xaxis_transform(),
+        fontsize=7,
+        color=EVENT_COLOR,
+        va="center",
+    )
+
+
+def _finish_time_figure(
+    fig: Figure,
+    result: ResultLike,
+    main: Sequence[Axes],
+    rate: Axes,
+    names: Sequence[str],
+    colors: Mapping[str, str],
+    styles: Sequence[tuple[str, LineStyleType]] = (),
+) -> Figure:
+    lo, hi = _time_range(result)
+    _arrival_panel(rate, result, lo, hi)
+    _shade_warmup(result, [*main, rate], lo)
+    _draw_events(_event_marks(result, colors), [*main, rate], label_on=main[0])
+    _legend(fig, names, colors, styles)
+    return fig

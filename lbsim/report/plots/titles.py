@@ -1,0 +1,38 @@
+"""Each plot's title, and one caption line per plot: what a reader should look for."""
+
+TITLES: dict[str, str] = {
+    "latency_cdf": "Latency distribution (ok requests)",
+    "latency_over_time": "Latency percentiles over time",
+    "queue_depth": "Queue depth over time",
+    "errors_over_time": "Errors by kind over time",
+    "health_over_time": "Servers up and in rotation over time",
+    "server_load": "Requests and utilisation per server",
+}
+
+#: One line per plot: what a reader should look for.
+CAPTIONS: dict[str, str] = {
+    "health_over_time": (
+        "Solid: servers really up; dashed: servers the balancers route to. The dashed line "
+        "lagging the solid one after a crash or recovery is the detection delay."
+    ),
+    "latency_cdf": (
+        "Further left is faster; read the top of the plot (p99, p99.9): the tail, not the "
+        "median, is where balancing strategies differ."
+    ),
+    "latency_over_time": (
+        "Solid p50, dashed p99, dotted p99.9 per window of arrivals: look for spikes that line "
+        "up with an event or the arrival-rate panel, and how fast each variant recovers."
+    ),
+    "queue_depth": (
+        "Solid is the mean, dashed the longest queue across servers: a max far above the mean "
+        "means one server is swamped while others sit idle."
+    ),
+    "errors_over_time": (
+        "Share of the requests arriving in each window that ended in each error kind: look for "
+        "bursts after failures and which variant keeps them shortest."
+    ),
+    "server_load": (
+        "Even bar heights mean even balance; one tall bar is a hot server (compare "
+        "load_imbalance in the table)."
+    ),
+}

@@ -1,0 +1,79 @@
+"""The metric catalogue: the summary produces exactly its columns, every
+selection names catalogue metrics, and unknown columns are inferred."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import lbsim
+from lbsim.analysis.metrics import (
+    CHECKABLE,
+    DIFF_METRICS,
+    METRICS,
+    SWEEP_METRICS,
+    TERMINAL_METRICS,
+    describe,
+    percentiles,
+)
+from lbsim.engine.records import STATUSES
+
+SCENARIO = {
+    "name": "catalogue",
+    "seed": 3,
+    "duration": "2m",
+    "warmup": "10s",
+    "clients": {
+        "arrivals": {"process": "poisson", "rate": "40/s"},
+        "service": {"dist": "exponential", "mean": "50ms"},
+    },
+    "servers": [{"name": "web", "count": 3, "workers": 1}],
+    "compare": {"balancer.algorithm": ["round_robin", "random"]},
+}
+
+
+def test_the_summary_has_exactly_the_catalogue_columns_in_order() -> None:
+    summary = lbsim.run(SCENARIO).summary
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *METRICS]
+
+
+def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
+    result = lbsim.run(SCENARIO)
+    requests = result.requests
+    for variant, row in result.summary.set_index("variant").iterrows():
+        mine = requests[(requests["variant"] == variant) & (requests["status"] == "ok")]
+        for name, q in percentiles("latency_").items():
+            assert row[name] == np.percentile(mine["latency"].to_numpy(), q)
+    assert percentiles("latency_") == {
+        "latency_p50": 50,
+        "latency_p90": 90,
+        "latency_p95": 95,
+        "latency_p99": 99,
+        "latency_p999": 99.9,
+    }
+    assert percentiles("wait_") == {"wait_p99": 99}
+
+
+def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None:
+    assert {f"{s}_rate" for s in STATUSES[1:]} <= set(METRICS)
+    for selection in (TERMINAL_METRICS, DIFF_METRICS, SWEEP_METRICS):
+        assert set(selection) <= set(METRICS), selection
+    assert set(DIFF_METRICS) <= set(CHECKABLE)
+
+
+def test_directions_and_units() -> None:
+    assert {n for n, m in METRICS.items() if m.better is None} == {"requests", "utilization_mean"}
+    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
+    assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
+    assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100
+    assert METRICS["throughput"].unit == "req/s" and METRICS["throughput"].scale == 1
+    assert METRICS["load_imbalance"].unit == "max/mean"
+    assert METRICS["detect_down_mean"].quantity == "seconds"
+    assert not METRICS["latency_max"].is_percentile and METRICS["latency_p999"].is_percentile
+
+
+def test_unknown_columns_are_inferred_from_their_form() -> None:
+    assert describe("retry_rate").unit == "%" and describe("retry_rate").better == "lower"
+    assert describe("latency_p75").unit == "ms" and describe("latency_p75").better == "lower"
+    assert describe("wait_p50").heading == "wait p50"
+    whatever = describe("whatever_thing")
+    assert whatever.better is None and whatever.unit == "" and whatever.heading == "whatever thing"
