@@ -391,6 +391,15 @@ def test_least_connections_only_the_changed_server_moves() -> None:
     assert [pick_send(alg, backends) for _ in range(3)] == [0, 2, 1]
 
 
+def test_least_connections_weight_change_queues_anew() -> None:
+    """3.1, all idle at key 0 in order s0, s1, s2. s0's weight changes:
+    fwlc_update_server_weight dequeues it and queues it again, behind s1, s2
+    (its key, 0, is unchanged)."""
+    alg, backends = lc([1, 1, 1], "3.1")
+    backends.set_weights({0: 2})
+    assert [pick_send(alg, backends) for _ in range(3)] == [1, 2, 0]
+
+
 def test_least_connections_retry_avoids_tried() -> None:
     """Outstanding 0, 0, 1 at start: s0, s1 at key 0 (in list 0 for 3.2: draws 0,
     0), s2 at 512.
