@@ -8,9 +8,11 @@ host leaves, the same index points into the shorter list, it does not walk
 the old list skipping the missing host.
 
 Unequal weights: Envoy's EDF schedule (:class:`EdfScheduler`), built anew
-on every membership, availability or weight change with the same seed as
-pre-picks (``createWithPicks(hosts, weight, seed_)``), so each rebuild
-restarts at the same point of its rotation.
+on every change of the usable hosts with the same seed as pre-picks
+(``createWithPicks(hosts, weight, seed_)``), so each rebuild restarts at
+the same point of its rotation. A change of weights alone (slow start)
+keeps the schedule, each host re-added with its weight at pick time, as
+Envoy's slow start does; the schedule stays EDF until the hosts change.
 
 Retries: a host in ``request.tried`` is skipped, each skip consuming a turn
 as Envoy's retry host predicate (``previous_hosts``) re-running selection
@@ -47,11 +49,14 @@ class RoundRobin(BaseAlgorithm):
         return float(self.backends.weights[host])
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
-        self._hosts = self.backends.eligible()
-        weights = {self.backends.weights[host] for host in self._hosts}
+        members = self.backends.eligible()
+        if members == self._hosts and self._edf is not None:
+            return  # weights only (slow start): Envoy re-reads them at each pick
+        self._hosts = members
+        weights = {self.backends.weights[host] for host in members}
         self._edf = None
         if len(weights) > 1:  # Envoy skips EDF when all weights are equal or <= 1 host
-            self._edf = EdfScheduler(self._hosts, self._weight, self.seed & _UINT32)
+            self._edf = EdfScheduler(members, self._weight, self.seed & _UINT32)
 
     def _next(self) -> int:
         if self._edf is not None:

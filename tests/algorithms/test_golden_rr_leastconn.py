@@ -177,6 +177,21 @@ def test_round_robin_edf_rebuilt_on_membership_change() -> None:
     assert letters(alg, 8) == "abcababc"
 
 
+def test_round_robin_edf_weight_change_keeps_schedule() -> None:
+    """Weights 2, 2, 1, seed 0: a b c (a, b due at 1-δ, orders 3, 4; c at 2-1e-13).
+    a's weight becomes 1 (slow start): no rebuild; each host is re-added with
+    its weight at pick time. a (1-δ) -> re-added at 2-δ; b (1-δ) -> 1.5-δ; b ->
+    2-δ; then c (2-1e-13 < 2-δ): a b b c. A rebuild (fresh EDF on 1, 2, 1)
+    would start b a c b instead."""
+    backends = hosts([2, 2, 1])
+    alg = RoundRobin(backends, rng(seed=0), Params())
+    assert letters(alg, 3) == "abc"
+    backends.set_weights({0: 1})
+    assert letters(alg, 4) == "abbc"
+    fresh = RoundRobin(hosts([1, 2, 1]), rng(seed=0), Params())
+    assert letters(fresh, 4) == "bacb"
+
+
 def test_round_robin_retry_skips_tried_consuming_turns() -> None:
     backends = hosts([1, 1, 1, 1])
     alg = RoundRobin(backends, rng(seed=0), Params())
@@ -374,6 +389,15 @@ def test_least_connections_only_the_changed_server_moves() -> None:
     send(alg, backends, 1)
     complete(alg, backends, 1)
     assert [pick_send(alg, backends) for _ in range(3)] == [0, 2, 1]
+
+
+def test_least_connections_weight_change_queues_anew() -> None:
+    """3.1, all idle at key 0 in order s0, s1, s2. s0's weight changes:
+    fwlc_update_server_weight dequeues it and queues it again, behind s1, s2
+    (its key, 0, is unchanged)."""
+    alg, backends = lc([1, 1, 1], "3.1")
+    backends.set_weights({0: 2})
+    assert [pick_send(alg, backends) for _ in range(3)] == [1, 2, 0]
 
 
 def test_least_connections_retry_avoids_tried() -> None:
