@@ -88,21 +88,31 @@ class LeastResponseTime(BaseAlgorithm):
 
     def eta(self, peer: int) -> int:
         """NGINX's estimated time of ``peer``, in ms (``least_time_eta``)."""
-        rt = self.averages[peer]
-        elapsed = int(self.clock) - self.checked[peer]
-        if elapsed > self._fail_timeout:
-            shift = elapsed // (self._fail_timeout + 1)
-            rt = rt >> shift if shift < 64 else 0
-        rt = RT_MAX if rt > RT_MAX else rt + BUCKET - rt % BUCKET
-        return rt * (1 + self.backends.outstanding[peer])
+        return self.etas([peer])[0]
+
+    def etas(self, peers: Sequence[int]) -> list[int]:
+        """:meth:`eta` of each of ``peers``."""
+        now, fail_timeout = int(self.clock), self._fail_timeout
+        averages, checked, outstanding = self.averages, self.checked, self.backends.outstanding
+        result = []
+        for peer in peers:
+            rt = averages[peer]
+            elapsed = now - checked[peer]
+            if elapsed > fail_timeout:
+                shift = elapsed // (fail_timeout + 1)
+                rt = rt >> shift if shift < 64 else 0
+            rt = RT_MAX if rt > RT_MAX else rt + BUCKET - rt % BUCKET
+            result.append(rt * (1 + outstanding[peer]))
+        return result
 
     def pick(self, request: Request) -> int | None:
         tried = request.tried
         peers = [i for i in self._eligible if i not in tried] if tried else self._eligible
-        weights, eta = self.backends.weights, self.eta
+        weights = self.backends.weights
+        etas = self.etas(peers)
         best, best_eta, many, first = -1, 0, False, 0
         for k, peer in enumerate(peers):
-            e = eta(peer)
+            e = etas[k]
             if best < 0 or e * weights[best] < best_eta * weights[peer]:
                 best, best_eta, many, first = peer, e, False, k
             elif e * weights[best] == best_eta * weights[peer]:
@@ -111,8 +121,8 @@ class LeastResponseTime(BaseAlgorithm):
             return None
         if many:
             current, total = self.current, 0
-            for peer in peers[first:]:
-                if eta(peer) * weights[best] != best_eta * weights[peer]:
+            for peer, e in zip(peers[first:], etas[first:], strict=True):
+                if e * weights[best] != best_eta * weights[peer]:
                     continue
                 current[peer] += weights[peer]
                 total += weights[peer]
