@@ -1,5 +1,5 @@
 """The ``lbsim`` command line: a typer app, one module per command group."""
 
-from lbsim.cli.commands import app, main
+from lbsim.cli.app import app, main
 
 __all__ = ["app", "main"]

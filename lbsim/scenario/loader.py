@@ -61,7 +61,7 @@ def load(
     data = copy.deepcopy(data)
 
     problems: list[Problem] = []
-    origins: dict[paths.Path, Origin] = {}
+    origins: dict[paths.FieldPath, Origin] = {}
     for dotted, value in (overrides or {}).items():
         key = paths.split(dotted)
         exists, unknown, allowed = paths.exists(key)

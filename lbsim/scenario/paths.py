@@ -15,10 +15,10 @@ from lbsim.scenario.errors import Problem, ScenarioError
 from lbsim.scenario.models import Scenario
 from lbsim.scenario.source import Marks
 
-Path = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 
 
-def split(dotted: str) -> Path:
+def split(dotted: str) -> FieldPath:
     """``"servers.0.count"`` -> ``("servers", 0, "count")``."""
     return tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
 
@@ -44,7 +44,7 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
     return [c for c in _unwrap(annotation) if isinstance(c, type) and issubclass(c, BaseModel)]
 
 
-def models_at(path: Path, data: Any) -> list[type[BaseModel]]:
+def models_at(path: FieldPath, data: Any) -> list[type[BaseModel]]:
     """Model classes that may sit at ``path`` of the scenario (for hints and
     path checks); a discriminated union is narrowed by the data's tag."""
     models: list[type[BaseModel]] = [Scenario]
@@ -98,12 +98,12 @@ def _tag_matches(model: type[BaseModel], node: dict[str, Any], tag: str) -> bool
     return info is not None and node.get(tag) in get_args(info.annotation)
 
 
-def allowed_keys(path: Path, data: Any) -> list[str]:
+def allowed_keys(path: FieldPath, data: Any) -> list[str]:
     """The keys allowed in the mapping at ``path`` of ``data``, sorted."""
     return sorted({k for m in models_at(path, data) for k in m.model_fields})
 
 
-def exists(path: Path) -> tuple[bool, str, list[str]]:
+def exists(path: FieldPath) -> tuple[bool, str, list[str]]:
     """Whether a dotted path names a field of the schema; if not, the first
     unknown part and the keys allowed in its place."""
     models: list[type[BaseModel]] = [Scenario]
@@ -121,7 +121,7 @@ def exists(path: Path) -> tuple[bool, str, list[str]]:
     return True, "", []
 
 
-def set_value(data: dict[str, Any], path: Path, value: Any) -> None:
+def set_value(data: dict[str, Any], path: FieldPath, value: Any) -> None:
     """Set ``value`` at ``path`` of ``data``, creating missing mappings."""
     node: Any = data
     for depth, part in enumerate(path[:-1]):
@@ -146,7 +146,7 @@ def set_value(data: dict[str, Any], path: Path, value: Any) -> None:
         raise ValueError(f"cannot set {dotted(path)}")
 
 
-def data_path(loc: tuple[Any, ...], data: Any) -> Path:
+def data_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
     """A pydantic error location with union tags and validator names removed."""
     path: list[str | int] = []
     node = data
@@ -163,7 +163,7 @@ def data_path(loc: tuple[Any, ...], data: Any) -> Path:
     return tuple(path)
 
 
-def position(marks: Marks, path: Path) -> tuple[int | None, int | None]:
+def position(marks: Marks, path: FieldPath) -> tuple[int | None, int | None]:
     """Line and column of ``path`` or of its nearest marked ancestor."""
     for depth in range(len(path), 0, -1):
         if path[:depth] in marks:

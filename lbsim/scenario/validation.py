@@ -20,7 +20,7 @@ class Origin:
     """Where a value came from: the file at a path, or a command-line option."""
 
     where: str
-    mark: paths.Path | None = None
+    mark: paths.FieldPath | None = None
 
 
 def validate(
@@ -28,7 +28,7 @@ def validate(
     source: str,
     marks: Marks,
     base_dir: Path,
-    origins: dict[paths.Path, Origin],
+    origins: dict[paths.FieldPath, Origin],
 ) -> tuple[Scenario | None, list[Problem]]:
     """Validate ``data``; a problem inside an overridden path is blamed on
     the origin of the override (``--set``, a ``compare:`` entry...)."""
@@ -48,7 +48,8 @@ def validate(
             else:
                 where = origin.where
                 line, col = marks.get(origin.mark, (None, None)) if origin.mark else (None, None)
-            allowed = paths.allowed_keys(path[:-1], data) if path else []
+            unknown = error["type"] == "extra_forbidden" and path
+            allowed = paths.allowed_keys(path[:-1], data) if unknown else []
             text = message(error, path[-1] if path else "", allowed)
             problems.append(Problem(where, line, col, paths.dotted(path) or "scenario", text))
         return None, problems

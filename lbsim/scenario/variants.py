@@ -64,7 +64,7 @@ def expand(
     source: str,
     marks: Marks,
     base_dir: Path,
-    origins: dict[paths.Path, Origin],
+    origins: dict[paths.FieldPath, Origin],
 ) -> tuple[list[Variant], list[Problem]]:
     """Every combination of the ``varied`` values validated as a variant;
     duplicate names get a ``#<index>`` suffix."""

@@ -1,0 +1,48 @@
+"""What every command shares: the consoles, failing with an exit code,
+``--set`` parsing and the option types used by several commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from lbsim.scenario import parse_override
+
+out = Console()
+if not out.is_terminal:
+    out = Console(width=100)  # tables are laid out for 100 columns when piped
+err = Console(stderr=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a field: path=value (repeatable), e.g. seed=3."),
+]
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option("--metric", "-m", help="A summary metric, e.g. latency_p99 (repeatable)."),
+]
+
+
+def fail(lines: list[str] | str, code: int = 2) -> NoReturn:
+    """Print ``lines`` to stderr as they are and exit with ``code``."""
+    for line in [lines] if isinstance(lines, str) else lines:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def overrides(assignments: list[str] | None, seed: int | None) -> dict[str, Any]:
+    """The ``--set`` pairs (and ``--seed``) as dotted path -> value."""
+    found = dict(parse_override(a) for a in assignments or [])
+    if seed is not None:
+        found["seed"] = seed
+    return found
+
+
+def print_table(table: Any) -> None:
+    """A table in full: when stdout is a file or a CI log, not cut to its 80 columns."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(width=240, highlight=False).print(table, crop=False)

@@ -1,0 +1,128 @@
+"""The CI gate: ``lbsim diff`` (what changed between runs), ``lbsim baseline``
+(record a run) and ``lbsim check`` (fail on a regression past the limits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lbsim.cli.common import MetricOption, err, fail, out, print_table
+
+
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="Run folder A (the reference).")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder B (compared with A).")],
+    metrics: MetricOption = None,
+    all_metrics: Annotated[bool, typer.Option("--all", help="Every shared metric.")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Comparison plot (.png, .svg, .pdf); default: RUN_B/diff.png."),
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Also write the change table as CSV.")] = None,
+) -> None:
+    """Print what changed from run A to run B, per variant and metric; plot it."""
+    from lbsim.gate import diff as diffs
+    from lbsim.gate.check import CheckError, read_run
+    from lbsim.report import FORMATS
+
+    target = plot or run_b / "diff.png"
+    if target.suffix.lstrip(".").lower() not in FORMATS:
+        fail(f"--plot {target}: expected a .png, .svg or .pdf file")
+    try:
+        a, b = read_run(run_a), read_run(run_b)
+        chosen = None if all_metrics else metrics or diffs.key_metrics(a, b)
+        frame = diffs.compare_runs(a, b, chosen)
+    except CheckError as error:
+        fail(str(error))
+    print_table(diffs.diff_table(frame, str(run_a), str(run_b)))
+    for note in diffs.unmatched(a, b):
+        out.print(f"note: {note}", highlight=False, soft_wrap=True)
+    written = [diffs.write_plot(diffs.diff_figure(frame, str(run_a), str(run_b)), target)]
+    if csv is not None:
+        written.append(diffs.write_csv(frame, csv))
+    out.print(f"wrote {', '.join(map(str, written))}", highlight=False)
+
+
+def baseline(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Baseline file; default: baselines/<scenario>.json."),
+    ] = None,
+) -> None:
+    """Record the metrics of a run (and its replications) as a baseline for `lbsim check`."""
+    from lbsim.gate.check import CheckError, read_run, write_baseline
+
+    try:
+        recorded = read_run(run_dir)
+    except CheckError as error:
+        fail(str(error))
+    target = out_file or Path("baselines") / f"{recorded.name}.json"
+    write_baseline(recorded, target)
+    reps = len(recorded.replication_seeds)
+    extra = f", {reps} replications" if reps else ", no replications"
+    out.print(
+        f"recorded {len(recorded.variants)} variant(s) x {len(recorded.values.columns)} metrics"
+        f"{extra} of {recorded.name} (seed {recorded.seed}) to {target}",
+        highlight=False,
+    )
+
+
+def check(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
+    baseline_file: Annotated[
+        Path, typer.Option("--baseline", "-b", help="Baseline file from `lbsim baseline`.")
+    ],
+    more_limits: Annotated[
+        list[str] | None,
+        typer.Argument(
+            hidden=True, metavar="METRIC=LIMIT", help="More limits after --max-regression."
+        ),
+    ] = None,
+    metrics: MetricOption = None,
+    limits: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-regression",
+            help="Allowed worsening: 5% (relative), +0.1pp (rates), +20ms; METRIC=LIMIT for "
+            "one metric. Repeatable, or several after one flag. Default: 5%.",
+        ),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown summary here (CI job summary).")
+    ] = None,
+) -> None:
+    """Fail (exit 1) if RUN_DIR regressed past the limits against a baseline.
+
+    Without --metric, latency_p99 is checked (plus metrics named in limits).
+    With replications on both sides the verdict uses the 95% interval of the
+    paired change: a build fails only if the whole interval is past the limit.
+    """
+    from lbsim.gate import check as gate
+
+    stray = [s for s in more_limits or [] if "=" not in s]
+    if stray:
+        fail(f"unexpected argument(s) {' '.join(stray)}: one run folder; limits are METRIC=LIMIT")
+    try:
+        parsed = gate.parse_limits([*(limits or []), *(more_limits or [])], metrics or [])
+        reference = gate.read_baseline(baseline_file)
+        comparison = gate.compare(gate.read_run(run_dir), reference, parsed)
+    except gate.CheckError as error:
+        fail(str(error))
+    print_table(gate.comparison_table(comparison))
+    for note in comparison.notes:
+        warning = note.startswith("warning")
+        (err if warning else out).print(
+            note if warning else f"note: {note}", highlight=False, soft_wrap=True
+        )
+    style = "bold green" if comparison.passed else "bold red"
+    out.print(gate.verdict_line(comparison), style=style, highlight=False, soft_wrap=True)
+    if junit is not None:
+        gate.write_text(junit, gate.junit_xml(comparison, str(baseline_file)))
+    if markdown is not None:
+        gate.write_text(markdown, gate.markdown(comparison, str(baseline_file)))
+    if not comparison.passed:
+        raise typer.Exit(1)

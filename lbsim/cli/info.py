@@ -1,0 +1,81 @@
+"""Commands that inspect rather than simulate: ``validate``, ``schema``,
+``algorithms`` and ``report`` (re-render a saved run)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lbsim import algorithms
+from lbsim.cli.common import SetOption, fail, out, overrides
+from lbsim.scenario import ScenarioError, json_schema, resolved
+
+
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
+    assignments: SetOption = None,
+    show_resolved: Annotated[
+        bool, typer.Option("--resolved", help="Print each variant with every default filled in.")
+    ] = False,
+) -> None:
+    """Check scenario files; report every problem with file, line and field."""
+    from lbsim.runner.run import load_scenario
+
+    problems: list[str] = []
+    for path in scenarios:
+        try:
+            loaded = load_scenario(path, overrides(assignments, None))
+        except ScenarioError as error:
+            problems += [str(p) for p in error.problems]
+            continue
+        out.print(f"{path}: ok ({len(loaded.variants)} variant(s))", highlight=False)
+        if show_resolved:
+            for variant in loaded.variants:
+                data = {"variant": variant.name, **resolved(variant.scenario)}
+                out.print_json(json.dumps(data))
+    if problems:
+        fail(problems)
+
+
+def schema() -> None:
+    """Print the JSON Schema of scenario files."""
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+def list_algorithms() -> None:
+    """List the balancing algorithms: built-ins and plug-ins, a line each."""
+    specs = algorithms.available()
+    width = max(map(len, specs))
+    for name, spec in specs.items():
+        origin = "" if spec.origin == "built-in" else f" [{spec.origin}]"
+        sys.stdout.write(f"{name:<{width}}  {spec.summary}{origin}\n")
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `lbsim run`.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here; default: RUN_DIR.")
+    ] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="Plot file format: png, svg, pdf (repeatable)."),
+    ] = None,
+) -> None:
+    """Re-render the plots and report.html of a saved run, without re-running it."""
+    from lbsim.analysis.result import Result
+    from lbsim.report import FORMATS, write_report
+
+    unknown = [f for f in formats or [] if f not in FORMATS]
+    if unknown:
+        fail(f"--format: unknown {', '.join(unknown)}; expected some of {', '.join(FORMATS)}")
+    try:
+        result = Result.load(run_dir)
+    except (OSError, ValueError) as error:
+        fail(f"{error}; expected the output folder of `lbsim run`")
+    target = out_dir or run_dir
+    paths = write_report(result, target, formats or ("png",))
+    out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

@@ -1,0 +1,149 @@
+"""``lbsim sweep``: grid points × variants × replications, with intervals and a report."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from lbsim.cli.common import SetOption, err, fail, out, overrides
+from lbsim.scenario import ScenarioError
+
+
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications",
+            "-r",
+            min=1,
+            help="Runs per grid point \\[default: the file's sweep.replications or 1].",
+        ),
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            help="Vary a field over values: path=\\[v1, v2, ...], a YAML flow sequence "
+            "(brackets optional; repeatable; on top of compare:).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes \\[default: all cores]."),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Run on Dask: 'local' (a LocalCluster) or a scheduler, tcp://host:8786.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder \\[default: reports/<name>/sweep]."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    assignments: SetOption = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Reuse the finished runs in OUT/runs.")
+    ] = True,
+    keep_requests: Annotated[
+        bool, typer.Option("--keep-requests", help="Also keep every run's per-request records.")
+    ] = False,
+    ci: Annotated[
+        str, typer.Option("--ci", help="Intervals: t, or bootstrap (BCa) for percentiles.")
+    ] = "t",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run grid points x variants x replications; write tidy tables with confidence
+    intervals, plots and report.html. Exit 1 if a run failed (the others are kept)."""
+    from lbsim.report.sweep_plots import sweep_table, write_sweep_report
+    from lbsim.runner.sweep import dask_executor, parse_grid, plan
+    from lbsim.runner.sweep import sweep as run_sweep
+
+    if ci not in ("t", "bootstrap"):
+        fail(f"--ci: {ci!r} is not one of: t, bootstrap")
+    try:
+        the_plan = plan(
+            scenario,
+            replications=replications,
+            grid=parse_grid(grid or []),
+            overrides=overrides(assignments, seed),
+            keep_requests=keep_requests,
+        )
+    except ScenarioError as error:
+        fail([str(p) for p in error.problems])
+    target = out_dir or Path("reports") / the_plan.loaded.base.name / "sweep"
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if dask:
+            try:
+                executor = stack.enter_context(dask_executor(dask, jobs))
+            except ImportError as error:
+                fail(str(error))
+            except OSError as error:
+                fail(f"--dask {dask}: cannot reach the scheduler: {error}")
+        bar = stack.enter_context(Progress(*columns, console=err, disable=quiet, transient=True))
+        task = bar.add_task(f"{the_plan.loaded.base.name} runs", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = run_sweep(
+                the_plan,
+                executor=executor,
+                jobs=jobs,
+                out=target,
+                resume=resume,
+                ci="bootstrap" if ci == "bootstrap" else "t",
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            fail(
+                f"interrupted: finished runs are kept in {target / 'runs'}; "
+                "run the same command again to resume",
+                130,
+            )
+    meta = result.meta
+    out.print(sweep_table(result.summary, meta["grid_params"]))
+    for failure in result.failures.to_dict("records"):
+        values = ", ".join(f"{p}={failure[p]}" for p in meta["grid_params"])
+        where = f"point {failure['point']}" + (f" ({values})" if values else "")
+        err.print(
+            f"failed: {where}, replication {failure['replication']} (seed "
+            f"{failure['run_seed']}), variant {failure['variant']}: {failure['error']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    paths = write_sweep_report(result, target)
+    out.print(
+        f"{meta['runs']} runs: {meta['ran']} ran, {meta['reused']} reused from "
+        f"{target / 'runs'}, {meta['failed']} failed; wrote {len(paths) + 5} files to "
+        f"{target}/ (open {target / 'report.html'})",
+        highlight=False,
+    )
+    if not result.ok:
+        raise typer.Exit(1)
