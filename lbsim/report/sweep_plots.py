@@ -1,18 +1,8 @@
-"""Plots and the HTML report of a sweep.
+"""The tables and the HTML report of a sweep (its figures: :mod:`lbsim.report.sweep_charts`).
 
-The classic picture is the *load curve*: latency (p50 and p99) against the
-offered load ρ = λ·E[S] / capacity, one line per algorithm, each point the
-mean over replications with its confidence interval as a band. Far from
-saturation every algorithm looks alike; as ρ nears 1 the queueing delay grows
-like 1/(1 − ρ) and the gap between blind policies (random, round robin) and
-load-aware ones (least connections, power of two choices) opens up by an
-order of magnitude. :func:`metric_vs_parameter` draws any metric against any
-grid parameter the same way.
-
-Like the rest of :mod:`lbsim.report`, figures are built on
-:class:`matplotlib.figure.Figure` (never pyplot) and the report is one
-self-contained HTML file: images inlined as base64, no script, no URL. The
-report reads only a sweep's tables (:class:`SweepLike`), never the engine.
+Like the rest of :mod:`lbsim.report`, the report is one self-contained HTML
+file: images inlined as base64, no script, no URL. It reads only a sweep's
+tables (:class:`~lbsim.report.sweep_charts.SweepLike`), never the engine.
 """
 
 from __future__ import annotations
@@ -23,20 +13,22 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from html import escape
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, NullFormatter
 from rich.table import Table
 
-from lbsim.analysis.metrics import METRICS, SWEEP_METRICS, describe
+from lbsim.analysis.metrics import SWEEP_METRICS
 from lbsim.report import write_page
 from lbsim.report.html import BASE_CSS
-from lbsim.report.plots import format_seconds, variant_colors
+from lbsim.report.sweep_charts import (
+    SweepLike,
+    format_value,
+    load_curve,
+    metric_title,
+    metric_vs_parameter,
+    sweep_figures,
+)
 
 __all__ = [
     "SweepLike",
@@ -48,277 +40,6 @@ __all__ = [
     "sweep_table",
     "write_sweep_report",
 ]
-
-_LINESTYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
-
-
-class SweepLike(Protocol):
-    """What the report needs from a sweep (``lbsim.runner.sweep.SweepResult``)."""
-
-    @property
-    def summary(self) -> pd.DataFrame: ...
-
-    @property
-    def failures(self) -> pd.DataFrame: ...
-
-    @property
-    def meta(self) -> Mapping[str, Any]: ...
-
-
-def _is_time(metric: str) -> bool:
-    return describe(metric).quantity == "seconds"
-
-
-def _is_share(metric: str) -> bool:
-    return describe(metric).quantity == "fraction"
-
-
-def _title(column: str) -> str:
-    """A catalogue metric's heading (with the unit the axis does not show); else the name."""
-    if column not in METRICS:
-        return column
-    metric = METRICS[column]
-    shown = metric.quantity in ("seconds", "fraction") or not metric.unit
-    return metric.heading if shown else f"{metric.heading} ({metric.unit})"
-
-
-def format_value(metric: str, value: float) -> str:
-    """``12.3ms`` for times, ``4.5%`` for rates and utilisation, else 3 digits."""
-    if not math.isfinite(value):
-        return "–"
-    if _is_time(metric):
-        return format_seconds(value)
-    if _is_share(metric):
-        return f"{value * 100:.3g}%"
-    return f"{value:.4g}"
-
-
-def _variants(summary: pd.DataFrame) -> list[str]:
-    column = summary["variant"]
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        present = set(column.astype(str))
-        return [str(c) for c in column.cat.categories if str(c) in present]
-    return [str(v) for v in pd.unique(column)]
-
-
-def _numeric(values: pd.Series) -> bool:
-    return bool(pd.api.types.is_numeric_dtype(values)) and not pd.api.types.is_bool_dtype(values)
-
-
-def _series(
-    frame: pd.DataFrame, x: str, params: Sequence[str]
-) -> list[tuple[str, str, int, pd.DataFrame]]:
-    """(label, variant, style index, rows) of each line: one per variant, and
-    per value of any other grid parameter that varies at the same x."""
-    others = [
-        p
-        for p in params
-        if p != x and p in frame and frame.groupby(x, dropna=False)[p].nunique().max() > 1
-    ]
-    lines = []
-    combos: dict[tuple[Any, ...], int] = {}
-    keys = ["variant", *others]
-    for key, rows in frame.groupby(keys, sort=False, observed=True, dropna=False):
-        values = key if isinstance(key, tuple) else (key,)
-        variant, rest = str(values[0]), tuple(values[1:])
-        style = combos.setdefault(rest, len(combos))
-        extra = ", ".join(f"{p.rsplit('.', 1)[-1]}={v}" for p, v in zip(others, rest, strict=True))
-        lines.append((f"{variant} ({extra})" if extra else variant, variant, style, rows))
-    return lines
-
-
-def _positions(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
-    """x positions: the values if numeric, else 0..k-1 with the values as labels."""
-    if _numeric(values):
-        return values.to_numpy(dtype=np.float64), None
-    labels = [str(v) for v in pd.unique(values)]
-    index = {label: i for i, label in enumerate(labels)}
-    return np.array([index[str(v)] for v in values], dtype=np.float64), labels
-
-
-def _style(ax: Axes) -> None:
-    ax.grid(True, which="major", color="#e2e2e2", linewidth=0.6)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize="small")
-
-
-def _y_axis(ax: Axes, metric: str, values: np.ndarray) -> None:
-    finite = values[np.isfinite(values)]
-    if _is_time(metric) and len(finite) and (finite > 0).all():
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
-        narrow = finite.max() / finite.min() < 30
-
-        def minor(v: float, _pos: int | None) -> str:
-            mantissa = round(v / 10 ** math.floor(math.log10(v)), 6) if v > 0 else 0
-            return format_seconds(v) if mantissa in (2.0, 5.0) else ""
-
-        ax.yaxis.set_minor_formatter(FuncFormatter(minor) if narrow else NullFormatter())
-    elif _is_share(metric):
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.3g}%"))
-
-
-def _panel(
-    ax: Axes,
-    summary: pd.DataFrame,
-    metric: str,
-    x: str,
-    params: Sequence[str],
-    colors: Mapping[str, str],
-) -> list[tuple[str, str, int]]:
-    """Draw ``metric`` against ``x`` with CI bands; returns the legend entries."""
-    rows = summary[summary["metric"] == metric]
-    entries = []
-    all_values: list[float] = []
-    _, labels = _positions(rows[x]) if len(rows) else (None, None)
-    index = {name: i for i, name in enumerate(labels or [])}
-    for label, variant, style, line in _series(rows, x, params):
-        if labels is None:
-            line = line.sort_values(x, kind="stable")
-            xs = line[x].to_numpy(dtype=np.float64)
-        else:
-            xs = np.array([index[str(v)] for v in line[x]], dtype=np.float64)
-        mean = line["mean"].to_numpy(dtype=np.float64)
-        lo = line["ci_low"].to_numpy(dtype=np.float64)
-        hi = line["ci_high"].to_numpy(dtype=np.float64)
-        color = colors.get(variant, "#444444")
-        ax.plot(
-            xs,
-            mean,
-            color=color,
-            linestyle=_LINESTYLES[style % len(_LINESTYLES)],
-            marker="o",
-            markersize=3,
-            linewidth=1.6,
-            label=label,
-            gid=metric,
-        )
-        if np.isfinite(lo).any():
-            ax.fill_between(
-                xs, lo, hi, color=color, alpha=0.18, linewidth=0, label=f"_{label} CI", gid="ci"
-            )
-        all_values += [*mean, *lo, *hi]
-        entries.append((label, variant, style))
-    _style(ax)
-    ax.set_title(_title(metric), fontsize="small")
-    _y_axis(ax, metric, np.asarray(all_values, dtype=np.float64))
-    if labels is not None:
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    return entries
-
-
-def _figure(
-    summary: pd.DataFrame,
-    metrics: Sequence[str],
-    x: str,
-    xlabel: str,
-    title: str,
-    params: Sequence[str],
-) -> Figure:
-    cols = min(len(metrics), 2)
-    rows = math.ceil(len(metrics) / cols)
-    fig = Figure(figsize=(3.9 * cols + 2.4, 3.5 * rows + 0.4), layout="constrained", dpi=100)
-    fig.suptitle(title, fontsize="medium", fontweight="bold")
-    grid = fig.subplots(rows, cols, squeeze=False)
-    axes = grid.ravel()[: len(metrics)]
-    for spare in grid.ravel()[len(metrics) :]:
-        spare.set_visible(False)
-    colors = variant_colors(_variants(summary))
-    entries: dict[str, tuple[str, int]] = {}
-    for ax, metric in zip(axes, metrics, strict=True):
-        for label, variant, style in _panel(ax, summary, metric, x, params, colors):
-            entries.setdefault(label, (variant, style))
-        ax.set_xlabel(xlabel, fontsize="small")
-    handles = [
-        Line2D(
-            [],
-            [],
-            color=colors.get(v, "#444444"),
-            linewidth=2,
-            marker="o",
-            markersize=3,
-            linestyle=_LINESTYLES[s % len(_LINESTYLES)],
-            label=label,
-        )
-        for label, (v, s) in entries.items()
-    ]
-    if handles:
-        fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize="small")
-    return fig
-
-
-def _ci_words(meta: Mapping[str, Any] | None) -> str:
-    if not meta:
-        return "mean ± 95% CI over replications"
-    level = float(meta.get("confidence", 0.95)) * 100
-    return f"mean and {level:g}% CI over {meta.get('replications', '?')} replications"
-
-
-def load_curve(
-    summary: pd.DataFrame,
-    metrics: Sequence[str] = ("latency_p50", "latency_p99"),
-    x: str = "offered_load",
-    params: Sequence[str] = (),
-    meta: Mapping[str, Any] | None = None,
-) -> Figure:
-    """Latency against offered load, one line per variant, CI bands shaded.
-
-    ``summary`` is a sweep's summary table (``SweepResult.summary``);
-    ``params`` the grid parameters (to split lines where another grid
-    parameter varies at the same load).
-    """
-    xlabel = "offered load ρ = λ·E[S] / capacity" if x == "offered_load" else x
-    title = f"Latency against offered load ({_ci_words(meta)})"
-    return _figure(summary, list(metrics), x, xlabel, title, params)
-
-
-def metric_vs_parameter(
-    summary: pd.DataFrame,
-    parameter: str,
-    metrics: str | Sequence[str] = "latency_p99",
-    params: Sequence[str] = (),
-    meta: Mapping[str, Any] | None = None,
-) -> Figure:
-    """Any metric(s) against any grid parameter (or ``offered_load``), one
-    panel per metric, one line per variant, with CI bands."""
-    chosen = [metrics] if isinstance(metrics, str) else list(metrics)
-    if parameter not in summary:
-        raise ValueError(f"{parameter!r} is not a column of the sweep summary")
-    title = f"Against {parameter} ({_ci_words(meta)})"
-    return _figure(summary, chosen, parameter, parameter, title, params)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
-
-
-def sweep_figures(result: SweepLike) -> dict[str, Figure]:
-    """The report's figures by file stem: the load curve when the offered load
-    varies, then the key metrics against each grid parameter."""
-    summary, meta = result.summary, result.meta
-    params = list(meta.get("grid_params") or [])
-    figures: dict[str, Figure] = {}
-    if summary.empty:
-        return figures
-    per_point = summary.drop_duplicates("point")["offered_load"]
-    if per_point.nunique() > 1:
-        figures["load_curve"] = load_curve(summary, params=params, meta=meta)
-    # Key metrics, leaving out any that is zero everywhere (no errors, say).
-    means = summary.groupby("metric", sort=False)["mean"]
-    moving = {str(m) for m, values in means if (values.abs() > 0).any()}
-    metrics = [
-        m for m in ("latency_mean", "latency_p99", "error_rate", "utilization_mean") if m in moving
-    ] or ["latency_mean"]
-    for parameter in params:
-        if summary[parameter].nunique() > 1:
-            name = f"metrics_vs_{_safe(parameter)}"
-            figures[name] = metric_vs_parameter(summary, parameter, metrics, params, meta)
-    return figures
-
-
-# ---------------------------------------------------------------- tables
 
 
 def _wide(
@@ -358,13 +79,11 @@ def sweep_table(
     table = Table(show_edge=False, header_style="bold")
     for column in wide.columns:
         numeric = column in metrics
-        table.add_column(_title(column), justify="right" if numeric else "left")
+        table.add_column(metric_title(column), justify="right" if numeric else "left")
     for record in wide.itertuples(index=False):
         table.add_row(*("" if v is None else str(v) for v in record))
     return table
 
-
-# ---------------------------------------------------------------- html
 
 _CSS = (
     BASE_CSS
@@ -472,9 +191,9 @@ def render_sweep_html(result: SweepLike, images: Mapping[str, bytes]) -> str:
     metrics = [m for m in SWEEP_METRICS if m in set(summary.get("metric", []))]
     if len(summary):
         wide = _wide(summary, metrics, params)
-        wide = wide.rename(columns={m: _title(m) for m in metrics})
+        wide = wide.rename(columns={m: metric_title(m) for m in metrics})
         parts.append("<h2>Results</h2>")
-        parts.append(_html_table(wide, {_title(m) for m in metrics}))
+        parts.append(_html_table(wide, {metric_title(m) for m in metrics}))
         parts.append(
             '<p class="note">All metrics with their intervals are in '
             "sweep_summary.csv; every replication's values in runs.parquet.</p>"
