@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from lbsim.analysis import theory
-from tests.support import replicate, scenario
+from tests.conftest import replicate, scenario
 
 R = 10
 Z = 4.8  # two-sided t(9) quantile at 0.999

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
 import lbsim
-from tests.support import scenario
-
-
-def cluster(**changes: Any) -> dict[str, Any]:
-    defaults = {"duration": "30m", "warmup": 0, "clients.arrivals.rate": 2.0, "servers.0.count": 4}
-    return scenario(**{**defaults, **changes})
+from tests.conftest import cluster
 
 
 def test_retries_turn_connection_errors_into_successes_when_capacity_allows() -> None:

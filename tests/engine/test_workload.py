@@ -11,7 +11,7 @@ from scipy import stats
 from lbsim.engine.workload import arrival_times, client_addresses, draw_workload
 from lbsim.scenario import Arrivals, Clients, load
 from lbsim.streams import stream
-from tests.support import scenario
+from tests.conftest import scenario
 
 
 def test_poisson_count_and_gaps() -> None:

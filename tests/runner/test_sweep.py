@@ -32,7 +32,7 @@ from lbsim.runner.sweep import (
 )
 from lbsim.runner.sweep import sweep as run_sweep
 from lbsim.scenario import ScenarioError
-from tests.support import scenario
+from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
