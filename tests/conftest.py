@@ -64,11 +64,16 @@ def cluster(**changes: Any) -> dict[str, Any]:
     return scenario(CLUSTER, **changes)
 
 
-def replicate(data: dict[str, Any], replications: int, metric: str) -> np.ndarray:
-    """``metric`` of every variant (columns) over independent replications (rows)."""
+def replicate(data: dict[str, Any], replications: int, *metrics: str) -> dict[str, np.ndarray]:
+    """Each of ``metrics``: every variant (columns) over independent replications
+    (rows), all from one set of runs."""
     table = lbsim.runner.run.replicate(data, replications)
-    wide = table.pivot(index="replication", columns="variant", values=metric)
-    return wide[list(table["variant"].unique())].to_numpy()
+    variants = list(table["variant"].unique())
+    out = {}
+    for metric in metrics:
+        wide = table.pivot(index="replication", columns="variant", values=metric)
+        out[metric] = wide[variants].to_numpy()
+    return out
 
 
 def event_times(result: lbsim.Result, kind: str, target: str | None = None) -> list[float]:

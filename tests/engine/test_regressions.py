@@ -43,9 +43,9 @@ def test_utilisation_counts_work_for_abandoned_attempts() -> None:
             "servers.0.count": 2,
         },
     )
-    summary = lbsim.run(data).summary.iloc[0]
-    assert summary["utilization_mean"] > 0.95
-    requests = lbsim.run(data).requests
+    result = lbsim.run(data)
+    assert result.summary["utilization_mean"].iloc[0] > 0.95
+    requests = result.requests
     started = requests.dropna(subset=["start", "end"])
     ok = started[started["status"] == "ok"]
     assert (ok["start"] <= ok["end"]).all()

@@ -37,6 +37,7 @@ def runs(result: lbsim.Result, path: Path) -> None:
 
 # load_curve is a sweep (tests/runner/test_sweep.py); black_friday is run once
 # per session by the fixture in tests/conftest.py.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     [p for p in SCENARIOS if p.name not in ("load_curve.yaml", "black_friday.yaml")],
@@ -46,6 +47,7 @@ def test_bundled_scenario_runs(path: Path) -> None:
     runs(lbsim.run(path), path)
 
 
+@pytest.mark.slow
 def test_black_friday_runs(black_friday_result: lbsim.Result) -> None:
     runs(black_friday_result, ROOT / "scenarios" / "black_friday.yaml")
 
