@@ -11,7 +11,7 @@ import pytest
 import lbsim
 from lbsim import algorithms
 from lbsim.algorithms import BaseAlgorithm, HostSet, Params, Request, RequestView
-from tests.support import scenario
+from tests.conftest import scenario
 
 
 class FirstParams(Params):

@@ -5,24 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import lbsim
 from lbsim.engine.health import consecutive, haproxy_counter
 from lbsim.scenario import ScenarioError, load
-from tests.support import scenario
-
-
-def cluster(**changes: Any) -> dict[str, Any]:
-    defaults = {"duration": "30m", "warmup": 0, "clients.arrivals.rate": 2.0, "servers.0.count": 4}
-    return scenario(**{**defaults, **changes})
-
-
-def events_of(result: lbsim.Result, kind: str, target: str | None = None) -> list[float]:
-    frame = result.events
-    chosen = frame[(frame["kind"] == kind) & ((frame["target"] == target) if target else True)]
-    return list(chosen["time"])
+from tests.conftest import cluster, event_times
 
 
 def test_haproxy_health_counter_golden_trace() -> None:
@@ -94,7 +82,7 @@ def test_detection_delay_is_inside_the_window_the_settings_imply(
     delays = []
     for event in crashes:
         crash = float(event["at"])  # type: ignore[arg-type]
-        marks = [t for t in events_of(result, "marked_down", str(event["target"])) if t >= crash]
+        marks = [t for t in event_times(result, "marked_down", str(event["target"])) if t >= crash]
         delays.append(marks[0] - crash)
     assert all(low <= d < low + interval for d in delays), (low, delays)
     assert np.std(delays) > 0  # the phases really differ
@@ -105,8 +93,8 @@ def test_no_request_is_routed_to_a_backend_marked_down() -> None:
     events = [{"at": "5m", "target": "web-1", "action": "crash", "for": "5m"}]
     check = {"preset": "haproxy", "interval": "1s", "timeout": "500ms"}
     result = lbsim.run(cluster(balancer={"health_check": check}, events=events))
-    down = events_of(result, "marked_down", "web-1")[0]
-    up = events_of(result, "marked_up", "web-1")[0]
+    down = event_times(result, "marked_down", "web-1")[0]
+    up = event_times(result, "marked_up", "web-1")[0]
     sent = result.requests
     to_web1 = sent[sent["server"] == "web-1"]["arrival"]
     assert ((to_web1 <= down) | (to_web1 >= up)).all()
@@ -153,8 +141,8 @@ def test_panic_routing_switches_on_below_the_threshold() -> None:
         cluster(balancer={"health_check": check, "panic_threshold": 0.5}, events=crash_three)
     )
     # one of four healthy = 25 % < 50 %: panic, and traffic goes to every primary
-    assert events_of(panic, "panic") and not events_of(calm, "panic")
-    started = events_of(panic, "panic")[0]
+    assert event_times(panic, "panic") and not event_times(calm, "panic")
+    started = event_times(panic, "panic")[0]
     window = panic.requests[
         (panic.requests["arrival"] > started + 1) & (panic.requests["arrival"] < 900)
     ]
@@ -166,7 +154,7 @@ def test_panic_routing_switches_on_below_the_threshold() -> None:
     # at half health (two of four) there is no panic: 50 % is not below 50 %
     two = [{"at": "5m", "target": f"web-{i}", "action": "crash"} for i in (0, 1)]
     half = lbsim.run(cluster(balancer={"health_check": check, "panic_threshold": 0.5}, events=two))
-    assert not events_of(half, "panic")
+    assert not event_times(half, "panic")
 
 
 def test_backup_serves_only_when_every_primary_is_down() -> None:
@@ -183,8 +171,8 @@ def test_backup_serves_only_when_every_primary_is_down() -> None:
     )
     result = lbsim.run(data)
     to_spare = result.requests[result.requests["server"] == "spare-0"]["arrival"]
-    down = max(events_of(result, "marked_down"))
-    back = min(events_of(result, "marked_up"))
+    down = max(event_times(result, "marked_down"))
+    back = min(event_times(result, "marked_up"))
     assert len(to_spare) > 0
     assert ((to_spare > down) & (to_spare < back + 1e-9)).all()
 
@@ -219,13 +207,14 @@ def test_gray_failure_answers_a_share_with_5xx() -> None:
     assert abs(share - 0.5) < 4 * np.sqrt(0.25 / n)  # binomial, 4 standard errors
 
 
+@pytest.mark.slow
 def test_random_crashes_follow_mtbf() -> None:
     data = cluster(
         duration="10h",
         servers=[{"name": "web", "count": 4, "faults": {"crash": {"mtbf": "1h", "mttr": "2m"}}}],
     )
     result = lbsim.run(data)
-    crashes = len(events_of(result, "crash"))
+    crashes = len(event_times(result, "crash"))
     # 4 servers x 10 h / (1 h + 2 min) ≈ 39 crashes, Poisson-like: within 4.5 sd
     expected = 4 * 36000 / 3720
     assert abs(crashes - expected) < 4.5 * np.sqrt(expected)
@@ -256,7 +245,6 @@ def test_events_are_in_the_output() -> None:
     events = [{"at": "1m", "target": "web-0", "action": "slow", "factor": 3, "for": "1m"}]
     frame = lbsim.run(cluster(events=events)).events
     assert list(frame["kind"]) == ["slow", "slow_over"]
-    assert isinstance(frame, pd.DataFrame)
 
 
 def test_probes_through_the_queue_fail_on_an_overloaded_server() -> None:
@@ -278,8 +266,8 @@ def test_probes_through_the_queue_fail_on_an_overloaded_server() -> None:
             )
         )
 
-    assert events_of(run(True), "marked_down", "web-0")
-    assert not events_of(run(False), "marked_down", "web-0")
+    assert event_times(run(True), "marked_down", "web-0")
+    assert not event_times(run(False), "marked_down", "web-0")
 
 
 def test_health_plot_shows_truth_and_belief() -> None:
@@ -330,8 +318,8 @@ def test_haproxy_intervals_follow_the_state() -> None:
     }
     events = [{"at": "5m", "target": "web-1", "action": "crash", "for": "2m"}]
     result = lbsim.run(cluster(balancer={"health_check": check}, events=events))
-    down = events_of(result, "marked_down", "web-1")[0]
-    up = events_of(result, "marked_up", "web-1")[0]
+    down = event_times(result, "marked_down", "web-1")[0]
+    up = event_times(result, "marked_up", "web-1")[0]
     assert 300 + 3 * 0.5 + 2 * 1.0 <= down < 300 + 10 + 3 * 0.5 + 2 * 1.0
     # back up: the first success at most downinter + timeout after the recovery,
     # the second (rise 2) one fastinter later
@@ -368,8 +356,8 @@ def test_envoy_checks_slowly_until_traffic_and_fast_on_edges() -> None:
         },
     )
     result = lbsim.run(data)
-    down = events_of(result, "marked_down", "web-1")[0]
-    up = next(t for t in events_of(result, "marked_up", "web-1") if t > 0)  # 0: first check
+    down = event_times(result, "marked_down", "web-1")[0]
+    up = next(t for t in event_times(result, "marked_up", "web-1") if t > 0)  # 0: first check
     assert 300 + 2 * 1 + 2 <= down < 300 + 2 * 1 + 2 + 2
     assert 360 <= up <= 360 + 30 + 1
     assert up - 360 > 3  # not at the 2 s interval
@@ -390,5 +378,5 @@ def test_envoy_health_checks_before_traffic_use_no_traffic_interval() -> None:
     # no traffic until 300 s: probes every 60 s. The crash at 30 s fails the
     # probes sent at 60 s, ~121 s and ~182 s (1 s timeout each): the third
     # failure (unhealthy_threshold 3) marks it down at ~183 s, not at ~38 s.
-    down = events_of(result, "marked_down", "web-1")[0]
+    down = event_times(result, "marked_down", "web-1")[0]
     assert 60 + 2 * 61 + 1 <= down < 300

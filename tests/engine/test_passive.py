@@ -2,43 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import lbsim
 from lbsim.engine.slowstart import weight_factor
 from lbsim.scenario import ScenarioError, SlowStart, load
-from tests.support import scenario
+from tests.conftest import event_times, scenario
 
-
-def cluster(**changes: Any) -> dict[str, Any]:
-    defaults = {
-        "duration": "20m",
-        "warmup": 0,
-        "clients.arrivals.rate": 6.0,
-        "servers.0.count": 8,
-        "clients.service": {"dist": "exponential", "mean": 0.5},
-    }
-    return scenario(**{**defaults, **changes})
-
-
-def events(result: lbsim.Result, kind: str) -> list[tuple[float, str]]:
-    frame = result.events[result.events["kind"] == kind]
-    return list(zip(frame["time"], frame["target"], strict=True))
+# Eight servers at ρ = 6 × 0.5 / 8 = 0.375, twenty minutes, no warm-up.
+PASSIVE = {
+    "duration": "20m",
+    "warmup": 0,
+    "clients.arrivals.rate": 6.0,
+    "servers.0.count": 8,
+    "clients.service": {"dist": "exponential", "mean": 0.5},
+}
 
 
 def test_envoy_outlier_ejection_follows_the_documented_schedule() -> None:
     # web-1 answers every request with a 5xx from 5m to 13m. Envoy ejects it
     # at the 5th consecutive 5xx for base_ejection_time x (times ejected),
     # and returns it at the first interval tick (every 10 s) after that.
-    data = cluster(
+    data = scenario(
+        PASSIVE,
         balancer={"passive": {"preset": "envoy"}},
         events=[{"at": "5m", "target": "web-1", "action": "error_rate", "rate": 1.0, "for": "8m"}],
     )
     result = lbsim.run(data)
-    ejected = [t for t, _ in events(result, "ejected")]
-    returned = [t for t, _ in events(result, "returned")]
+    ejected = event_times(result, "ejected")
+    returned = event_times(result, "returned")
     assert len(ejected) >= 4
     for times_ejected, (out, back) in enumerate(zip(ejected, returned, strict=False), start=1):
         due = out + min(30.0 * times_ejected, 300.0)
@@ -54,7 +46,7 @@ def test_envoy_max_ejection_percent_allows_at_least_one_host() -> None:
     failing = [
         {"at": "2m", "target": f"web-{i}", "action": "error_rate", "rate": 1.0} for i in range(3)
     ]
-    result = lbsim.run(cluster(balancer={"passive": {"preset": "envoy"}}, events=failing))
+    result = lbsim.run(scenario(PASSIVE, balancer={"passive": {"preset": "envoy"}}, events=failing))
     # 10 % of 8 hosts is 0.8: only one host may be ejected at a time
     changes = result.events[result.events["kind"].isin(["ejected", "returned"])]
     at_once = (changes["kind"] == "ejected").astype(int) - (changes["kind"] == "returned")
@@ -65,7 +57,8 @@ def test_envoy_max_ejection_percent_allows_at_least_one_host() -> None:
 def test_envoy_success_rate_ejection() -> None:
     # A host failing 30 % of requests is a success-rate outlier among eight
     # (needs 100 requests per 10 s interval: 120/s over 8 hosts gives 150).
-    data = cluster(
+    data = scenario(
+        PASSIVE,
         **{
             "clients.arrivals.rate": 120.0,
             "clients.service": {"dist": "exponential", "mean": 0.05},
@@ -80,7 +73,8 @@ def test_envoy_success_rate_ejection() -> None:
 
 
 def test_nginx_max_fails_skips_a_failing_peer_for_fail_timeout() -> None:
-    data = cluster(
+    data = scenario(
+        PASSIVE,
         balancer={
             "passive": {"preset": "nginx", "max_fails": 2, "fail_timeout": "10s"},
             "connect_timeout": "1s",
@@ -88,21 +82,23 @@ def test_nginx_max_fails_skips_a_failing_peer_for_fail_timeout() -> None:
         events=[{"at": "5m", "target": "web-3", "action": "crash", "for": "2m"}],
     )
     result = lbsim.run(data)
-    ejected = [t for t, _ in events(result, "ejected")]
-    returned = [t for t, _ in events(result, "returned")]
+    ejected = event_times(result, "ejected")
+    returned = event_times(result, "returned")
     assert ejected and returned
     # every return is at least fail_timeout after the ejection
     assert all(back - out >= 10.0 for out, back in zip(ejected, returned, strict=False))
     # 5xx answers do not count in NGINX's default (error timeout)
-    flaky = cluster(
+    flaky = scenario(
+        PASSIVE,
         balancer={"passive": {"preset": "nginx"}},
         events=[{"at": "5m", "target": "web-3", "action": "error_rate", "rate": 1.0}],
     )
-    assert not events(lbsim.run(flaky), "ejected")
+    assert not event_times(lbsim.run(flaky), "ejected")
 
 
 def test_haproxy_observe_marks_down_after_error_limit() -> None:
-    data = cluster(
+    data = scenario(
+        PASSIVE,
         balancer={
             "health_check": {"preset": "haproxy", "interval": "30s", "timeout": "1s"},
             "passive": {"preset": "haproxy", "error_limit": 5, "on_error": "mark-down"},
@@ -111,14 +107,14 @@ def test_haproxy_observe_marks_down_after_error_limit() -> None:
     )
     result = lbsim.run(data)
     marks = result.events[result.events["kind"] == "observe_error"]
-    down = events(result, "marked_down")
+    down = event_times(result, "marked_down")
     assert len(marks) >= 1 and down
-    assert down[0][0] == marks["time"].iloc[0]  # marked down by traffic, not by a probe
+    assert down[0] == marks["time"].iloc[0]  # marked down by traffic, not by a probe
 
 
 def test_haproxy_observe_needs_haproxy_checks() -> None:
     with pytest.raises(ScenarioError, match="needs health_check preset haproxy"):
-        load(data=cluster(balancer={"passive": {"preset": "haproxy"}}))
+        load(data=scenario(PASSIVE, balancer={"passive": {"preset": "haproxy"}}))
 
 
 def test_envoy_slow_start_weights_golden() -> None:
@@ -141,7 +137,8 @@ def test_haproxy_slow_start_weights_golden() -> None:
 
 
 def test_slow_start_ramps_the_share_of_a_returning_server() -> None:
-    data = cluster(
+    data = scenario(
+        PASSIVE,
         **{"servers.0.count": 4, "clients.arrivals.rate": 3.0},
         balancer={
             "algorithm": "weighted_round_robin",
@@ -151,7 +148,7 @@ def test_slow_start_ramps_the_share_of_a_returning_server() -> None:
         events=[{"at": "5m", "target": "web-1", "action": "crash", "for": "2m"}],
     )
     result = lbsim.run(data)
-    start = events(result, "slow_start")[0][0]
+    start = event_times(result, "slow_start")[0]
     requests = result.requests
 
     def share(lo: float, hi: float) -> float:

@@ -10,16 +10,15 @@ import pytest
 import lbsim
 from lbsim.engine.workload import arrival_times
 from lbsim.scenario import Arrivals, ScenarioError, load
-from tests.support import scenario
+from tests.conftest import scenario
 
-
-def cluster(**changes: Any) -> dict[str, Any]:
-    defaults = {"duration": "10m", "warmup": 0, "clients.arrivals.rate": 3.0}
-    return scenario(**{**defaults, **changes})
+# Ten minutes of λ = 3/s, no warm-up (each test sets its servers and service).
+SHORT = {"duration": "10m", "warmup": 0, "clients.arrivals.rate": 3.0}
 
 
 def test_probes_of_several_balancers_through_one_queue() -> None:
-    data = cluster(
+    data = scenario(
+        SHORT,
         **{"clients.service.mean": 0.5},
         servers=[{"name": "web", "count": 2, "workers": 2}],
         balancer={
@@ -35,7 +34,8 @@ def test_utilisation_counts_work_for_abandoned_attempts() -> None:
     # Two servers, overloaded 1.5x: they are busy all the time, whatever the
     # clients do. Per-try timeouts abandon most attempts; the work still
     # occupies the workers.
-    data = cluster(
+    data = scenario(
+        SHORT,
         **{
             "clients.arrivals.rate": 3.0,
             "clients.per_try_timeout": "2s",
@@ -43,9 +43,9 @@ def test_utilisation_counts_work_for_abandoned_attempts() -> None:
             "servers.0.count": 2,
         },
     )
-    summary = lbsim.run(data).summary.iloc[0]
-    assert summary["utilization_mean"] > 0.95
-    requests = lbsim.run(data).requests
+    result = lbsim.run(data)
+    assert result.summary["utilization_mean"].iloc[0] > 0.95
+    requests = result.requests
     started = requests.dropna(subset=["start", "end"])
     ok = started[started["status"] == "ok"]
     assert (ok["start"] <= ok["end"]).all()
@@ -53,7 +53,8 @@ def test_utilisation_counts_work_for_abandoned_attempts() -> None:
 
 
 def test_queue_statistics_ignore_connections_to_a_dead_server() -> None:
-    data = cluster(
+    data = scenario(
+        SHORT,
         **{"clients.service": {"dist": "deterministic", "value": 0.01}, "servers.0.count": 2},
         events=[{"at": "2m", "target": "web-1", "action": "crash", "for": "5m"}],
     )
@@ -65,7 +66,7 @@ def test_queue_statistics_ignore_connections_to_a_dead_server() -> None:
 
 
 def test_queue_mean_is_the_time_average_of_the_sampled_queue() -> None:
-    data = cluster(duration="2h", **{"clients.arrivals.rate": 0.8, "sample_interval": "1s"})
+    data = scenario(SHORT, duration="2h", **{"clients.arrivals.rate": 0.8, "sample_interval": "1s"})
     result = lbsim.run(data)
     sampled = result.timeseries["queue"].mean()
     # M/M/1 at ρ = 0.8: Lq = ρ²/(1-ρ) = 3.2; samples and integral agree closely
@@ -89,7 +90,8 @@ def test_queue_mean_is_the_time_average_of_the_sampled_queue() -> None:
     ids=["standby-down-first", "standby-dies-in-takeover"],
 )
 def test_active_passive_pair_recovers_from_double_failures(events: list[dict[str, Any]]) -> None:
-    data = cluster(
+    data = scenario(
+        SHORT,
         **{"servers.0.count": 4},
         balancer={"instances": 2, "mode": "active_passive", "failover_time": "3s"},
         events=events,
@@ -100,7 +102,8 @@ def test_active_passive_pair_recovers_from_double_failures(events: list[dict[str
 
 
 def test_overall_timeouts_count_for_passive_checks() -> None:
-    data = cluster(
+    data = scenario(
+        SHORT,
         **{"clients.timeout": "2s", "servers.0.count": 4},
         balancer={"passive": {"preset": "nginx"}},
         events=[{"at": "1m", "target": "web-1", "action": "hang", "for": "5m"}],
@@ -110,7 +113,8 @@ def test_overall_timeouts_count_for_passive_checks() -> None:
 
 
 def test_a_hung_server_answers_nothing_it_holds() -> None:
-    data = cluster(
+    data = scenario(
+        SHORT,
         **{
             "clients.service": {"dist": "deterministic", "value": 2.0},
             "clients.arrivals": {"process": "deterministic", "rate": 2.0},
@@ -124,7 +128,8 @@ def test_a_hung_server_answers_nothing_it_holds() -> None:
 
 
 def test_set_weight_under_slow_start() -> None:
-    data = cluster(
+    data = scenario(
+        SHORT,
         duration="20m",
         **{"servers.0.count": 2},
         balancer={
@@ -140,7 +145,9 @@ def test_set_weight_under_slow_start() -> None:
 
 def test_slow_start_is_refused_with_hashing() -> None:
     with pytest.raises(ScenarioError, match="slow_start does not apply to ip_hash"):
-        load(data=cluster(balancer={"algorithm": "ip_hash", "slow_start": {"window": "10s"}}))
+        load(
+            data=scenario(SHORT, balancer={"algorithm": "ip_hash", "slow_start": {"window": "10s"}})
+        )
 
 
 def test_deterministic_profile_with_a_tiny_slope_is_exact() -> None:
@@ -158,15 +165,16 @@ def test_deterministic_profile_with_a_tiny_slope_is_exact() -> None:
 
 def test_clear_messages_for_bad_indices_and_late_events() -> None:
     with pytest.raises(ScenarioError, match=r"index 5 is out of range \(1 item"):
-        load(data=cluster(), overrides={"servers.5.count": 3})
+        load(data=scenario(SHORT), overrides={"servers.5.count": 3})
     with pytest.raises(ScenarioError, match="after the run ends"):
-        load(data=cluster(events=[{"at": "1h", "target": "web-0", "action": "crash"}]))
+        load(data=scenario(SHORT, events=[{"at": "1h", "target": "web-0", "action": "crash"}]))
     with pytest.raises(ScenarioError) as caught:
-        load(data=cluster(**{"servers.0.count": -2}))
+        load(data=scenario(SHORT, **{"servers.0.count": -2}))
     assert len(caught.value.problems) == 1
     with pytest.raises(ScenarioError, match=r"unknown target 'web-1'.*\(in variant count=1\)"):
         load(
-            data=cluster(
+            data=scenario(
+                SHORT,
                 events=[{"at": 5, "target": "web-1", "action": "crash"}],
                 compare={"servers.0.count": [1, 2]},
                 **{"servers.0.count": 2},
@@ -176,7 +184,8 @@ def test_clear_messages_for_bad_indices_and_late_events() -> None:
 
 def test_first_backup_only_unless_all_backups() -> None:
     def spares(all_backups: bool) -> set[str]:
-        data = cluster(
+        data = scenario(
+            SHORT,
             servers=[{"name": "web", "count": 1}, {"name": "spare", "count": 2, "backup": True}],
             balancer={
                 "health_check": {"preset": "haproxy", "interval": "1s", "timeout": "500ms"},

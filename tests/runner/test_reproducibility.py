@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 import lbsim
-from tests.support import scenario
+from tests.conftest import scenario
 
 DATA = scenario(
     duration="20m",

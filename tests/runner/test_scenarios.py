@@ -9,7 +9,7 @@ import pytest
 
 import lbsim
 from lbsim.scenario import ScenarioError, json_schema, load
-from tests.support import scenario
+from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -28,15 +28,28 @@ def test_bundled_scenario_validates_and_declares_the_schema(path: Path) -> None:
     assert loaded.variants
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in SCENARIOS if p.name != "load_curve.yaml"], ids=lambda p: p.name
-)
-def test_bundled_scenario_runs(path: Path) -> None:
-    result = lbsim.run(path)
+def runs(result: lbsim.Result, path: Path) -> None:
     summary = result.summary
     assert len(summary) == len(load(path).variants)
     assert (summary["requests"] > 0).all()
     assert (summary["ok"] > 0).all()
+
+
+# load_curve is a sweep (tests/runner/test_sweep.py); black_friday is run once
+# per session by the fixture in tests/conftest.py.
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SCENARIOS if p.name not in ("load_curve.yaml", "black_friday.yaml")],
+    ids=lambda p: p.name,
+)
+def test_bundled_scenario_runs(path: Path) -> None:
+    runs(lbsim.run(path), path)
+
+
+@pytest.mark.slow
+def test_black_friday_runs(black_friday_result: lbsim.Result) -> None:
+    runs(black_friday_result, ROOT / "scenarios" / "black_friday.yaml")
 
 
 def test_compare_makes_one_variant_per_combination() -> None:
