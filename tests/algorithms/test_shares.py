@@ -58,16 +58,30 @@ class Rule:
 
 
 RULES: dict[str, list[Rule]] = {
-    "random": [Rule(weighted=True)],  # NGINX random: a point in [0, W)
-    "round_robin": [Rule(weighted=False)],  # "ignores weights"
+    "random": [Rule(weighted=False)],  # Envoy random: uniform over available hosts
+    # Envoy round robin: unequal weights -> EDF, deadline 1/w, so w_i picks per W
+    "round_robin": [Rule(weighted=True)],
     "weighted_round_robin": [Rule(weighted=True)],  # NGINX SWRR: w_i picks per W
-    "power_of_two": [Rule(weighted=False)],  # "this model ignores weights"
+    # Envoy least_request, unequal weights: EDF on w / (active + 1); idle -> w / 1
+    "power_of_two": [Rule(weighted=True)],
     "ip_hash": [Rule(weighted=True)],  # NGINX: w = h % total_weight, walked by weight
+    "ketama": [Rule(weighted=True, ring_points_per_weight=160)],  # NGINX: 160 x weight points
+    # Envoy ring hash: a ring of at least 1024 points, w / W of them per host (102.4 per
+    # unit weight here; the smaller figure widens the tolerance, never narrows it)
+    "ring_hash": [Rule(weighted=True, ring_points_per_weight=102)],
+    "maglev": [Rule(weighted=True)],  # Envoy Maglev: table entries in proportion to weight
     "consistent_hash": [
         Rule(weighted=True, params=(("method", "ring"),), ring_points_per_weight=160),
         Rule(weighted=True, params=(("method", "maglev"),)),  # entries ∝ weight
     ],
     "jsq_oracle": [Rule(weighted=False)],  # shortest true queue; idle: ties uniform
+    # NGINX least_conn: every idle host ties at 0 conns -> SWRR over all: w_i per W
+    "nginx_least_conn": [Rule(weighted=True)],
+    # NGINX random: a point in [0, W) walked by weight (without `two`)
+    "nginx_random": [Rule(weighted=True)],
+    # HAProxy random(2): two weighted draws; idle hosts tie and the later draw, itself a
+    # weighted draw, is kept -> w_i / W
+    "haproxy_random": [Rule(weighted=True)],
 }
 
 # Policies whose share is not defined by the weights alone.
@@ -89,12 +103,6 @@ def builtins() -> list[str]:
 def cases() -> list[Any]:
     out = []
     for name in builtins():
-        if name in NOT_BY_WEIGHT:
-            out.append(
-                pytest.param(
-                    name, Rule(False), id=name, marks=pytest.mark.skip(NOT_BY_WEIGHT[name])
-                )
-            )
         for rule in RULES.get(name, []):
             label = "-".join([name, *(str(v) for _, v in rule.params)])
             out.append(pytest.param(name, rule, id=label))

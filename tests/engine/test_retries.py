@@ -170,8 +170,9 @@ def test_haproxy_redispatch_on_the_last_retry() -> None:
         **{"clients.retries": {"max": 3, "redispatch": "last"}},
     )
     requests = lbsim.run(data).requests
-    # retries 1 and 2 go back to the dead server; the third is balanced anew
-    hit = requests[requests["retries"] > 0]
+    # retries 1 and 2 go back to the dead server; the third is balanced anew.
+    # Requests sent in the last 3 s of the crash may see web-0 back for a resend.
+    hit = requests[(requests["retries"] > 0) & (requests["arrival"] < 15 * 60 - 3)]
     assert len(hit) > 0
     assert set(hit["retries"]) == {3}
     assert (hit["status"] == "ok").mean() > 0.7

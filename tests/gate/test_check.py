@@ -422,13 +422,6 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
 # ----------------------------------------------------- bundled baseline
 
 
-@pytest.fixture(scope="module")
-def black_friday(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("black_friday")
-    lbsim.run(ROOT / "scenarios" / "black_friday.yaml").save(out)
-    return out
-
-
 def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:
     baseline = ROOT / "baselines" / "black_friday.json"
     code, out, err = cli(
