@@ -9,7 +9,7 @@ import pytest
 from lbsim.runner.grid import parse_grid, parse_values
 from lbsim.runner.plan import plan
 from lbsim.scenario import ScenarioError
-from tests.support import scenario
+from tests.conftest import scenario
 
 
 @pytest.mark.parametrize(
