@@ -24,8 +24,8 @@ def diff(
 ) -> None:
     """Print what changed from run A to run B, per variant and metric; plot it."""
     from lbsim.gate import diff as diffs
-    from lbsim.gate.check import CheckError, read_run
-    from lbsim.report import FORMATS
+    from lbsim.gate.baseline import CheckError, read_run
+    from lbsim.report import FORMATS, diff_plot
 
     target = plot or run_b / "diff.png"
     if target.suffix.lstrip(".").lower() not in FORMATS:
@@ -36,10 +36,10 @@ def diff(
         frame = diffs.compare_runs(a, b, chosen)
     except CheckError as error:
         fail(str(error))
-    print_table(diffs.diff_table(frame, str(run_a), str(run_b)))
+    print_table(diff_plot.diff_table(frame, str(run_a), str(run_b)))
     for note in diffs.unmatched(a, b):
         out.print(f"note: {note}", highlight=False, soft_wrap=True)
-    written = [diffs.write_plot(diffs.diff_figure(frame, str(run_a), str(run_b)), target)]
+    written = [diff_plot.write_plot(diff_plot.diff_figure(frame, str(run_a), str(run_b)), target)]
     if csv is not None:
         written.append(diffs.write_csv(frame, csv))
     out.print(f"wrote {', '.join(map(str, written))}", highlight=False)
@@ -53,7 +53,7 @@ def baseline(
     ] = None,
 ) -> None:
     """Record the metrics of a run (and its replications) as a baseline for `lbsim check`."""
-    from lbsim.gate.check import CheckError, read_run, write_baseline
+    from lbsim.gate.baseline import CheckError, read_run, write_baseline
 
     try:
         recorded = read_run(run_dir)
@@ -101,28 +101,31 @@ def check(
     With replications on both sides the verdict uses the 95% interval of the
     paired change: a build fails only if the whole interval is past the limit.
     """
-    from lbsim.gate import check as gate
+    from lbsim.gate import baseline as baselines
+    from lbsim.gate import compare as comparing
+    from lbsim.gate import limits as limit_rules
+    from lbsim.report import ci
 
     stray = [s for s in more_limits or [] if "=" not in s]
     if stray:
         fail(f"unexpected argument(s) {' '.join(stray)}: one run folder; limits are METRIC=LIMIT")
     try:
-        parsed = gate.parse_limits([*(limits or []), *(more_limits or [])], metrics or [])
-        reference = gate.read_baseline(baseline_file)
-        comparison = gate.compare(gate.read_run(run_dir), reference, parsed)
-    except gate.CheckError as error:
+        parsed = limit_rules.parse_limits([*(limits or []), *(more_limits or [])], metrics or [])
+        reference = baselines.read_baseline(baseline_file)
+        comparison = comparing.compare(baselines.read_run(run_dir), reference, parsed)
+    except baselines.CheckError as error:
         fail(str(error))
-    print_table(gate.comparison_table(comparison))
+    print_table(ci.comparison_table(comparison))
     for note in comparison.notes:
         warning = note.startswith("warning")
         (err if warning else out).print(
             note if warning else f"note: {note}", highlight=False, soft_wrap=True
         )
     style = "bold green" if comparison.passed else "bold red"
-    out.print(gate.verdict_line(comparison), style=style, highlight=False, soft_wrap=True)
+    out.print(ci.verdict_line(comparison), style=style, highlight=False, soft_wrap=True)
     if junit is not None:
-        gate.write_text(junit, gate.junit_xml(comparison, str(baseline_file)))
+        ci.write_text(junit, ci.junit_xml(comparison, str(baseline_file)))
     if markdown is not None:
-        gate.write_text(markdown, gate.markdown(comparison, str(baseline_file)))
+        ci.write_text(markdown, ci.markdown(comparison, str(baseline_file)))
     if not comparison.passed:
         raise typer.Exit(1)

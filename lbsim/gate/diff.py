@@ -22,19 +22,12 @@ from lbsim.analysis.metrics import CHECKABLE, DIFF_METRICS
 from lbsim.gate.baseline import CheckError, RunSummary, read_run
 from lbsim.io import atomic_path
 
-# The CLI's names for the presentation, until it imports them from lbsim.report
-# (an ignore_imports entry in pyproject lets this one import upwards).
-from lbsim.report.diff_plot import diff_figure, diff_table, write_plot
-
 __all__ = [
     "KEY_METRICS",
     "compare_runs",
-    "diff_figure",
-    "diff_table",
     "key_metrics",
     "unmatched",
     "write_csv",
-    "write_plot",
 ]
 
 
@@ -72,7 +65,7 @@ def compare_runs(
     the metric's unit), ``relative`` ((b - a) / |a|; +-inf from zero),
     ``moved`` (``same``, ``better``, ``worse``, or ``changed`` for metrics
     without a direction). ``metrics`` defaults to every metric both have.
-    Raises :class:`~lbsim.gate.check.CheckError` when nothing can be compared.
+    Raises :class:`~lbsim.gate.baseline.CheckError` when nothing can be compared.
     """
     run_a = a if isinstance(a, RunSummary) else read_run(a)
     run_b = b if isinstance(b, RunSummary) else read_run(b)
