@@ -22,11 +22,13 @@ from lbsim.engine.records import STATUSES
 from lbsim.engine.workload import draw_workload
 from lbsim.engine.world import World
 from lbsim.runner.run import load_scenario
+from lbsim.scenario.models.balancer import NO_SLOW_START
 
 
 class Checked:
     """Wraps an algorithm: every pick is of an available host, and None only
-    when no host is available."""
+    when no available host is left untried (NGINX's "no live upstreams" once
+    every peer was tried for the request)."""
 
     def __init__(self, inner: Any, backends: HostSet) -> None:
         self.inner = inner
@@ -37,7 +39,8 @@ class Checked:
         host: int | None = self.inner.pick(request)
         available = self.backends.available
         if host is None:
-            assert not any(available), f"None while {self.backends.eligible()} are available"
+            untried = [i for i in self.backends.eligible() if i not in request.tried]
+            assert not untried, f"None while {untried} are available and untried"
         else:
             assert available[host], f"picked unavailable host {host}"
         self.picks += 1
@@ -67,7 +70,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         }
     if draw(st.booleans()):
         balancer["passive"] = {"preset": "nginx", "max_fails": 1, "fail_timeout": "3s"}
-    if balancer["algorithm"] not in ("ip_hash", "consistent_hash") and draw(st.booleans()):
+    if balancer["algorithm"] not in NO_SLOW_START and draw(st.booleans()):
         balancer["slow_start"] = {"preset": "envoy", "window": "5s"}
     clients: dict[str, Any] = {
         "count": draw(st.integers(1, 50)),

@@ -21,6 +21,9 @@ from lbsim.scenario.errors import did_you_mean
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
 
+# Hash policies keep their mapping; NGINX and Envoy refuse slow start with them.
+NO_SLOW_START = ("ip_hash", "consistent_hash", "ketama", "ring_hash", "maglev")
+
 
 class AlgorithmChoice(BaseModel):
     """An algorithm by name, with its own parameters beside the name:
@@ -130,13 +133,7 @@ class Balancer(Frozen):
 
     @model_validator(mode="after")
     def _combinations(self) -> Balancer:
-        if self.slow_start is not None and self.algorithm.name in (
-            "ip_hash",
-            "consistent_hash",
-            "ketama",
-            "ring_hash",
-            "maglev",
-        ):
+        if self.slow_start is not None and self.algorithm.name in NO_SLOW_START:
             raise ValueError(
                 f"slow_start does not apply to {self.algorithm.name} "
                 "(NGINX and Envoy allow it only with weighted algorithms)"
