@@ -20,6 +20,7 @@ import pytest
 
 import lbsim
 import lbsim.runner.run
+from lbsim.algorithms import HostSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,3 +108,10 @@ def black_friday(
     out = tmp_path_factory.mktemp("black_friday")
     black_friday_result.save(out)
     return out
+
+
+def notify_all(hosts: HostSet) -> None:
+    """Tell every listener of ``hosts`` that each host may have changed, as
+    ``HostSet.update`` does for the ones that did (tests set ``available`` directly)."""
+    for listener in hosts.listeners:
+        listener.hosts_changed(range(len(hosts)))

@@ -68,11 +68,11 @@ class IpHash(BaseAlgorithm):
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
+        # its fallback; it subscribes to the host set itself
         self._round_robin = WeightedRoundRobin(backends, rng, Params())
         self.hosts_changed()
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
-        self._round_robin.hosts_changed()
         self._bounds = list(accumulate(self.backends.weights))
         self._memo = HashMemo()
 

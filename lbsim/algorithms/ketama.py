@@ -81,6 +81,7 @@ class Ketama(BaseAlgorithm):
         super().__init__(backends, rng, params)
         assert isinstance(params, KetamaParams)
         self._vnodes = params.vnodes
+        # its fallback; it subscribes to the host set itself
         self._round_robin = WeightedRoundRobin(backends, rng, Params())
         self._ring_weights: list[int] | None = None
         self._hashes: list[int] = []
@@ -89,7 +90,6 @@ class Ketama(BaseAlgorithm):
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._memo = HashMemo()
-        self._round_robin.hosts_changed()
         if self._ring_weights != self.backends.weights:
             self._ring_weights = list(self.backends.weights)
             self._build_ring()

@@ -17,6 +17,7 @@ import pytest
 
 from lbsim.algorithms import HostSet, RequestView, available
 from lbsim.status import OK
+from tests.conftest import notify_all
 
 # every registered algorithm with its defaults, plus non-default variants worth covering
 CASES = [pytest.param(name, {}, id=name) for name in available()] + [
@@ -93,13 +94,13 @@ def test_never_picks_backends_made_unavailable(name: str, overrides: dict[str, A
     driver.run(request_keys)
     for i in (0, 3, 5):
         backends.available[i] = False
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     picks = driver.run(request_keys)  # the same clients again: cached choices must go
     assert None not in picks
     assert not {0, 3, 5} & set(picks)
     assert set(picks) == {1, 2, 4, 6, 7}
     backends.available[:] = [True] * 8
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     assert set(driver.run(request_keys)) == set(range(8))
 
 
@@ -108,10 +109,10 @@ def test_none_when_none_available(name: str, overrides: dict[str, Any]) -> None:
     alg, backends = build(name, overrides, 5, down=frozenset(range(5)))
     assert all(alg.pick(RequestView(k)) is None for k in keys(50))
     backends.available[2] = True
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     assert all(alg.pick(RequestView(k)) == 2 for k in keys(50))
     backends.available[2] = False
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     assert all(alg.pick(RequestView(k)) is None for k in keys(50))
 
 
@@ -151,7 +152,7 @@ def test_deterministic_given_seed(name: str, overrides: dict[str, Any]) -> None:
         driver = Driver(alg, backends, depth=5)
         picks = driver.run(keys(1000))
         backends.available[2] = False
-        alg.hosts_changed(range(len(alg.backends)))
+        notify_all(alg.backends)
         picks += driver.run(keys(1000, seed=8))
         runs.append(picks)
     assert runs[0] == runs[1]

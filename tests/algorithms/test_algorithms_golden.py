@@ -20,6 +20,7 @@ import lbsim.algorithms.weighted_round_robin as wrr_module
 from lbsim.algorithms.base import HostSet, Params, RequestView
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
 from lbsim.status import OK
+from tests.conftest import notify_all
 
 RNG = np.random.default_rng(0)
 
@@ -120,7 +121,7 @@ def test_swrr_skips_unavailable_and_keeps_its_current_weight() -> None:
     alg = WeightedRoundRobin(backends, RNG, Params())
     assert [alg.pick(RequestView(0)) for _ in range(3)] == [0, 0, 1]  # a a b, state (1, -4, 3)
     backends.available[1] = False
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     assert alg.current_weights() == [1, -4, 3]
     # eligible a (5), c (1), total 6, b frozen at -4:
     # (6,4) a (0,4); (5,5) a, tie -> earlier (-1,5); (4,6) c (4,0); (9,1) a (3,1);
@@ -128,7 +129,7 @@ def test_swrr_skips_unavailable_and_keeps_its_current_weight() -> None:
     assert "".join("abc"[alg.pick(RequestView(0)) or 0] for _ in range(6)) == "aacaaa"
     assert alg.current_weights() == [1, -4, 3]
     backends.available[1] = True
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     # (6,-3,4) a (-1,-3,4); (4,-2,5) c (4,-2,-2); (9,-1,-1) a; (7,0,0) a -> zero state.
     assert "".join("abc"[alg.pick(RequestView(0)) or 0] for _ in range(4)) == "acaa"
     assert alg.current_weights() == [0, 0, 0]
@@ -138,10 +139,10 @@ def test_swrr_returns_none_when_none_available() -> None:
     backends = make_backends([2, 3])
     alg = WeightedRoundRobin(backends, RNG, Params())
     backends.available[:] = [False, False]
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     assert alg.pick(RequestView(0)) is None
     backends.available[1] = True
-    alg.hosts_changed(range(len(alg.backends)))
+    notify_all(alg.backends)
     assert [alg.pick(RequestView(0)) for _ in range(3)] == [1, 1, 1]
 
 
@@ -180,7 +181,7 @@ def test_swrr_replay_matches_direct_rule_across_changes(
             backends.available[i] = not backends.available[i]
             if r.random() < 0.3:
                 backends.weights[i] = r.randint(1, 9)
-            alg.hosts_changed(range(len(alg.backends)))
+            notify_all(alg.backends)
         assert alg.pick(RequestView(0)) == reference.pick(), step
     assert alg.current_weights() == reference.current
 
