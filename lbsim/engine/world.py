@@ -25,6 +25,7 @@ from simpy.events import Timeout
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
+from lbsim.engine import load_reports
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
@@ -151,6 +152,7 @@ class World:
                     stream(seed, f"outlier{suffix}"),
                     self.active,
                 )
+        load_reports.attach(self.env, self.balancers)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
         self._route = self.recorder.balancer.data

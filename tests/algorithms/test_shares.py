@@ -82,6 +82,10 @@ RULES: dict[str, list[Rule]] = {
     # HAProxy random(2): two weighted draws; idle hosts tie and the later draw, itself a
     # weighted draw, is kept -> w_i / W
     "haproxy_random": [Rule(weighted=True)],
+    # Envoy peak EWMA ignores weights: at a fixed clock every host keeps the 10 ms
+    # default (a 10 ms sample is no peak), costs tie, P2C of two distinct hosts and a
+    # fair coin -> 1/4
+    "peak_ewma": [Rule(weighted=False)],
 }
 
 # Policies whose share is not defined by the weights alone.

@@ -1,0 +1,40 @@
+"""Policies beyond the primer's: the ones that read simulated time or hear
+from the servers (peak EWMA, join-idle-queue), each in its own module.
+
+:class:`Clocked` marks a policy that needs the time: the engine
+(:mod:`lbsim.engine.load_reports`) gives it ``clock`` when it builds the
+world; outside a world (tests) the clock is whatever the caller sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _no_time() -> float:
+    return 0.0
+
+
+class Clocked:
+    """A policy that reads simulated time through ``clock()`` (seconds)."""
+
+    clock: Callable[[], float] = staticmethod(_no_time)
+
+
+class Words:
+    """Uniform 64-bit integers from one generator, fetched in blocks (Envoy's
+    ``random()``: one ``uint64_t`` per pick)."""
+
+    __slots__ = ("_block", "_rng")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._block: list[int] = []
+
+    def next(self) -> int:
+        if not self._block:
+            self._block = self._rng.integers(0, 1 << 64, size=4096, dtype=np.uint64).tolist()
+            self._block.reverse()
+        return self._block.pop()

@@ -1,0 +1,26 @@
+"""What some policies need from the world beyond the balancer's own view.
+
+One call, :func:`attach`, made once the balancers are built, gives each
+instance's algorithm what it declares it needs, and nothing to the others
+(no cost on the hot path of a policy that needs none):
+
+* a :class:`~lbsim.algorithms.policies.Clocked` policy gets ``clock``, the
+  simulated time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simpy import Environment
+
+from lbsim.algorithms.policies import Clocked
+from lbsim.engine.balancer import Balancer
+
+
+def attach(env: Environment, balancers: Sequence[Balancer]) -> None:
+    """Connect the algorithm of each of ``balancers`` to the world of ``env``."""
+    for balancer in balancers:
+        algorithm = balancer.algorithm
+        if isinstance(algorithm, Clocked):
+            algorithm.clock = lambda: env.now
