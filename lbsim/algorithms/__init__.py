@@ -35,6 +35,7 @@ from lbsim.algorithms.least_response_time import LeastResponseTime
 from lbsim.algorithms.maglev import Maglev
 from lbsim.algorithms.nginx_least_conn import NginxLeastConn
 from lbsim.algorithms.nginx_random import NginxRandom
+from lbsim.algorithms.policies.jiq import JoinIdleQueue
 from lbsim.algorithms.policies.peak_ewma import PeakEwma
 from lbsim.algorithms.power_of_two import PowerOfTwo
 from lbsim.algorithms.random import RandomChoice
@@ -99,6 +100,7 @@ _BUILTINS: dict[str, Spec] = {
         NginxRandom,
         HaproxyRandom,
         PeakEwma,
+        JoinIdleQueue,
     )
 }
 _BUILTINS["consistent_hash"] = _spec("consistent_hash", consistent_hash, "built-in")  # v1 alias

@@ -5,7 +5,9 @@ instance's algorithm what it declares it needs, and nothing to the others
 (no cost on the hot path of a policy that needs none):
 
 * a :class:`~lbsim.algorithms.policies.Clocked` policy gets ``clock``, the
-  simulated time.
+  simulated time;
+* the instances of a :class:`~lbsim.algorithms.policies.Peered` policy are
+  introduced to each other (``join_peers``, once per policy).
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from collections.abc import Sequence
 
 from simpy import Environment
 
-from lbsim.algorithms.policies import Clocked
+from lbsim.algorithms.policies import Clocked, Peered
 from lbsim.engine.balancer import Balancer
 
 
 def attach(env: Environment, balancers: Sequence[Balancer]) -> None:
     """Connect the algorithm of each of ``balancers`` to the world of ``env``."""
+    peered: dict[type, list[Peered]] = {}
     for balancer in balancers:
         algorithm = balancer.algorithm
         if isinstance(algorithm, Clocked):
             algorithm.clock = lambda: env.now
+        if isinstance(algorithm, Peered):
+            peered.setdefault(type(algorithm), []).append(algorithm)
+    for group in peered.values():
+        group[0].join_peers(group)

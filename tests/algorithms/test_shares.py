@@ -86,6 +86,9 @@ RULES: dict[str, list[Rule]] = {
     # default (a 10 ms sample is no peak), costs tie, P2C of two distinct hosts and a
     # fair coin -> 1/4
     "peak_ewma": [Rule(weighted=False)],
+    # join-idle-queue ignores weights: every host is idle at each pick, so the one
+    # I-queue cycles through the hosts in turn (each rejoins at the back) -> 1/4
+    "jiq": [Rule(weighted=False)],
 }
 
 # Policies whose share is not defined by the weights alone.

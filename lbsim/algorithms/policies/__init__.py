@@ -4,11 +4,13 @@ from the servers (peak EWMA, join-idle-queue), each in its own module.
 :class:`Clocked` marks a policy that needs the time: the engine
 (:mod:`lbsim.engine.load_reports`) gives it ``clock`` when it builds the
 world; outside a world (tests) the clock is whatever the caller sets.
+:class:`Peered` marks one whose balancer instances share state (the
+dispatchers of join-idle-queue): the engine introduces them to each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,6 +23,15 @@ class Clocked:
     """A policy that reads simulated time through ``clock()`` (seconds)."""
 
     clock: Callable[[], float] = staticmethod(_no_time)
+
+
+class Peered:
+    """A policy whose instances cooperate: after building, the engine calls
+    ``join_peers`` once, on one of them, with every instance of the same
+    policy in the world (that one included)."""
+
+    def join_peers(self, peers: Sequence[Peered]) -> None:
+        """Make ``peers`` share their state."""
 
 
 class Words:
