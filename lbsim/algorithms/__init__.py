@@ -35,6 +35,7 @@ from lbsim.algorithms.least_response_time import LeastResponseTime
 from lbsim.algorithms.maglev import Maglev
 from lbsim.algorithms.nginx_least_conn import NginxLeastConn
 from lbsim.algorithms.nginx_random import NginxRandom
+from lbsim.algorithms.policies import bounded_load
 from lbsim.algorithms.policies.jiq import JoinIdleQueue
 from lbsim.algorithms.policies.peak_ewma import PeakEwma
 from lbsim.algorithms.power_of_two import PowerOfTwo
@@ -82,8 +83,14 @@ def _spec(name: str, factory: Any, origin: str) -> Spec:
     return Spec(name, factory, params, _summary(factory), origin)
 
 
+# the hash policies take Envoy's hash_balance_factor (bounded load) beside their own
+_BOUNDED: dict[str, Any] = {
+    "ketama": bounded_load.ketama,
+    "ring_hash": bounded_load.ring_hash,
+    "maglev": bounded_load.maglev,
+}
 _BUILTINS: dict[str, Spec] = {
-    cls.name: _spec(cls.name, cls, "built-in")
+    cls.name: _spec(cls.name, _BOUNDED.get(cls.name, cls), "built-in")
     for cls in (
         RandomChoice,
         RoundRobin,
