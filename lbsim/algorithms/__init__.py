@@ -36,6 +36,7 @@ from lbsim.algorithms.maglev import Maglev
 from lbsim.algorithms.nginx_least_conn import NginxLeastConn
 from lbsim.algorithms.nginx_random import NginxRandom
 from lbsim.algorithms.policies import bounded_load
+from lbsim.algorithms.policies.info_delay import WithInfoDelay
 from lbsim.algorithms.policies.jiq import JoinIdleQueue
 from lbsim.algorithms.policies.peak_ewma import PeakEwma
 from lbsim.algorithms.power_of_two import PowerOfTwo
@@ -110,6 +111,24 @@ _BUILTINS: dict[str, Spec] = {
         JoinIdleQueue,
     )
 }
+# policies that read load counts take info_delay (stale counts) beside their own
+LOAD_AWARE = (
+    "least_connections",
+    "power_of_two",
+    "least_response_time",
+    "ketama",
+    "ring_hash",
+    "maglev",
+    "jsq_oracle",
+    "nginx_least_conn",
+    "nginx_random",
+    "haproxy_random",
+    "peak_ewma",
+)
+for _name in LOAD_AWARE:
+    _plain = _BUILTINS[_name]
+    _delayed = WithInfoDelay(_plain.factory, _plain.params)
+    _BUILTINS[_name] = Spec(_name, _delayed, _delayed.Params, _plain.summary, "built-in")
 _BUILTINS["consistent_hash"] = _spec("consistent_hash", consistent_hash, "built-in")  # v1 alias
 BUILTIN_NAMES = tuple(_BUILTINS)
 _registered: dict[str, Spec] = {}

@@ -7,21 +7,26 @@ instance's algorithm what it declares it needs, and nothing to the others
 * a :class:`~lbsim.algorithms.policies.Clocked` policy gets ``clock``, the
   simulated time;
 * the instances of a :class:`~lbsim.algorithms.policies.Peered` policy are
-  introduced to each other (``join_peers``, once per policy).
+  introduced to each other (``join_peers``, once per policy);
+* a :class:`~lbsim.algorithms.policies.Periodic` policy has its ``tick``
+  called every ``period`` seconds while the run is active (one timeout per
+  period and policy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from simpy import Environment
+from simpy.events import Timeout
 
-from lbsim.algorithms.policies import Clocked, Peered
+from lbsim.algorithms.policies import Clocked, Peered, Periodic
 from lbsim.engine.balancer import Balancer
 
 
-def attach(env: Environment, balancers: Sequence[Balancer]) -> None:
-    """Connect the algorithm of each of ``balancers`` to the world of ``env``."""
+def attach(env: Environment, balancers: Sequence[Balancer], active: Callable[[], bool]) -> None:
+    """Connect the algorithm of each of ``balancers`` to the world of ``env``
+    (``active``: whether requests are still to come or in flight)."""
     peered: dict[type, list[Peered]] = {}
     for balancer in balancers:
         algorithm = balancer.algorithm
@@ -29,5 +34,16 @@ def attach(env: Environment, balancers: Sequence[Balancer]) -> None:
             algorithm.clock = lambda: env.now
         if isinstance(algorithm, Peered):
             peered.setdefault(type(algorithm), []).append(algorithm)
+        if isinstance(algorithm, Periodic):
+            _every(env, algorithm, active)
     for group in peered.values():
         group[0].join_peers(group)
+
+
+def _every(env: Environment, policy: Periodic, active: Callable[[], bool]) -> None:
+    def tick(event: Timeout) -> None:
+        policy.tick()
+        if active():
+            Timeout(env, policy.period).callbacks.append(tick)
+
+    Timeout(env, policy.period).callbacks.append(tick)

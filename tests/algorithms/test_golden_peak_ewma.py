@@ -50,7 +50,10 @@ def make(words: list[int], weights: int = 3, **params: Any) -> tuple[PeakEwma, C
 
 
 def test_registered_with_envoy_defaults() -> None:
-    assert available()["peak_ewma"].factory is PeakEwma
+    spec = available()["peak_ewma"]
+    assert (
+        type(spec.factory(make_backends([1]), np.random.default_rng(0), spec.params())) is PeakEwma
+    )
     params = PeakEwmaParams()
     assert (params.decay_time, params.default_rtt) == (10.0, 0.010)
     with pytest.raises(ValidationError, match="decay_time"):

@@ -6,6 +6,9 @@ from the servers (peak EWMA, join-idle-queue), each in its own module.
 world; outside a world (tests) the clock is whatever the caller sets.
 :class:`Peered` marks one whose balancer instances share state (the
 dispatchers of join-idle-queue): the engine introduces them to each other.
+:class:`Periodic` marks one that acts every ``period`` seconds of simulated
+time (a stale snapshot refreshed, weights recomputed): the engine calls its
+``tick``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ class Peered:
 
     def join_peers(self, peers: Sequence[Peered]) -> None:
         """Make ``peers`` share their state."""
+
+
+class Periodic:
+    """A policy whose ``tick`` the engine calls every ``period`` seconds (from
+    ``period`` on, while the run is active)."""
+
+    period: float = 0.0
+
+    def tick(self) -> None:
+        """Act at a period boundary."""
 
 
 class Words:
