@@ -36,6 +36,7 @@ from lbsim.algorithms.maglev import Maglev
 from lbsim.algorithms.nginx_least_conn import NginxLeastConn
 from lbsim.algorithms.nginx_random import NginxRandom
 from lbsim.algorithms.policies import bounded_load
+from lbsim.algorithms.policies.client_side_wrr import ClientSideWeightedRoundRobin
 from lbsim.algorithms.policies.info_delay import WithInfoDelay
 from lbsim.algorithms.policies.jiq import JoinIdleQueue
 from lbsim.algorithms.policies.peak_ewma import PeakEwma
@@ -109,6 +110,7 @@ _BUILTINS: dict[str, Spec] = {
         HaproxyRandom,
         PeakEwma,
         JoinIdleQueue,
+        ClientSideWeightedRoundRobin,
     )
 }
 # policies that read load counts take info_delay (stale counts) beside their own

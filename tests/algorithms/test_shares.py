@@ -89,6 +89,9 @@ RULES: dict[str, list[Rule]] = {
     # join-idle-queue ignores weights: every host is idle at each pick, so the one
     # I-queue cycles through the hosts in turn (each rejoins at the back) -> 1/4
     "jiq": [Rule(weighted=False)],
+    # Envoy client-side WRR: configured weights are replaced by ORCA weights; with no
+    # reports every host has weight 1 -> plain round robin -> 1/4
+    "client_side_weighted_round_robin": [Rule(weighted=False)],
 }
 
 # Policies whose share is not defined by the weights alone.

@@ -8,7 +8,9 @@ world; outside a world (tests) the clock is whatever the caller sets.
 dispatchers of join-idle-queue): the engine introduces them to each other.
 :class:`Periodic` marks one that acts every ``period`` seconds of simulated
 time (a stale snapshot refreshed, weights recomputed): the engine calls its
-``tick``.
+``tick``. :class:`LoadReported` marks one that hears the servers' own load
+reports (utilisation, requests and errors per second) every
+``report_period``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ class Periodic:
 
     def tick(self) -> None:
         """Act at a period boundary."""
+
+
+class LoadReported:
+    """A policy that receives every server's load report each ``report_period``."""
+
+    report_period: float = 1.0
+
+    def on_load_report(self, host: int, utilization: float, qps: float, eps: float) -> None:
+        """``host`` was ``utilization`` busy (0..1) over the last period and
+        answered ``qps`` requests per second, ``eps`` of them errors."""
 
 
 class Words:

@@ -49,7 +49,7 @@ class Delayed(HostListener, Clocked, Periodic):
     """Runs ``inner`` on a host set whose load counts are refreshed every ``period``."""
 
     def __init__(self, real: HostSet, build: Callable[[HostSet], Algorithm], period: float):
-        self.real = real
+        self.backends = real
         self.period = period
         self._true = [0] * len(real)
         self.stale = HostSet(
@@ -72,7 +72,7 @@ class Delayed(HostListener, Clocked, Periodic):
             self.inner.clock = clock
 
     def _mirror(self) -> None:
-        real, stale = self.real, self.stale
+        real, stale = self.backends, self.stale
         stale.available[:] = real.available
         stale.members[:] = real.members
         stale.weights[:] = real.weights
@@ -95,7 +95,7 @@ class Delayed(HostListener, Clocked, Periodic):
 
     def tick(self) -> None:
         """Take the snapshot; tell the policy whose counts changed."""
-        real, stale = self.real, self.stale
+        real, stale = self.backends, self.stale
         changed = [i for i, n in enumerate(real.outstanding) if stale.outstanding[i] != n]
         stale.outstanding[:] = real.outstanding
         if real.true_load is not None:
