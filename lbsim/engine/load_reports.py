@@ -4,6 +4,10 @@ One call, :func:`attach`, made once the balancers are built, gives each
 instance's algorithm what it declares it needs, and nothing to the others
 (no cost on the hot path of a policy that needs none):
 
+* with ``balancer.subset``, each instance's algorithm is built anew on a
+  view of its subset of the hosts (:mod:`lbsim.algorithms.policies.subset`;
+  the first build is discarded before any request, its stream reused);
+
 * a :class:`~lbsim.algorithms.policies.Clocked` policy gets ``clock``, the
   simulated time;
 * the instances of a :class:`~lbsim.algorithms.policies.Peered` policy are
@@ -26,10 +30,14 @@ from collections.abc import Callable, Sequence
 from simpy import Environment
 from simpy.events import Timeout
 
+from lbsim import algorithms
 from lbsim.algorithms.policies import Clocked, LoadReported, Peered, Periodic
+from lbsim.algorithms.policies.subset import Subsetted, deterministic_subset, random_subset
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.servers import Server
+from lbsim.scenario import Scenario
 from lbsim.status import OK, REJECTED, SERVER_ERROR
+from lbsim.streams import stream
 
 SAMPLES = 20  # utilisation samples per report period
 ANSWERS = (OK, SERVER_ERROR, REJECTED)  # statuses a server sent itself
@@ -38,16 +46,22 @@ ERRORS = (SERVER_ERROR, REJECTED)
 
 def attach(
     env: Environment,
+    scenario: Scenario,
     servers: Sequence[Server],
     balancers: Sequence[Balancer],
     active: Callable[[], bool],
 ) -> None:
     """Connect the algorithm of each of ``balancers`` to the world of ``env``
     (``active``: whether requests are still to come or in flight)."""
+    if scenario.balancer.subset is not None:
+        for balancer in balancers:
+            _subset(scenario, len(servers), balancer)
     peered: dict[type, list[Peered]] = {}
     reported: dict[float, list[LoadReported]] = {}
     for balancer in balancers:
         algorithm = balancer.algorithm
+        if isinstance(algorithm, Subsetted):
+            algorithm = algorithm.inner
         if isinstance(algorithm, Clocked):
             algorithm.clock = lambda: env.now
         if isinstance(algorithm, Peered):
@@ -60,6 +74,25 @@ def attach(
         group[0].join_peers(group)
     for period, listeners in reported.items():
         LoadReporter(env, servers, balancers, period, listeners, active)
+
+
+def _subset(scenario: Scenario, n: int, balancer: Balancer) -> None:
+    config = scenario.balancer
+    assert config.subset is not None
+    index, size = balancer.index, config.subset.size
+    suffix = f"/{index}" if index else ""
+    if config.subset.mode == "deterministic":
+        hosts = deterministic_subset(n, index, size)
+    else:
+        hosts = random_subset(n, size, stream(scenario.seed, f"subset{suffix}"))
+    spec = algorithms.get(config.algorithm.name)
+    params = config.algorithm.params()
+    balancer.backends.listeners.clear()  # only the first build's algorithm listened
+    balancer.algorithm = Subsetted(
+        balancer.backends,
+        hosts,
+        lambda view: spec.factory(view, stream(scenario.seed, f"algorithm{suffix}"), params),
+    )
 
 
 def _every(env: Environment, policy: Periodic, active: Callable[[], bool]) -> None:

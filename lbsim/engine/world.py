@@ -152,7 +152,7 @@ class World:
                     stream(seed, f"outlier{suffix}"),
                     self.active,
                 )
-        load_reports.attach(self.env, self.servers, self.balancers, self.active)
+        load_reports.attach(self.env, scenario, self.servers, self.balancers, self.active)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
         self._route = self.recorder.balancer.data

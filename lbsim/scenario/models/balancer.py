@@ -88,6 +88,14 @@ class SlowStart(Frozen):
     min_weight_percent: float = Field(default=10.0, ge=0, le=100)
 
 
+class Subset(Frozen):
+    """Each balancer instance talks to ``size`` of the hosts: ``deterministic``
+    (Google SRE deterministic subsetting) or ``random``."""
+
+    size: int = Field(ge=1, le=1_000_000, description="hosts per balancer instance")
+    mode: Literal["deterministic", "random"] = "deterministic"
+
+
 class Balancer(Frozen):
     """The load balancer in front of the servers."""
 
@@ -129,6 +137,9 @@ class Balancer(Frozen):
     )
     failover_time: Duration = Field(
         default=3.0, description="takeover time of an active-passive pair (VRRP: 3 adverts)"
+    )
+    subset: Subset | None = Field(
+        default=None, description="each instance sees only a subset of the hosts"
     )
 
     @model_validator(mode="after")
