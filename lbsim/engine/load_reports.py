@@ -32,7 +32,12 @@ from simpy.events import Timeout
 
 from lbsim import algorithms
 from lbsim.algorithms.policies import Clocked, LoadReported, Peered, Periodic
-from lbsim.algorithms.policies.subset import Subsetted, deterministic_subset, random_subset
+from lbsim.algorithms.policies.subset import (
+    Subsetted,
+    aperture_subset,
+    deterministic_subset,
+    random_subset,
+)
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.servers import Server
 from lbsim.scenario import Scenario
@@ -83,6 +88,8 @@ def _subset(scenario: Scenario, n: int, balancer: Balancer) -> None:
     suffix = f"/{index}" if index else ""
     if config.subset.mode == "deterministic":
         hosts = deterministic_subset(n, index, size)
+    elif config.subset.mode == "aperture":
+        hosts = aperture_subset(n, index, config.instances, size)
     else:
         hosts = random_subset(n, size, stream(scenario.seed, f"subset{suffix}"))
     spec = algorithms.get(config.algorithm.name)

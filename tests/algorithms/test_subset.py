@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lbsim
-from lbsim.algorithms.policies.subset import deterministic_subset, random_subset
+from lbsim.algorithms.policies.subset import aperture_subset, deterministic_subset, random_subset
 from lbsim.scenario import ScenarioError, load
 from tests.conftest import scenario
 
@@ -29,7 +29,24 @@ def test_deterministic_subsets_slice_one_shuffle_per_round() -> None:
     assert len(set(chosen)) == 5 and all(0 <= h < 12 for h in chosen)
 
 
-def test_each_instance_sends_only_to_its_subset() -> None:
+def test_aperture_windows_on_the_ring() -> None:
+    # N = 4 instances, n = 12 hosts, size 3: width max(1/4, 3/12) = 1/4; instance 0's
+    # window [0, 1/4) covers slices 0, 1, 2 (slice 3 starts at 3/12 = 1/4: no overlap)
+    assert aperture_subset(12, 0, 4, 3) == [0, 1, 2]
+    assert aperture_subset(12, 1, 4, 3) == [3, 4, 5]
+    # N = 5: width max(1/5, 1/4) = 1/4; instance 1: [1/5, 9/20) overlaps slice 2
+    # ([1/6, 1/4): 1/4 > 1/5) to slice 5 ([5/12, 1/2): 5/12 < 9/20)
+    assert aperture_subset(12, 1, 5, 3) == [2, 3, 4, 5]
+    # instance 4: [4/5, 21/20) wraps: slices 9 ([3/4, 5/6): 5/6 > 4/5), 10, 11, and
+    # [0, 1/20): slice 0
+    assert aperture_subset(12, 4, 5, 3) == [0, 9, 10, 11]
+    # every host is in some window
+    assert set().union(*(aperture_subset(12, c, 5, 3) for c in range(5))) == set(range(12))
+    assert aperture_subset(3, 0, 2, 3) == [0, 1, 2]  # width 1: everything
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "aperture"])
+def test_each_instance_sends_only_to_its_subset(mode: str) -> None:
     data = scenario(
         **{
             "duration": "60s",
@@ -39,7 +56,7 @@ def test_each_instance_sends_only_to_its_subset() -> None:
             "balancer": {
                 "instances": 4,
                 "algorithm": "least_connections",
-                "subset": {"size": 3},
+                "subset": {"size": 3, "mode": mode},
             },
         }
     )
@@ -47,7 +64,12 @@ def test_each_instance_sends_only_to_its_subset() -> None:
     names = [f"web-{i}" for i in range(12)]
     for lb in range(4):
         used = {names.index(str(s)) for s in requests[requests["balancer"] == lb]["server"]}
-        assert used == set(deterministic_subset(12, lb, 3)), lb
+        expected = (
+            deterministic_subset(12, lb, 3)
+            if mode == "deterministic"
+            else aperture_subset(12, lb, 4, 3)
+        )
+        assert used == set(expected), lb
 
 
 def test_subset_errors_are_precise() -> None:

@@ -14,6 +14,14 @@ Engineering", ch. 20, "Load Balancing in the Datacenter"):
   ``numpy.random.default_rng(round)`` and takes its ``permutation(n)``.
 * ``random`` — ``size`` hosts drawn without replacement from the instance's
   own stream (the book's counter-example: uneven load across hosts).
+* ``aperture`` — Finagle's deterministic aperture (``ProcessCoordinate``,
+  ``Ring``): instances and hosts share a unit ring; instance ``c`` of ``N``
+  has the window ``[c/N, c/N + width)`` (wrapping), ``width = max(1/N,
+  size/n)``, host ``j`` the slice ``[j/n, (j+1)/n)``, and the instance uses
+  every host whose slice overlaps its window (so neighbouring instances
+  share edge hosts and every host is in some window). Finagle also weights
+  its picks by the overlap (a uniform point in the window); here a partly
+  covered host counts fully and the instance's own policy picks among them.
 
 A ``size`` of ``n`` or more gives every host. The instance's policy runs on
 a view of the host set in which the hosts outside its subset are never
@@ -23,6 +31,7 @@ available; load counts are the instance's own (shared, not copied).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -37,6 +46,22 @@ def deterministic_subset(n: int, client: int, size: int) -> list[int]:
     shuffled = np.random.default_rng(client // subset_count).permutation(n).tolist()
     start = (client % subset_count) * size
     return sorted(shuffled[start : start + size])
+
+
+def aperture_subset(n: int, client: int, clients: int, size: int) -> list[int]:
+    """The hosts whose ring slice overlaps instance ``client``'s window (exact fractions)."""
+    width = max(Fraction(1, clients), Fraction(size, n))
+    if width >= 1:
+        return list(range(n))
+    start = Fraction(client, clients)
+    windows = [(start, min(start + width, Fraction(1)))]
+    if start + width > 1:
+        windows.append((Fraction(0), start + width - 1))
+    return [
+        j
+        for j in range(n)
+        if any(Fraction(j, n) < hi and Fraction(j + 1, n) > lo for lo, hi in windows)
+    ]
 
 
 def random_subset(n: int, size: int, rng: np.random.Generator) -> list[int]:

@@ -90,10 +90,12 @@ class SlowStart(Frozen):
 
 class Subset(Frozen):
     """Each balancer instance talks to ``size`` of the hosts: ``deterministic``
-    (Google SRE deterministic subsetting) or ``random``."""
+    (Google SRE deterministic subsetting), ``random``, or ``aperture`` (Finagle
+    deterministic aperture: a window of ``max(1/instances, size/hosts)`` of a
+    shared ring)."""
 
     size: int = Field(ge=1, le=1_000_000, description="hosts per balancer instance")
-    mode: Literal["deterministic", "random"] = "deterministic"
+    mode: Literal["deterministic", "random", "aperture"] = "deterministic"
 
 
 class Balancer(Frozen):
