@@ -23,22 +23,25 @@ generator and seeding), and the first with ``overload <= 1`` is taken; if
 none, the least overloaded (ties: the one met first, ``h`` included). The
 hash is the one the ring uses: xxHash64 of the key text for ring hash and
 Maglev, crc32 for ketama. On a retry, hosts already tried are passed over in
-the walk (lbsim's retry model). Without a factor the policy is exactly the
+the walk (lbsim's retry model). ``A`` is kept as a running total (sends
+and completions), recounted on host changes; under ``info_delay`` it is the
+snapshot's total plus the sends and completions since. Without a factor the policy is exactly the
 plain one (no wrapper). O(n) when a host is overloaded, as in Envoy.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Request
+from lbsim.algorithms.base import BaseAlgorithm, HostListener, HostSet, Request
 from lbsim.algorithms.hashing import key_text, normalized_weights, xxh64
 from lbsim.algorithms.ketama import Ketama, KetamaParams
 from lbsim.algorithms.maglev import Maglev, MaglevParams
@@ -68,23 +71,39 @@ class KetamaBoundedParams(KetamaParams, BalanceFactor):
     pass
 
 
+class Mt19937Words:
+    """The outputs of ``std::mt19937(seed)`` (seed taken modulo 2^32), in blocks."""
+
+    __slots__ = ("_state", "words")
+
+    def __init__(self, seed: int) -> None:
+        self._state = np.random.RandomState(seed % TWO_32)
+        self.words: list[int] = []
+
+    def word(self, i: int) -> int:
+        """The ``i``-th output (from 0)."""
+        while i >= len(self.words):
+            self.words.extend(self._state.randint(0, TWO_32, size=64, dtype=np.uint32).tolist())
+        return self.words[i]
+
+
 def mt19937_words(seed: int) -> Iterator[int]:
-    """The outputs of ``std::mt19937(seed)`` (seed taken modulo 2^32)."""
-    state = np.random.RandomState(seed % TWO_32)
-    while True:
-        yield from state.randint(0, TWO_32, size=64, dtype=np.uint32).tolist()
+    """The outputs of ``std::mt19937(seed)`` one by one."""
+    words = Mt19937Words(seed)
+    return (words.word(i) for i in itertools.count())
 
 
-def uniform_int(words: Iterator[int], k: int) -> int:
-    """Envoy's ``uniform_int``: a number in [0, k) by division and rejection."""
-    x = k
-    while x >= k:
-        x = next(words) // (TWO_32 // k)
-    return x
+class BoundedLoad(HostListener):
+    """Wraps a hash policy: its pick, moved off a host over its bound.
 
+    The available hosts, their normalised weights and the total outstanding
+    count are kept up to date (on host changes, sends and completions), so a
+    pick whose host is within its bound costs O(1); the generator of each
+    request hash is remembered (up to ``MEMO`` of them), as the same key
+    always walks the same way.
+    """
 
-class BoundedLoad:
-    """Wraps a hash policy: its pick, moved off a host over its bound."""
+    MEMO = 4096
 
     def __init__(
         self, inner: BaseAlgorithm, factor: int, request_hash: Callable[[int], int]
@@ -93,48 +112,54 @@ class BoundedLoad:
         self.backends: HostSet = inner.backends
         self.factor = factor
         self._hash = request_hash
+        self._words: dict[int, Mt19937Words] = {}
+        self.hosts_changed()
+        self.backends.subscribe(self)
+
+    def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
+        backends = self.backends
+        self._eligible = backends.eligible()
+        weights = normalized_weights([backends.weights[i] for i in self._eligible])
+        self._weights = dict(zip(self._eligible, weights, strict=True))
+        self._total = sum(backends.outstanding)  # after a crash the counts were reset
 
     def overload(self, host: int, weight: float) -> float:
         """Envoy ``hostOverloadFactor``."""
-        outstanding = self.backends.outstanding
-        total_slots = ((sum(outstanding) + 1) * self.factor + 99) // 100
+        total_slots = ((self._total + 1) * self.factor + 99) // 100
         slots = max(math.ceil(total_slots * weight), 1)
-        return outstanding[host] / slots
+        return self.backends.outstanding[host] / slots
 
     def pick(self, request: Request) -> int | None:
         host = self.inner.pick(request)
-        backends = self.backends
-        if host is None or not backends.available[host]:
+        if host is None or host not in self._weights:
             return host
-        eligible = backends.eligible()
-        weights = dict(
-            zip(eligible, normalized_weights([backends.weights[i] for i in eligible]), strict=True)
-        )
-        least = self.overload(host, weights[host])
+        least = self.overload(host, self._weights[host])
         if least <= 1.0:
             return host
-        return self._walk(host, least, eligible, weights, request.tried, request.hash_key)
+        return self._walk(host, least, request.tried, request.hash_key)
 
-    def _walk(
-        self,
-        host: int,
-        least: float,
-        eligible: list[int],
-        weights: dict[int, float],
-        tried: Collection[int],
-        key: int,
-    ) -> int:
-        words = mt19937_words(self._hash(key))
-        order = list(eligible)
+    def _walk(self, host: int, least: float, tried: Collection[int], key: int) -> int:
+        seed = self._hash(key) % TWO_32
+        words = self._words.get(seed)
+        if words is None:
+            if len(self._words) >= self.MEMO:
+                self._words.clear()
+            words = self._words[seed] = Mt19937Words(seed)
+        order = list(self._eligible)
         best = host
         n = len(order)
+        drawn = 0
         for i in range(n):
-            j = uniform_int(words, n - i)
+            k = n - i
+            j = k
+            while j >= k:  # Envoy's uniform_int: division, rejection
+                j = words.word(drawn) // (TWO_32 // k)
+                drawn += 1
             order[i], order[i + j] = order[i + j], order[i]
             alternative = order[i]
             if alternative == host or alternative in tried:
                 continue
-            factor = self.overload(alternative, weights[alternative])
+            factor = self.overload(alternative, self._weights[alternative])
             if factor <= 1.0:
                 return alternative
             if factor < least:
@@ -142,9 +167,11 @@ class BoundedLoad:
         return best
 
     def on_send(self, host: int) -> None:
+        self._total += 1
         self.inner.on_send(host)
 
     def on_complete(self, host: int, latency: float, status: int) -> None:
+        self._total -= 1
         self.inner.on_complete(host, latency, status)
 
 
