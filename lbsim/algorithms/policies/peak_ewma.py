@@ -2,9 +2,11 @@
 
 Envoy's contrib ``envoy.load_balancing_policies.peak_ewma`` (docs
 ``api-v3/config/contrib/load_balancing_policies/peak_ewma``; source
-``contrib/peak_ewma/load_balancing_policies/source/peak_ewma_lb.cc``), which
-follows Finagle's ``PeakEwma.scala`` (the balancer of Linkerd's "Beyond
-Round Robin", 2016):
+``peak_ewma_lb.cc`` of the contrib extension, whose EWMA "follows Finagle's
+Peak EWMA implementation"), and Finagle's ``PeakEwma.scala`` (the balancer of
+Linkerd's "Beyond Round Robin", 2016). The moving average is Finagle's rule
+(Envoy's revisions of its calculator differ in detail); cost, penalty,
+candidate draw, tie rule and defaults are Envoy's:
 
 * Per host, a peak-sensitive moving average of the round-trip time in
   milliseconds, Finagle's ``Metric.observe(rtt)``: with ``td`` the time since
