@@ -25,7 +25,9 @@ Engineering", ch. 20, "Load Balancing in the Datacenter"):
 
 A ``size`` of ``n`` or more gives every host. The instance's policy runs on
 a view of the host set in which the hosts outside its subset are never
-available; load counts are the instance's own (shared, not copied).
+available; load counts are the instance's own (shared, not copied). A
+plug-in that does not subscribe itself to its host set hears no changes of
+the view.
 """
 
 from __future__ import annotations
