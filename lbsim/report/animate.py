@@ -103,8 +103,10 @@ def animate(
     failures = _per_second(failed["end"].to_numpy(float), edges)
 
     color = variant_colors(names)[variant]
-    fig = Figure(figsize=(8.0, 5.0), layout="constrained")
+    # A fixed layout at screen resolution: every frame is a full redraw.
+    fig = Figure(figsize=(7.5, 4.5), dpi=72)
     bars_ax, rate_ax = fig.subplots(2, 1, height_ratios=(3, 1))
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.11, hspace=0.45)
     x = np.arange(len(servers))
     top = max(1.0, float((levels["queue"] + levels["in_service"]).max()) * 1.1)
     serving = bars_ax.bar(x, np.zeros(len(servers)), color=color, label="in service")

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from lbsim.analysis.metrics import METRICS, SWEEP_METRICS, TERMINAL_METRICS, describe
 from lbsim.analysis.result import Result
+from lbsim.report import figure_bytes
 from lbsim.report.animate import animate
 from lbsim.report.html import summary_html
 from lbsim.report.plots import (
@@ -53,14 +54,20 @@ _CSS = """<style>
 
 
 def _show(fig: Figure) -> Axes:
-    """Display ``fig`` when IPython is live; return its main (first) Axes."""
+    """Display ``fig`` when IPython is live (as PNG); return its main (first) Axes."""
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython comes with the notebooks extra
         pass
     else:
-        if get_ipython() is not None:
+        shell = get_ipython()
+        if shell is not None:
+            png = shell.display_formatter.formatters["image/png"]
+            try:
+                png.lookup(fig)
+            except KeyError:  # no inline backend: show figures as %matplotlib inline would
+                png.for_type(Figure, figure_bytes)
             display(fig)
     return fig.axes[0]
 
