@@ -80,7 +80,7 @@ def check_02_ex2(simulated_t3: float) -> None:
     """A simulated mean response with d = 3 on 100+ servers at λ = 0.9, in
     mean service times: within 5% of T_3(0.9) ≈ 2.03. The finite cluster
     (n = 100 is ~1% above the n → ∞ limit) and the run's sampling error (about
-    1% over 3000 s, the spread of replications) fit well inside 5%."""
+    1.5% over 2000 s, the spread of replications) fit well inside 5%."""
     _close(
         simulated_t3,
         supermarket(0.9, 3),

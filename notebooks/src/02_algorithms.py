@@ -87,8 +87,8 @@ def supermarket(lam, d, terms=30):
 market = lbsim.make_scenario(
     name="supermarket",
     seed=1,
-    duration="3000s",
-    warmup="300s",
+    duration="2000s",
+    warmup="200s",
     clients={
         "arrivals": {"process": "poisson", "rate": 90.0},
         "service": {"dist": "exponential", "mean": 1.0},
@@ -143,8 +143,8 @@ if widgets is not None:
     def explore(load=0.8, algorithm="power_of_two"):
         run = lbsim.run(
             market,
-            duration="300s",
-            warmup="30s",
+            duration="120s",
+            warmup="20s",
             compare=None,
             balancer__algorithm=algorithm,
             clients__arrivals__rate=100 * load,
