@@ -22,6 +22,8 @@ def result() -> lbsim.Result:
     return lbsim.run(SMALL)
 
 
+# Drawing frames by hand never "renders" the animation, which matplotlib warns about.
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
 def test_each_frame_draws_the_sampled_levels(result: lbsim.Result) -> None:
     movie = animate(result, start=10, end=20)
     assert movie.frames == 11  # samples every second, 10 s to 20 s inclusive
