@@ -6,7 +6,7 @@
 
 The public names are imported lazily, on first use: ``import lbsim.scenario``
 does not pull in pandas, and ``lbsim --version`` starts fast. Getting
-``run``, ``sweep``, ``load`` or ``Result`` also imports
+``run``, ``sweep`` or ``Result`` also imports
 :mod:`lbsim.report.notebook`, which gives results their Jupyter look
 (``_repr_html_``) and ``result.plot`` / ``result.animate``.
 
@@ -43,7 +43,7 @@ _LAZY = {
 }
 
 # Names whose results should look good in Jupyter.
-_WITH_NOTEBOOK = frozenset({"Result", "load", "run", "sweep"})
+_WITH_NOTEBOOK = frozenset({"Result", "run", "sweep"})
 
 __all__ = [
     "Result",
