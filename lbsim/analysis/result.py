@@ -12,9 +12,10 @@ that arrived after the warm-up.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -52,8 +53,13 @@ class Result:
             f"{len(self.requests)} requests)"
         )
 
+    #: The Jupyter summary, set by :mod:`lbsim.report.notebook` when imported
+    #: (this layer may not import reporting); a plain table until then.
+    html_renderer: ClassVar[Callable[[Any], str] | None] = None
+
     def _repr_html_(self) -> str:
-        return str(self.summary.to_html(index=False))
+        render = type(self).html_renderer
+        return render(self) if render is not None else str(self.summary.to_html(index=False))
 
     def save(self, out_dir: Path) -> list[Path]:
         """Write the tables and run.json into ``out_dir``, each atomically."""

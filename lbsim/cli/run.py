@@ -52,6 +52,13 @@ def run(
         ),
     ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    animate: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write an animation of the first variant's server queues: "
+            "PATH ending in .gif, .html or .mp4 (needs ffmpeg).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate every variant of SCENARIO; print the summary; write results and report."""
     from lbsim.io import atomic_path
@@ -64,6 +71,8 @@ def run(
         loaded = load_scenario(scenario, overrides(assignments, seed))
     except ScenarioError as error:
         fail([str(p) for p in error.problems])
+    if animate is not None and animate.suffix.lower() not in (".gif", ".html", ".mp4"):
+        fail(f"--animate {animate}: the file must end in .gif, .html or .mp4")
     target = out_dir or Path("reports") / loaded.base.name
     with _progress_bar(quiet) as bar:
         tracker = _tracker(bar, loaded.base.name, len(loaded.variants))
@@ -79,4 +88,8 @@ def run(
             table.to_csv(tmp, index=False)
         paths.append(target / "replications.csv")
     paths += write_report(result, target)
+    if animate is not None:
+        from lbsim.report.animate import animate as animate_queues
+
+        paths.append(animate_queues(result).save(animate))
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -123,8 +123,17 @@ class SweepResult:
             f"{m['failed']} failed)"
         )
 
+    #: The Jupyter summary, set by :mod:`lbsim.report.notebook` when imported
+    #: (this layer may not import reporting); a plain table until then.
+    html_renderer: ClassVar[Callable[[Any], str] | None] = None
+
     def _repr_html_(self) -> str:
-        return str(self.summary.to_html(index=False, max_rows=60))
+        render = type(self).html_renderer
+        return (
+            render(self)
+            if render is not None
+            else str(self.summary.to_html(index=False, max_rows=60))
+        )
 
     def latency_histogram(
         self, point: int | None = None, variant: str | None = None

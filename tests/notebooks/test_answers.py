@@ -1,0 +1,60 @@
+"""Every exercise check accepts the right answer and rejects a wrong one,
+with a hint. Right answers are derived here by hand from the formulas."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from notebooks import answers
+
+# (check, right answer, wrong answer): at least one per lesson, here every exercise.
+CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
+    (answers.check_01_ex1, 10.0, 9.0),  # 1/(1 − 0.9); 1/(1−ρ)·ρ is 9
+    (answers.check_01_ex2, 5.0, 1.8),  # 10/2; 0.9/0.5 is the naive ratio of loads
+    (answers.check_01_ex3, 0.5541, 0.8),  # Erlang C(5, 4); ρ is M/M/1's P(wait)
+    (answers.check_02_ex1, 2.6089, 10.0),  # Σ 0.9^(2^i − 2); 10 is d = 1
+    (answers.check_02_ex2, 2.05, 2.61),  # near T_3 ≈ 2.03; 2.61 is T_2
+    (answers.check_02_ex3, "ip_hash", "random"),
+    (answers.check_03_ex1, (10.0, 12.0), (4.0, 6.0)),  # (fall−1)·inter ignores the timeout
+    (answers.check_03_ex2, (40.0, 70.0), (30.0, 60.0)),
+    (answers.check_03_ex3, 12.0, 3.0),  # 6/0.5; 3 is 6 × 0.5
+    (answers.check_04_ex1, 627, 200),  # the measured count; 200 is λ, not λ·T
+    (answers.check_04_ex2, 4, 3),  # retries plus the first attempt
+    (answers.check_04_ex3, 1.2, 0.2),
+    (answers.check_10_ex1, 23.03, 4.6),  # ln 100 / 0.2; 4.6 forgets the rate
+    (answers.check_10_ex2, 4, 2),
+    (answers.check_10_ex3, (18.9, 25.9), (15.0, 20.0)),
+]
+
+
+def test_every_check_has_a_case() -> None:
+    names = {name for name in dir(answers) if name.startswith("check_")}
+    assert names == {check.__name__ for check, _, _ in CASES}
+
+
+@pytest.mark.parametrize(
+    ("check", "right", "wrong"), CASES, ids=lambda c: getattr(c, "__name__", "")
+)
+def test_right_passes_wrong_fails(check: Callable[[Any], None], right: Any, wrong: Any) -> None:
+    check(right)
+    with pytest.raises(AssertionError, match="Hint: "):
+        check(wrong)
+
+
+def test_a_non_number_is_named() -> None:
+    with pytest.raises(AssertionError, match="expected a number, got None"):
+        answers.check_01_ex1(None)  # type: ignore[arg-type]
+
+
+def test_supermarket_matches_the_published_values() -> None:
+    # Mitzenmacher (2001), λ = 0.9: d = 1 → 10, d = 2 → 2.61, d = 3 → 2.03 (two decimals).
+    assert answers.supermarket(0.9, 1) == pytest.approx(10.0)
+    assert round(answers.supermarket(0.9, 2), 2) == 2.61
+    assert round(answers.supermarket(0.9, 3), 2) == 2.03
+    # d = 2 by hand: 1 + 0.9^2 + 0.9^6 + 0.9^14 + 0.9^30 + ... = 2.6089...
+    by_hand = 1 + 0.9**2 + 0.9**6 + 0.9**14 + 0.9**30 + 0.9**62 + 0.9**126
+    assert math.isclose(answers.supermarket(0.9, 2), by_hand, rel_tol=1e-9)
