@@ -42,11 +42,10 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from simpy import Environment
-from simpy.events import Timeout
 
 from lbsim.algorithms import Algorithm, HostSet, RequestView
 from lbsim.algorithms.base import Uniforms
+from lbsim.engine.loop import Loop
 from lbsim.engine.records import (
     CONN_ERROR,
     INCOMPLETE,
@@ -71,7 +70,7 @@ class Balancer:
 
     def __init__(
         self,
-        env: Environment,
+        env: Loop,
         index: int,
         backends: HostSet,
         algorithm: Algorithm,
@@ -148,9 +147,9 @@ class Balancer:
         """Send the current attempt of ``request`` to a backend."""
         attempt = self._tries[request]
         if attempt == 0 and self._timeout is not None:
-            Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
+            self.env.after(self._timeout, self._expired, request)
         if not self.up:
-            Timeout(self.env, self.connect_timeout, request).callbacks.append(self._unreachable)
+            self.env.after(self.connect_timeout, self._unreachable, request)
             return
         backend: int | None
         if attempt == 0 or attempt >= self._redispatch_from or self._server[request] < 0:
@@ -170,13 +169,13 @@ class Balancer:
         self.algorithm.on_send(backend)
         self.traffic_seen = True
         self._server[request] = backend
-        self._sent[request] = self.env.now
+        self._sent[request] = self.env._now
         if attempt:
             self._start[request] = math.nan  # the start of service of this attempt
         self._inflight[request] = 1
         job = request << ATTEMPT_BITS | attempt
         if self._per_try is not None:
-            Timeout(self.env, self._per_try, job).callbacks.append(self._try_expired)
+            self.env.after(self._per_try, self._try_expired, job)
         self.servers[backend].accept(job)
 
     def complete(self, job: int, backend: int, status: int) -> None:
@@ -188,7 +187,7 @@ class Balancer:
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
         self._totals.outstanding -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._sent[request], status)
+        self.algorithm.on_complete(backend, self.env._now - self._sent[request], status)
         for listener in self.outcome_listeners:
             listener(backend, status)
         if status == OK:
@@ -200,7 +199,7 @@ class Balancer:
         if self._tries[request]:
             self.active_retries -= 1
             self._tried.pop(request, None)
-        self._end[request] = self.env.now
+        self._end[request] = self.env._now
         self._status[request] = status
 
     def _failed(self, request: int, status: int) -> None:
@@ -231,7 +230,7 @@ class Balancer:
                 (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
             )
             self._backoff[request] += delay
-            Timeout(self.env, delay, request).callbacks.append(self._again)
+            self.env.after(delay, self._again, request)
         else:
             self._finish(request, status)
 
@@ -243,8 +242,7 @@ class Balancer:
         active = sum(self.backends.outstanding)
         return self.active_retries < max(budget.min_concurrency, budget.percent / 100 * active)
 
-    def _again(self, event: Timeout) -> None:
-        request: int = event._value
+    def _again(self, request: int) -> None:
         self._totals.pending_retries -= 1
         if self._status[request] == PENDING:
             self.dispatch(request)
@@ -255,10 +253,9 @@ class Balancer:
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
         self._totals.outstanding -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._sent[request], TIMEOUT)
+        self.algorithm.on_complete(backend, self.env._now - self._sent[request], TIMEOUT)
 
-    def _try_expired(self, event: Timeout) -> None:
-        job: int = event._value
+    def _try_expired(self, job: int) -> None:
         request = job >> ATTEMPT_BITS
         if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
             self._abandon(request)
@@ -266,8 +263,7 @@ class Balancer:
                 listener(self._server[request], TIMEOUT)
             self._failed(request, TIMEOUT)
 
-    def _expired(self, event: Timeout) -> None:
-        request: int = event._value
+    def _expired(self, request: int) -> None:
         if self._status[request] != PENDING:
             return
         if self._inflight[request]:
@@ -276,8 +272,7 @@ class Balancer:
                 listener(self._server[request], TIMEOUT)
         self._finish(request, TIMEOUT)
 
-    def _unreachable(self, event: Timeout) -> None:
-        request: int = event._value
+    def _unreachable(self, request: int) -> None:
         if self._status[request] == PENDING:
             self._finish(request, CONN_ERROR)
 
@@ -311,7 +306,7 @@ class Balancer:
         panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold
         if panic != self.panic:
             self.panic = panic
-            self.recorder.log(self.env.now, "panic" if panic else "panic_over", self.name)
+            self.recorder.log(self.env._now, "panic" if panic else "panic_over", self.name)
         if panic:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:

@@ -16,10 +16,10 @@ show progress without any per-event cost. Whether anything is left to do
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from simpy import Environment
 from simpy.events import Timeout
 
 from lbsim import algorithms
@@ -28,6 +28,7 @@ from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
+from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
@@ -48,7 +49,7 @@ class World:
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
         self.workload = workload
-        self.env = Environment()
+        self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
         self.recorder = Recorder(
@@ -171,13 +172,12 @@ class World:
             on_balancer=self._balancer_event,
         )
         self._arrival = column(workload.arrival)
-        self._next = 0
+        self._arrivals: Arrivals | None = None
 
     def _done(self, job: int, backend: int, status: int) -> None:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
 
-    def _arrive(self, event: Timeout) -> None:
-        request = self._next
+    def _arrive(self, request: int) -> None:
         if self._client_lb is not None:
             lb = int(self._client_lb[self._clients[request]])
             self._route[request] = lb
@@ -187,11 +187,6 @@ class World:
             self.balancers[self._serving].dispatch(request)
         else:
             self.balancer.dispatch(request)
-        request += 1
-        self._next = request
-        if request < len(self._arrival):
-            delay = self._arrival[request] - self.env.now
-            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
 
     def _balancer_event(self, index: int, up: bool) -> None:
         """A balancer instance crashed or recovered (from the timeline)."""
@@ -242,7 +237,9 @@ class World:
 
     def active(self) -> bool:
         """Whether requests are still to come or in flight."""
-        return self._next < len(self._arrival) or self.totals.any()
+        arrivals = self._arrivals
+        pending = arrivals.pending() if arrivals is not None else bool(self._arrival)
+        return pending or self.totals.any()
 
     @property
     def end_time(self) -> float:
@@ -255,17 +252,32 @@ class World:
         ``progress`` is called after each of ``CHUNKS`` slices of simulated
         time with the fraction done, never per event.
         """
-        if self._arrival:
-            Timeout(self.env, self._arrival[0]).callbacks.append(self._arrive)
+        simple = self._client_lb is None and len(self.balancers) == 1
+        arrivals = Arrivals(
+            self.env, self._arrival, self.balancer.dispatch if simple else self._arrive
+        )
+        self._arrivals = arrivals
+        if simple:  # answers go straight back to the one balancer
+            for server in self.servers:
+                server.done = self.balancer.complete
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
-        for chunk in range(1, CHUNKS + 1):
-            if self.env.peek() == float("inf"):
-                break
-            self.env.run(until=end * chunk / CHUNKS)
-            if progress is not None:
-                progress(chunk / CHUNKS)
+        enabled = gc.isenabled()
+        gc.collect()
+        gc.freeze()  # the world built so far is never garbage: keep the collector off it
+        gc.disable()
+        try:
+            for chunk in range(1, CHUNKS + 1):
+                if self.env.peek() == float("inf") and not arrivals.pending():
+                    break
+                advance(self.env, end * chunk / CHUNKS, arrivals)
+                if progress is not None:
+                    progress(chunk / CHUNKS)
+        finally:
+            gc.unfreeze()
+            if enabled:
+                gc.enable()
         if progress is not None:
             progress(1.0)
         for server in self.servers:

@@ -1,0 +1,116 @@
+"""SimPy's environment with light events, and the run loop of a world.
+
+A light event is a heap entry ``(time, NORMAL, eid, handler, value)`` on
+SimPy's own queue, next to its ``(time, priority, eid, event)`` entries: the
+same time arithmetic (``now + delay``) and the same sequence numbers as a
+:class:`~simpy.events.Timeout` with one callback, so the order of events is
+exactly SimPy's, without an event object, a callback list or a property
+call per event. :meth:`Loop.step` runs both kinds, so ``env.run()`` still
+works; :func:`advance` is the world's loop, which also merges the arrivals
+from the sorted workload array: the next arrival holds the sequence number
+it would have had as a Timeout (drawn when the previous one arrived) and is
+taken when its ``(time, NORMAL, eid)`` comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
+from typing import Any
+
+from simpy import Environment
+from simpy.core import EmptySchedule
+from simpy.events import NORMAL
+
+Handler = Callable[[Any], None]
+
+
+class Loop(Environment):
+    """A SimPy environment that also runs light events (see module docstring)."""
+
+    def after(self, delay: float, handler: Handler, value: Any = None) -> None:
+        """Call ``handler(value)`` ``delay`` seconds from now."""
+        queue: list[Any] = self._queue
+        heappush(queue, (self._now + delay, NORMAL, next(self._eid), handler, value))
+
+    def step(self) -> None:
+        try:
+            entry = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+        self._now = entry[0]
+        if len(entry) == 5:
+            entry[3](entry[4])
+            return
+        _process(entry[3])
+
+
+def _process(event: Any) -> None:
+    """Run a SimPy event's callbacks, as :meth:`simpy.Environment.step` does."""
+    callbacks, event.callbacks = event.callbacks, None
+    for callback in callbacks:
+        callback(event)
+    if not event._ok and not hasattr(event, "_defused"):
+        exc = type(event._value)(*event._value.args)
+        exc.__cause__ = event._value
+        raise exc
+
+
+class Arrivals:
+    """The pre-drawn arrival times fed to ``arrive(request)`` in SimPy's order."""
+
+    __slots__ = ("arrive", "eid", "next", "time", "times")
+
+    def __init__(self, env: Loop, times: Sequence[float], arrive: Handler) -> None:
+        self.times = times
+        self.arrive = arrive
+        self.next = 0
+        # the first arrival is a Timeout scheduled at time 0 when the run starts
+        self.time = times[0] if times else float("inf")
+        self.eid = next(env._eid) if times else 0
+
+    def pending(self) -> bool:
+        return self.next < len(self.times)
+
+
+def advance(env: Loop, until: float, arrivals: Arrivals) -> None:
+    """Process every event (and arrival) before ``until``; now is ``until`` after."""
+    queue = env._queue
+    eids = env._eid
+    times = arrivals.times
+    arrive = arrivals.arrive
+    count = len(times)
+    request = arrivals.next
+    at, eid = arrivals.time, arrivals.eid
+    if request >= count:
+        at = float("inf")
+    while True:
+        entry = queue[0] if queue else None
+        if (
+            entry is None
+            or at < entry[0]
+            or (at == entry[0] and (entry[1], entry[2]) > (NORMAL, eid))
+        ):
+            if at >= until:
+                break
+            env._now = at
+            arrive(request)
+            request += 1
+            arrivals.next = request
+            if request < count:
+                delay = times[request] - at
+                at = at + delay if delay > 0 else at + 0.0
+                eid = next(eids)
+            else:
+                at = float("inf")
+            continue
+        if entry[0] >= until:
+            break
+        heappop(queue)
+        env._now = entry[0]
+        if len(entry) == 5:
+            entry[3](entry[4])
+        else:
+            _process(entry[3])
+    arrivals.time, arrivals.eid = at, eid
+    env._now = until
