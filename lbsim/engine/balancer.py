@@ -44,8 +44,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lbsim.algorithms import Algorithm, HostSet, RequestView
-from lbsim.algorithms.base import Uniforms
-from lbsim.engine.loop import Loop
+from lbsim.algorithms.base import BaseAlgorithm, Uniforms
+from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import (
     CONN_ERROR,
     INCOMPLETE,
@@ -124,6 +124,9 @@ class Balancer:
         self._backoff = column(recorder.columns["latency_backoff"])
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
+        # timer lists: each kind of timeout has one delay, so deadlines come in send order
+        self._expiries = Timers(env, self._timeout or 0.0, self._expired)
+        self._try_expiries = Timers(env, self._per_try or 0.0, self._try_expired)
         self._retry = clients.retries
         self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
         # the first attempt number that is balanced anew rather than resent
@@ -141,13 +144,23 @@ class Balancer:
         self.traffic_seen = False  # Envoy health checks slow down until traffic
         self.refresh()
 
+    @property
+    def algorithm(self) -> Algorithm:
+        return self._algorithm
+
+    @algorithm.setter
+    def algorithm(self, algorithm: Algorithm) -> None:
+        self._algorithm = algorithm
+        self._on_send = _hook(algorithm, "on_send")  # None: BaseAlgorithm's no-op, skipped
+        self._on_complete = _hook(algorithm, "on_complete")
+
     # ------------------------------------------------------------ requests
 
     def dispatch(self, request: int) -> None:
         """Send the current attempt of ``request`` to a backend."""
         attempt = self._tries[request]
         if attempt == 0 and self._timeout is not None:
-            self.env.after(self._timeout, self._expired, request)
+            self._expiries.add(request)
         if not self.up:
             self.env.after(self.connect_timeout, self._unreachable, request)
             return
@@ -166,7 +179,8 @@ class Balancer:
             return
         self.backends.outstanding[backend] += 1
         self._totals.outstanding += 1
-        self.algorithm.on_send(backend)
+        if self._on_send is not None:
+            self._on_send(backend)
         self.traffic_seen = True
         self._server[request] = backend
         self._sent[request] = self.env._now
@@ -175,7 +189,7 @@ class Balancer:
         self._inflight[request] = 1
         job = request << ATTEMPT_BITS | attempt
         if self._per_try is not None:
-            self.env.after(self._per_try, self._try_expired, job)
+            self._try_expiries.add(job)
         self.servers[backend].accept(job)
 
     def complete(self, job: int, backend: int, status: int) -> None:
@@ -187,10 +201,15 @@ class Balancer:
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
         self._totals.outstanding -= 1
-        self.algorithm.on_complete(backend, self.env._now - self._sent[request], status)
-        for listener in self.outcome_listeners:
-            listener(backend, status)
-        if status == OK:
+        if self._on_complete is not None:
+            self._on_complete(backend, self.env._now - self._sent[request], status)
+        if self.outcome_listeners:
+            for listener in self.outcome_listeners:
+                listener(backend, status)
+        if status == OK and not self._tries[request]:  # the common case of _finish, inlined
+            self._end[request] = self.env._now
+            self._status[request] = OK
+        elif status == OK:
             self._finish(request, OK)
         else:
             self._failed(request, status)
@@ -253,7 +272,8 @@ class Balancer:
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
         self._totals.outstanding -= 1
-        self.algorithm.on_complete(backend, self.env._now - self._sent[request], TIMEOUT)
+        if self._on_complete is not None:
+            self._on_complete(backend, self.env._now - self._sent[request], TIMEOUT)
 
     def _try_expired(self, job: int) -> None:
         request = job >> ATTEMPT_BITS
@@ -345,3 +365,11 @@ class Balancer:
         self.weights[backend] = weight
         if backend not in self.ramping:
             self.backends.set_weights({backend: weight * self.backends.weight_scale})
+
+
+def _hook(algorithm: Algorithm, name: str) -> Callable[..., None] | None:
+    """``algorithm``'s bound hook ``name``, or None if it is :class:`BaseAlgorithm`'s no-op."""
+    if getattr(type(algorithm), name, None) is getattr(BaseAlgorithm, name):
+        return None
+    hook: Callable[..., None] = getattr(algorithm, name)
+    return hook

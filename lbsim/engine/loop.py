@@ -1,19 +1,21 @@
 """SimPy's environment with light events, and the run loop of a world.
 
 A light event is a heap entry ``(time, NORMAL, eid, handler, value)`` on
-SimPy's own queue, next to its ``(time, priority, eid, event)`` entries: the
-same time arithmetic (``now + delay``) and the same sequence numbers as a
-:class:`~simpy.events.Timeout` with one callback, so the order of events is
-exactly SimPy's, without an event object, a callback list or a property
-call per event. :meth:`Loop.step` runs both kinds, so ``env.run()`` still
-works; :func:`advance` is the world's loop, which also merges the arrivals
-from the sorted workload array: the next arrival holds the sequence number
+SimPy's own queue; SimPy's own events are queued the same way, with a
+handler that runs their callbacks. The same time arithmetic (``now +
+delay``) and the same sequence numbers as a :class:`~simpy.events.Timeout`
+with one callback, so the order of events is exactly SimPy's, without an
+event object, a callback list or a property call per light event.
+:meth:`Loop.step` runs them, so ``env.run()`` still works; :func:`advance`
+is the world's loop, which also merges the arrivals from the sorted
+workload array: the next arrival holds the sequence number
 it would have had as a Timeout (drawn when the previous one arrived) and is
 taken when its ``(time, NORMAL, eid)`` comes first.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -33,16 +35,17 @@ class Loop(Environment):
         queue: list[Any] = self._queue
         heappush(queue, (self._now + delay, NORMAL, next(self._eid), handler, value))
 
+    def schedule(self, event: Any, priority: Any = NORMAL, delay: Any = 0) -> None:
+        """Queue a SimPy event as a light one whose handler runs its callbacks."""
+        queue: list[Any] = self._queue
+        heappush(queue, (self._now + delay, priority, next(self._eid), _process, event))
+
     def step(self) -> None:
         try:
-            entry = heappop(self._queue)
+            self._now, _, _, handler, value = heappop(self._queue)  # type: ignore[misc]
         except IndexError:
             raise EmptySchedule from None
-        self._now = entry[0]
-        if len(entry) == 5:
-            entry[3](entry[4])
-            return
-        _process(entry[3])
+        handler(value)
 
 
 def _process(event: Any) -> None:
@@ -75,7 +78,7 @@ class Arrivals:
 
 def advance(env: Loop, until: float, arrivals: Arrivals) -> None:
     """Process every event (and arrival) before ``until``; now is ``until`` after."""
-    queue = env._queue
+    queue: list[Any] = env._queue
     eids = env._eid
     times = arrivals.times
     arrive = arrivals.arrive
@@ -108,9 +111,42 @@ def advance(env: Loop, until: float, arrivals: Arrivals) -> None:
             break
         heappop(queue)
         env._now = entry[0]
-        if len(entry) == 5:
-            entry[3](entry[4])
-        else:
-            _process(entry[3])
+        entry[3](entry[4])
     arrivals.time, arrivals.eid = at, eid
     env._now = until
+
+
+class Timers:
+    """Deadlines that share one delay, so they fall due in the order they were
+    set: a FIFO with only its head on the heap (a timer list).
+
+    Each deadline keeps the time and sequence number its own Timeout would
+    have had, and the next one enters the heap only after its predecessor
+    (whose key is smaller) fired, so events are taken in exactly SimPy's
+    order while the heap holds one entry per list instead of one per request.
+    Deadlines that no longer matter stay in the list; ``handler`` ignores them.
+    """
+
+    __slots__ = ("_eids", "_heap", "_pending", "delay", "env", "handler")
+
+    def __init__(self, env: Loop, delay: float, handler: Handler) -> None:
+        self.env = env
+        self.delay = delay
+        self.handler = handler
+        self._heap: list[Any] = env._queue
+        self._eids = env._eid
+        self._pending: deque[tuple[float, int, int, Handler, Any]] = deque()
+
+    def add(self, value: Any) -> None:
+        """Call ``handler(value)`` ``delay`` seconds from now."""
+        entry = (self.env._now + self.delay, NORMAL, next(self._eids), self._fire, value)
+        if not self._pending:
+            heappush(self._heap, entry)
+        self._pending.append(entry)
+
+    def _fire(self, value: Any) -> None:
+        pending = self._pending
+        pending.popleft()
+        if pending:
+            heappush(self._heap, pending[0])
+        self.handler(value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 import numpy as np
 from simpy.events import Timeout
@@ -41,6 +42,7 @@ from lbsim.streams import stream
 Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
 
 CHUNKS = 200
+MIN_SAMPLES = 50  # level samples of a run, however big the cluster
 
 
 class World:
@@ -211,15 +213,16 @@ class World:
 
     def _sample(self, event: Timeout | None = None) -> None:
         levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
-        levels[0] = [len(s.queue) for s in self.servers]
-        levels[1] = [s.busy for s in self.servers]
+        servers, n = self.servers, len(self.servers)  # read in C (map), not a Python loop
+        levels[0] = np.fromiter(map(len, map(_queue_of, servers)), np.int32, n)
+        levels[1] = np.fromiter(map(_busy_of, servers), np.int32, n)
         levels[2] = np.sum([b.backends.outstanding for b in self.balancers], axis=0)
         levels[3] = (
             np.sum([b.backends.available for b in self.balancers if b.up], axis=0)
             if any(b.up for b in self.balancers)
             else 0
         )
-        levels[4] = [s.up for s in self.servers]
+        levels[4] = np.fromiter(map(_up_of, servers), np.int32, n)
         views = np.array(
             [
                 (sum(b.backends.available) if b.up else 0, sum(b.backends.outstanding), b.up)
@@ -228,8 +231,8 @@ class World:
             dtype=np.int32,
         )
         self.recorder.sample(self.env.now, levels, views)
-        if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
-            Timeout(self.env, self.scenario.sampling).callbacks.append(self._sample)
+        if self.active() and self.env.now + self.sampling <= self.end_time:
+            Timeout(self.env, self.sampling).callbacks.append(self._sample)
 
     def _window_opens(self, event: Timeout) -> None:
         for server in self.servers:
@@ -240,6 +243,18 @@ class World:
         arrivals = self._arrivals
         pending = arrivals.pending() if arrivals is not None else bool(self._arrival)
         return pending or self.totals.any()
+
+    @property
+    def sampling(self) -> float:
+        """The level sampling period: ``sample_interval`` if set, else
+        ``scenario.sampling`` (500 samples) unless that costs more than about
+        one server level per request: a sample reads every server, so big
+        clusters get ``requests / servers`` samples (at least ``MIN_SAMPLES``)."""
+        scenario = self.scenario
+        if scenario.sample_interval is not None:
+            return scenario.sampling
+        samples = max(MIN_SAMPLES, len(self.workload) // max(len(self.servers), 1))
+        return max(scenario.sampling, scenario.duration / samples)
 
     @property
     def end_time(self) -> float:
@@ -286,6 +301,11 @@ class World:
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         return self.recorder
+
+
+_queue_of = attrgetter("queue")
+_busy_of = attrgetter("busy")
+_up_of = attrgetter("up")
 
 
 class _PluginListener(HostListener):
