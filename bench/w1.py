@@ -2,7 +2,7 @@
 
 W1: 8 servers x 1 worker, Poisson arrivals at 7.2/s, exponential demand with
 mean 1 s (utilisation 0.9), 200,000 measured requests after 10,000 warm-up
-requests, for random, round_robin and least_connections. Reports simulated
+requests, for random, round_robin, least_connections and power_of_two. Reports simulated
 requests per wall-second for each (median of --repeat runs), the same for two
 anchors measured in the same run — a textbook SimPy model (a generator process
 per request, a ``simpy.Resource`` per server, random choice) and a bare
@@ -34,6 +34,7 @@ from lbsim.engine.world import World
 from lbsim.scenario import load
 
 RATE, SERVERS = 7.2, 8
+ALGORITHMS = ["random", "round_robin", "least_connections", "power_of_two"]
 
 
 def scenario(algorithm: str, requests: int, warmup: int) -> dict[str, object]:
@@ -153,9 +154,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--warmup", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--algorithms", nargs="+", default=["random", "round_robin", "least_connections"]
-    )
+    parser.add_argument("--algorithms", nargs="+", default=ALGORITHMS)
     args = parser.parse_args()
     print(f"lbsim {lbsim.__version__}, W1: {args.requests:,} + {args.warmup:,} warm-up requests")
     total = args.requests + args.warmup

@@ -42,11 +42,10 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from simpy import Environment
-from simpy.events import Timeout
 
 from lbsim.algorithms import Algorithm, HostSet, RequestView
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, Uniforms
+from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import (
     CONN_ERROR,
     INCOMPLETE,
@@ -71,7 +70,7 @@ class Balancer:
 
     def __init__(
         self,
-        env: Environment,
+        env: Loop,
         index: int,
         backends: HostSet,
         algorithm: Algorithm,
@@ -125,6 +124,9 @@ class Balancer:
         self._backoff = column(recorder.columns["latency_backoff"])
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
+        # timer lists: each kind of timeout has one delay, so deadlines come in send order
+        self._expiries = Timers(env, self._timeout or 0.0, self._expired)
+        self._try_expiries = Timers(env, self._per_try or 0.0, self._try_expired)
         self._retry = clients.retries
         self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
         # the first attempt number that is balanced anew rather than resent
@@ -142,15 +144,25 @@ class Balancer:
         self.traffic_seen = False  # Envoy health checks slow down until traffic
         self.refresh()
 
+    @property
+    def algorithm(self) -> Algorithm:
+        return self._algorithm
+
+    @algorithm.setter
+    def algorithm(self, algorithm: Algorithm) -> None:
+        self._algorithm = algorithm
+        self._on_send = _hook(algorithm, "on_send")  # None: BaseAlgorithm's no-op, skipped
+        self._on_complete = _hook(algorithm, "on_complete")
+
     # ------------------------------------------------------------ requests
 
     def dispatch(self, request: int) -> None:
         """Send the current attempt of ``request`` to a backend."""
         attempt = self._tries[request]
         if attempt == 0 and self._timeout is not None:
-            Timeout(self.env, self._timeout, request).callbacks.append(self._expired)
+            self._expiries.add(request)
         if not self.up:
-            Timeout(self.env, self.connect_timeout, request).callbacks.append(self._unreachable)
+            self.env.after(self.connect_timeout, self._unreachable, request)
             return
         backend: int | None
         if attempt == 0 or attempt >= self._redispatch_from or self._server[request] < 0:
@@ -167,16 +179,17 @@ class Balancer:
             return
         self.backends.outstanding[backend] += 1
         self._totals.outstanding += 1
-        self.algorithm.on_send(backend)
+        if self._on_send is not None:
+            self._on_send(backend)
         self.traffic_seen = True
         self._server[request] = backend
-        self._sent[request] = self.env.now
+        self._sent[request] = self.env._now
         if attempt:
             self._start[request] = math.nan  # the start of service of this attempt
         self._inflight[request] = 1
         job = request << ATTEMPT_BITS | attempt
         if self._per_try is not None:
-            Timeout(self.env, self._per_try, job).callbacks.append(self._try_expired)
+            self._try_expiries.add(job)
         self.servers[backend].accept(job)
 
     def complete(self, job: int, backend: int, status: int) -> None:
@@ -188,10 +201,15 @@ class Balancer:
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
         self._totals.outstanding -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._sent[request], status)
-        for listener in self.outcome_listeners:
-            listener(backend, status)
-        if status == OK:
+        if self._on_complete is not None:
+            self._on_complete(backend, self.env._now - self._sent[request], status)
+        if self.outcome_listeners:
+            for listener in self.outcome_listeners:
+                listener(backend, status)
+        if status == OK and not self._tries[request]:  # the common case of _finish, inlined
+            self._end[request] = self.env._now
+            self._status[request] = OK
+        elif status == OK:
             self._finish(request, OK)
         else:
             self._failed(request, status)
@@ -200,7 +218,7 @@ class Balancer:
         if self._tries[request]:
             self.active_retries -= 1
             self._tried.pop(request, None)
-        self._end[request] = self.env.now
+        self._end[request] = self.env._now
         self._status[request] = status
 
     def _failed(self, request: int, status: int) -> None:
@@ -231,7 +249,7 @@ class Balancer:
                 (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
             )
             self._backoff[request] += delay
-            Timeout(self.env, delay, request).callbacks.append(self._again)
+            self.env.after(delay, self._again, request)
         else:
             self._finish(request, status)
 
@@ -243,8 +261,7 @@ class Balancer:
         active = sum(self.backends.outstanding)
         return self.active_retries < max(budget.min_concurrency, budget.percent / 100 * active)
 
-    def _again(self, event: Timeout) -> None:
-        request: int = event._value
+    def _again(self, request: int) -> None:
         self._totals.pending_retries -= 1
         if self._status[request] == PENDING:
             self.dispatch(request)
@@ -255,10 +272,10 @@ class Balancer:
         self._inflight[request] = 0
         self.backends.outstanding[backend] -= 1
         self._totals.outstanding -= 1
-        self.algorithm.on_complete(backend, self.env.now - self._sent[request], TIMEOUT)
+        if self._on_complete is not None:
+            self._on_complete(backend, self.env._now - self._sent[request], TIMEOUT)
 
-    def _try_expired(self, event: Timeout) -> None:
-        job: int = event._value
+    def _try_expired(self, job: int) -> None:
         request = job >> ATTEMPT_BITS
         if (job & ATTEMPT_MASK) == self._tries[request] and self._inflight[request]:
             self._abandon(request)
@@ -266,8 +283,7 @@ class Balancer:
                 listener(self._server[request], TIMEOUT)
             self._failed(request, TIMEOUT)
 
-    def _expired(self, event: Timeout) -> None:
-        request: int = event._value
+    def _expired(self, request: int) -> None:
         if self._status[request] != PENDING:
             return
         if self._inflight[request]:
@@ -276,8 +292,7 @@ class Balancer:
                 listener(self._server[request], TIMEOUT)
         self._finish(request, TIMEOUT)
 
-    def _unreachable(self, event: Timeout) -> None:
-        request: int = event._value
+    def _unreachable(self, request: int) -> None:
         if self._status[request] == PENDING:
             self._finish(request, CONN_ERROR)
 
@@ -311,7 +326,7 @@ class Balancer:
         panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold
         if panic != self.panic:
             self.panic = panic
-            self.recorder.log(self.env.now, "panic" if panic else "panic_over", self.name)
+            self.recorder.log(self.env._now, "panic" if panic else "panic_over", self.name)
         if panic:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:
@@ -350,3 +365,11 @@ class Balancer:
         self.weights[backend] = weight
         if backend not in self.ramping:
             self.backends.set_weights({backend: weight * self.backends.weight_scale})
+
+
+def _hook(algorithm: Algorithm, name: str) -> Callable[..., None] | None:
+    """``algorithm``'s bound hook ``name``, or None if it is :class:`BaseAlgorithm`'s no-op."""
+    if getattr(type(algorithm), name, None) is getattr(BaseAlgorithm, name):
+        return None
+    hook: Callable[..., None] = getattr(algorithm, name)
+    return hook

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
+from typing import Any
 
-from simpy import Environment
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from lbsim.algorithms.base import Uniforms
+from lbsim.engine.loop import Loop
 from lbsim.engine.records import CONN_ERROR, OK, REJECTED, SERVER_ERROR, Column
 from lbsim.engine.state import Totals
 
@@ -48,17 +50,19 @@ class Server:
     __slots__ = (
         "_connect_timeout",
         "_demand",
-        "_done",
+        "_eids",
         "_errors",
         "_hi",
         "_inflight",
         "_lo",
         "_probe_ids",
+        "_queue",
         "_start",
         "_totals",
         "_tries",
         "busy",
         "busy_area",
+        "done",
         "env",
         "error_rate",
         "held",
@@ -79,7 +83,7 @@ class Server:
 
     def __init__(
         self,
-        env: Environment,
+        env: Loop,
         index: int,
         name: str,
         *,
@@ -97,6 +101,8 @@ class Server:
         totals: Totals | None = None,
     ) -> None:
         self.env = env
+        self._queue: list[Any] = env._queue  # the event heap and its sequence numbers
+        self._eids = env._eid
         self.index = index
         self.name = name
         self.workers = workers
@@ -120,7 +126,7 @@ class Server:
         self.busy_area = 0.0
         self.queue_area = 0.0
         self.queue_peak = 0
-        self._done = done
+        self.done = done
         self._connect_timeout = connect_timeout
         self._errors = errors
         self._totals = (
@@ -149,19 +155,19 @@ class Server:
     def accept(self, job: int) -> None:
         """An attempt (or a probe, with a negative id) arrives from a balancer."""
         if not self.up:
-            Timeout(self.env, self._connect_timeout, job).callbacks.append(self._refused)
+            self.env.after(self._connect_timeout, self._refused, job)
         elif self.hung:
             self.held.append(job)
             self._totals.jobs += 1
         elif self.error_rate and self._errors.next() < self.error_rate:
-            Timeout(self.env, ERROR_RESPONSE_TIME, job).callbacks.append(self._error)
+            self.env.after(ERROR_RESPONSE_TIME, self._error, job)
         elif self.busy < self.workers:
             self.busy += 1
             self._totals.jobs += 1
             self._serve(job)
         elif len(self.queue) < self.queue_limit:
             self._totals.jobs += 1
-            now = self.env.now
+            now = self.env._now
             self.queue.append(job)
             if self._lo <= now <= self._hi:
                 self.queue_area -= now
@@ -173,7 +179,7 @@ class Server:
             self._fail(job, REJECTED)
 
     def _serve(self, job: int) -> None:
-        now = self.env.now
+        now = self.env._now
         if job < 0:
             work = self.probes[job][0]
         else:
@@ -187,15 +193,14 @@ class Server:
         lo, hi = self._lo, self._hi
         if end > lo and now < hi:  # clip(end) - clip(now), inlined: hot path
             self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-        Timeout(self.env, duration, job).callbacks.append(self._finish)
+        heappush(self._queue, (end, NORMAL, next(self._eids), self._finish, job))
 
-    def _finish(self, event: Timeout) -> None:
-        job: int = event._value
+    def _finish(self, job: int) -> None:
         if self.serving.pop(job, None) is None:
             return  # lost in a crash or frozen by a hang
         self._totals.jobs -= 1
         if self.queue:
-            now = self.env.now
+            now = self.env._now
             self.queue_area += now if self._lo <= now <= self._hi else self._clip(now)
             self._serve(self.queue.popleft())
         else:
@@ -203,23 +208,23 @@ class Server:
         if job < 0:
             self.probes.pop(job)[1](True)
         else:
-            self._done(job, self.index, OK)
+            self.done(job, self.index, OK)
 
     def _fail(self, job: int, status: int) -> None:
         if job < 0:
             self.probes.pop(job)[1](False)
         else:
-            self._done(job, self.index, status)
+            self.done(job, self.index, status)
 
-    def _refused(self, event: Timeout) -> None:
-        self._fail(event._value, CONN_ERROR)
+    def _refused(self, job: int) -> None:
+        self._fail(job, CONN_ERROR)
 
-    def _error(self, event: Timeout) -> None:
-        self._fail(event._value, SERVER_ERROR)
+    def _error(self, job: int) -> None:
+        self._fail(job, SERVER_ERROR)
 
     def _drop_all(self) -> list[int]:
         """Empty the server (crash, hang): the jobs it held, oldest first."""
-        now = self._clip(self.env.now)
+        now = self._clip(self.env._now)
         for end in self.serving.values():  # take back the service that will not happen
             self.busy_area -= self._clip(end) - now
         self.queue_area += len(self.queue) * now
@@ -246,7 +251,7 @@ class Server:
 
     def finish_accounting(self) -> None:
         """Close the queue integral at the end of the run."""
-        self.queue_area += len(self.queue) * self._clip(self.env.now)
+        self.queue_area += len(self.queue) * self._clip(self.env._now)
 
     def recover(self) -> None:
         """Back up (a hung process is restarted: what it held fails)."""

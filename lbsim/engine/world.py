@@ -16,10 +16,11 @@ show progress without any per-event cost. Whether anything is left to do
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 import numpy as np
-from simpy import Environment
 from simpy.events import Timeout
 
 from lbsim import algorithms
@@ -29,6 +30,7 @@ from lbsim.engine import load_reports
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
+from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
@@ -41,6 +43,7 @@ from lbsim.streams import stream
 Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
 
 CHUNKS = 200
+MIN_SAMPLES = 50  # level samples of a run, however big the cluster
 
 
 class World:
@@ -49,7 +52,7 @@ class World:
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
         self.workload = workload
-        self.env = Environment()
+        self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
         self.recorder = Recorder(
@@ -173,13 +176,12 @@ class World:
             on_balancer=self._balancer_event,
         )
         self._arrival = column(workload.arrival)
-        self._next = 0
+        self._arrivals: Arrivals | None = None
 
     def _done(self, job: int, backend: int, status: int) -> None:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
 
-    def _arrive(self, event: Timeout) -> None:
-        request = self._next
+    def _arrive(self, request: int) -> None:
         if self._client_lb is not None:
             lb = int(self._client_lb[self._clients[request]])
             self._route[request] = lb
@@ -189,11 +191,6 @@ class World:
             self.balancers[self._serving].dispatch(request)
         else:
             self.balancer.dispatch(request)
-        request += 1
-        self._next = request
-        if request < len(self._arrival):
-            delay = self._arrival[request] - self.env.now
-            Timeout(self.env, delay if delay > 0 else 0.0).callbacks.append(self._arrive)
 
     def _balancer_event(self, index: int, up: bool) -> None:
         """A balancer instance crashed or recovered (from the timeline)."""
@@ -218,15 +215,16 @@ class World:
 
     def _sample(self, event: Timeout | None = None) -> None:
         levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
-        levels[0] = [len(s.queue) for s in self.servers]
-        levels[1] = [s.busy for s in self.servers]
+        servers, n = self.servers, len(self.servers)  # read in C (map), not a Python loop
+        levels[0] = np.fromiter(map(len, map(_queue_of, servers)), np.int32, n)
+        levels[1] = np.fromiter(map(_busy_of, servers), np.int32, n)
         levels[2] = np.sum([b.backends.outstanding for b in self.balancers], axis=0)
         levels[3] = (
             np.sum([b.backends.available for b in self.balancers if b.up], axis=0)
             if any(b.up for b in self.balancers)
             else 0
         )
-        levels[4] = [s.up for s in self.servers]
+        levels[4] = np.fromiter(map(_up_of, servers), np.int32, n)
         views = np.array(
             [
                 (sum(b.backends.available) if b.up else 0, sum(b.backends.outstanding), b.up)
@@ -235,8 +233,8 @@ class World:
             dtype=np.int32,
         )
         self.recorder.sample(self.env.now, levels, views)
-        if self.active() and self.env.now + self.scenario.sampling <= self.end_time:
-            Timeout(self.env, self.scenario.sampling).callbacks.append(self._sample)
+        if self.active() and self.env.now + self.sampling <= self.end_time:
+            Timeout(self.env, self.sampling).callbacks.append(self._sample)
 
     def _window_opens(self, event: Timeout) -> None:
         for server in self.servers:
@@ -244,7 +242,21 @@ class World:
 
     def active(self) -> bool:
         """Whether requests are still to come or in flight."""
-        return self._next < len(self._arrival) or self.totals.any()
+        arrivals = self._arrivals
+        pending = arrivals.pending() if arrivals is not None else bool(self._arrival)
+        return pending or self.totals.any()
+
+    @property
+    def sampling(self) -> float:
+        """The level sampling period: ``sample_interval`` if set, else
+        ``scenario.sampling`` (500 samples) unless that costs more than about
+        one server level per request: a sample reads every server, so big
+        clusters get ``requests / servers`` samples (at least ``MIN_SAMPLES``)."""
+        scenario = self.scenario
+        if scenario.sample_interval is not None:
+            return scenario.sampling
+        samples = max(MIN_SAMPLES, len(self.workload) // max(len(self.servers), 1))
+        return max(scenario.sampling, scenario.duration / samples)
 
     @property
     def end_time(self) -> float:
@@ -257,17 +269,32 @@ class World:
         ``progress`` is called after each of ``CHUNKS`` slices of simulated
         time with the fraction done, never per event.
         """
-        if self._arrival:
-            Timeout(self.env, self._arrival[0]).callbacks.append(self._arrive)
+        simple = self._client_lb is None and len(self.balancers) == 1
+        arrivals = Arrivals(
+            self.env, self._arrival, self.balancer.dispatch if simple else self._arrive
+        )
+        self._arrivals = arrivals
+        if simple:  # answers go straight back to the one balancer
+            for server in self.servers:
+                server.done = self.balancer.complete
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
-        for chunk in range(1, CHUNKS + 1):
-            if self.env.peek() == float("inf"):
-                break
-            self.env.run(until=end * chunk / CHUNKS)
-            if progress is not None:
-                progress(chunk / CHUNKS)
+        enabled = gc.isenabled()
+        gc.collect()
+        gc.freeze()  # the world built so far is never garbage: keep the collector off it
+        gc.disable()
+        try:
+            for chunk in range(1, CHUNKS + 1):
+                if self.env.peek() == float("inf") and not arrivals.pending():
+                    break
+                advance(self.env, end * chunk / CHUNKS, arrivals)
+                if progress is not None:
+                    progress(chunk / CHUNKS)
+        finally:
+            gc.unfreeze()
+            if enabled:
+                gc.enable()
         if progress is not None:
             progress(1.0)
         for server in self.servers:
@@ -276,6 +303,11 @@ class World:
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         return self.recorder
+
+
+_queue_of = attrgetter("queue")
+_busy_of = attrgetter("busy")
+_up_of = attrgetter("up")
 
 
 class _PluginListener(HostListener):

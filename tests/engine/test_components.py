@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from simpy import Environment
 from simpy.events import Timeout
 
 from lbsim.algorithms import HostSet, Params, Request
 from lbsim.algorithms.base import BaseAlgorithm, Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.health import Prober
+from lbsim.engine.loop import Loop
 from lbsim.engine.records import CONN_ERROR, OK, REJECTED, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
 from lbsim.engine.state import RequestState, Totals
@@ -31,12 +31,12 @@ class Halves:
         return np.full(size, 0.5)
 
 
-def at(env: Environment, time: float, action: Any) -> None:
+def at(env: Loop, time: float, action: Any) -> None:
     Timeout(env, time - env.now).callbacks.append(lambda _: action())
 
 
 def make_server(
-    env: Environment,
+    env: Loop,
     index: int,
     state: RequestState,
     recorder: Recorder,
@@ -87,7 +87,7 @@ def test_server_serves_fcfs_queues_one_and_rejects_the_next() -> None:
     # at t=0.5, request 2 (1 s) at t=1.
     # t=0: 0 starts; t=0.5: 1 queues; t=1: queue full -> 2 rejected at once;
     # t=2: 0 ends OK, 1 starts; t=5: 1 ends OK.
-    env = Environment()
+    env = Loop()
     state, recorder = tables(3, 1)
     state.inflight[:] = b"\x01\x01\x01"
     log: list[tuple[float, int, int, int]] = []
@@ -109,7 +109,7 @@ def test_server_crash_fails_what_it_holds_and_refuses_after_connect_timeout() ->
     # Request 0 (2 s) starts at 0, request 1 (2 s) queues at 0.25; crash at 1:
     # both fail at once, oldest job first. Request 2 arrives at 1.5 while down:
     # refused after the 1 s connect timeout, at 2.5.
-    env = Environment()
+    env = Loop()
     state, recorder = tables(3, 1)
     log: list[tuple[float, int, int, int]] = []
     totals = Totals()
@@ -138,7 +138,7 @@ def test_balancer_retries_on_another_host_after_the_backoff() -> None:
     #   retried at 1.25 on web-1 (tried = {0}), served 1.25..3.25.
     # Request 1 (1 s) at t=0.5 -> web-0, refused at 1.5; retried at 1.75 on
     #   web-1, queued behind request 0, served 3.25..4.25.
-    env = Environment()
+    env = Loop()
     state, recorder = tables(2, 2)
     log: list[tuple[float, int, int, int]] = []
     balancers: list[Balancer] = []
@@ -201,7 +201,7 @@ def test_prober_marks_a_crashed_server_down_and_back_up() -> None:
     # Crash at 5: the probe of 8 fails at 9 (timeout), count 1; the probe of
     # 9 + 4 = 13 fails at 14, count 2 -> marked down; next at 18.
     # Recover at 15: 18 passes (count 1), 22 passes -> marked up.
-    env = Environment()
+    env = Loop()
     state, recorder = tables(0, 1)
     server = make_server(env, 0, state, recorder, [], [])
     backends = HostSet(["web-0"], [1])
