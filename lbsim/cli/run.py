@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,14 @@ from lbsim.scenario import ScenarioError
 
 if TYPE_CHECKING:
     from lbsim.runner.run import RunProgress
+
+
+class Records(StrEnum):
+    """The choices of ``--records`` (the scenario's ``records``)."""
+
+    all = "all"
+    sample = "sample"
+    none = "none"
 
 
 def _progress_bar(quiet: bool) -> Progress:
@@ -52,6 +61,17 @@ def run(
         ),
     ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    records: Annotated[
+        Records | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Per-request rows to keep: all, a sample (every 100th) or none "
+            "(summaries, latency histograms, time series) [default: the scenario's].",
+        ),
+    ] = None,
+    no_plots: Annotated[
+        bool, typer.Option("--no-plots", help="Write report.html without figures.")
+    ] = False,
 ) -> None:
     """Simulate every variant of SCENARIO; print the summary; write results and report."""
     from lbsim.io import atomic_path
@@ -61,7 +81,10 @@ def run(
     from lbsim.runner.run import run as run_scenario
 
     try:
-        loaded = load_scenario(scenario, overrides(assignments, seed))
+        changes = overrides(assignments, seed)
+        if records is not None:
+            changes["records"] = records.value
+        loaded = load_scenario(scenario, changes)
     except ScenarioError as error:
         fail([str(p) for p in error.problems])
     target = out_dir or Path("reports") / loaded.base.name
@@ -78,5 +101,5 @@ def run(
         with atomic_path(target / "replications.csv") as tmp:
             table.to_csv(tmp, index=False)
         paths.append(target / "replications.csv")
-    paths += write_report(result, target)
+    paths += write_report(result, target, plots=not no_plots)
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

@@ -71,14 +71,16 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
 
 
 def write_report(
-    result: ResultLike, out_dir: Path, formats: Sequence[str] = ("png",)
+    result: ResultLike, out_dir: Path, formats: Sequence[str] = ("png",), plots: bool = True
 ) -> list[Path]:
     """Write every plot (one file per format) and ``report.html`` into ``out_dir``.
 
-    The HTML always embeds PNGs, whatever ``formats`` asks for on disk.
+    The HTML always embeds PNGs, whatever ``formats`` asks for on disk; with
+    ``plots=False`` it has the tables only and no plot is drawn.
     Returns the written paths: plots in report order, then the HTML.
     """
-    return write_page(figures(result), lambda images: render_html(result, images), out_dir, formats)
+    drawn = figures(result) if plots else {}
+    return write_page(drawn, lambda images: render_html(result, images), out_dir, formats)
 
 
 def write_page(
