@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lbsim.cli.common import SetOption, err, fail, out, overrides
-from lbsim.scenario import ScenarioError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from lbsim.runner.run import RunProgress
 
 
@@ -25,6 +25,14 @@ class Records(StrEnum):
 
 
 def _progress_bar(quiet: bool) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -79,6 +87,7 @@ def run(
     from lbsim.report.table import summary_table
     from lbsim.runner.run import load_scenario, replicate
     from lbsim.runner.run import run as run_scenario
+    from lbsim.scenario import ScenarioError
 
     try:
         changes = overrides(assignments, seed)
@@ -96,10 +105,13 @@ def run(
             total = replications * len(loaded.variants)
             table = replicate(loaded, replications, progress=_tracker(bar, "replications", total))
     out.print(summary_table(result.summary))
+    # The report first: it draws half its plots in a forked child, best forked
+    # before saving starts pyarrow's threads.
+    report = write_report(result, target, plots=not no_plots)
     paths = result.save(target)
     if table is not None:
         with atomic_path(target / "replications.csv") as tmp:
             table.to_csv(tmp, index=False)
         paths.append(target / "replications.csv")
-    paths += write_report(result, target, plots=not no_plots)
+    paths += report
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

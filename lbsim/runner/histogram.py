@@ -86,6 +86,10 @@ class LatencyHistogram:
         self.min = min(self.min, float(values.min()))
         self.max = max(self.max, float(values.max()))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled sparse (a worker sends a few hundred slots, not 6,402)."""
+        return (LatencyHistogram.from_dict, (self.to_dict(),))
+
     def merge(self, other: LatencyHistogram) -> None:
         """Add ``other``'s counts, sum and extremes in place."""
         self.counts += other.counts

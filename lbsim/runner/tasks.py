@@ -93,6 +93,15 @@ def run_task(task: Task) -> Outcome:
         )
 
 
+def expected_requests(task: Task) -> float:
+    """Rough cost of a task for scheduling: its duration times its peak rate."""
+    arrivals = task.scenario["clients"]["arrivals"]
+    rate = arrivals.get("rate") or max(
+        (p["rate"] for p in arrivals.get("profile") or ()), default=0
+    )
+    return float(task.scenario["duration"]) * float(rate)
+
+
 def describe(error: BaseException) -> str:
     text = str(error).strip()
     return f"{type(error).__name__}: {text}" if text else type(error).__name__

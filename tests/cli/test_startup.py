@@ -1,0 +1,53 @@
+"""Fixed costs: the light commands import neither pandas, matplotlib nor the engine.
+
+Each command runs in a fresh interpreter (the test process has imported
+everything already) and reports which heavy modules it loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pandas", "matplotlib", "lbsim.engine.world", "lbsim.runner.run", "pyarrow", "simpy")
+PROBE = """
+import contextlib, io, json, sys
+from lbsim.cli import main
+sys.argv = ["lbsim", *json.loads(sys.argv[1])]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["schema"], ["validate", "scenarios/black_friday.yaml"], ["--help"]],
+)
+def test_light_commands_import_no_heavy_module(args: list[str]) -> None:
+    probe = PROBE.format(heavy=HEAVY)
+    answer = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(answer.stdout.strip().splitlines()[-1]) == []
+
+
+def test_version_needs_not_even_typer() -> None:
+    probe = PROBE.format(heavy=("typer", "pydantic", "numpy"))
+    answer = subprocess.run(
+        [sys.executable, "-c", probe, '["--version"]'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(answer.stdout.strip().splitlines()[-1]) == []
