@@ -48,3 +48,8 @@ def _root(
     ] = False,
 ) -> None:
     """lbsim: discrete-event simulation of load balancers."""
+
+
+def main() -> None:
+    """Entry point of the ``lbsim`` console script."""
+    app()

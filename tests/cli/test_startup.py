@@ -39,15 +39,3 @@ def test_light_commands_import_no_heavy_module(args: list[str]) -> None:
         check=True,
     )
     assert json.loads(answer.stdout.strip().splitlines()[-1]) == []
-
-
-def test_version_needs_not_even_typer() -> None:
-    probe = PROBE.format(heavy=("typer", "pydantic", "numpy"))
-    answer = subprocess.run(
-        [sys.executable, "-c", probe, '["--version"]'],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(answer.stdout.strip().splitlines()[-1]) == []
