@@ -12,10 +12,10 @@ that arrived after the warm-up.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -98,35 +98,87 @@ def _param_value(value: Any) -> Any:
     return value if isinstance(value, int | float | str | bool) else json.dumps(value)
 
 
-def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, Any]:
+class Distribution(Protocol):
+    """Latencies (or waits) as the summary reads them: exact values
+    (:class:`Exact`) or a histogram (:class:`lbsim.runner.histogram.LatencyHistogram`)."""
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def max(self) -> float: ...
+
+    def mean(self) -> float: ...
+
+    def percentiles(self, qs: Sequence[float]) -> Sequence[float]: ...
+
+
+@dataclass
+class Exact:
+    """A :class:`Distribution` of the values themselves (which it may reorder)."""
+
+    values: np.ndarray
+
+    @property
+    def total(self) -> int:
+        return len(self.values)
+
+    @property
+    def max(self) -> float:
+        return float(self.values.max())
+
+    def mean(self) -> float:
+        return float(self.values.mean())
+
+    def percentiles(self, qs: Sequence[float]) -> Sequence[float]:
+        return [float(v) for v in np.percentile(self.values, qs, overwrite_input=True)]
+
+
+def measured_from(workload: Workload, warmup: float) -> int:
+    """Index of the first measured request (arrivals are sorted, so the
+    measured ones are a suffix and every per-request column a view)."""
+    return int(np.searchsorted(workload.arrival, warmup, side="left"))
+
+
+def summarize(
+    variant: Variant,
+    workload: Workload,
+    rec: Recorder,
+    latency: Distribution | None = None,
+    wait: Distribution | None = None,
+) -> dict[str, Any]:
     """The summary row of one variant (DESIGN §5): its parameters, then every
-    metric of the catalogue (:data:`~lbsim.analysis.metrics.METRICS`) in order."""
+    metric of the catalogue (:data:`~lbsim.analysis.metrics.METRICS`) in order.
+
+    Latency and wait statistics come from ``latency`` / ``wait`` when given
+    (e.g. histograms), otherwise from the exact values of ``ok`` requests."""
     scenario = variant.scenario
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
-    measured = workload.arrival >= lo
-    status = rec.status[measured]
-    arrival, start, end = workload.arrival[measured], rec.start[measured], rec.end[measured]
-    sent = rec.sent[measured]
+    first = measured_from(workload, lo)
+    status = rec.status[first:]
     ok = status == STATUSES.index("ok")
-    n = int(measured.sum())
+    n = len(status)
     row: dict[str, Any] = {"requests": n}
     row["ok"] = int(ok.sum())
     row["throughput"] = row["ok"] / window
     for code, name in enumerate(STATUSES[1:], start=1):
         row[f"{name}_rate"] = float((status == code).sum() / n) if n else 0.0
     row["error_rate"] = 1 - row["ok"] / n if n else 0.0
-    row["retry_amplification"] = float(1 + rec.retries[measured].mean()) if n else 1.0
+    row["retry_amplification"] = float(1 + rec.retries[first:].mean()) if n else 1.0
     row["wasted_rate"] = rec.abandoned / len(rec.status) if len(rec.status) else 0.0
-    latency = (end - arrival)[ok]
-    wait = (start - sent)[ok]  # in the queue of the server that answered
-    row["latency_mean"] = float(latency.mean()) if len(latency) else np.nan
-    for name, q in percentiles("latency_").items():
-        row[name] = float(np.percentile(latency, q)) if len(latency) else np.nan
-    row["latency_max"] = float(latency.max()) if len(latency) else np.nan
-    row["wait_mean"] = float(wait.mean()) if len(wait) else np.nan
-    for name, q in percentiles("wait_").items():
-        row[name] = float(np.percentile(wait, q)) if len(wait) else np.nan
+    if latency is None:
+        latency = Exact(rec.end[first:][ok] - workload.arrival[first:][ok])
+    if wait is None:  # in the queue of the server that answered
+        wait = Exact(rec.start[first:][ok] - rec.sent[first:][ok])
+    del ok
+    for prefix, values in (("latency_", latency), ("wait_", wait)):
+        levels = percentiles(prefix)
+        row[f"{prefix}mean"] = values.mean() if values.total else np.nan  # before any reordering
+        qs = list(levels.values())
+        found = values.percentiles(qs) if values.total else [np.nan] * len(qs)
+        row.update(zip(levels, found, strict=True))
+    row["latency_max"] = latency.max if latency.total else np.nan
 
     # Time-weighted levels over the measurement window, integrated exactly by
     # the servers themselves (work for abandoned attempts and probes included).
@@ -135,8 +187,8 @@ def summarize(variant: Variant, workload: Workload, rec: Recorder) -> dict[str, 
     row["queue_max"] = int(rec.queue_peak.max()) if n_servers else 0
     capacity = sum(pool.workers * pool.count for pool in scenario.servers)
     row["utilization_mean"] = float(rec.busy_area.sum() / (window * capacity))
-    served = rec.server >= 0
-    per_server = np.bincount(rec.server[measured & served], minlength=n_servers)
+    server = rec.server[first:]
+    per_server = np.bincount(server[server >= 0], minlength=n_servers)
     row["load_imbalance"] = float(per_server.max() / per_server.mean()) if per_server.sum() else 1.0
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
@@ -172,9 +224,15 @@ _SHAPED = frozenset({"server", "start", "end", "status", "retries", "balancer", 
 
 
 def requests_frame(
-    variant: str, workload: Workload, rec: Recorder, names: list[str], warmup: float
+    variant: str,
+    workload: Workload,
+    rec: Recorder,
+    names: list[str],
+    warmup: float,
+    every: int = 1,
 ) -> pd.DataFrame:
-    """One row per request that arrived after the warm-up.
+    """One row per request that arrived after the warm-up (with ``every``,
+    only those whose id is a multiple of it; 0: no rows).
 
     Latency is split into named parts: ``latency_queue`` (the wait at the
     server that answered, = ``wait``), ``latency_service`` (its service),
@@ -183,32 +241,39 @@ def requests_frame(
     less the back-offs). For an ``ok`` request they sum to ``latency`` up to
     float rounding; parts that did not happen are NaN (never served) or 0.
     """
-    measured = np.flatnonzero(workload.arrival >= warmup)
-    arrival, start, end = workload.arrival[measured], rec.start[measured], rec.end[measured]
-    sent = rec.sent[measured]
-    server = rec.server[measured]
+    first = measured_from(workload, warmup)
+    ids = range(-(-first // every) * every, len(workload), every) if every else range(0)
+    rows = slice(ids.start, ids.stop, ids.step)
+    # Slices are views: only the derived columns are new memory, and the frame
+    # takes every array as it is (copy=False), wait and latency_queue one array.
+    arrival, start, end = workload.arrival[rows], rec.start[rows], rec.end[rows]
+    sent = rec.sent[rows]
+    wait = start - sent
+    codes = np.zeros(len(ids), dtype=np.int8)
     columns: dict[str, Any] = {
-        "variant": variant,
-        "id": measured.astype(np.int64),
-        "balancer": rec.balancer[measured],
-        "client": workload.client[measured],
-        "server": pd.Categorical.from_codes(server, categories=names),
+        "variant": pd.Categorical.from_codes(codes, categories=[variant]),
+        "id": np.arange(ids.start, ids.stop, ids.step, dtype=np.int64),
+        "balancer": rec.balancer[rows],
+        "client": workload.client[rows],
+        "server": pd.Categorical.from_codes(rec.server[rows], categories=names),
         "arrival": arrival,
         "start": start,
         "end": end,
         "latency": end - arrival,
-        "wait": start - sent,
-        "demand": workload.demand[measured],
-        "status": pd.Categorical.from_codes(rec.status[measured], categories=STATUSES),
-        "retries": rec.retries[measured],
-        "latency_queue": start - sent,
+        "wait": wait,
+        "demand": workload.demand[rows],
+        "status": pd.Categorical.from_codes(rec.status[rows], categories=STATUSES),
+        "retries": rec.retries[rows],
+        "latency_queue": wait,
         "latency_service": end - start,
     }
     for name, values in rec.columns.items():
         if name not in _SHAPED:
-            columns[name] = values[measured]
-    columns["latency_failed_attempts"] = sent - arrival - rec.columns["latency_backoff"][measured]
-    return pd.DataFrame(columns)
+            columns[name] = values[rows]
+    failed = sent - arrival
+    failed -= rec.columns["latency_backoff"][rows]
+    columns["latency_failed_attempts"] = failed
+    return pd.DataFrame(columns, copy=False)
 
 
 def timeseries_frame(variant: str, rec: Recorder, names: list[str]) -> pd.DataFrame:
@@ -266,7 +331,10 @@ def events_frame(variant: str, rec: Recorder) -> pd.DataFrame:
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Stack per-variant frames, with ``variant`` as an ordered category."""
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(frames) == 1:
+        frame = frames[0]  # no copy of the one variant's (possibly large) frame
+    else:
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if "variant" in frame and len(frames):
         order = list(dict.fromkeys(v for f in frames for v in f["variant"].unique()))
         frame["variant"] = pd.Categorical(frame["variant"], categories=order)

@@ -8,8 +8,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from lbsim.scenario import parse_override
-
 out = Console()
 if not out.is_terminal:
     out = Console(width=100)  # tables are laid out for 100 columns when piped
@@ -34,6 +32,8 @@ def fail(lines: list[str] | str, code: int = 2) -> NoReturn:
 
 def overrides(assignments: list[str] | None, seed: int | None) -> dict[str, Any]:
     """The ``--set`` pairs (and ``--seed``) as dotted path -> value."""
+    from lbsim.scenario import parse_override
+
     found = dict(parse_override(a) for a in assignments or [])
     if seed is not None:
         found["seed"] = seed

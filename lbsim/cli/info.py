@@ -10,9 +10,7 @@ from typing import Annotated
 
 import typer
 
-from lbsim import algorithms
 from lbsim.cli.common import SetOption, fail, out, overrides
-from lbsim.scenario import ScenarioError, json_schema, resolved
 
 
 def validate(
@@ -23,12 +21,12 @@ def validate(
     ] = False,
 ) -> None:
     """Check scenario files; report every problem with file, line and field."""
-    from lbsim.runner.run import load_scenario
+    from lbsim.scenario import ScenarioError, load, resolved
 
     problems: list[str] = []
     for path in scenarios:
         try:
-            loaded = load_scenario(path, overrides(assignments, None))
+            loaded = load(path, overrides=overrides(assignments, None))
         except ScenarioError as error:
             problems += [str(p) for p in error.problems]
             continue
@@ -43,11 +41,15 @@ def validate(
 
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
+    from lbsim.scenario import json_schema
+
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
 def list_algorithms() -> None:
     """List the balancing algorithms: built-ins and plug-ins, a line each."""
+    from lbsim import algorithms
+
     specs = algorithms.available()
     width = max(map(len, specs))
     for name, spec in specs.items():

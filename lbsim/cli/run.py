@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lbsim.cli.common import SetOption, err, fail, out, overrides
-from lbsim.scenario import ScenarioError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from lbsim.runner.run import RunProgress
 
 
+class Records(StrEnum):
+    """The choices of ``--records`` (the scenario's ``records``)."""
+
+    all = "all"
+    sample = "sample"
+    none = "none"
+
+
 def _progress_bar(quiet: bool) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -59,6 +76,17 @@ def run(
             "PATH ending in .gif, .html or .mp4 (needs ffmpeg).",
         ),
     ] = None,
+    records: Annotated[
+        Records | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Per-request rows to keep: all, a sample (every 100th) or none "
+            "(summaries, latency histograms, time series) [default: the scenario's].",
+        ),
+    ] = None,
+    no_plots: Annotated[
+        bool, typer.Option("--no-plots", help="Write report.html without figures.")
+    ] = False,
 ) -> None:
     """Simulate every variant of SCENARIO; print the summary; write results and report."""
     from lbsim.io import atomic_path
@@ -66,9 +94,13 @@ def run(
     from lbsim.report.table import summary_table
     from lbsim.runner.run import load_scenario, replicate
     from lbsim.runner.run import run as run_scenario
+    from lbsim.scenario import ScenarioError
 
     try:
-        loaded = load_scenario(scenario, overrides(assignments, seed))
+        changes = overrides(assignments, seed)
+        if records is not None:
+            changes["records"] = records.value
+        loaded = load_scenario(scenario, changes)
     except ScenarioError as error:
         fail([str(p) for p in error.problems])
     if animate is not None and animate.suffix.lower() not in (".gif", ".html", ".mp4"):
@@ -82,12 +114,15 @@ def run(
             total = replications * len(loaded.variants)
             table = replicate(loaded, replications, progress=_tracker(bar, "replications", total))
     out.print(summary_table(result.summary))
+    # The report first: it draws half its plots in a forked child, best forked
+    # before saving starts pyarrow's threads.
+    report = write_report(result, target, plots=not no_plots)
     paths = result.save(target)
     if table is not None:
         with atomic_path(target / "replications.csv") as tmp:
             table.to_csv(tmp, index=False)
         paths.append(target / "replications.csv")
-    paths += write_report(result, target)
+    paths += report
     if animate is not None:
         from lbsim.report.animate import animate as animate_queues
 

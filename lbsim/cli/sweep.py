@@ -7,17 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from lbsim.cli.common import SetOption, err, fail, out, overrides
-from lbsim.scenario import ScenarioError
 
 
 def sweep(
@@ -71,9 +62,19 @@ def sweep(
 ) -> None:
     """Run grid points x variants x replications; write tidy tables with confidence
     intervals, plots and report.html. Exit 1 if a run failed (the others are kept)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from lbsim.report.sweep_plots import sweep_table, write_sweep_report
     from lbsim.runner.sweep import dask_executor, parse_grid, plan
     from lbsim.runner.sweep import sweep as run_sweep
+    from lbsim.scenario import ScenarioError
 
     if ci not in ("t", "bootstrap"):
         fail(f"--ci: {ci!r} is not one of: t, bootstrap")

@@ -12,8 +12,12 @@ looks complete.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from matplotlib.figure import Figure
 
@@ -71,14 +75,72 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
 
 
 def write_report(
-    result: ResultLike, out_dir: Path, formats: Sequence[str] = ("png",)
+    result: ResultLike, out_dir: Path, formats: Sequence[str] = ("png",), plots: bool = True
 ) -> list[Path]:
     """Write every plot (one file per format) and ``report.html`` into ``out_dir``.
 
-    The HTML always embeds PNGs, whatever ``formats`` asks for on disk.
+    The HTML always embeds PNGs, whatever ``formats`` asks for on disk; with
+    ``plots=False`` it has the tables only and no plot is drawn.
     Returns the written paths: plots in report order, then the HTML.
     """
-    return write_page(figures(result), lambda images: render_html(result, images), out_dir, formats)
+    _check(formats)
+    names = list(PLOTS) if plots else []
+    half = names[len(names) // 2 :]
+    with _forked(lambda: _encoded(result, half, formats)) as theirs:
+        mine = _encoded(result, names[: len(names) // 2], formats)
+        images = {**mine, **theirs()}
+    drawn = {name: images[name] for name in names}
+    return write_encoded(drawn, lambda pngs: render_html(result, pngs), out_dir, formats)
+
+
+Encoded = dict[str, dict[str, bytes]]  # plot name -> format -> file contents
+
+
+def _encoded(result: ResultLike, names: Sequence[str], formats: Sequence[str]) -> Encoded:
+    """Draw the plots ``names`` and encode each as PNG and every format asked for."""
+    encoded: Encoded = {}
+    for name in names:
+        fig = PLOTS[name](result)
+        png = figure_bytes(fig, "png")
+        encoded[name] = {fmt: png if fmt == "png" else figure_bytes(fig, fmt) for fmt in formats}
+        encoded[name]["png"] = png
+    return encoded
+
+
+@contextmanager
+def _forked(work: Callable[[], Encoded]) -> Iterator[Callable[[], Encoded]]:
+    """Run ``work`` in a forked child (it shares the parent's memory, so the
+    result is not copied) while the caller does its share; yields the getter
+    of the child's answer. Without ``fork``, ``work`` runs in the getter."""
+    if not hasattr(os, "fork") or multiprocessing.current_process().daemon:
+        yield work
+        return
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_answer, args=(work, send), daemon=True)
+    child.start()
+    send.close()
+
+    def answer() -> Encoded:
+        answer = receive.recv()
+        if isinstance(answer, BaseException):
+            raise answer
+        return cast(Encoded, answer)
+
+    try:
+        yield answer
+    finally:
+        receive.close()
+        child.join()
+
+
+def _answer(work: Callable[[], Encoded], send: Any) -> None:
+    try:
+        answer: Encoded | BaseException = work()
+    except Exception as error:  # re-raised in the parent
+        answer = error
+    send.send(answer)
+    send.close()
 
 
 def write_page(
@@ -89,17 +151,35 @@ def write_page(
 ) -> list[Path]:
     """Write ``plots`` (one file per format) and the page ``render`` makes of
     their PNGs as ``report.html``; returns the paths, the HTML last."""
+    _check(formats)
+    encoded = {
+        name: {fmt: figure_bytes(fig, fmt) for fmt in dict.fromkeys(["png", *formats])}
+        for name, fig in plots.items()
+    }
+    return write_encoded(encoded, render, out_dir, formats)
+
+
+def _check(formats: Sequence[str]) -> None:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown plot format(s) {unknown}: expected some of {FORMATS}")
+
+
+def write_encoded(
+    plots: Mapping[str, Mapping[str, bytes]],
+    render: Callable[[dict[str, bytes]], str],
+    out_dir: Path,
+    formats: Sequence[str],
+) -> list[Path]:
+    """Write encoded plots (name -> format -> bytes, PNG always there), the
+    ``formats`` asked for, and ``report.html``; returns the paths, the HTML last."""
+    _check(formats)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    images: dict[str, bytes] = {}
-    for name, fig in plots.items():
-        images[name] = figure_bytes(fig, "png")
+    for name, files in plots.items():
         for fmt in dict.fromkeys(formats):
-            data = images[name] if fmt == "png" else figure_bytes(fig, fmt)
-            written.append(write_atomic(out_dir / f"{name}.{fmt}", data))
+            written.append(write_atomic(out_dir / f"{name}.{fmt}", files[fmt]))
+    images = {name: files["png"] for name, files in plots.items()}
     written.append(write_atomic(out_dir / "report.html", render(images).encode("utf-8")))
     return written

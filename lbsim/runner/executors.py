@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 
-from lbsim.runner.tasks import Outcome, Task, describe, run_task
+from lbsim.runner.tasks import Outcome, Task, describe, expected_requests, run_task
 
 DASK_MISSING = "Dask support needs: pip install 'lbsim[dask]'"
 
@@ -48,39 +49,78 @@ def dask_executor(address: str = "local", workers: int | None = None) -> Iterato
             cluster.close()
 
 
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _warm() -> None:
+    """Import what a run needs once per worker, as soon as it starts."""
+    import lbsim.runner.tasks  # noqa: F401
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """A ``spawn`` pool of ``workers`` processes, started once and kept for
+    the next sweep of this process (shut down at exit)."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        if not _POOLS:
+            atexit.register(shutdown_pools)
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_warm)
+        _POOLS[workers] = pool
+    return pool
+
+
+def start_workers(jobs: int | None) -> None:
+    """Start the local pool's workers now (they import while the caller plans)."""
+    if jobs != 1:
+        local_pool(jobs or os.cpu_count() or 1).submit(_warm)
+
+
+def shutdown_pools() -> None:
+    """Stop the kept local pools."""
+    while _POOLS:
+        _POOLS.popitem()[1].shutdown(wait=True, cancel_futures=True)
+
+
 def execute(
     tasks: list[Task],
     executor: Executor | None,
     jobs: int | None,
     done: Callable[[Task, Outcome], None],
 ) -> None:
-    """Run ``tasks``, calling ``done`` for each as it finishes (any order)."""
+    """Run ``tasks``, calling ``done`` for each as it finishes (any order).
+
+    The longest runs (most expected requests) are submitted first, so that no
+    long run starts last while the other workers sit idle."""
     if executor is None and (jobs == 1 or len(tasks) <= 1):
         for task in tasks:
             done(task, run_task(task))
         return
     own = executor is None
-    pool: Executor = executor or ProcessPoolExecutor(
-        max_workers=min(jobs or os.cpu_count() or 1, len(tasks)),
-        mp_context=multiprocessing.get_context("spawn"),
-    )
+    workers = jobs or os.cpu_count() or 1
+    pool: Executor = executor or local_pool(workers)
     futures: dict[Future[Outcome], Task] = {}
     try:
-        futures = {pool.submit(run_task, task): task for task in tasks}
+        ordered = sorted(tasks, key=expected_requests, reverse=True)
+        futures = {pool.submit(run_task, task): task for task in ordered}
         for future in as_completed(futures):
             task = futures[future]
             try:
                 outcome = future.result()
             except Exception as error:  # a worker died, a cluster went away...
+                if own and isinstance(error, BrokenExecutor):
+                    _POOLS.pop(workers, None)  # the next sweep starts a fresh pool
                 outcome = Outcome(
                     task.key,
                     error=describe(error),
                     traceback="".join(traceback.format_exception(error)),
                 )
             done(task, outcome)
-    finally:
-        if own:
+    except BaseException:
+        if own:  # interrupted: a kept pool would still hold the queued runs
+            _POOLS.pop(workers, None)
             pool.shutdown(wait=True, cancel_futures=True)
-        else:
-            for future in futures:
-                future.cancel()
+        raise
+    finally:
+        for future in futures:
+            future.cancel()

@@ -23,12 +23,12 @@ from lbsim.analysis.result import (
     balancers_frame,
     concat,
     events_frame,
-    requests_frame,
     summarize,
     timeseries_frame,
 )
 from lbsim.engine.workload import Workload, draw_workload
 from lbsim.engine.world import World
+from lbsim.runner.keep import kept
 from lbsim.scenario import Loaded, Scenario, load, resolved
 from lbsim.streams import replication_seeds
 
@@ -132,6 +132,7 @@ def run(
     started = time.perf_counter()
     base = loaded.base
     summaries, requests, series, views, events = [], [], [], [], []
+    histograms: dict[str, dict[str, Any]] = {}
     workloads = Workloads()
     count = len(loaded.variants)
     for index, variant in enumerate(loaded.variants):
@@ -140,8 +141,10 @@ def run(
         workload = workloads.get(config)
         records = World(config, workload).run(on_chunk)
         names = config.server_names()
-        summaries.append(summarize(variant, workload, records))
-        requests.append(requests_frame(variant.name, workload, records, names, config.warmup))
+        row, histogram, rows = kept(variant, workload, records, config.records)
+        summaries.append(row)
+        histograms[variant.name] = histogram.to_dict()
+        requests.append(rows)
         series.append(timeseries_frame(variant.name, records, names))
         views.append(balancers_frame(variant.name, records))
         events.append(events_frame(variant.name, records))
@@ -160,6 +163,10 @@ def run(
         ],
         "servers": _servers(base),
         "scenario": resolved(base),
+        "records": base.records,
+        # latency of ok requests after the warm-up, per variant: mergeable
+        # (lbsim.runner.histogram.LatencyHistogram.from_dict)
+        "latency_histograms": histograms,
     }
     return Result(
         summary=pd.DataFrame(summaries),

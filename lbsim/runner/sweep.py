@@ -53,7 +53,7 @@ import pandas as pd
 from lbsim._version import __version__
 from lbsim.io import write_files
 from lbsim.runner.cache import read_cached, requests_path, write_cached
-from lbsim.runner.executors import DASK_MISSING, dask_executor, execute
+from lbsim.runner.executors import DASK_MISSING, dask_executor, execute, start_workers
 from lbsim.runner.grid import parse_grid
 from lbsim.runner.histogram import EDGES, LatencyHistogram
 from lbsim.runner.intervals import CiMethod, confidence_intervals
@@ -212,6 +212,8 @@ def sweep(
     ``keep_requests`` or overrides, which the plan already holds).
     """
     started = time.perf_counter()
+    if executor is None:
+        start_workers(jobs)  # they import while the plan is made and the cache read
     if isinstance(scenario, Plan):
         if replications is not None or grid or overrides:
             raise TypeError("give replications, grid and overrides to plan(), not with a Plan")

@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 
 from lbsim._version import __version__
-from lbsim.analysis.result import requests_frame, summarize
-from lbsim.engine.records import OK
 from lbsim.engine.workload import draw_workload
 from lbsim.engine.world import World
 from lbsim.runner.histogram import LatencyHistogram
+from lbsim.runner.keep import Records, kept
 from lbsim.scenario import (
     Variant,
     load,
@@ -72,20 +71,16 @@ def run_task(task: Task) -> Outcome:
         variant = Variant(task.variant, task.params, scenario)
         workload = draw_workload(scenario)
         records = World(scenario, workload).run()
-        row = summarize(variant, workload, records)
+        # Sweeps keep no rows unless asked: summaries and histograms (records: none).
+        mode: Records = "all" if task.keep_requests else "none"
+        row, histogram, rows = kept(variant, workload, records, mode)
         skip = {"variant", *task.params}
         metrics = {
             k: float(v)
             for k, v in row.items()
             if k not in skip and isinstance(v, int | float | np.integer | np.floating)
         }
-        measured = workload.arrival >= scenario.warmup
-        ok = measured & (records.status == OK)
-        histogram = LatencyHistogram.of(records.end[ok] - workload.arrival[ok])
-        requests = None
-        if task.keep_requests:
-            names = scenario.server_names()
-            requests = requests_frame(task.variant, workload, records, names, scenario.warmup)
+        requests = rows if task.keep_requests else None
         return Outcome(
             task.key, metrics, histogram, requests, wall_time=time.perf_counter() - started
         )
@@ -96,6 +91,15 @@ def run_task(task: Task) -> Outcome:
             traceback=traceback.format_exc(),
             wall_time=time.perf_counter() - started,
         )
+
+
+def expected_requests(task: Task) -> float:
+    """Rough cost of a task for scheduling: its duration times its peak rate."""
+    arrivals = task.scenario["clients"]["arrivals"]
+    rate = arrivals.get("rate") or max(
+        (p["rate"] for p in arrivals.get("profile") or ()), default=0
+    )
+    return float(task.scenario["duration"]) * float(rate)
 
 
 def describe(error: BaseException) -> str:

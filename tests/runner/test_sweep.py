@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,8 +20,6 @@ from lbsim.analysis import theory
 from lbsim.cli import app
 from lbsim.report.sweep_plots import load_curve, metric_vs_parameter, sweep_figures
 from lbsim.runner.sweep import (
-    EDGES,
-    LatencyHistogram,
     SweepResult,
     confidence_intervals,
     dask_executor,
@@ -177,20 +174,6 @@ def test_bootstrap_is_used_for_percentiles_and_is_reproducible() -> None:
     )
     row = confidence_intervals(constant, method="bootstrap").iloc[0]
     assert (row["ci_low"], row["ci_high"]) == (2.0, 2.0)
-
-
-def test_histograms_merge_and_read_quantiles() -> None:
-    rng = np.random.default_rng(1)
-    a, b = rng.exponential(0.1, 5000), rng.exponential(0.1, 3000)
-    merged = LatencyHistogram.of(a) + LatencyHistogram.of(b)
-    assert np.array_equal(merged.counts, LatencyHistogram.of(np.r_[a, b]).counts)
-    width = EDGES[1] / EDGES[0]
-    for q in (0.5, 0.99):
-        exact = float(np.quantile(np.r_[a, b], q))
-        assert exact / width <= merged.quantile(q) <= exact * width
-    edge = LatencyHistogram.of(np.array([0.0, 1e-9, 1e6, np.nan]))
-    assert edge.counts[0] == 2 and edge.counts[-1] == 1 and edge.total == 3
-    assert math.isnan(LatencyHistogram().quantile(0.5))
 
 
 def test_merged_histogram_counts_every_ok_request() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
@@ -32,6 +32,11 @@ class Scenario(Frozen):
     )
     sample_interval: PositiveDuration | None = Field(
         default=None, description="period of the time series (default: duration / 500)"
+    )
+    records: Literal["all", "sample", "none"] = Field(
+        default="all",
+        description="per-request rows kept: all, a deterministic sample (every 100th request) "
+        "or none (summaries, latency histograms and time series only)",
     )
     clients: Clients
     balancer: Balancer = Balancer()
