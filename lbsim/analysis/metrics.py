@@ -41,6 +41,7 @@ class Metric:
     population: str  # what it is computed over
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
+    requires: str | None = None  # a summary column only in runs with this model configured
 
     @property
     def is_percentile(self) -> bool:
@@ -120,6 +121,45 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect up",
             "detup",
             "recoveries (recover -> marked up)",
+        ),
+        *_connection_metrics(),
+    )
+
+
+def _connection_metrics() -> tuple[Metric, ...]:
+    """Columns of runs with ``clients.connections``."""
+    opened = "connections opened after warm-up"
+    return (
+        Metric(
+            "connections_opened",
+            "number",
+            None,
+            "connections opened",
+            "conns",
+            opened,
+            "conn",
+            requires="connections",
+        ),
+        Metric(
+            "requests_per_connection",
+            "number",
+            None,
+            "requests per connection",
+            "req/conn",
+            opened,
+            "req/conn",
+            requires="connections",
+        ),
+        Metric(
+            "connection_imbalance",
+            "number",
+            "lower",
+            "connection imbalance",
+            "cimbal",
+            "open connections per server, time-weighted over the measurement window "
+            "(pinned connections: layer 4 or WebSockets)",
+            "max/mean",
+            requires="connections",
         ),
     )
 

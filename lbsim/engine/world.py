@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import attrgetter
 
 import numpy as np
@@ -28,6 +29,8 @@ from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
 from lbsim.engine import load_reports
 from lbsim.engine.balancer import Balancer
+from lbsim.engine.connected import ConnectedBalancer
+from lbsim.engine.connections import ConnectionTable
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
 from lbsim.engine.loop import Arrivals, Loop, advance
@@ -96,6 +99,12 @@ class World:
         keys = column(workload.client_ips[workload.client])
         client_ids = column(workload.client)
         self.balancers: list[Balancer] = []
+        self.connections = self._connection_table(len(self.servers), window)
+        make: Callable[..., Balancer] = Balancer
+        if self.connections is not None:
+            limits = config.connections
+            drain = limits.drain_timeout if limits is not None else None
+            make = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
             # per-worker balancers; one LB node per zone in ALB).
@@ -105,7 +114,7 @@ class World:
                 backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
             )
             _subscribe_plugin(backends, algorithm)
-            balancer = Balancer(
+            balancer = make(
                 self.env,
                 index,
                 backends,
@@ -177,6 +186,31 @@ class World:
         )
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
+
+    def _connection_table(
+        self, n_servers: int, window: tuple[float, float]
+    ) -> ConnectionTable | None:
+        """The clients' connections, if the scenario has a connection model."""
+        model = self.scenario.clients.connections
+        if model is None:
+            return None
+        table = ConnectionTable(
+            self.env,
+            self.workload,
+            model,
+            self.scenario.balancer.connections,
+            n_servers,
+            window,
+            stream(self.scenario.seed, "keepalive-requests"),
+            pinned=self.scenario.balancer.layer == 4 or model.websocket is not None,
+        )
+        table.on_close = self._connection_closed
+        return table
+
+    def _connection_closed(self, owner: int, host: int, lifetime: float) -> None:
+        balancer = self.balancers[owner]
+        assert isinstance(balancer, ConnectedBalancer)
+        balancer.connection_closed(host, lifetime)
 
     def _done(self, job: int, backend: int, status: int) -> None:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
@@ -302,6 +336,8 @@ class World:
         self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
+        if self.connections is not None:
+            self.recorder.connections = self.connections.stats()
         return self.recorder
 
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from lbsim.scenario.units import parse_duration
+from lbsim.scenario.units import parse_duration, parse_rate
 
 _DURATION_SCHEMA = {
     "anyOf": [
@@ -40,6 +40,19 @@ Duration = Annotated[
 ]
 PositiveDuration = Annotated[
     float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA), Field(gt=0)
+]
+
+
+_RATE_SCHEMA = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(k|M)?\s*(/\s*(s|m|h))?\s*$"},
+    ],
+    "description": "events per second, or with a unit: 800/s, 10k/s, 90/m",
+}
+Rate = Annotated[float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(ge=0)]
+PositiveRate = Annotated[
+    float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(gt=0)
 ]
 
 

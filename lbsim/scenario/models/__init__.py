@@ -2,6 +2,7 @@
 
 from lbsim.scenario.models.balancer import AlgorithmChoice, Balancer, SlowStart
 from lbsim.scenario.models.clients import Arrivals, Clients, Nat, PositiveRate, Rate, RatePoint
+from lbsim.scenario.models.connections import ConnectionLimits, Connections, KeepAlive, WebSocket
 from lbsim.scenario.models.events import Action, Crashes, Faults, RandomDuration, TimelineEvent
 from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
@@ -18,11 +19,14 @@ __all__ = [
     "Backoff",
     "Balancer",
     "Clients",
+    "ConnectionLimits",
+    "Connections",
     "Crashes",
     "EnvoyOutlier",
     "Faults",
     "HaproxyPassive",
     "HealthCheck",
+    "KeepAlive",
     "Name",
     "Nat",
     "NginxPassive",
@@ -39,6 +43,7 @@ __all__ = [
     "SlowStart",
     "Sweep",
     "TimelineEvent",
+    "WebSocket",
     "json_schema",
     "resolved",
 ]

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import Field, model_validator
 
-from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
+from lbsim.scenario.dists import (
+    Distribution,
+    Duration,
+    Frozen,
+    PositiveDuration,
+    PositiveRate,
+    Rate,
+)
+from lbsim.scenario.models.connections import Connections
 from lbsim.scenario.models.retries import Retries
-from lbsim.scenario.units import parse_rate
-
-_RATE_SCHEMA = {
-    "anyOf": [
-        {"type": "number"},
-        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(k|M)?\s*(/\s*(s|m|h))?\s*$"},
-    ],
-    "description": "events per second, or with a unit: 800/s, 10k/s, 90/m",
-}
-Rate = Annotated[float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(ge=0)]
-PositiveRate = Annotated[
-    float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(gt=0)
-]
 
 
 class RatePoint(Frozen):
@@ -88,3 +83,8 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = None
+    connections: Connections | None = Field(
+        default=None,
+        description="connections carry many requests (keep-alive, HTTP/2, WebSockets); "
+        "none: every request is its own connection",
+    )

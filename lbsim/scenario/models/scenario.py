@@ -71,6 +71,14 @@ class Scenario(Frozen):
                 raise ValueError(f"unknown target {event.target!r}{hint}")
         return events
 
+    @field_validator("balancer")
+    @classmethod
+    def _limits_need_connections(cls, balancer: Balancer, info: ValidationInfo) -> Balancer:
+        clients = info.data.get("clients")
+        if balancer.connections is not None and clients is not None and not clients.connections:
+            raise ValueError("`connections` limits need clients.connections (a connection model)")
+        return balancer
+
     @field_validator("warmup")
     @classmethod
     def _warmup_before_end(cls, warmup: float, info: ValidationInfo) -> float:
