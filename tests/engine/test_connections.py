@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 
 from lbsim.engine.connected import ConnectedBalancer
 from lbsim.engine.records import Recorder
@@ -108,9 +109,7 @@ def test_layer4_pinning_under_load() -> None:
             "clients.service": {"dist": "exponential", "mean": "150ms"},
             "servers.0.count": 4,
             "servers.0.workers": 1,
-            "clients.connections": {
-                "keepalive": {"requests": {"dist": "exponential", "mean": 10}}
-            },
+            "clients.connections": {"keepalive": {"requests": {"dist": "exponential", "mean": 10}}},
         }
     )
     _, rec, _ = simulate(scenario(data, **{"balancer.layer": 4}))
@@ -120,7 +119,8 @@ def test_layer4_pinning_under_load() -> None:
     assert (hosts_per_connection(rec)[many] > 1).mean() > 0.5
 
 
-def test_what_the_algorithm_counts() -> None:
+@pytest.mark.parametrize("layer", [4, 7])
+def test_what_the_algorithm_counts(layer: int) -> None:
     # After every slice of the run: at layer 4 the host set's outstanding
     # (what least_connections reads) is the open connections pinned to each
     # host; at layer 7 it is the requests in flight, as without connections.
@@ -134,26 +134,25 @@ def test_what_the_algorithm_counts() -> None:
             "servers.0.count": 4,
             "servers.0.workers": 2,
             "balancer.algorithm": "least_connections",
+            "balancer.layer": layer,
             "clients.connections": {"keepalive": {"requests": 20, "idle_timeout": "2s"}},
         }
     )
-    for layer in (4, 7):
-        variant = load(data=scenario(data, **{"balancer.layer": layer})).variants[0].scenario
-        world = World(variant, draw_workload(variant))
-        balancer = world.balancer
-        table = world.connections
-        assert isinstance(balancer, ConnectedBalancer) and table is not None
-        seen: list[tuple[list[int], list[int]]] = []
+    variant = load(data=data).variants[0].scenario
+    world = World(variant, draw_workload(variant))
+    balancer, table = world.balancer, world.connections
+    assert isinstance(balancer, ConnectedBalancer) and table is not None
+    seen: list[tuple[list[int], list[int]]] = []
 
-        def check(fraction: float) -> None:
-            if layer == 4:
-                seen.append((list(balancer.backends.outstanding), list(table.open_per_host)))
-            else:
-                seen.append(([sum(balancer.backends.outstanding)], [world.totals.outstanding]))
+    def check(fraction: float) -> None:
+        if layer == 4:
+            seen.append((list(balancer.backends.outstanding), list(table.open_per_host)))
+        else:
+            seen.append(([sum(balancer.backends.outstanding)], [world.totals.outstanding]))
 
-        world.run(check)
-        assert all(a == b for a, b in seen)
-        assert max(max(a) for a, _ in seen) > 1  # the counts were exercised
+    world.run(check)
+    assert all(a == b for a, b in seen)
+    assert max(max(a) for a, _ in seen) > 1  # the counts were exercised
 
 
 def test_keepalive_requests_per_connection_follows_the_distribution() -> None:
@@ -169,9 +168,7 @@ def test_keepalive_requests_per_connection_follows_the_distribution() -> None:
             "duration": "30m",
             "clients.arrivals.rate": 10.0,
             "clients.service": {"dist": "deterministic", "value": "1ms"},
-            "clients.connections": {
-                "keepalive": {"requests": {"dist": "exponential", "mean": 4}}
-            },
+            "clients.connections": {"keepalive": {"requests": {"dist": "exponential", "mean": 4}}},
         },
     )
     _, rec, _ = simulate(data)
@@ -222,9 +219,7 @@ def test_http2_streams_cap() -> None:
     peak = 0
     for request in range(len(workload)):
         t = arrival[request]
-        in_flight = np.bincount(
-            conn[(arrival <= t) & (end > t)], minlength=len(stats["opened"])
-        )
+        in_flight = np.bincount(conn[(arrival <= t) & (end > t)], minlength=len(stats["opened"]))
         peak = max(peak, int(in_flight.max()))
         assert in_flight.max() <= streams
         if stats["request_opened"][request]:
