@@ -33,7 +33,12 @@ SCENARIO = {
 
 def test_the_summary_has_exactly_the_catalogue_columns_in_order() -> None:
     summary = lbsim.run(SCENARIO).summary
+    always = [name for name, m in METRICS.items() if m.requires is None]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always]
+    clients = {**SCENARIO["clients"], "connections": {"keepalive": {"requests": 10}}}  # type: ignore[dict-item]
+    summary = lbsim.run({**SCENARIO, "clients": clients}).summary
     assert list(summary.columns) == ["variant", "balancer.algorithm", *METRICS]
+    assert {m.requires for m in METRICS.values()} == {None, "connections"}
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -61,7 +66,12 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 
 
 def test_directions_and_units() -> None:
-    assert {n for n, m in METRICS.items() if m.better is None} == {"requests", "utilization_mean"}
+    assert {n for n, m in METRICS.items() if m.better is None} == {
+        "requests",
+        "utilization_mean",
+        "connections_opened",
+        "requests_per_connection",
+    }
     assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100
