@@ -256,3 +256,72 @@ def test_max_lifetime_and_draining_close_pinned_connections() -> None:
     assert (closed[on_web0] <= 150 + 1e-9).all()
     assert (on_web0 & (closed > 149)).any()  # some were closed by the drain itself
     assert (hosts_per_connection(rec) <= 1).all()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {
+            "balancer.instances": 2,
+            "balancer.layer": 4,
+            "balancer.algorithm": "least_connections",
+            "balancer.health_check": {"preset": "haproxy", "interval": "1s"},
+            "clients.retries": {"max": 2},
+            "events": [
+                {"at": "30s", "target": "web-1", "action": "crash", "for": "20s"},
+                {"at": "60s", "target": "lb-1", "action": "crash", "for": "10s"},
+            ],
+        },
+        {
+            "balancer.instances": 2,
+            "balancer.mode": "active_passive",
+            "balancer.algorithm": "peak_ewma",
+            "balancer.layer": 4,
+            "clients.connections": {"streams": 8},
+            "events": [{"at": "40s", "target": "lb-0", "action": "crash"}],
+        },
+        {
+            "balancer.algorithm": {"name": "least_connections", "info_delay": 2},
+            "clients.per_try_timeout": "150ms",
+            "clients.retries": {"max": 1},
+            "balancer.connections": {"max_lifetime": "5s"},
+        },
+    ],
+    ids=["instances-checks-retries", "active-passive-ewma-h2", "info-delay-timeouts-lifetime"],
+)
+def test_connections_with_other_features(changes: dict[str, Any]) -> None:
+    # Whatever else is configured: every request that ended left its
+    # connection (none is left with requests in flight once all have ended),
+    # each connection carried at least the requests that rode it last, and
+    # the balancer's connection counts went back to zero with the connections.
+    data = scenario(
+        {
+            "duration": "2m",
+            "warmup": 0,
+            "clients.count": 30,
+            "clients.arrivals.rate": 20.0,
+            "clients.service": {"dist": "exponential", "mean": "100ms"},
+            "servers.0.count": 3,
+            "servers.0.workers": 2,
+            "clients.connections": {"keepalive": {"requests": 10, "idle_timeout": "1s"}},
+        },
+        **changes,
+    )
+    workload, rec, world = simulate(data)
+    table = world.connections
+    assert table is not None
+    stats = connections(rec)
+    assert not np.isnan(rec.end).any()
+    assert not any(table.active)
+    riders = np.bincount(stats["request_connection"], minlength=len(table))
+    assert (riders <= stats["requests"]).all() and stats["requests"].sum() >= len(workload)
+    open_now = [s != 2 for s in table.state]  # CLOSED == 2
+    for balancer in world.balancers:
+        if table.pinned:
+            expected = [0] * len(world.servers)
+            for c, is_open in enumerate(open_now):
+                if is_open and table.owner[c] == balancer.index and table.host[c] >= 0:
+                    expected[table.host[c]] += 1
+            assert balancer.backends.outstanding == expected
+        else:
+            assert sum(balancer.backends.outstanding) == 0
