@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
-from lbsim.analysis.metrics import METRICS, percentiles
+from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
+from lbsim.analysis.recovery import pattern_metrics
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
 from lbsim.io import write_files
@@ -193,8 +194,10 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
+    row.update(pattern_metrics(scenario, workload, rec, first))
     params = {path: _param_value(value) for path, value in variant.params.items()}
-    return {"variant": variant.name, **params, **{name: row[name] for name in METRICS}}
+    metrics = {name: row[name] for name in METRICS if name in row or name not in OPTIONAL_METRICS}
+    return {"variant": variant.name, **params, **metrics}
 
 
 def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:
