@@ -43,7 +43,7 @@ def recovery_time(
     p99_before, goodput_before = _levels(arrival, latency, ok, *before)
     if math.isinf(p99_before):  # nothing answered before the trigger: no reference
         return math.nan
-    windows = int(math.floor((end - removed) / window + 1e-9))
+    windows = math.floor((end - removed) / window + 1e-9)
     for k in range(windows):
         lo = removed + k * window
         p99, goodput = _levels(arrival, latency, ok, lo, lo + window)

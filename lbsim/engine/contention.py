@@ -44,7 +44,7 @@ class LoadedServer(Server):
         self._factor = 1.0
         super().__init__(*args, **kwargs)
 
-    @property  # type: ignore[override]
+    @property
     def slowdown(self) -> float:
         table = self._table
         load = len(self.queue) + self.busy

@@ -9,11 +9,12 @@ come from :func:`lbsim.engine.patterns.expand`: a first call at the
 request's arrival and a backup due ``after`` later. :class:`Hedging` sends
 a backup only if its first call has no final answer yet and one more backup
 keeps the backups within ``max_extra`` × the requests so far: after n
-requests at most ⌊max_extra · n⌋ backups, never more. :class:`HedgingBalancer` notices the first ``ok``
-answer of a pair and cancels the other call: out of its server's queue, or
-its service cut short (the worker is freed; the work done so far stays
-counted as busy time), and its outstanding count at the balancer released
-as for an abandoned attempt.
+requests at most ⌊max_extra · n⌋ backups, never more.
+:class:`HedgingBalancer` notices the first ``ok`` answer of a pair and
+cancels the other call: out of its server's queue, or its service cut
+short (the worker is freed; the work done so far stays counted as busy
+time), and its outstanding count at the balancer released as for an
+abandoned attempt.
 """
 
 from __future__ import annotations

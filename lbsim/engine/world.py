@@ -279,7 +279,7 @@ class World:
         time with the fraction done, never per event.
         """
         simple = self._client_lb is None and len(self.balancers) == 1
-        arrive = self.balancer.dispatch if simple else self._arrive
+        arrive: Callable[[int], None] = self.balancer.dispatch if simple else self._arrive
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]

@@ -4,8 +4,8 @@ from lbsim.scenario.models.balancer import AlgorithmChoice, Balancer, SlowStart
 from lbsim.scenario.models.clients import Arrivals, Clients, Nat, PositiveRate, Rate, RatePoint
 from lbsim.scenario.models.events import Action, Crashes, Faults, RandomDuration, TimelineEvent
 from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
-from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
+from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.recovery import Recovery
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
