@@ -21,7 +21,9 @@ import numpy as np
 
 from lbsim.engine.records import OK, Recorder
 from lbsim.engine.workload import Workload
-from lbsim.scenario import Scenario
+from lbsim.scenario import Variant
+
+PATTERN_FIELDS = ("clients.hedge", "clients.fanout")
 
 
 def recovery_time(
@@ -62,14 +64,18 @@ def _levels(
 
 
 def pattern_metrics(
-    scenario: Scenario, workload: Workload, rec: Recorder, first: int
+    variant: Variant, workload: Workload, rec: Recorder, first: int
 ) -> dict[str, float]:
-    """``extra_load`` (hedge, fan-out) and ``recovery_time`` (``recovery:``),
+    """``extra_load`` (hedge, fan-out; 0 for a variant of a comparison
+    that varies them and has neither) and ``recovery_time`` (``recovery:``),
     when asked for, over the requests from index ``first`` (the measured ones)."""
+    scenario = variant.scenario
     row: dict[str, float] = {}
     if rec.extra is not None:
         extra = rec.extra[first:]
         row["extra_load"] = float(extra.mean()) if len(extra) else 0.0
+    elif any(path.startswith(PATTERN_FIELDS) for path in variant.params):
+        row["extra_load"] = 0.0
     recovery = scenario.recovery
     if recovery is not None:
         arrival = workload.arrival[first:]

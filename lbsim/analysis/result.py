@@ -194,7 +194,7 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
-    row.update(pattern_metrics(scenario, workload, rec, first))
+    row.update(pattern_metrics(variant, workload, rec, first))
     params = {path: _param_value(value) for path, value in variant.params.items()}
     metrics = {name: row[name] for name in METRICS if name in row or name not in OPTIONAL_METRICS}
     return {"variant": variant.name, **params, **metrics}
