@@ -16,7 +16,8 @@ are hedged: extra 0.01, p99.9 = 35 ms. Work per request (the loser runs
 until the winner answers): unhedged E[D] = 20.2 ms; hedged at 12 ms E[L] +
 E[(L − a)·1{D1 > a}] = 10.5208 + 0.4408 = 10.9616 ms.
 
-Fan-out to k leaves needing q: slow (≥ 1 s) iff more than k − q leaves
+Fan-out to k leaves needing q: slow (1 s; counted as latency > 0.5 s, as
+arrival + 1 s − arrival may round below 1 s) iff more than k − q leaves
 straggle: 1 − 0.99^100 = 63.4 % for all 100, 1 − 0.99^100 − 100·0.01·0.99^99
 = 26.4 % for 99 of 100, 1 % for one leaf.
 
@@ -61,7 +62,7 @@ def test_hedging_after_p95_cuts_the_tail_for_a_few_percent_more_requests() -> No
     # 25 is 5 Poisson sd above
     requests = result.requests
     for variant in (p95, p99):
-        slow = requests[(requests["variant"] == variant) & (requests["latency"] >= 1.0)]
+        slow = requests[(requests["variant"] == variant) & (requests["latency"] > 0.5)]
         assert len(slow) <= 25
     # utilisation follows the work per request, 20.2 ms against 10.9616 ms;
     # the straggler count (≈ 950) dominates both: SE ≈ 1.6 %, tolerance 5 %
@@ -88,7 +89,7 @@ def test_fanning_out_to_100_leaves_makes_63_percent_of_requests_slow() -> None:
     }
     for variant, p in expected.items():
         latency = requests.loc[requests["variant"] == variant, "latency"]
-        slow = float((latency >= 1.0).mean())
+        slow = float((latency > 0.5).mean())
         # 4 SE at n = 4,858: 0.0057, 0.028, 0.025
         assert slow == pytest.approx(p, abs=4 * _se(p, len(latency))), (variant, slow, p)
     extra = dict(zip(result.summary["variant"], result.summary["extra_load"], strict=True))
