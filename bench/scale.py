@@ -40,8 +40,6 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-
-
 def _policies(servers: int) -> dict[str, dict[str, Any]]:
     """The ``balancer:`` of each newer policy at ``servers`` hosts (four
     instances where the policy is about several: join-idle-queue, subsets)."""
@@ -126,9 +124,7 @@ def policies(requests: int) -> None:
     print(f"{'':<38}{sizes}  1,000 / 8   × round robin at 1,000")
     baseline = 0.0
     for name in _policies(8):
-        cost = [
-            per_request("", n, requests, "plain", _policies(n)[name])[1] for n in POLICY_SIZES
-        ]
+        cost = [per_request("", n, requests, "plain", _policies(n)[name])[1] for n in POLICY_SIZES]
         baseline = baseline or cost[-1]
         cells = "".join(f"{c:9.2f}µs" for c in cost)
         print(f"{name:<38}{cells}  {cost[-1] / cost[0]:9.2f}   {cost[-1] / baseline:5.2f}")

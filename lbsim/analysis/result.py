@@ -273,6 +273,8 @@ def requests_frame(
     for name, values in rec.columns.items():
         if name not in _SHAPED:
             columns[name] = values[rows]
+    if rec.extra is not None:  # hedged or fan-out: calls beyond the first
+        columns["extra_calls"] = rec.extra[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
     columns["latency_failed_attempts"] = failed

@@ -179,3 +179,17 @@ def test_hedge_and_fanout_together_are_refused() -> None:
     )
     with pytest.raises(lbsim.ScenarioError, match="at most one of"):
         load(data=data)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"clients.fanout": {"leaves": 3, "quorum": 5}}, "quorum \\(5\\) cannot exceed leaves"),
+        ({"recovery": {"trigger_start": "10m", "trigger_end": "2h"}}, "before the end of arrivals"),
+        ({"recovery": {"trigger_start": "1m", "trigger_end": "10m"}}, "after the warm-up"),
+        ({"servers.0.slowdown": [{"load": 5, "factor": 2}, {"load": 5, "factor": 3}]}, "strictly"),
+    ],
+)
+def test_bad_pattern_settings_are_named(changes: dict, message: str) -> None:
+    with pytest.raises(lbsim.ScenarioError, match=message):
+        load(data=scenario(**changes))

@@ -81,6 +81,20 @@ class Scenario(Frozen):
             raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
         return warmup
 
+    @field_validator("recovery")
+    @classmethod
+    def _trigger_inside_the_run(
+        cls, recovery: Recovery | None, info: ValidationInfo
+    ) -> Recovery | None:
+        duration, warmup = info.data.get("duration"), info.data.get("warmup")
+        if recovery is None or duration is None:
+            return recovery
+        if recovery.trigger_end >= duration:
+            raise ValueError(f"trigger_end must be before the end of arrivals ({duration:g}s)")
+        if warmup is not None and recovery.trigger_start <= warmup:
+            raise ValueError(f"trigger_start must be after the warm-up ({warmup:g}s)")
+        return recovery
+
     @field_validator("servers")
     @classmethod
     def _distinct_pools(cls, servers: tuple[ServerPool, ...]) -> tuple[ServerPool, ...]:
