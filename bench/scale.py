@@ -48,6 +48,7 @@ def _policies(servers: int) -> dict[str, dict[str, Any]]:
         "peak_ewma": {"algorithm": "peak_ewma"},
         "client_side_weighted_round_robin": {"algorithm": "client_side_weighted_round_robin"},
         "jiq (4 dispatchers)": {"algorithm": "jiq", "instances": 4},
+        "ring_hash (plain, for comparison)": {"algorithm": "ring_hash"},
         "ring_hash hash_balance_factor 125": {
             "algorithm": {"name": "ring_hash", "hash_balance_factor": 125}
         },
