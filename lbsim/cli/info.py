@@ -73,6 +73,7 @@ def report(
     import contextlib
 
     from lbsim.analysis.result import Result
+    from lbsim.gate.validate import CheckError, run_files, summary_table
     from lbsim.io import OutputError
     from lbsim.outputs import claim_folder
     from lbsim.report import FORMATS, write_report
@@ -87,8 +88,10 @@ def report(
                 stack.enter_context(claim_folder(out_dir, "report", "--out", accept=("run",)))
             elif run_dir.is_dir():
                 stack.enter_context(claim_folder(run_dir, "run", "RUN_DIR"))
+            summary = run_files(run_dir)[1]  # run.json and summary.csv checked first
+            summary_table(summary, run_dir / "summary.csv")
             result = Result.load(run_dir)
-        except OutputError as error:
+        except (CheckError, OutputError) as error:
             fail(str(error))
         except (OSError, ValueError) as error:
             fail(f"{error}; expected the output folder of `lbsim run`")

@@ -42,14 +42,18 @@ def run_files(run_dir: Path) -> tuple[dict[str, Any], bytes, bytes | None]:
     file checked against run.json's list."""
     if not run_dir.is_dir():
         raise CheckError(f"{run_dir}: not a run directory (not a folder); {NOT_A_RUN}")
+    missing = [n for n in ("summary.csv", "run.json") if not (run_dir / n).exists()]
+    if missing:
+        raise CheckError(
+            f"{run_dir}: not a run directory (missing {', '.join(missing)}); {NOT_A_RUN}"
+        )
     try:
         meta = read_manifest(run_dir, "run.json", NOT_A_RUN)
         summary = read_member(run_dir, meta, "summary.csv")
         replications = read_member(run_dir, meta, "replications.csv")
     except OutputError as error:
         raise CheckError(str(error)) from error
-    if summary is None:
-        raise CheckError(f"{run_dir}: not a run directory (missing summary.csv); {NOT_A_RUN}")
+    assert summary is not None  # present, checked above
     check_meta(meta, run_dir / "run.json")
     return meta, summary, replications
 
