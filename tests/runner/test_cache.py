@@ -110,9 +110,7 @@ def test_an_entry_of_another_run_is_not_reused(
     assert len(warnings) == 1 and "key:" in warnings[0]
 
 
-def test_runs_being_a_file_is_reported(
-    reference: tuple[Path, SweepResult], tmp_path: Path
-) -> None:
+def test_runs_being_a_file_is_reported(reference: tuple[Path, SweepResult], tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     shutil.copytree(reference[0], out)
     shutil.rmtree(out / "runs")
