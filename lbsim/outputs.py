@@ -1,8 +1,9 @@
 """Output paths, checked before any work is done, and the lock on an output folder.
 
 *Folders* (``lbsim run --out``, ``lbsim sweep --out``, ``lbsim report -o``):
-:func:`claim_folder` accepts a folder that does not exist yet, an empty one,
-or one lbsim wrote of the same kind (it holds :data:`LOCK`, or the manifest of
+:func:`claim_folder` accepts a folder that does not exist yet, an empty one
+(or one holding only lbsim's folders, such as ``sweep/``), or one lbsim wrote
+of the same kind (it holds :data:`LOCK`, or the manifest of
 an older lbsim: ``run.json`` / ``sweep.json``). Anything else, a file or a
 folder with other people's files, is refused with exit status 2 before the
 simulation starts. The claim takes an exclusive ``flock`` on the folder's
@@ -80,6 +81,8 @@ def _signed(path: Path, signature: bytes) -> bool:
 
 def folder_kind(path: Path) -> str | None:
     """``run``, ``sweep`` or ``report`` for a folder lbsim wrote, else None."""
+    if not path.is_dir():
+        return None
     lock = path / LOCK
     if lock.is_file():
         try:
@@ -103,7 +106,8 @@ def check_folder(path: Path, kind: str, option: str, accept: Sequence[str] = ())
     if not path.is_dir():
         return path
     try:
-        entries = sorted(entry.name for entry in path.iterdir())
+        # lbsim's own subfolders (reports/<name>/sweep/ before the first run) do not count
+        entries = sorted(e.name for e in path.iterdir() if not folder_kind(e))
     except OSError as error:
         raise OutputError(f"{label}: cannot list: {error.strerror or error}") from error
     if not entries:

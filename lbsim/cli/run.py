@@ -137,6 +137,10 @@ def run(
             # forked before saving starts pyarrow's threads.
             report = write_report(result, target, plots=not no_plots)
             paths = result.save(target, replications=table, already=report)
+        except OSError as error:  # disk full, permissions changed while simulating...
+            if not writing:
+                raise
+            fail(f"{target}: cannot write: {error}; the folder is incomplete (no run.json)")
         except KeyboardInterrupt as error:
             state = (
                 f"{target} is incomplete (no run.json); run again"

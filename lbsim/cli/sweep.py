@@ -135,6 +135,8 @@ def sweep(
             paths = write_sweep_report(result, target)
         except OutputError as error:
             fail(str(error))
+        except OSError as error:  # disk full, permissions changed mid-sweep...
+            fail(f"{target}: cannot write: {error}")
         except KeyboardInterrupt as error:
             fail(
                 f"interrupted: finished runs are kept in {target / 'runs'}; "

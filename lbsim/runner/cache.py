@@ -83,10 +83,13 @@ def _histogram(hist: Any) -> LatencyHistogram:
 
 def read_cached(runs_dir: Path, task: Task) -> Outcome | None:
     """The finished run ``task`` from the cache; None if absent or incomplete
-    (no kept requests when they are wanted); :class:`BadEntryError` if damaged."""
+    (no kept requests when they are wanted); :class:`BadEntryError` if damaged;
+    :class:`~lbsim.io.OutputError` if the entry is a folder or a device."""
     path = cache_path(runs_dir, task.key)
     if not path.exists():
         return None
+    if not path.is_file():  # it could not be replaced by the rerun either
+        raise OutputError(f"{path}: not a regular file; remove it to let the sweep rerun it")
     try:
         record = parse_json(read_bytes(path), path.name)
     except OutputError as error:

@@ -77,8 +77,11 @@ def test_run_and_sweep_outputs_are_refused_before_any_work(
 
 def test_a_run_folder_is_not_a_sweep_folder(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
+    # The default sweep folder, reports/<name>/sweep/, may come before the run's.
+    lbsim.runner.sweep.sweep(TINY, replications=1, jobs=1, out=out / "sweep")
     code, text = cli("run", tiny, "-o", out, "-q", "--no-plots")
     assert code == 0, text
+    assert (out / "sweep" / "sweep.json").is_file()  # left alone
     code, text = cli("sweep", tiny, "-o", out, "-q", "-j", "1")
     assert code == 2 and "an lbsim run folder, not a sweep folder" in text, text
     # An empty folder and lbsim's own run folder are fine for a run.
