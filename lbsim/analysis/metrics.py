@@ -41,7 +41,6 @@ class Metric:
     population: str  # what it is computed over
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
-    requires: str | None = None  # a summary column only in runs with this model configured
 
     @property
     def is_percentile(self) -> bool:
@@ -122,6 +121,22 @@ def _catalogue() -> tuple[Metric, ...]:
             "detup",
             "recoveries (recover -> marked up)",
         ),
+        Metric(
+            "extra_load",
+            "fraction",
+            "lower",
+            "extra calls",
+            "extra",
+            "calls beyond one per request after warm-up (hedges, fan-out leaves)",
+        ),
+        Metric(
+            "recovery_time",
+            "seconds",
+            "lower",
+            "recovery time",
+            "recover",
+            "from the trigger's end until p99 and goodput are back within tolerance",
+        ),
         *_connection_metrics(),
     )
 
@@ -130,16 +145,7 @@ def _connection_metrics() -> tuple[Metric, ...]:
     """Columns of runs with ``clients.connections``."""
     opened = "connections opened after warm-up"
     return (
-        Metric(
-            "connections_opened",
-            "number",
-            None,
-            "connections opened",
-            "conns",
-            opened,
-            "conn",
-            requires="connections",
-        ),
+        Metric("connections_opened", "number", None, "connections opened", "conns", opened, "conn"),
         Metric(
             "requests_per_connection",
             "number",
@@ -148,7 +154,6 @@ def _connection_metrics() -> tuple[Metric, ...]:
             "req/conn",
             opened,
             "req/conn",
-            requires="connections",
         ),
         Metric(
             "connection_imbalance",
@@ -159,13 +164,25 @@ def _connection_metrics() -> tuple[Metric, ...]:
             "open connections per server, time-weighted over the measurement window "
             "(pinned connections: layer 4 or WebSockets)",
             "max/mean",
-            requires="connections",
         ),
     )
 
 
 #: Every summary metric, in the summary's column order.
 METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
+
+#: Metrics in the summary only when the scenario asks for them: ``extra_load``
+#: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
+#: the connection metrics with ``clients.connections``.
+OPTIONAL_METRICS: frozenset[str] = frozenset(
+    {
+        "extra_load",
+        "recovery_time",
+        "connections_opened",
+        "requests_per_connection",
+        "connection_imbalance",
+    }
+)
 
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
@@ -174,6 +191,8 @@ CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is 
 TERMINAL_METRICS: tuple[str, ...] = (
     "throughput",
     "error_rate",
+    "recovery_time",  # these two only when the scenario has them (OPTIONAL_METRICS)
+    "extra_load",
     "latency_p50",
     "latency_p99",
     "latency_p999",

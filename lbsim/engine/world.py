@@ -27,12 +27,14 @@ from simpy.events import Timeout
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
-from lbsim.engine import load_reports
+from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.connected import ConnectedBalancer
 from lbsim.engine.connections import ConnectionTable
+from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
+from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
@@ -54,7 +56,11 @@ class World:
 
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
+        self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
+        if self.calls is not None:
+            workload = self.calls.workload  # the balancer sees each call as a request
         self.workload = workload
+        self._hedging: Hedging | None = None
         self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
@@ -72,10 +78,11 @@ class World:
 
         self.servers: list[Server] = []
         for pool in scenario.servers:
+            make = Server if pool.slowdown is None else partial(LoadedServer, curve=pool.slowdown)
             for i in range(pool.count):
                 name = f"{pool.name}-{i}"
                 self.servers.append(
-                    Server(
+                    make(
                         self.env,
                         len(self.servers),
                         name,
@@ -99,12 +106,14 @@ class World:
         keys = column(workload.client_ips[workload.client])
         client_ids = column(workload.client)
         self.balancers: list[Balancer] = []
+        kind: Callable[..., Balancer] = Balancer
+        if scenario.clients.hedge is not None:
+            kind = HedgingBalancer
         self.connections = self._connection_table(len(self.servers), window)
-        make: Callable[..., Balancer] = Balancer
         if self.connections is not None:
             limits = config.connections
             drain = limits.drain_timeout if limits is not None else None
-            make = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
+            kind = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
             # per-worker balancers; one LB node per zone in ALB).
@@ -114,7 +123,7 @@ class World:
                 backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
             )
             _subscribe_plugin(backends, algorithm)
-            balancer = make(
+            balancer = kind(
                 self.env,
                 index,
                 backends,
@@ -304,9 +313,16 @@ class World:
         time with the fraction done, never per event.
         """
         simple = self._client_lb is None and len(self.balancers) == 1
-        arrivals = Arrivals(
-            self.env, self._arrival, self.balancer.dispatch if simple else self._arrive
-        )
+        arrive: Callable[[int], None] = self.balancer.dispatch if simple else self._arrive
+        hedge = self.scenario.clients.hedge
+        if hedge is not None and self.calls is not None:
+            balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
+            calls = self.calls
+            self._hedging = Hedging(
+                hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
+            )
+            arrive = self._hedging.arrive
+        arrivals = Arrivals(self.env, self._arrival, arrive)
         self._arrivals = arrivals
         if simple:  # answers go straight back to the one balancer
             for server in self.servers:
@@ -338,6 +354,9 @@ class World:
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         if self.connections is not None:
             self.recorder.connections = self.connections.stats()
+        if self.calls is not None:
+            sent = self._hedging.dispatched if self._hedging is not None else None
+            return self.calls.collapse(self.recorder, sent)
         return self.recorder
 
 

@@ -6,9 +6,11 @@ from lbsim.scenario.models.connections import ConnectionLimits, Connections, Kee
 from lbsim.scenario.models.events import Action, Crashes, Faults, RandomDuration, TimelineEvent
 from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
+from lbsim.scenario.models.patterns import Fanout, Hedge
+from lbsim.scenario.models.recovery import Recovery
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
-from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.servers import Name, ServerPool, SlowdownPoint
 from lbsim.scenario.models.sweep import Sweep
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "Connections",
     "Crashes",
     "EnvoyOutlier",
+    "Fanout",
     "Faults",
     "HaproxyPassive",
     "HealthCheck",
+    "Hedge",
     "KeepAlive",
     "Name",
     "Nat",
@@ -36,11 +40,13 @@ __all__ = [
     "RandomDuration",
     "Rate",
     "RatePoint",
+    "Recovery",
     "Retries",
     "RetryBudget",
     "Scenario",
     "ServerPool",
     "SlowStart",
+    "SlowdownPoint",
     "Sweep",
     "TimelineEvent",
     "WebSocket",

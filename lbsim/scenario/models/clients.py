@@ -15,6 +15,7 @@ from lbsim.scenario.dists import (
     Rate,
 )
 from lbsim.scenario.models.connections import Connections
+from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
 
 
@@ -88,3 +89,13 @@ class Clients(Frozen):
         description="connections carry many requests (keep-alive, HTTP/2, WebSockets); "
         "none: every request is its own connection",
     )
+    hedge: Hedge | None = None
+    fanout: Fanout | None = None
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> Clients:
+        if self.hedge is not None and self.fanout is not None:
+            raise ValueError("give at most one of `hedge` or `fanout`")
+        if self.connections is not None and (self.hedge is not None or self.fanout is not None):
+            raise ValueError("`hedge` and `fanout` do not work with `connections` yet")
+        return self
