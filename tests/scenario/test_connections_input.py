@@ -65,6 +65,7 @@ def test_good_connections_validate(tmp_path: Path) -> None:
             8,
             "message_rate",
         ),
+        ("    streams: 1", "    streams: 1\n  hedge: {after: 1s}", 3, "do not work with"),
     ],
     ids=[
         "no-streams",
@@ -75,6 +76,7 @@ def test_good_connections_validate(tmp_path: Path) -> None:
         "websocket-and-keepalive",
         "limits-without-connections",
         "websocket-without-rate",
+        "hedge-with-connections",
     ],
 )
 def test_bad_connections(tmp_path: Path, old: str, new: str, line: int, expected: str) -> None:
