@@ -155,6 +155,8 @@ def data_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
             isinstance(node, list) and isinstance(part, int) and part < len(node)
         ):
             node = node[part]
+        elif isinstance(node, dict) and part in node.values():
+            continue  # the tag of a tagged union (``dist: gamma``) names no field
         elif isinstance(node, dict) and part not in node and loc.index(part) == len(loc) - 1:
             pass  # a missing or unknown key at the end: keep it
         else:

@@ -1,0 +1,78 @@
+"""Reading the files a user names: regular files only, at most a limit of
+bytes, UTF-8, and (for files a scenario names) inside the scenario's folder.
+
+A FIFO, a device such as ``/dev/zero`` or a ``/proc`` file is refused by its
+type before a byte is read, so nothing blocks or fills memory; a file is
+opened without blocking and checked again once open. Messages name the file
+and the reason, never its contents.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+_KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISFIFO: "a FIFO (named pipe)",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+class FileProblem(ValueError):
+    """A file that may not or cannot be read (the message says why)."""
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
+
+
+def read_text(path: Path, limit: int) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes."""
+    try:
+        kind = _kind(os.stat(path).st_mode)
+        if kind is not None:
+            raise FileProblem(f"is {kind}, not a regular file")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            kind = _kind(info.st_mode)
+            if kind is not None:
+                raise FileProblem(f"is {kind}, not a regular file")
+            if info.st_size > limit:
+                raise FileProblem(f"is {info.st_size} bytes; the limit is {limit} bytes")
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise FileProblem("no such file") from None
+    except OSError as err:
+        raise FileProblem(err.strerror or type(err).__name__) from None
+    if len(data) > limit:
+        raise FileProblem(f"is larger than the limit of {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise FileProblem(f"is not UTF-8 text (byte {err.start + 1})") from None
+
+
+def inside(base: Path, name: str, allow_outside: bool) -> Path:
+    """``name`` resolved against the folder ``base``; refused if it leaves
+    ``base`` (absolute, ``..``, a symbolic link out) unless ``allow_outside``."""
+    if "\x00" in name:
+        raise FileProblem("a file name may not hold a NUL character")
+    path = base / name
+    if allow_outside:
+        return path
+    folder = base.resolve()
+    try:
+        path.resolve().relative_to(folder)
+    except ValueError:
+        raise FileProblem(
+            "is outside the scenario's folder; pass --allow-outside-files to read it"
+        ) from None
+    return path
