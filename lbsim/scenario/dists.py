@@ -53,6 +53,9 @@ class _Sampled(Frozen):
 
     @model_validator(mode="after")
     def _samplable(self) -> _Sampled:
+        return self._check_sampling()
+
+    def _check_sampling(self) -> _Sampled:
         kind = self.model_dump().get("dist", "distribution")
         try:
             with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
@@ -184,12 +187,8 @@ class Empirical(_Sampled):
     @model_validator(mode="before")
     @classmethod
     def _read_file(cls, data: object, info: ValidationInfo) -> object:
-        if not isinstance(data, dict) or data.get("values"):
-            return data
-        if data.get("file") is None:
-            raise ValueError("empirical needs `values` or `file`")
-        if not isinstance(data["file"], str):
-            return data  # the field's own check says what is wrong
+        if not isinstance(data, dict) or data.get("values") or not isinstance(data.get("file"), str):
+            return data  # the fields' own checks say what is wrong
         context = info.context or {}
         name = str(data["file"])
         try:
@@ -219,6 +218,12 @@ class Empirical(_Sampled):
         if values is not None and not values:
             raise ValueError("empirical needs at least one value")
         return values
+
+    @model_validator(mode="after")
+    def _samplable(self) -> _Sampled:
+        if not self.values:
+            raise ValueError("empirical needs `values` or `file`")
+        return self._check_sampling()
 
     @property
     def _array(self) -> np.ndarray:

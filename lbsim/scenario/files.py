@@ -33,6 +33,10 @@ def _kind(mode: int) -> str | None:
     return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
 
 
+def _size(limit: int) -> str:
+    return f"{limit // 1_000_000} MB" if limit % 1_000_000 == 0 else f"{limit} bytes"
+
+
 def read_text(path: Path, limit: int) -> str:
     """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes."""
     try:
@@ -46,14 +50,14 @@ def read_text(path: Path, limit: int) -> str:
             if kind is not None:
                 raise FileProblem(f"is {kind}, not a regular file")
             if info.st_size > limit:
-                raise FileProblem(f"is {info.st_size} bytes; the limit is {limit} bytes")
+                raise FileProblem(f"is {info.st_size} bytes; the limit is {_size(limit)}")
             data = handle.read(limit + 1)
     except FileNotFoundError:
         raise FileProblem("no such file") from None
     except OSError as err:
         raise FileProblem(err.strerror or type(err).__name__) from None
     if len(data) > limit:
-        raise FileProblem(f"is larger than the limit of {limit} bytes")
+        raise FileProblem(f"is larger than the limit of {_size(limit)}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -25,6 +25,7 @@ import yaml
 MAX_BYTES = 1_000_000
 MAX_NODES = 200_000
 MAX_DEPTH = 100
+_REPARSE_BYTES = 100_000  # syntax errors of smaller texts are worded by PyYAML's parser
 
 Path_ = tuple[str | int, ...]
 Marks = dict[Path_, tuple[int, int]]
@@ -282,13 +283,23 @@ def parse(text: str) -> tuple[Any, Marks]:
     bad = _control_character(text)
     if bad is not None:
         raise bad
-    loader = _Loader(text)
     try:
-        return _Composer(loader).compose()
+        return _compose(text, _Loader)
     except yaml.MarkedYAMLError as err:
+        if len(text) <= _REPARSE_BYTES and _Loader is not yaml.SafeLoader:
+            try:  # PyYAML's own parser words syntax errors better than libyaml
+                _compose(text, yaml.SafeLoader)
+            except yaml.MarkedYAMLError as worded:
+                err = worded
         line, col = _position(err.problem_mark)
         raise YamlError(f"YAML syntax error: {err.problem or err.context}", line, col) from None
     except yaml.YAMLError as err:
         raise YamlError(f"YAML error: {err}") from None
+
+
+def _compose(text: str, kind: type[yaml.SafeLoader]) -> tuple[Any, Marks]:
+    loader = kind(text)
+    try:
+        return _Composer(loader).compose()
     finally:
         loader.dispose()
