@@ -12,7 +12,7 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import numpy as np
 from pydantic import (
@@ -55,7 +55,7 @@ class _Sampled(Frozen):
     def _samplable(self) -> _Sampled:
         return self._check_sampling()
 
-    def _check_sampling(self) -> _Sampled:
+    def _check_sampling(self) -> Self:
         kind = self.model_dump().get("dist", "distribution")
         try:
             with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
@@ -187,7 +187,9 @@ class Empirical(_Sampled):
     @model_validator(mode="before")
     @classmethod
     def _read_file(cls, data: object, info: ValidationInfo) -> object:
-        if not isinstance(data, dict) or data.get("values") or not isinstance(data.get("file"), str):
+        if not isinstance(data, dict) or data.get("values"):
+            return data
+        if not isinstance(data.get("file"), str):
             return data  # the fields' own checks say what is wrong
         context = info.context or {}
         name = str(data["file"])
@@ -196,7 +198,7 @@ class Empirical(_Sampled):
                 Path(context.get("base_dir", ".")), name, context.get("allow_outside_files", False)
             )
             rows = list(csv.reader(io.StringIO(files.read_text(path, MAX_DATA_BYTES))))
-        except (files.FileProblem, csv.Error) as err:
+        except (files.FileError, csv.Error) as err:
             raise ValueError(f"empirical file {name!r}: {err}") from None
         column = 0
         if rows and data.get("column") is not None:
@@ -220,7 +222,7 @@ class Empirical(_Sampled):
         return values
 
     @model_validator(mode="after")
-    def _samplable(self) -> _Sampled:
+    def _samplable(self) -> Empirical:
         if not self.values:
             raise ValueError("empirical needs `values` or `file`")
         return self._check_sampling()

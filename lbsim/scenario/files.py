@@ -22,7 +22,7 @@ _KINDS = {
 }
 
 
-class FileProblem(ValueError):
+class FileError(ValueError):
     """A file that may not or cannot be read (the message says why)."""
 
 
@@ -42,33 +42,33 @@ def read_text(path: Path, limit: int) -> str:
     try:
         kind = _kind(os.stat(path).st_mode)
         if kind is not None:
-            raise FileProblem(f"is {kind}, not a regular file")
+            raise FileError(f"is {kind}, not a regular file")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             kind = _kind(info.st_mode)
             if kind is not None:
-                raise FileProblem(f"is {kind}, not a regular file")
+                raise FileError(f"is {kind}, not a regular file")
             if info.st_size > limit:
-                raise FileProblem(f"is {info.st_size} bytes; the limit is {_size(limit)}")
+                raise FileError(f"is {info.st_size} bytes; the limit is {_size(limit)}")
             data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise FileProblem("no such file") from None
+        raise FileError("no such file") from None
     except OSError as err:
-        raise FileProblem(err.strerror or type(err).__name__) from None
+        raise FileError(err.strerror or type(err).__name__) from None
     if len(data) > limit:
-        raise FileProblem(f"is larger than the limit of {_size(limit)}")
+        raise FileError(f"is larger than the limit of {_size(limit)}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise FileProblem(f"is not UTF-8 text (byte {err.start + 1})") from None
+        raise FileError(f"is not UTF-8 text (byte {err.start + 1})") from None
 
 
 def inside(base: Path, name: str, allow_outside: bool) -> Path:
     """``name`` resolved against the folder ``base``; refused if it leaves
     ``base`` (absolute, ``..``, a symbolic link out) unless ``allow_outside``."""
     if "\x00" in name:
-        raise FileProblem("a file name may not hold a NUL character")
+        raise FileError("a file name may not hold a NUL character")
     path = base / name
     if allow_outside:
         return path
@@ -76,7 +76,7 @@ def inside(base: Path, name: str, allow_outside: bool) -> Path:
     try:
         path.resolve().relative_to(folder)
     except ValueError:
-        raise FileProblem(
+        raise FileError(
             "is outside the scenario's folder; pass --allow-outside-files to read it"
         ) from None
     return path

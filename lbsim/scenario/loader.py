@@ -94,5 +94,5 @@ def load(
 def _read(path: Path, source: str) -> str:
     try:
         return files.read_text(path, MAX_BYTES)
-    except files.FileProblem as err:
+    except files.FileError as err:
         raise ScenarioError([Problem(source, None, None, "", str(err))]) from None

@@ -115,6 +115,10 @@ def problems(model: type[BaseModel], data: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _error(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("value_error", "Value error, {reason}", {"reason": reason})
+
+
 class Frozen(BaseModel):
     """Base of every scenario model: unknown keys are errors, values
     immutable, numbers finite and in range, booleans only where allowed."""
@@ -127,11 +131,7 @@ class Frozen(BaseModel):
         if isinstance(data, dict):
             fields = _fields(cls)
             wrong = [
-                InitErrorDetails(
-                    type=PydanticCustomError("value_error", "Value error, {reason}", {"reason": text}),
-                    loc=(key,),
-                    input=value,
-                )
+                InitErrorDetails(type=_error(text), loc=(key,), input=value)
                 for key, value in data.items()
                 if key in fields and (text := problem(value, *fields[key])) is not None
             ]

@@ -7,13 +7,12 @@ from __future__ import annotations
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from lbsim.scenario.errors import Problem, ScenarioError
 from lbsim.scenario.models import Scenario
-from lbsim.scenario.source import Marks
+from lbsim.scenario.source import Marks, YamlError, parse
 
 FieldPath = tuple[str | int, ...]
 
@@ -181,7 +180,11 @@ def parse_override(assignment: str) -> tuple[str, Any]:
             [Problem("--set", None, None, assignment, "expected path=value, e.g. seed=3")]
         )
     key, _, value = assignment.partition("=")
+    if not value.strip():
+        return key.strip(), ""
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        return key.strip(), value
+        return key.strip(), parse(value)[0]
+    except YamlError as err:
+        if err.message.startswith("YAML syntax error"):
+            return key.strip(), value  # not YAML: the text itself
+        raise ScenarioError([Problem("--set", None, None, key.strip(), err.message)]) from None

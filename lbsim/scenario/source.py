@@ -36,7 +36,9 @@ _COLLECTION_TAGS = {"!", _CORE + "seq", _CORE + "map"}
 _IMPLICIT = {_CORE + t for t in ("int", "float", "bool", "null", "merge")}
 _MERGE = _CORE + "merge"
 # what the YAML spec does not allow unescaped (PyYAML's Reader.NON_PRINTABLE)
-_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -50,7 +52,8 @@ class YamlError(ValueError):
         self.col = col
 
 
-def _position(mark: yaml.Mark | None) -> tuple[int, int]:
+def _position(mark: Any) -> tuple[int, int]:
+    """1-based line and column of a PyYAML or libyaml mark."""
     return (mark.line + 1, mark.column + 1) if mark else (1, 1)
 
 
@@ -186,15 +189,13 @@ class _Composer:
         if len(self.stack) >= MAX_DEPTH:
             raise YamlError(f"nested more than {MAX_DEPTH} levels deep; refused", *at)
         self.count(1, at)
-        value: dict[Any, Any] | list[Any] = (
-            {} if isinstance(event, yaml.MappingStartEvent) else []
-        )
+        value: dict[Any, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
         self.stack.append(_Collection(path, value, at, event.anchor, len(self.marks)))
 
     def alias(self, event: yaml.AliasEvent, path: Path_, at: tuple[int, int]) -> Any:
         if any(c.anchor == event.anchor for c in self.stack):
             raise YamlError(f"recursive alias *{event.anchor} (refers to itself)", *at)
-        anchor = self.anchors.get(event.anchor)
+        anchor = self.anchors.get(event.anchor or "")
         if anchor is None:
             raise YamlError(f"unknown alias *{event.anchor}", *at)
         if len(self.stack) + anchor.depth > MAX_DEPTH:
@@ -286,15 +287,18 @@ def parse(text: str) -> tuple[Any, Marks]:
     try:
         return _compose(text, _Loader)
     except yaml.MarkedYAMLError as err:
-        if len(text) <= _REPARSE_BYTES and _Loader is not yaml.SafeLoader:
-            try:  # PyYAML's own parser words syntax errors better than libyaml
-                _compose(text, yaml.SafeLoader)
-            except yaml.MarkedYAMLError as worded:
-                err = worded
-        line, col = _position(err.problem_mark)
-        raise YamlError(f"YAML syntax error: {err.problem or err.context}", line, col) from None
+        error = err
     except yaml.YAMLError as err:
         raise YamlError(f"YAML error: {err}") from None
+    if len(text) <= _REPARSE_BYTES and _Loader is not yaml.SafeLoader:
+        try:  # PyYAML's own parser words syntax errors better than libyaml
+            _compose(text, yaml.SafeLoader)
+        except yaml.MarkedYAMLError as worded:
+            error = worded
+        except (yaml.YAMLError, YamlError):
+            pass
+    line, col = _position(error.problem_mark)
+    raise YamlError(f"YAML syntax error: {error.problem or error.context}", line, col)
 
 
 def _compose(text: str, kind: type[yaml.SafeLoader]) -> tuple[Any, Marks]:

@@ -92,9 +92,7 @@ def expand(
         for (dotted, _, origin), value in zip(varied, combo, strict=True):
             paths.set_value(variant_data, paths.split(dotted), value)
             variant_origins[paths.split(dotted)] = origin
-        scenario, variant_problems = validate(
-            variant_data, source, marks, context, variant_origins
-        )
+        scenario, variant_problems = validate(variant_data, source, marks, context, variant_origins)
         name = variant_name(params) if varied else default_name
         for problem in variant_problems:
             problem = replace(problem, message=f"{problem.message} (in variant {name})")
