@@ -165,11 +165,12 @@ def data_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
 
 
 def position(marks: Marks, path: FieldPath) -> tuple[int | None, int | None]:
-    """Line and column of ``path`` or of its nearest marked ancestor."""
+    """Line and column of ``path`` or of its nearest marked ancestor (the
+    document's start for a key missing at the top of a file)."""
     for depth in range(len(path), 0, -1):
         if path[:depth] in marks:
             return marks[path[:depth]]
-    return None, None
+    return (1, 1) if marks else (None, None)
 
 
 def parse_override(assignment: str) -> tuple[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 MAX_BYTES = 1_000_000
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 MAX_DEPTH = 100
 _REPARSE_BYTES = 100_000  # syntax errors of smaller texts are worded by PyYAML's parser
 
@@ -35,6 +35,7 @@ _SCALAR_TAGS = {"!", *(_CORE + t for t in ("str", "int", "float", "bool", "null"
 _COLLECTION_TAGS = {"!", _CORE + "seq", _CORE + "map"}
 _IMPLICIT = {_CORE + t for t in ("int", "float", "bool", "null", "merge")}
 _MERGE = _CORE + "merge"
+_STR = _CORE + "str"
 # what the YAML spec does not allow unescaped (PyYAML's Reader.NON_PRINTABLE)
 _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -147,12 +148,11 @@ class _Composer:
         if isinstance(event, yaml.AliasEvent):
             key = self.anchors[event.anchor].value if event.anchor in self.anchors else None
         elif isinstance(event, yaml.ScalarEvent):
-            key = self.scalar(event, at)
+            tag = self.tag(event)
+            key = _MERGE if tag == _MERGE else self.scalar(event, at, tag)
         else:
             key = None
-        if isinstance(event, yaml.ScalarEvent) and self.tag(event) == _MERGE:
-            key = _MERGE
-        elif isinstance(key, bool) or not isinstance(key, str | int):
+        if key is not _MERGE and (isinstance(key, bool) or not isinstance(key, str | int)):
             raise YamlError("mapping keys must be text or integers", *at)
         assert isinstance(top.value, dict)
         if key in top.value or (key == _MERGE and top.merges):
@@ -164,18 +164,18 @@ class _Composer:
     def tag(self, event: yaml.ScalarEvent) -> str:
         if event.tag is None:
             resolved: str = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-            return resolved if resolved in _IMPLICIT else _CORE + "str"
+            return resolved if resolved in _IMPLICIT else _STR
         return event.tag
 
-    def scalar(self, event: yaml.ScalarEvent, at: tuple[int, int]) -> Any:
-        tag = self.tag(event)
-        if tag == _MERGE:
+    def scalar(self, event: yaml.ScalarEvent, at: tuple[int, int], tag: str = "") -> Any:
+        tag = tag or self.tag(event)
+        if tag in (_STR, "!", _MERGE):
             return event.value
         if tag not in _SCALAR_TAGS:
             raise YamlError(f"tag {event.tag} is not allowed; use plain YAML values", *at)
-        node = yaml.ScalarNode(tag if tag != "!" else _CORE + "str", event.value, style=event.style)
+        node = yaml.ScalarNode(tag, event.value, style=event.style)
         try:
-            return self.loader.construct_object(node)
+            return self.loader.yaml_constructors[tag](self.loader, node)
         except (ValueError, KeyError, TypeError, yaml.YAMLError) as err:
             if "digits" in str(err):
                 message = f"an integer of {len(event.value)} digits is too large"

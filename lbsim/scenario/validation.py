@@ -13,6 +13,8 @@ from lbsim.scenario.errors import Problem, message
 from lbsim.scenario.models import Scenario
 from lbsim.scenario.source import Marks
 
+MAX_PROBLEMS = 50  # reported at most per validation (a file may have thousands)
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -38,7 +40,11 @@ def validate(
     except ValidationError as err:
         problems = []
         errors = [(e, paths.data_path(e["loc"], data)) for e in err.errors()]
-        for error, path in errors:
+        for shown, (error, path) in enumerate(errors):
+            if len(problems) == MAX_PROBLEMS:
+                more = f"{len(errors) - shown} more problems not shown"
+                problems.append(Problem(source, None, None, "", more))
+                break
             if error["type"] == "too_short" and any(
                 len(other) > len(path) and other[: len(path)] == path for _, other in errors
             ):
