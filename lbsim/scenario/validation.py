@@ -38,7 +38,7 @@ def validate(
     try:
         return Scenario.model_validate(data, context=context), []
     except ValidationError as err:
-        problems = []
+        problems: list[Problem] = []
         errors = [(e, paths.data_path(e["loc"], data)) for e in err.errors()]
         for shown, (error, path) in enumerate(errors):
             if len(problems) == MAX_PROBLEMS:
