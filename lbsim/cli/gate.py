@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -54,11 +55,18 @@ def baseline(
 ) -> None:
     """Record the metrics of a run (and its replications) as a baseline for `lbsim check`."""
     from lbsim.gate.baseline import CheckError, read_run, write_baseline
+    from lbsim.scenario.models import NAME_PATTERN
 
     try:
         recorded = read_run(run_dir)
     except CheckError as error:
         fail(str(error))
+    named = len(recorded.name) <= 64 and re.match(NAME_PATTERN, recorded.name)
+    if out_file is None and not named:
+        fail(
+            f"{run_dir}/run.json: name {recorded.name!r} is not a scenario name (letters, "
+            "digits, _ . -), so it cannot name a file in baselines/; pass --out"
+        )
     target = out_file or Path("baselines") / f"{recorded.name}.json"
     write_baseline(recorded, target)
     reps = len(recorded.replication_seeds)

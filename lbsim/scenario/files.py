@@ -1,8 +1,9 @@
 """Reading the files a user names: regular files only, at most a limit of
 bytes, UTF-8, and (for files a scenario names) inside the scenario's folder.
 
-A FIFO, a device such as ``/dev/zero`` or a ``/proc`` file is refused by its
-type before a byte is read, so nothing blocks or fills memory; a file is
+A FIFO, a device such as ``/dev/zero`` or a folder is refused by its type
+before a byte is read (a ``/proc`` file once it shows it is not what its
+size says), so nothing blocks or fills memory; a file is
 opened without blocking and checked again once open. Messages name the file
 and the reason, never its contents.
 """
@@ -52,6 +53,8 @@ def read_text(path: Path, limit: int) -> str:
             if info.st_size > limit:
                 raise FileError(f"is {info.st_size} bytes; the limit is {_size(limit)}")
             data = handle.read(limit + 1)
+            if data and info.st_size == 0:  # /proc and /sys files say they are empty
+                raise FileError("is a virtual file (as in /proc), not a regular file")
     except FileNotFoundError:
         raise FileError("no such file") from None
     except OSError as err:

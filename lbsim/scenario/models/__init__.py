@@ -7,11 +7,12 @@ from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
-from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.servers import NAME_PATTERN, Name, ServerPool
 from lbsim.scenario.models.sweep import Sweep
 
 __all__ = [
     "HEALTH_PRESETS",
+    "NAME_PATTERN",
     "Action",
     "AlgorithmChoice",
     "Arrivals",
