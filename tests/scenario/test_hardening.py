@@ -148,3 +148,22 @@ def test_merged_servers_validate_and_point_at_the_anchor(tmp_path: Path) -> None
         ("servers.0.workers", 7, 32),
         ("servers.1.workers", 7, 32),
     }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("count: 2,", "count: 3,", "3 servers do not fit a table_size of 2"),
+        ("workers: 1}", "workers: 1}\nclients:\n  subnets: 1000000000000000000", "16777216"),
+    ],
+)
+def test_sizes_that_would_fail_when_the_world_is_built(old: str, new: str, expected: str) -> None:
+    text = GOOD.replace(
+        "servers:", "balancer: {algorithm: {name: maglev, table_size: 2}}\nservers:"
+    )
+    if "subnets" in new:
+        text = GOOD.replace("clients:\n", "clients:\n  subnets: 1000000000000000000\n")
+    else:
+        text = text.replace(old, new)
+    with pytest.raises(ScenarioError, match=expected):
+        load(text=text)
