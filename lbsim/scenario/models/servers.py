@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lbsim.scenario.dists import Frozen
 from lbsim.scenario.models.events import Faults
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"  # also a safe file name: no slash, no leading dot
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+
+
+class SlowdownPoint(Frozen):
+    """One corner of a load-dependent slowdown curve."""
+
+    load: int = Field(ge=1, description="requests at the server (in service and waiting)")
+    factor: float = Field(gt=0, description="service time multiplier at that load")
 
 
 class ServerPool(Frozen):
@@ -26,3 +33,19 @@ class ServerPool(Frozen):
     weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
     backup: bool = Field(default=False, description="used only when no primary is available")
     faults: Faults | None = None
+    slowdown: tuple[SlowdownPoint, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="service time that grows with load (contention, GC): the factor at "
+        "each load, interpolated linearly between points and held after the last",
+    )
+
+    @field_validator("slowdown")
+    @classmethod
+    def _increasing_loads(
+        cls, points: tuple[SlowdownPoint, ...] | None
+    ) -> tuple[SlowdownPoint, ...] | None:
+        loads = [p.load for p in points or ()]
+        if loads != sorted(set(loads)):
+            raise ValueError("slowdown points must have strictly increasing `load`")
+        return points
