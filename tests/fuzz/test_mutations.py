@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from lbsim.scenario.source import parse
 from tests.fuzz.common import SCENARIOS, check_outcome, fuzz_settings
 
-CASES = 200  # about 35 s on one core
+CASES = 150  # about 25 s on one core
 
 # placeholders dumped as plain strings, then replaced by text YAML cannot dump
 RAW = {

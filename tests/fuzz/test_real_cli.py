@@ -61,17 +61,7 @@ def test_file_names_are_printed_literally(folder: Path, name: str) -> None:
     assert done.stdout.startswith(f"{path}: ok"), done.stdout
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["sweep", "scenarios/algorithms.yaml", "--dask", "nonsense"], "--dask 'nonsense'"),
-        (["run", "scenarios/algorithms.yaml", "--seed", "9" * 5000], "--seed"),
-        (["validate", "scenarios/algorithms.yaml", "--set", "seed=" + "9" * 5000], "5000 digits"),
-        (["validate", "scenarios/algorithms.yaml", "--set", "seed=" + "9" * 401], "too large"),
-        (["sweep", "scenarios/algorithms.yaml", "--grid", "seed=" + "9" * 401], "too large"),
-    ],
-)
-def test_odd_arguments_are_clear_errors(args: list[str], expected: str) -> None:
-    done = lbsim(*args)
-    assert done.returncode == 2, done.stderr[-500:]
-    assert expected in done.stderr and "Traceback" not in done.stderr
+def test_an_integer_past_the_digit_limit_is_a_clear_error() -> None:
+    done = lbsim("validate", "scenarios/algorithms.yaml", "--set", "seed=" + "9" * 5000)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--set: seed: an integer of 5000 digits is too large" in done.stderr
