@@ -21,7 +21,8 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
-from lbsim.analysis.metrics import METRICS, percentiles
+from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
+from lbsim.analysis.recovery import pattern_metrics
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
 from lbsim.io import read_manifest, read_member, retire, write_set
@@ -224,8 +225,10 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
+    row.update(pattern_metrics(variant, workload, rec, first))
     params = {path: _param_value(value) for path, value in variant.params.items()}
-    return {"variant": variant.name, **params, **{name: row[name] for name in METRICS}}
+    metrics = {name: row[name] for name in METRICS if name in row or name not in OPTIONAL_METRICS}
+    return {"variant": variant.name, **params, **metrics}
 
 
 def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:
@@ -301,6 +304,8 @@ def requests_frame(
     for name, values in rec.columns.items():
         if name not in _SHAPED:
             columns[name] = values[rows]
+    if rec.extra is not None:  # hedged or fan-out: calls beyond the first
+        columns["extra_calls"] = rec.extra[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
     columns["latency_failed_attempts"] = failed
