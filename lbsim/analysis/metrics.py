@@ -154,8 +154,6 @@ CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is 
 TERMINAL_METRICS: tuple[str, ...] = (
     "throughput",
     "error_rate",
-    "recovery_time",  # these two only when the scenario has them (OPTIONAL_METRICS)
-    "extra_load",
     "latency_p50",
     "latency_p99",
     "latency_p999",

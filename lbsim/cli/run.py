@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lbsim.cli.common import SetOption, err, fail, out, overrides
+from lbsim.cli.common import (
+    ForceOption,
+    OutsideOption,
+    SetOption,
+    check_work,
+    err,
+    fail,
+    out,
+    overrides,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -35,7 +44,7 @@ def _progress_bar(quiet: bool) -> Progress:
     )
 
     columns = [
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
@@ -91,6 +100,8 @@ def run(
     no_plots: Annotated[
         bool, typer.Option("--no-plots", help="Write report.html without figures.")
     ] = False,
+    force: ForceOption = False,
+    allow_outside_files: OutsideOption = False,
 ) -> None:
     """Simulate every variant of SCENARIO; print the summary; write results and report.
 
@@ -110,9 +121,10 @@ def run(
         changes = overrides(assignments, seed)
         if records is not None:
             changes["records"] = records.value
-        loaded = load_scenario(scenario, changes)
+        loaded = load_scenario(scenario, changes, allow_outside_files=allow_outside_files)
     except ScenarioError as error:
         fail([str(p) for p in error.problems])
+    check_work([v.scenario for v in loaded.variants], 1 + replications, force, str(scenario))
     if animate is not None and animate.suffix.lower() not in (".gif", ".html", ".mp4"):
         fail(f"--animate {animate}: the file must end in .gif, .html or .mp4")
     target = out_dir or Path("reports") / loaded.base.name

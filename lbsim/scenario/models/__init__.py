@@ -9,11 +9,12 @@ from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.recovery import Recovery
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
-from lbsim.scenario.models.servers import Name, ServerPool, SlowdownPoint
+from lbsim.scenario.models.servers import NAME_PATTERN, Name, ServerPool, SlowdownPoint
 from lbsim.scenario.models.sweep import Sweep
 
 __all__ = [
     "HEALTH_PRESETS",
+    "NAME_PATTERN",
     "Action",
     "AlgorithmChoice",
     "Arrivals",

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from lbsim import algorithms
-from lbsim.scenario import labels
+from lbsim.scenario import labels, numbers
 from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
 from lbsim.scenario.models.health import HealthCheck
@@ -40,6 +40,9 @@ class AlgorithmChoice(BaseModel):
             known = ", ".join(algorithms.available())
             hint = did_you_mean(self.name, list(algorithms.available()))
             raise ValueError(f"unknown algorithm {self.name!r}{hint} (known: {known})") from None
+        wrong = numbers.problems(spec.params, self.model_extra or {})
+        if wrong:
+            raise ValueError(f"{self.name}: {'; '.join(wrong)}")
         try:
             spec.params.model_validate(self.model_extra or {})
         except ValidationError as err:

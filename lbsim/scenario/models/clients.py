@@ -64,7 +64,7 @@ class Nat(Frozen):
     """A share of the clients hidden behind a few NAT gateways: they share
     the gateways' addresses, which is what makes IP hashing lopsided."""
 
-    gateways: int = Field(default=1, ge=1)
+    gateways: int = Field(default=1, ge=1, le=2**24)
     fraction: float = Field(default=0.5, gt=0, le=1)
 
 
@@ -77,6 +77,7 @@ class Clients(Frozen):
     subnets: int | None = Field(
         default=None,
         ge=1,
+        le=2**24,  # the /24 networks of IPv4
         description="distinct /24 networks the clients come from (default: one per client)",
     )
     nat: Nat | None = None

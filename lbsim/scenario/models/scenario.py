@@ -97,12 +97,19 @@ class Scenario(Frozen):
 
     @field_validator("servers")
     @classmethod
-    def _distinct_pools(cls, servers: tuple[ServerPool, ...]) -> tuple[ServerPool, ...]:
+    def _distinct_pools(
+        cls, servers: tuple[ServerPool, ...], info: ValidationInfo
+    ) -> tuple[ServerPool, ...]:
         names = [pool.name for pool in servers]
         if len(set(names)) != len(names):
             raise ValueError(f"server pool names must be unique: {names}")
-        if sum(pool.count for pool in servers) > 100_000:
+        total = sum(pool.count for pool in servers)
+        if total > 100_000:
             raise ValueError("at most 100000 servers in all")
+        balancer = info.data.get("balancer")
+        size = getattr(balancer.algorithm.params(), "table_size", None) if balancer else None
+        if size is not None and size < total:  # a Maglev table holds every backend
+            raise ValueError(f"{total} servers do not fit a table_size of {size}")
         return servers
 
     @property
