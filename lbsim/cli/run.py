@@ -54,9 +54,12 @@ def _progress_bar(quiet: bool) -> Progress:
 
 
 def _tracker(bar: Progress, label: str, total: int) -> RunProgress:
+    from lbsim.interrupt import check
+
     task = bar.add_task(label, total=total)
 
     def progress(index: int, count: int, name: str, fraction: float) -> None:
+        check()
         description = f"{label}: {name} ({index + 1}/{count})"
         bar.update(task, completed=index + fraction, description=description)
 
@@ -105,7 +108,7 @@ def run(
     OUT must be new, empty, or a run folder lbsim wrote: its files are replaced
     as a set, run.json last (until then the folder counts as incomplete)."""
     from lbsim.analysis.result import retire_run
-    from lbsim.interrupt import exit_code
+    from lbsim.interrupt import check, exit_code
     from lbsim.io import OutputError
     from lbsim.outputs import check_file, claim_folder
     from lbsim.report import write_report
@@ -148,7 +151,9 @@ def run(
             # The report first: it draws half its plots in a forked child, best
             # forked before saving starts pyarrow's threads.
             report = write_report(result, target, plots=not no_plots)
+            check()  # a signal during the report's fork is lost there
             paths = result.save(target, replications=table, already=report)
+            check()
         except OSError as error:  # disk full, permissions changed while simulating...
             if not writing:
                 raise

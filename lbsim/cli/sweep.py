@@ -85,7 +85,7 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from lbsim.interrupt import exit_code
+    from lbsim.interrupt import check, exit_code
     from lbsim.io import OutputError
     from lbsim.outputs import claim_folder
     from lbsim.report.sweep_plots import sweep_table, write_sweep_report
@@ -133,6 +133,7 @@ def sweep(
         task = bar.add_task(f"{the_plan.loaded.base.name} runs", total=None)
 
         def progress(done: int, total: int) -> None:
+            check()
             bar.update(task, completed=done, total=total)
 
         def warn(message: str) -> None:
@@ -150,6 +151,7 @@ def sweep(
                 warn=warn,
             )
             paths = write_sweep_report(result, target)
+            check()
         except OutputError as error:
             fail(str(error))
         except OSError as error:  # disk full, permissions changed mid-sweep...
