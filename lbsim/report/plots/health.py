@@ -53,9 +53,10 @@ def _variant_lines(
 
 
 def detection_window(
-    variants: Sequence[tuple[tuple[FloatArray, FloatArray], Lines]],
+    variants: Sequence[tuple[tuple[FloatArray, FloatArray], Lines]], after: float = 0.0
 ) -> tuple[float, float] | None:
-    """The first stretch of time where some balancer's rotation differs from
+    """The first stretch of time from ``after`` on (the warm-up's start-up
+    checks are not a detection) where some balancer's rotation differs from
     the servers up (a failure not yet detected, or a recovery not yet
     trusted), over every variant: (start, end), or None if there is none."""
     start, end = math.inf, -math.inf
@@ -64,7 +65,7 @@ def detection_window(
             if x.size == 0 or times.size == 0:
                 continue
             truth = np.interp(x, times, up)
-            lagging = np.flatnonzero(np.abs(truth - y) > 0.5)
+            lagging = np.flatnonzero((np.abs(truth - y) > 0.5) & (x >= after))
             if lagging.size == 0:
                 continue
             first = lagging[0]
@@ -95,7 +96,9 @@ def health_over_time(result: ResultLike) -> Figure:
         _variant_lines(series.get(n, pd.DataFrame()), views.get(n, pd.DataFrame())) for n in names
     ]
     lo, hi = _time_range(result)
-    zoom = _zoom_range(detection_window(data), lo, hi)
+    warmup = result.meta.get("warmup")
+    after = float(warmup) if isinstance(warmup, int | float) else lo
+    zoom = _zoom_range(detection_window(data, after), lo, hi)
     row = 1.5 if len(names) > 1 else 3.2
     fig = _new_figure(
         TITLES["health_over_time"], 9.0 if zoom is None else 11.0, 1.9 + row * len(names)
@@ -105,7 +108,7 @@ def health_over_time(result: ResultLike) -> Figure:
         width_ratios=None if zoom is None else [2.2, 1.0],
     )  # fmt: skip
     columns: list[tuple[float, float]] = [(lo, hi)] if zoom is None else [(lo, hi), zoom]
-    marks = _event_marks(result, colors)
+    marks = _event_marks(result.events, colors) if len(names) == 1 else []
     top = max([float(up.max()) for (_, up), _ in data if up.size] + [1.0])
     for c, (x_lo, x_hi) in enumerate(columns):
         axes = [fig.add_subplot(grid[r, c]) for r in range(len(names))]
@@ -124,8 +127,16 @@ def health_over_time(result: ResultLike) -> Figure:
                     ax.set_title(name, fontsize="small", loc="left", color=colors[name])
         _arrival_panel(rate, result, x_lo, x_hi)
         _shade_warmup(result, [*axes, rate], x_lo)
-        shown = [m for m in marks if x_lo <= m[0] <= x_hi]
-        _draw_events(shown, [*axes, rate], label_on=axes[0])
+        if len(names) == 1:
+            shown = [m for m in marks if x_lo <= m[0] <= x_hi]
+            _draw_events(shown, [*axes, rate], label_on=axes[0])
+            continue
+        # small multiples: each panel its own variant's events, unlabelled
+        # (the report's event table names them); a count on the main column
+        for ax, name in zip(axes, names, strict=True):
+            own = _by_variant(result.events).get(name, pd.DataFrame())
+            shown = [m for m in _event_marks(own, {name: colors[name]}) if x_lo <= m[0] <= x_hi]
+            _draw_events(shown, [ax], label_on=ax if c == 0 and len(shown) > 16 else None)
         if c == 1:
             axes[0].set_title("zoom: first detection window", fontsize="small", loc="left")
     styles: list[tuple[str, LineStyleType]] = [("up (truth)", "-"), ("in rotation", "--")]
