@@ -308,7 +308,7 @@ def _compared(compare: object, variants: Sequence[Mapping[str, Any]]) -> str:
     if not isinstance(compare, Mapping) or not compare:
         return "Nothing: a single variant."
     axes = [
-        f"{path} ∈ {{{', '.join(words(v, str(path)) for v in values)}}}"
+        f"{path} ∈ {{{_alternatives([words(v, str(path)) for v in values])}}}"
         if isinstance(values, list)
         else f"{path} = {words(values, str(path))}"
         for path, values in compare.items()
@@ -332,6 +332,11 @@ def _compared(compare: object, variants: Sequence[Mapping[str, Any]]) -> str:
             + " (see each below), so differences do not come from the balancer alone"
         )
     return f"{'; '.join(axes)}: {count}, {why}."
+
+
+def _alternatives(texts: Sequence[str]) -> str:
+    """Compared values: comma-separated, or ``|`` when a value has commas."""
+    return (" | " if any("," in t for t in texts) else ", ").join(texts)
 
 
 def _variant_text(variant: Mapping[str, Any]) -> str:
@@ -371,12 +376,13 @@ def _duration_keys() -> frozenset[str]:
     from lbsim.scenario.models.scenario import json_schema
 
     found: set[str] = set()
+    other: set[str] = set()  # names that are something else elsewhere (retries.max)
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
             for key, sub in (node.get("properties") or {}).items():
-                if "(us|ms|s|m|h|d)" in json.dumps(sub):
-                    found.add(key)
+                is_duration = "(us|ms|s|m|h|d)" in json.dumps(sub)
+                (found if is_duration else other).add(key)
             for sub in node.values():
                 walk(sub)
         elif isinstance(node, list):
@@ -384,7 +390,7 @@ def _duration_keys() -> frozenset[str]:
                 walk(sub)
 
     walk(json_schema())
-    return frozenset(found)
+    return frozenset(found - other)
 
 
 def _shown(value: object) -> bool:
@@ -409,7 +415,9 @@ def words(value: object, key: str = "") -> str:
         head = str(value[head_key]) if head_key else ""
         return f"{head} ({rest})" if head and rest else head or rest
     if isinstance(value, list | tuple):
-        return ", ".join(words(v, key) for v in value)
+        return "/".join(words(v, key) for v in value)
+    if value is None:
+        return "none"
     last = key.rsplit(".", 1)[-1]
     if last in _duration_keys() and isinstance(value, int | float) and not isinstance(value, bool):
         return format_duration(float(value))
