@@ -2,14 +2,15 @@
 
 A duration is a number of seconds, or a number with a unit: ``250ms``, ``2s``,
 ``30m``, ``1.5h`` (also ``us`` for microseconds), or a compound of units
-from largest to smallest, each at most once: ``4m30s``, ``1h30m``, ``2s500ms``. A rate is a number of events
-per second, or a number with an optional ``k``/``M`` multiplier and a
+from largest to smallest, each at most once: ``4m30s``, ``1h30m``, ``2s500ms``.
+A rate is a number of events per second, or a number with an optional ``k``/``M`` multiplier and a
 per-unit: ``800/s``, ``10k/s``, ``90/m``, ``2M/h``. Both parse to plain floats
 in seconds and events per second, the only units the engine knows.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -49,7 +50,7 @@ def _compound_seconds(text: str) -> float | None:
         return None
     parts = re.findall(_PART, text)
     sizes = [_DURATION_UNITS[unit] for _, unit in parts]
-    if any(later >= earlier for earlier, later in zip(sizes, sizes[1:], strict=False)):
+    if any(later >= earlier for earlier, later in itertools.pairwise(sizes)):
         return None
     return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
