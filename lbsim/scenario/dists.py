@@ -52,7 +52,7 @@ class Frozen(BaseModel):
 class Exponential(Frozen):
     """Exponential with the given mean (memoryless: the M in M/M/1)."""
 
-    dist: Literal["exponential"]
+    dist: Literal["exponential"] = Field(description="exponential law with this mean")
     mean: PositiveDuration
 
     @property
@@ -66,7 +66,7 @@ class Exponential(Frozen):
 class Deterministic(Frozen):
     """Always ``value`` (the D in M/D/1)."""
 
-    dist: Literal["deterministic"]
+    dist: Literal["deterministic"] = Field(description="always the same value")
     value: PositiveDuration
 
     @property
@@ -84,9 +84,11 @@ class Deterministic(Frozen):
 class LogNormal(Frozen):
     """Lognormal given by its mean and coefficient of variation (stdev / mean)."""
 
-    dist: Literal["lognormal"]
+    dist: Literal["lognormal"] = Field(
+        description="lognormal law by mean and coefficient of variation"
+    )
     mean: PositiveDuration
-    cv: float = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation: standard deviation / mean")
 
     @property
     def variance(self) -> float:
@@ -100,9 +102,9 @@ class LogNormal(Frozen):
 class Gamma(Frozen):
     """Gamma given by its mean and coefficient of variation (shape = 1/cv²)."""
 
-    dist: Literal["gamma"]
+    dist: Literal["gamma"] = Field(description="gamma law by mean and coefficient of variation")
     mean: PositiveDuration
-    cv: float = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation: standard deviation / mean")
 
     @property
     def variance(self) -> float:
@@ -116,8 +118,8 @@ class BoundedPareto(Frozen):
     """Bounded Pareto on [low, high] with tail index ``alpha``: a heavy tail with
     finite moments. Density α·Lᵅ·x^(−α−1) / (1 − (L/H)ᵅ)."""
 
-    dist: Literal["pareto"]
-    alpha: float = Field(gt=0)
+    dist: Literal["pareto"] = Field(description="Pareto law truncated to [low, high]")
+    alpha: float = Field(gt=0, description="tail index α: smaller is a heavier tail")
     low: PositiveDuration
     high: PositiveDuration
 
@@ -153,10 +155,16 @@ class Empirical(Frozen):
     CSV file (first column, or the column named ``column``; path relative to
     the scenario file)."""
 
-    dist: Literal["empirical"]
-    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = None
-    file: str | None = None
-    column: str | None = None
+    dist: Literal["empirical"] = Field(description="resample observed values with replacement")
+    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = (
+        Field(default=None, description="the observed values (durations)")
+    )
+    file: str | None = Field(
+        default=None, description="CSV file of values, relative to the scenario file"
+    )
+    column: str | None = Field(
+        default=None, description="the CSV column to read (default: the first)"
+    )
 
     @model_validator(mode="before")
     @classmethod
