@@ -10,7 +10,7 @@ matplotlib, the engine) are imported inside the commands, so ``lbsim
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperArgument, TyperOption
@@ -22,7 +22,7 @@ from lbsim.cli.common import out
 _typed = TyperOption.display_type_rich
 
 
-def _option_type(self: TyperOption, ctx: typer.Context) -> str | None:
+def _option_type(self: TyperOption, ctx: Any) -> str | None:
     """Help shows no type for on/off flags (typer would print ``<bool>``) and
     ``<str>...`` rather than ``<list[str]>`` for repeatable options."""
     if self.is_flag:
@@ -33,7 +33,7 @@ def _option_type(self: TyperOption, ctx: typer.Context) -> str | None:
     return shown
 
 
-def _argument_type(self: TyperArgument, ctx: typer.Context) -> str | None:
+def _argument_type(self: TyperArgument, ctx: Any) -> str | None:
     shown = TyperArgument.display_type(self, ctx)
     if shown.startswith("<list[") and shown.endswith("]>"):
         return f"<{shown[6:-2]}>..."
@@ -41,7 +41,7 @@ def _argument_type(self: TyperArgument, ctx: typer.Context) -> str | None:
 
 
 TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
-TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign,assignment]
 
 #: ``--help`` examples, one command a line.
 EXAMPLES = {
@@ -72,6 +72,7 @@ EXAMPLES = {
 def _epilog(command: str) -> str:
     lines = EXAMPLES.get(command, [])
     return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines) if lines else ""
+
 
 app = typer.Typer(
     help="Simulate load-balanced clusters and compare balancing strategies.",

@@ -94,7 +94,10 @@ def render_html(result: ResultLike, images: Mapping[str, bytes]) -> str:
     for label, text in describe_scenario(meta):
         parts.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
     parts.append("</dl>")
-    parts += ['<h2 id="summary">Summary</h2>', summary_html(result.summary, grouped=True)]
+    for anchor, heading, section in SECTIONS:
+        body = section(result)
+        if body:
+            parts += [f'<h2 id="{escape(anchor)}">{escape(heading)}</h2>', body]
     for plot, data in images.items():
         title = TITLES.get(plot, plot.replace("_", " "))
         parts += [
@@ -116,18 +119,7 @@ def render_html(result: ResultLike, images: Mapping[str, bytes]) -> str:
     return "\n".join(parts)
 
 
-#: (title, which summary columns) of the summary's tables, in order; a
-#: column no group claims goes to the last table. Later sections (per pool,
-#: per version) are appended to :data:`SECTIONS`.
-GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
-    (
-        "Requests and errors",
-        lambda c: not c.startswith(("latency_", "wait_")) and c not in _SERVER_COLUMNS,
-    ),
-    ("Latency", lambda c: c.startswith(("latency_", "wait_"))),
-    ("Servers and detection", lambda c: c in _SERVER_COLUMNS),
-)
-_SERVER_COLUMNS = frozenset(
+_SERVER_COLUMNS: frozenset[str] = frozenset(
     {
         "queue_mean",
         "queue_max",
@@ -137,6 +129,29 @@ _SERVER_COLUMNS = frozenset(
         "detect_up_mean",
     }
 )
+
+#: (title, which summary columns) of the summary's tables, in order; a
+#: column no earlier group claims goes to the first that takes it.
+GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    (
+        "Requests and errors",
+        lambda c: not c.startswith(("latency_", "wait_")) and c not in _SERVER_COLUMNS,
+    ),
+    ("Latency", lambda c: c.startswith(("latency_", "wait_"))),
+    ("Servers and detection", lambda c: c in _SERVER_COLUMNS),
+)
+
+
+def _summary_section(result: ResultLike) -> str:
+    return summary_html(result.summary, grouped=True)
+
+
+#: The report's tables after the scenario, as (anchor, heading, HTML of a
+#: result; "" to leave the section out). Per-pool and per-version tables
+#: (canaries) join here, after the summary.
+SECTIONS: list[tuple[str, str, Callable[[ResultLike], str]]] = [
+    ("summary", "Summary", _summary_section),
+]
 
 
 def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:

@@ -77,7 +77,7 @@ def _algorithm_schema() -> dict[str, Any]:
                 "additionalProperties": True,
                 "description": "name plus the algorithm's own parameters",
             },
-        ]
+        ],
     }
 
 
