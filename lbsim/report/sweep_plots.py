@@ -146,8 +146,8 @@ def render_sweep_html(result: SweepLike, images: Mapping[str, bytes]) -> str:
         if meta.get("ci", "t") == "t"
         else "Student t-interval, BCa bootstrap over replications for percentiles and maxima"
     ) + (
-        "; a BCa bootstrap wherever a t-interval of a quantity that cannot be negative "
-        "would reach below zero"
+        "; where a t-interval of a quantity that cannot be negative would reach below "
+        "zero, a BCa bootstrap (10 or more replications) or the t-interval clipped at zero"
     )
     parts = [
         "<!DOCTYPE html>",

@@ -1,6 +1,7 @@
 """Confidence intervals across replications (Student t, or a BCa bootstrap
 for percentile metrics; a bootstrap wherever a t interval of a quantity that
-cannot be negative would go below zero)."""
+cannot be negative would go below zero, or the t interval clipped at zero
+with fewer than 10 replications)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lbsim.streams import stream
 CiMethod = Literal["t", "bootstrap"]
 
 
+MIN_BOOTSTRAP = 10  # replications below which a bootstrap interval is far too narrow
 PERCENTILE_METRICS = ("_p50", "_p90", "_p95", "_p99", "_p999", "_max")
 
 
@@ -39,7 +41,9 @@ def confidence_intervals(
     each group) for percentile and maximum metrics, t for the others.
     Either way, a group whose values are all ≥ 0 (latencies, rates, counts)
     and whose t interval would reach below zero gets the bootstrap interval
-    instead (it stays within the values' range), marked ``bootstrap``.
+    instead (it stays within the values' range), marked ``bootstrap``; with
+    fewer than ``MIN_BOOTSTRAP`` replications, too few to resample, the t
+    interval clipped at zero, marked ``t, clipped at 0``.
     NaN values are left out; with fewer than two values the interval is NaN.
     Returns the group columns, then ``n, mean, std, ci_low, ci_high, ci_method``.
     """
@@ -61,7 +65,12 @@ def confidence_intervals(
         wanted = np.array(table["metric"].map(_is_percentile), dtype=bool)
     low = grouped.min().to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        wanted |= (low >= 0) & (table["ci_low"].to_numpy(dtype=np.float64) < 0)
+        negative = (low >= 0) & (table["ci_low"].to_numpy(dtype=np.float64) < 0)
+    # a bootstrap needs replications to resample; with few, clip at zero
+    few = negative & (n < MIN_BOOTSTRAP)
+    table.loc[few, "ci_low"] = 0.0
+    table.loc[few, "ci_method"] = "t, clipped at 0"
+    wanted |= negative & ~few
     if wanted.any():
         groups = dict(iter(grouped))
         for row in np.flatnonzero(wanted):
