@@ -92,7 +92,8 @@ def render_html(result: ResultLike, images: Mapping[str, bytes]) -> str:
         '<dl class="scenario">',
     ]
     for label, text in describe_scenario(meta):
-        parts.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
+        body = "<br>".join(escape(line) for line in text.split("\n"))
+        parts.append(f"<dt>{escape(label)}</dt><dd>{body}</dd>")
     parts.append("</dl>")
     for anchor, heading, section in SECTIONS:
         body = section(result)

@@ -13,7 +13,8 @@ from lbsim.scenario.units import format_duration, format_rate, parse_duration, p
 
 
 def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, sentence) pairs saying what was simulated, for people."""
+    """(label, sentence) pairs saying what was simulated, for people; a
+    sentence may hold several lines (``\n``), one per variant say."""
     scenario: Mapping[str, Any] = meta.get("scenario") or {}
     clients: Mapping[str, Any] = scenario.get("clients") or {}
     lines: list[tuple[str, str]] = []
@@ -36,7 +37,9 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     variants = meta.get("variants") or []
     lines.append(("Compared", _compared(scenario.get("compare"), variants)))
     if _varies_outside_balancer(scenario.get("compare")) and len(variants) > 1:
-        lines += [(str(v.get("name")), _variant_text(v)) for v in variants]
+        lines.append(
+            ("Variants", "\n".join(f"{v.get('name')}: {_variant_text(v)}" for v in variants))
+        )
     known = {
         "name", "seed", "duration", "warmup", "drain", "sample_interval", "records",
         "clients", "servers", "balancer", "compare", "events", "sweep",

@@ -144,7 +144,7 @@ def test_report_structure(run: tuple[Path, lbsim.Result]) -> None:
     assert ("differences come from the balancer alone" in words) == balancer_only
     if compare and not balancer_only:
         for variant in result.meta["variants"]:
-            assert variant["name"] in page.scenario  # a line per variant
+            assert f"{variant['name']}: " in words  # a line per variant
     assert len(page.events) == len(set(page.events)), "an event listed twice"
     if not result.events.empty:
         assert page.events, "events table missing"
