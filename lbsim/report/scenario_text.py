@@ -324,17 +324,33 @@ def _compared(compare: object, variants: Sequence[Mapping[str, Any]]) -> str:
             "each facing the identical workload (same arrivals and service demands), "
             "so differences come from the balancer alone"
         )
-    elif any(p.startswith("clients.") or p in ("seed", "duration") for p in paths):
+    elif any(p.startswith(_WORKLOAD) or p in ("seed", "duration") for p in paths):
         why = "the workload itself differs between variants (see each below)"
     else:
+        varied = sorted({_area(p) for p in paths if not p.startswith("balancer.")})
         why = (
-            "each facing the identical workload, but with different "
-            + " and ".join(
-                sorted({p.split(".")[0] for p in paths if not p.startswith("balancer.")})
-            )
+            "each facing the same arrivals and service demands, but with different "
+            + " and ".join(varied)
             + " (see each below), so differences do not come from the balancer alone"
         )
     return f"{'; '.join(axes)}: {count}, {why}."
+
+
+_WORKLOAD = (
+    "clients.arrivals",
+    "clients.service",
+    "clients.count",
+    "clients.nat",
+    "clients.subnets",
+)
+
+
+def _area(path: str) -> str:
+    """What a varied path changes, in words: ``servers``, ``client retries``..."""
+    head, _, rest = path.partition(".")
+    if head == "clients":
+        return f"client {_key(rest.split('.')[0])}"
+    return _key(head)
 
 
 def _alternatives(texts: Sequence[str]) -> str:
