@@ -39,6 +39,14 @@ def _server_order(result: ResultLike) -> list[str]:
     return names + sorted(extra, key=natural)
 
 
+def _workers(servers: list[dict[str, object]]) -> dict[str, float]:
+    return {
+        str(s["name"]): float(s.get("workers") or math.nan)  # type: ignore[arg-type]
+        for s in servers
+        if s.get("name")
+    }
+
+
 def measured_samples(result: ResultLike) -> pd.DataFrame:
     """Time-series rows in the measured window [warm-up, duration)."""
     samples = result.timeseries
@@ -59,7 +67,8 @@ def server_load(result: ResultLike) -> Figure:
     Utilisation is the time-average of ``in_service / workers`` over the
     samples of the measured window, warm-up to ``duration`` (the window of the
     summary's ``utilization_mean``; the drain after it would dilute it).
-    ``workers`` come from ``meta["servers"]``; for a server missing there,
+    ``workers`` come from the variant's servers in ``meta["variants"]`` (a
+    variant may change them), else ``meta["servers"]``; for a server missing there,
     the most it was ever seen serving at once.
     """
     names = variant_names(result)
@@ -72,10 +81,10 @@ def server_load(result: ResultLike) -> Figure:
     for ax in (ax_req, ax_util):
         _style(ax)
         ax.grid(False, axis="x")
-    workers = {
-        str(s["name"]): float(s.get("workers") or math.nan)
-        for s in result.meta.get("servers") or []
-        if s.get("name")
+    base_workers = _workers(result.meta.get("servers") or [])
+    own_workers = {
+        str(v.get("name")): _workers(v.get("servers") or [])
+        for v in result.meta.get("variants") or []
     }
     samples = measured_samples(result)
     req_groups, ts_groups = _by_variant(result.requests), _by_variant(samples)
@@ -100,7 +109,7 @@ def server_load(result: ResultLike) -> Figure:
                 if s not in per_server.index:
                     util.append(math.nan)
                     continue
-                slots = workers.get(s, math.nan)
+                slots = own_workers.get(name, base_workers).get(s, math.nan)
                 if not slots > 0:
                     slots = max(float(per_server.loc[s, "max"]), 1.0)
                 util.append(float(per_server.loc[s, "mean"]) / slots * 100)
