@@ -31,6 +31,7 @@ from lbsim.report.plots import (
     ResultLike,
     errors_over_time,
     figures,
+    has_data,
     latency_cdf,
     latency_over_time,
     queue_depth,
@@ -85,7 +86,7 @@ def write_report(
     Returns the written paths: plots in report order, then the HTML.
     """
     _check(formats)
-    names = list(PLOTS) if plots else []
+    names = [name for name in PLOTS if has_data(name, result)] if plots else []
     half = names[len(names) // 2 :]
     with _forked(lambda: _encoded(result, half, formats)) as theirs:
         mine = _encoded(result, names[: len(names) // 2], formats)

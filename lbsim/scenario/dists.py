@@ -91,7 +91,7 @@ class _Sampled(Frozen):
 class Exponential(_Sampled):
     """Exponential with the given mean (memoryless: the M in M/M/1)."""
 
-    dist: Literal["exponential"]
+    dist: Literal["exponential"] = Field(description="exponential law with this mean")
     mean: PositiveDuration
 
     @property
@@ -105,7 +105,7 @@ class Exponential(_Sampled):
 class Deterministic(_Sampled):
     """Always ``value`` (the D in M/D/1)."""
 
-    dist: Literal["deterministic"]
+    dist: Literal["deterministic"] = Field(description="always the same value")
     value: PositiveDuration
 
     @property
@@ -123,9 +123,11 @@ class Deterministic(_Sampled):
 class LogNormal(_Sampled):
     """Lognormal given by its mean and coefficient of variation (stdev / mean)."""
 
-    dist: Literal["lognormal"]
+    dist: Literal["lognormal"] = Field(
+        description="lognormal law by mean and coefficient of variation"
+    )
     mean: PositiveDuration
-    cv: float = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation: standard deviation / mean")
 
     @property
     def variance(self) -> float:
@@ -139,9 +141,9 @@ class LogNormal(_Sampled):
 class Gamma(_Sampled):
     """Gamma given by its mean and coefficient of variation (shape = 1/cv²)."""
 
-    dist: Literal["gamma"]
+    dist: Literal["gamma"] = Field(description="gamma law by mean and coefficient of variation")
     mean: PositiveDuration
-    cv: float = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation: standard deviation / mean")
 
     @property
     def variance(self) -> float:
@@ -155,8 +157,8 @@ class BoundedPareto(_Sampled):
     """Bounded Pareto on [low, high] with tail index ``alpha``: a heavy tail with
     finite moments. Density α·Lᵅ·x^(−α−1) / (1 − (L/H)ᵅ)."""
 
-    dist: Literal["pareto"]
-    alpha: float = Field(gt=0)
+    dist: Literal["pareto"] = Field(description="Pareto law truncated to [low, high]")
+    alpha: float = Field(gt=0, description="tail index α: smaller is a heavier tail")
     low: PositiveDuration
     high: PositiveDuration
 
@@ -192,10 +194,16 @@ class Empirical(_Sampled):
     CSV file (first column, or the column named ``column``; path relative to
     the scenario file)."""
 
-    dist: Literal["empirical"]
-    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = None
-    file: str | None = None
-    column: str | None = None
+    dist: Literal["empirical"] = Field(description="resample observed values with replacement")
+    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = (
+        Field(default=None, description="the observed values (durations)")
+    )
+    file: str | None = Field(
+        default=None, description="CSV file of values, relative to the scenario file"
+    )
+    column: str | None = Field(
+        default=None, description="the CSV column to read (default: the first)"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -24,6 +24,7 @@ class Loaded:
     base: Scenario
     variants: list[Variant] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path = Path(".")  # absolute folder its file names are relative to
 
 
 def load(
@@ -34,18 +35,22 @@ def load(
     overrides: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
     allow_outside_files: bool = False,
+    base_dir: Path | None = None,
 ) -> Loaded:
     """Read, validate and expand a scenario from a file, YAML text or a dict.
 
     ``overrides`` maps dotted paths to values (what ``--set`` does); ``grid``
     maps dotted paths to lists of values that are varied on top of
     ``compare:`` (what ``--grid`` does). Files the scenario names are read
-    from its folder only, unless ``allow_outside_files``. Raises :class:`ScenarioError` with
+    relative to ``base_dir``: by default the file's folder, or the working
+    directory for text and dicts; they must lie inside it unless
+    ``allow_outside_files``. Raises :class:`ScenarioError` with
     every problem found.
     """
     source = str(path) if path is not None else "<scenario>"
     marks: Marks = {}
-    base_dir = Path(path).parent if path is not None else Path(".")
+    if base_dir is None:
+        base_dir = Path(path).parent if path is not None else Path(".")
     if data is None:
         if text is None:
             assert path is not None
@@ -77,6 +82,7 @@ def load(
         except ValueError as err:
             problems.append(Problem("--set", None, None, dotted, str(err)))
 
+    _pin_compared(data, overrides or {})
     varied, axis_problems = axes(data, source, marks, grid)
     problems += axis_problems
     problems += too_many(varied, source)
@@ -88,7 +94,24 @@ def load(
     variants, problems = expand(data, varied, base.name, source, marks, context, origins)
     if problems:
         raise ScenarioError(problems)
-    return Loaded(source, base, variants, data)
+    return Loaded(source, base, variants, data, base_dir.resolve())
+
+
+def _pin_compared(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """An override of a field that ``compare:`` (or ``sweep.grid``) varies
+    picks that one value, so only the variant asked for runs
+    (``run("algorithms.yaml", balancer__algorithm="random")`` runs random
+    alone, still named ``random``); overriding a whole section drops the
+    axes inside it."""
+    sweep = data.get("sweep") if isinstance(data.get("sweep"), dict) else {}
+    for mapping in (data.get("compare"), (sweep or {}).get("grid")):
+        if not isinstance(mapping, dict):
+            continue
+        for varied in list(mapping):
+            if varied in overrides:
+                mapping[varied] = [overrides[varied]]
+            elif any(str(varied).startswith(f"{o}.") for o in overrides):
+                del mapping[varied]
 
 
 def _read(path: Path, source: str) -> str:

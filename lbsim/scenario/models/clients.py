@@ -22,8 +22,8 @@ from lbsim.scenario.models.retries import Retries
 class RatePoint(Frozen):
     """One corner of a piecewise-linear arrival-rate profile."""
 
-    at: Duration
-    rate: Rate
+    at: Duration = Field(description="time of this corner of the profile")
+    rate: Rate = Field(description="arrival rate at that time")
 
 
 class Arrivals(Frozen):
@@ -31,9 +31,18 @@ class Arrivals(Frozen):
     at a constant ``rate`` or along a piecewise-linear ``profile`` (the rate is
     interpolated between points and held after the last one)."""
 
-    process: Literal["poisson", "deterministic"] = "poisson"
-    rate: PositiveRate | None = None
-    profile: tuple[RatePoint, ...] | None = Field(default=None, min_length=1)
+    process: Literal["poisson", "deterministic"] = Field(
+        default="poisson",
+        description="poisson: random, exponential gaps; deterministic: evenly spaced",
+    )
+    rate: PositiveRate | None = Field(
+        default=None, description="constant arrival rate (give `rate` or `profile`)"
+    )
+    profile: tuple[RatePoint, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="piecewise-linear rate: points {at, rate}, interpolated, held after the last",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> Arrivals:
@@ -59,8 +68,15 @@ class Nat(Frozen):
     """A share of the clients hidden behind a few NAT gateways: they share
     the gateways' addresses, which is what makes IP hashing lopsided."""
 
-    gateways: int = Field(default=1, ge=1, le=2**24)
-    fraction: float = Field(default=0.5, gt=0, le=1)
+    gateways: int = Field(
+        default=1,
+        ge=1,
+        le=2**24,
+        description="NAT gateways: the addresses the hidden clients share",
+    )
+    fraction: float = Field(
+        default=0.5, gt=0, le=1, description="share of the clients behind the gateways"
+    )
 
 
 class Clients(Frozen):
@@ -68,15 +84,22 @@ class Clients(Frozen):
     long clients wait and retry (timeouts include all retries, as Envoy's
     route timeout does)."""
 
-    count: int = Field(default=1000, ge=1, le=10_000_000)
+    count: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000_000,
+        description="distinct clients (each with its own address, for hashing)",
+    )
     subnets: int | None = Field(
         default=None,
         ge=1,
         le=2**24,  # the /24 networks of IPv4
         description="distinct /24 networks the clients come from (default: one per client)",
     )
-    nat: Nat | None = None
-    arrivals: Arrivals
+    nat: Nat | None = Field(
+        default=None, description="a share of the clients behind a few NAT gateways"
+    )
+    arrivals: Arrivals = Field(description="when requests arrive")
     service: Distribution = Field(description="service demand in seconds on a speed-1 server")
     timeout: PositiveDuration | None = Field(
         default=None, description="overall: the client gives up (status timeout)"
@@ -84,14 +107,18 @@ class Clients(Frozen):
     per_try_timeout: PositiveDuration | None = Field(
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
-    retries: Retries | None = None
+    retries: Retries | None = Field(default=None, description="client retries (default: none)")
     connections: Connections | None = Field(
         default=None,
         description="connections carry many requests (keep-alive, HTTP/2, WebSockets); "
         "none: every request is its own connection",
     )
-    hedge: Hedge | None = None
-    fanout: Fanout | None = None
+    hedge: Hedge | None = Field(
+        default=None, description="send a backup copy of a request not answered in time"
+    )
+    fanout: Fanout | None = Field(
+        default=None, description="each request is several calls, answered at a quorum"
+    )
 
     @model_validator(mode="after")
     def _one_pattern(self) -> Clients:

@@ -47,7 +47,9 @@ class WebSocket(Frozen):
     exponential with that mean) and carries messages at ``message_rate``
     (Poisson), each a request with the clients' service demand."""
 
-    duration: RandomDuration
+    duration: RandomDuration = Field(
+        description="how long a WebSocket stays open (a bare duration: exponential, that mean)"
+    )
     message_rate: PositiveRate
 
 
@@ -55,7 +57,9 @@ class Connections(Frozen):
     """How clients use connections: HTTP keep-alive (``streams`` > 1: HTTP/2,
     that many concurrent requests per connection) or WebSockets."""
 
-    keepalive: KeepAlive = KeepAlive()
+    keepalive: KeepAlive = Field(
+        default=KeepAlive(), description="how many requests a connection carries, and idle close"
+    )
     streams: int = Field(
         default=1,
         ge=1,
@@ -63,7 +67,9 @@ class Connections(Frozen):
         description="concurrent requests per connection (1: HTTP/1.1; HTTP/2 "
         "SETTINGS_MAX_CONCURRENT_STREAMS, e.g. 100)",
     )
-    websocket: WebSocket | None = None
+    websocket: WebSocket | None = Field(
+        default=None, description="long-lived WebSocket connections instead of keep-alive"
+    )
 
     @model_validator(mode="after")
     def _one_model(self) -> Connections:

@@ -22,8 +22,15 @@ class Scenario(Frozen):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="lbsim scenario")
 
-    name: Name = "scenario"
-    seed: int = Field(default=0, ge=0)
+    name: Name = Field(
+        default="scenario",
+        description="names the report and the default output folder (reports/<name>)",
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="root seed of every random stream: the same seed gives the same results",
+    )
     duration: PositiveDuration = Field(description="arrivals stop after this much simulated time")
     warmup: Duration = Field(default=0.0, description="requests arriving earlier are not measured")
     drain: Duration | None = Field(
@@ -39,15 +46,19 @@ class Scenario(Frozen):
         description="per-request rows kept: all, a deterministic sample (every 100th request) "
         "or none (summaries, latency histograms and time series only)",
     )
-    clients: Clients
-    balancer: Balancer = Balancer()
-    servers: tuple[ServerPool, ...] = Field(min_length=1)
+    clients: Clients = Field(description="who sends requests, when, and what each costs")
+    balancer: Balancer = Field(
+        default=Balancer(), description="the load balancer in front of the servers"
+    )
+    servers: tuple[ServerPool, ...] = Field(min_length=1, description="server pools, at least one")
     compare: dict[str, list[Any]] | None = Field(
         default=None, description="dotted path -> values; every combination is a variant"
     )
-    sweep: Sweep | None = None
+    sweep: Sweep | None = Field(default=None, description="grid and replications for `lbsim sweep`")
     events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
-    recovery: Recovery | None = None
+    recovery: Recovery | None = Field(
+        default=None, description="when a trigger acts, so the summary can time the recovery"
+    )
 
     @field_validator("events")
     @classmethod
