@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-out = Console()
-if not out.is_terminal:
+out = Console()  # the terminal's width, or $COLUMNS
+if not out.is_terminal and "COLUMNS" not in os.environ:
     out = Console(width=100)  # tables are laid out for 100 columns when piped
 err = Console(stderr=True)
 

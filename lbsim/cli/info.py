@@ -66,10 +66,15 @@ def report(
         list[str] | None,
         typer.Option("--format", "-f", help="Plot file format: png, svg, pdf (repeatable)."),
     ] = None,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="Print the summary table; write nothing.")
+    ] = False,
 ) -> None:
-    """Re-render the plots and report.html of a saved run, without re-running it."""
+    """Print the summary of a saved run and re-render its plots and report.html,
+    without re-running it."""
     from lbsim.analysis.result import Result
     from lbsim.report import FORMATS, write_report
+    from lbsim.report.table import summary_table
 
     unknown = [f for f in formats or [] if f not in FORMATS]
     if unknown:
@@ -78,6 +83,9 @@ def report(
         result = Result.load(run_dir)
     except (OSError, ValueError) as error:
         fail(f"{error}; expected the output folder of `lbsim run`")
+    out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
+    if summary_only:
+        return
     target = out_dir or run_dir
     paths = write_report(result, target, formats or ("png",))
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

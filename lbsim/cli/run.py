@@ -113,7 +113,7 @@ def run(
         if replications:
             total = replications * len(loaded.variants)
             table = replicate(loaded, replications, progress=_tracker(bar, "replications", total))
-    out.print(summary_table(result.summary))
+    out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
     # The report first: it draws half its plots in a forked child, best forked
     # before saving starts pyarrow's threads.
     report = write_report(result, target, plots=not no_plots)

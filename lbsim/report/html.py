@@ -18,11 +18,13 @@ from html import escape
 
 import pandas as pd
 
+from lbsim.analysis.best import mark
 from lbsim.analysis.metrics import describe
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
-    best_rows,
+    FLAG_MARK,
+    footnotes,
     format_cell,
     metric_columns,
     parameter_columns,
@@ -124,11 +126,12 @@ def summary_html(summary: pd.DataFrame) -> str:
     params = parameter_columns(summary)
     metrics = metric_columns(summary)
     specs = [describe(c) for c in metrics]
-    best = {spec.name: best_rows(summary[spec.name], spec.better) for spec in specs}
+    marks = mark(summary, metrics)
     head = ['<th class="text" scope="col">variant</th>']
     head += [f'<th class="text" scope="col">{escape(p)}</th>' for p in params]
     for spec in specs:
-        unit = f'<span class="unit">{escape(spec.unit)}</span>' if spec.unit else ""
+        under = " · ".join(part for part in (spec.unit, spec.covers) if part)
+        unit = f'<span class="unit">{escape(under)}</span>' if under else ""
         head.append(
             f'<th scope="col" title="{escape(spec.name)}">{escape(spec.heading)}{unit}</th>'
         )
@@ -139,9 +142,14 @@ def summary_html(summary: pd.DataFrame) -> str:
         cells += [f'<td class="text">{escape(value_text(summary[p].iloc[i]))}</td>' for p in params]
         for spec in specs:
             text = escape(format_cell(spec, summary[spec.name].iloc[i]))
-            if i in best[spec.name]:
+            if i in marks.best[spec.name]:
                 cells.append(
                     f'<td data-col="{escape(spec.name)}" class="num best" title="best">{text}</td>'
+                )
+            elif i in marks.flagged[spec.name]:
+                cells.append(
+                    f'<td data-col="{escape(spec.name)}" class="num flagged" '
+                    f'title="would be best, but fails more requests">{text}{FLAG_MARK}</td>'
                 )
             else:
                 cells.append(f'<td data-col="{escape(spec.name)}" class="num">{text}</td>')
@@ -154,8 +162,8 @@ def summary_html(summary: pd.DataFrame) -> str:
             *rows,
             "</tbody></table></div>",
             '<p class="note">Highlighted: best value of the column (lower latency, errors, '
-            "queues and imbalance; higher throughput and ok). Latencies are over ok requests "
-            "after warm-up.</p>",
+            "queues and imbalance; higher goodput and ok).</p>",
+            *(f'<p class="note">{escape(line)}</p>' for line in footnotes(summary, metrics, marks)),
         ]
     )
 

@@ -26,6 +26,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lbsim.analysis.best import best_rows
 from lbsim.analysis.metrics import METRICS, SWEEP_METRICS, TERMINAL_METRICS, describe
 from lbsim.analysis.result import Result
 from lbsim.report import figure_bytes
@@ -40,7 +41,7 @@ from lbsim.report.plots import (
     server_load,
 )
 from lbsim.report.sweep_charts import SweepLike, format_value, load_curve
-from lbsim.report.table import best_rows, parameter_columns
+from lbsim.report.table import parameter_columns
 
 # Scoped to .lbsim so a notebook's other tables keep their look.
 _CSS = """<style>

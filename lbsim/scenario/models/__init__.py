@@ -5,6 +5,7 @@ from lbsim.scenario.models.clients import Arrivals, Clients, Nat, PositiveRate, 
 from lbsim.scenario.models.events import Action, Crashes, Faults, RandomDuration, TimelineEvent
 from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
+from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
 from lbsim.scenario.models.servers import Name, ServerPool
@@ -32,6 +33,7 @@ __all__ = [
     "RandomDuration",
     "Rate",
     "RatePoint",
+    "Report",
     "Retries",
     "RetryBudget",
     "Scenario",

@@ -12,6 +12,7 @@ from lbsim.scenario.errors import did_you_mean
 from lbsim.scenario.models.balancer import Balancer
 from lbsim.scenario.models.clients import Clients
 from lbsim.scenario.models.events import TimelineEvent
+from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.servers import Name, ServerPool
 from lbsim.scenario.models.sweep import Sweep
 
@@ -46,6 +47,7 @@ class Scenario(Frozen):
     )
     sweep: Sweep | None = None
     events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
+    report: Report = Report()
 
     @field_validator("events")
     @classmethod
