@@ -32,6 +32,7 @@ from lbsim.cli import app
 from lbsim.gate.baseline import CheckError, RunSummary, read_baseline, read_run, scenario_hash
 from lbsim.gate.compare import compare, paired_interval
 from lbsim.gate.limits import METRICS, Limit, parse_limits
+from lbsim.scenario import resolved
 from lbsim.streams import replication_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -439,6 +440,26 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------- bundled baseline
+
+
+def test_committed_baseline_hash_is_current() -> None:
+    # A fresh clone must not hear "model changed since the baseline": the hash of
+    # scenarios/black_friday.yaml as it resolves today is the one recorded.
+    baseline = read_baseline(ROOT / "baselines" / "black_friday.json")
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    current = scenario_hash(resolved(loaded.base))
+    assert baseline.scenario_hash == current, "re-record the baseline: see docs/ci.md"
+
+
+def test_scenario_hash_ignores_defaults_and_the_report_section() -> None:
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    data = resolved(loaded.base)
+    assert scenario_hash({**data, "report": {"metrics": ["goodput"]}}) == scenario_hash(data)
+    written = {k: v for k, v in data.items() if k not in ("drain", "records")}  # defaults
+    assert scenario_hash(written) == scenario_hash(data)
+    slower = json.loads(json.dumps(data))
+    slower["servers"][0]["speed"] = 1.4
+    assert scenario_hash(slower) != scenario_hash(data)
 
 
 def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:
