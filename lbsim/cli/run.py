@@ -44,10 +44,12 @@ def _progress_bar(quiet: bool) -> Progress:
 
 
 def _tracker(bar: Progress, label: str, total: int) -> RunProgress:
+    from rich.markup import escape
+
     task = bar.add_task(label, total=total)
 
     def progress(index: int, count: int, name: str, fraction: float) -> None:
-        description = f"{label}: {name} ({index + 1}/{count})"
+        description = escape(f"{label}: {name} ({index + 1}/{count})")  # [..] is no markup
         bar.update(task, completed=index + fraction, description=description)
 
     return progress

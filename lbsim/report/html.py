@@ -55,6 +55,7 @@ thead th { text-align: right; vertical-align: bottom; font-weight: 600; }
 thead th.text, td.text, tbody th { text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { background: var(--best); font-weight: 700; }
+td.flagged { color: var(--muted); }
 .unit { display: block; font-weight: 400; color: var(--muted); }
 .note { color: var(--muted); font-size: .85rem; }
 figure { margin: 0; }

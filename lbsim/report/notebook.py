@@ -49,6 +49,7 @@ _CSS = """<style>
 .lbsim th, .lbsim td { padding: .2em .5em; border-bottom: 1px solid #d1d9e0; white-space: nowrap; }
 .lbsim td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .lbsim td.best { background: #dff3e4; font-weight: 700; }
+.lbsim td.flagged { color: #59636e; }
 .lbsim .unit { display: block; font-weight: 400; color: #59636e; }
 .lbsim .note { color: #59636e; font-size: .85em; }
 </style>"""

@@ -3,13 +3,20 @@ about, names intact (markup escaped), best marked, populations said."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+import lbsim
 from lbsim.analysis.metrics import HEADLINE_METRICS, TERMINAL_METRICS, describe
+from lbsim.cli import app
 from lbsim.report.table import (
     BEST_MARK,
     FLAG_MARK,
@@ -17,6 +24,7 @@ from lbsim.report.table import (
     summary_table,
     terminal_columns,
 )
+from tests.conftest import cluster
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two", "least_response_time"]
 
@@ -220,3 +228,27 @@ def test_format_number() -> None:
         "1,234,568",
         "-",
     ]
+
+
+def test_lbsim_report_reprints_the_summary_at_the_terminal_width(tmp_path: Path) -> None:
+    # A crash with health checks: the failure metrics are what the run is about.
+    data = cluster(duration="5m")
+    data["balancer"] = {"health_check": {"preset": "haproxy"}}
+    data["events"] = [{"at": "2m", "target": "web-1", "action": "crash", "for": "1m"}]
+    data["compare"] = {"balancer.algorithm": ["round_robin", "least_connections"]}
+    lbsim.run(data).save(tmp_path)
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--summary-only"])
+    assert result.exit_code == 0, result.output
+    for short in ("goodput", "errors", "p99", "detdown", "detup", "conn_err", "no_backe"):
+        assert short in result.output, short
+    assert not (tmp_path / "report.html").exists()  # --summary-only writes nothing
+    for width in (80, 200):
+        printed = subprocess.run(
+            [sys.executable, "-m", "lbsim", "report", str(tmp_path), "--summary-only"],
+            env={**os.environ, "COLUMNS": str(width)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert max(len(line) for line in printed.splitlines()) <= width
+        assert "least_connections" in printed and "detdown" in printed
