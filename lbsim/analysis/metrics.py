@@ -48,6 +48,14 @@ POPULATION_TAGS: dict[str, str] = {
     ATTEMPTS: "tries",
     SERVERS: "servers",
 }
+#: What each tag means, for a table's legend.
+POPULATION_LEGEND: dict[str, str] = {
+    "ok": OK_LATENCY,
+    "all": "every request after warm-up (in a latency: a failure at the time the client "
+    "learned of it, a timeout at the timeout, one never answered as ∞)",
+    "tries": ATTEMPTS,
+    "servers": SERVERS,
+}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from rich.text import Text
 from lbsim.analysis.best import Z_LIMIT, Marks, mark
 from lbsim.analysis.metrics import (
     HEADLINE_METRICS,
+    POPULATION_LEGEND,
     TERMINAL_METRICS,
     Metric,
     describe,
@@ -164,8 +165,8 @@ def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> li
             + f"fails more requests than {names[ref]} ({format_number(100 * errors[ref])}%) "
             f"beyond noise (z > {Z_LIMIT:g}): {worse}"
         )
-    tags = {describe(c).covers: describe(c).population for c in columns if describe(c).covers}
-    lines += [f"{tag}: {population}" for tag, population in tags.items()]
+    tags = dict.fromkeys(describe(c).covers for c in columns if describe(c).covers)
+    lines += [f"{tag}: {POPULATION_LEGEND[tag]}" for tag in tags]
     return lines
 
 

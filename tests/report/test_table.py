@@ -107,7 +107,7 @@ def test_units_and_populations_under_headings() -> None:
     assert lines[1].split()[:4] == ["req/s", "%", "ms", "ms"]  # goodput errors p99 p99
     assert lines[2].split()[:5] == ["variant", "ok", "all", "ok", "all"]
     assert "ok: ok requests after warm-up" in text
-    assert "all: every request after warm-up: a failure at the time the client" in text
+    assert "all: every request after warm-up (in a latency: a failure at the time the" in text
     # round_robin: p99 1.234 s -> 1,234 ms; all-requests p99 1,334; errors 0.312 %.
     row = rows_by_variant(text)["round_robin"][0]
     assert "1,234" in row and "1,334" in row and "0.312" in row
