@@ -161,7 +161,7 @@ def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> li
         flags = any(marks.flagged.get(c) for c in columns)
         lines[0] += ", among variants whose error rate is not worse beyond noise"
         lines.append(
-            (f"{FLAG_MARK} would be best, but " if flags else "")
+            (f"{FLAG_MARK} would be best, but " if flags else "never marked best: ")
             + f"fails more requests than {names[ref]} ({format_number(100 * errors[ref])}%) "
             f"beyond noise (z > {Z_LIMIT:g}): {worse}"
         )
