@@ -146,16 +146,16 @@ def test_retry_storm_retries_halve_goodput_and_the_budget_keeps_most() -> None:
 
 
 def test_load_curve_random_is_an_mm1_queue_and_the_gap_grows_with_load() -> None:
-    # Two points of the sweep as single runs. At ρ = 0.5 random gives each server
+    # Two points of the sweep (its grid left out) as single runs. At ρ = 0.5 random gives each server
     # an M/M/1 queue: sojourn ~ Exp(μ(1 - ρ)) = Exp(5/s), p99 = ln(100)/5 = 0.921 s.
     # n ≈ 19k requests: the p99's SE is sqrt(0.01 · 0.99 / n) / (0.01 · 5/s) ≈ 14 ms
     # for independent ones, more for queued neighbours; ±15% is over 5 of those.
-    low = by_variant(run("load_curve", **{"clients.arrivals.rate": 40}))
+    low = by_variant(run("load_curve", sweep=None, **{"clients.arrivals.rate": 40}))
     theory = math.log(100) / (10 * (1 - 0.5))
     assert low["random"]["latency_p99"] == pytest.approx(theory, rel=0.15)
     assert low["least_connections"]["latency_p99"] < 0.7 * low["random"]["latency_p99"]
     # At ρ = 0.95 random's p99 is 9.2 s in theory; the queue-aware ones several times lower.
-    high = by_variant(run("load_curve", **{"clients.arrivals.rate": 76}))
+    high = by_variant(run("load_curve", sweep=None, **{"clients.arrivals.rate": 76}))
     p99 = {v: row["latency_p99"] for v, row in high.items()}
     for aware in ("least_connections", "power_of_two"):
         assert 3 * p99[aware] < p99["random"]
