@@ -146,8 +146,9 @@ def test_retry_storm_retries_halve_goodput_and_the_budget_keeps_most() -> None:
 
 
 def test_load_curve_random_is_an_mm1_queue_and_the_gap_grows_with_load() -> None:
-    # Two points of the sweep (its grid left out) as single runs. At ρ = 0.5 random gives each server
-    # an M/M/1 queue: sojourn ~ Exp(μ(1 - ρ)) = Exp(5/s), p99 = ln(100)/5 = 0.921 s.
+    # Two points of the sweep (its grid left out) as single runs. At ρ = 0.5 random
+    # gives each server an M/M/1 queue: sojourn ~ Exp(μ(1 - ρ)) = Exp(5/s), so
+    # p99 = ln(100)/5 = 0.921 s.
     # n ≈ 19k requests: the p99's SE is sqrt(0.01 · 0.99 / n) / (0.01 · 5/s) ≈ 14 ms
     # for independent ones, more for queued neighbours; ±15% is over 5 of those.
     low = by_variant(run("load_curve", sweep=None, **{"clients.arrivals.rate": 40}))
