@@ -166,11 +166,31 @@ def _catalogue() -> tuple[Metric, ...]:
             "detup",
             "recoveries (recover -> marked up)",
         ),
+        Metric(
+            "extra_load",
+            "fraction",
+            "lower",
+            "extra calls",
+            "extra",
+            "calls beyond one per request after warm-up (hedges, fan-out leaves)",
+        ),
+        Metric(
+            "recovery_time",
+            "seconds",
+            "lower",
+            "recovery time",
+            "recover",
+            "from the trigger's end until p99 and goodput are back within tolerance",
+        ),
     )
 
 
 #: Every summary metric, in the summary's column order.
 METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
+
+#: Metrics in the summary only when the scenario asks for them: ``extra_load``
+#: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``.
+OPTIONAL_METRICS: frozenset[str] = frozenset({"extra_load", "recovery_time"})
 
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
@@ -183,6 +203,8 @@ HEADLINE_METRICS: tuple[str, ...] = ("goodput", "error_rate", "latency_p99", "la
 #: (:func:`scenario_metrics`), most important first, shown while they fit.
 TERMINAL_METRICS: tuple[str, ...] = (
     *HEADLINE_METRICS,
+    "recovery_time",  # these two only when the scenario has them (OPTIONAL_METRICS)
+    "extra_load",
     "latency_p50",
     "latency_p999",
     "latency_all_p999",
@@ -246,6 +268,8 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
         (lb_failures, ("conn_error_rate",)),
         (enabled("balancer.health_check"), ("no_backend_rate",)),
         (enabled("clients.retries"), ("retry_amplification", "wasted_rate")),
+        (enabled("clients.hedge") or enabled("clients.fanout"), ("extra_load",)),
+        (enabled("recovery"), ("recovery_time",)),
         (enabled("clients.timeout") or enabled("clients.per_try_timeout"), ("timeout_rate",)),
         (
             any(pool.get("queue_limit") for pool in scenario.get("servers") or ())

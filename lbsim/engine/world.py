@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import attrgetter
 
 import numpy as np
@@ -26,10 +27,12 @@ from simpy.events import Timeout
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
-from lbsim.engine import load_reports
+from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
+from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
+from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
@@ -51,7 +54,11 @@ class World:
 
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
+        self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
+        if self.calls is not None:
+            workload = self.calls.workload  # the balancer sees each call as a request
         self.workload = workload
+        self._hedging: Hedging | None = None
         self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
@@ -69,10 +76,11 @@ class World:
 
         self.servers: list[Server] = []
         for pool in scenario.servers:
+            make = Server if pool.slowdown is None else partial(LoadedServer, curve=pool.slowdown)
             for i in range(pool.count):
                 name = f"{pool.name}-{i}"
                 self.servers.append(
-                    Server(
+                    make(
                         self.env,
                         len(self.servers),
                         name,
@@ -96,6 +104,7 @@ class World:
         keys = column(workload.client_ips[workload.client])
         client_ids = column(workload.client)
         self.balancers: list[Balancer] = []
+        kind = Balancer if scenario.clients.hedge is None else HedgingBalancer
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
             # per-worker balancers; one LB node per zone in ALB).
@@ -105,7 +114,7 @@ class World:
                 backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
             )
             _subscribe_plugin(backends, algorithm)
-            balancer = Balancer(
+            balancer = kind(
                 self.env,
                 index,
                 backends,
@@ -270,9 +279,16 @@ class World:
         time with the fraction done, never per event.
         """
         simple = self._client_lb is None and len(self.balancers) == 1
-        arrivals = Arrivals(
-            self.env, self._arrival, self.balancer.dispatch if simple else self._arrive
-        )
+        arrive: Callable[[int], None] = self.balancer.dispatch if simple else self._arrive
+        hedge = self.scenario.clients.hedge
+        if hedge is not None and self.calls is not None:
+            balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
+            calls = self.calls
+            self._hedging = Hedging(
+                hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
+            )
+            arrive = self._hedging.arrive
+        arrivals = Arrivals(self.env, self._arrival, arrive)
         self._arrivals = arrivals
         if simple:  # answers go straight back to the one balancer
             for server in self.servers:
@@ -302,6 +318,9 @@ class World:
         self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
+        if self.calls is not None:
+            sent = self._hedging.dispatched if self._hedging is not None else None
+            return self.calls.collapse(self.recorder, sent)
         return self.recorder
 
 
