@@ -182,6 +182,34 @@ def _catalogue() -> tuple[Metric, ...]:
             "recover",
             "from the trigger's end until p99 and goodput are back within tolerance",
         ),
+        *_connection_metrics(),
+    )
+
+
+def _connection_metrics() -> tuple[Metric, ...]:
+    """Columns of runs with ``clients.connections``."""
+    opened = "connections opened after warm-up"
+    return (
+        Metric("connections_opened", "number", None, "connections opened", "conns", opened, "conn"),
+        Metric(
+            "requests_per_connection",
+            "number",
+            None,
+            "requests per connection",
+            "req/conn",
+            opened,
+            "req/conn",
+        ),
+        Metric(
+            "connection_imbalance",
+            "number",
+            "lower",
+            "connection imbalance",
+            "cimbal",
+            "open connections per server, time-weighted over the measurement window "
+            "(pinned connections: layer 4 or WebSockets)",
+            "max/mean",
+        ),
     )
 
 
@@ -189,8 +217,17 @@ def _catalogue() -> tuple[Metric, ...]:
 METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
 
 #: Metrics in the summary only when the scenario asks for them: ``extra_load``
-#: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``.
-OPTIONAL_METRICS: frozenset[str] = frozenset({"extra_load", "recovery_time"})
+#: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
+#: the connection metrics with ``clients.connections``.
+OPTIONAL_METRICS: frozenset[str] = frozenset(
+    {
+        "extra_load",
+        "recovery_time",
+        "connections_opened",
+        "requests_per_connection",
+        "connection_imbalance",
+    }
+)
 
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -266,9 +266,28 @@ def summarize(
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
     row.update(pattern_metrics(variant, workload, rec, first))
+    if rec.connections is not None:
+        row.update(connection_metrics(rec.connections, lo, hi))
     params = {path: _param_value(value) for path, value in variant.params.items()}
     metrics = {name: row[name] for name in METRICS if name in row or name not in OPTIONAL_METRICS}
     return {"variant": variant.name, **params, **metrics}
+
+
+def connection_metrics(stats: Mapping[str, np.ndarray], lo: float, hi: float) -> dict[str, float]:
+    """``connections_opened`` and ``requests_per_connection`` (over connections
+    opened in [lo, hi)), ``connection_imbalance`` (max/mean of each server's
+    time-averaged open pinned connections; NaN when connections are not pinned)."""
+    opened = stats["opened"]
+    measured = (opened >= lo) & (opened < hi)
+    count = int(measured.sum())
+    carried = stats["requests"][measured]
+    area = stats["server_connection_seconds"]
+    pinned = bool(stats["pinned"][0]) and area.sum() > 0
+    return {
+        "connections_opened": count,
+        "requests_per_connection": float(carried.mean()) if count else np.nan,
+        "connection_imbalance": float(area.max() / area.mean()) if pinned else np.nan,
+    }
 
 
 def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:

@@ -58,6 +58,7 @@ def main() -> None:
     try:
         app()
     except SystemExit as done:
-        if interrupt.received is not None and done.code == 1:  # click's "Aborted!"
+        if interrupt.received is not None and done.code in (0, 1, None):
+            # click's "Aborted!" (1), or the work ended although a signal came
             raise SystemExit(128 + interrupt.received) from None
         raise

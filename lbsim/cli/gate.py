@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -64,11 +65,18 @@ def baseline(
     from lbsim.gate.baseline import SIGNATURE, CheckError, read_run, write_baseline
     from lbsim.io import OutputError
     from lbsim.outputs import check_file
+    from lbsim.scenario.models import NAME_PATTERN
 
     try:
         if out_file is not None:
             check_file(out_file, "--out", SIGNATURE)
         recorded = read_run(run_dir)
+        named = len(recorded.name) <= 64 and re.match(NAME_PATTERN, recorded.name)
+        if out_file is None and not named:
+            fail(
+                f"{run_dir}/run.json: name {recorded.name!r} is not a scenario name (letters, "
+                "digits, _ . -), so it cannot name a file in baselines/; pass --out"
+            )
         target = out_file or Path("baselines") / f"{recorded.name}.json"
         check_file(target, "--out", SIGNATURE)
     except (CheckError, OutputError) as error:

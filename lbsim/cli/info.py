@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from lbsim.cli.common import SetOption, fail, out, overrides
+from lbsim.cli.common import (
+    ForceOption,
+    OutsideOption,
+    SetOption,
+    fail,
+    out,
+    overrides,
+)
 
 
 def validate(
@@ -19,14 +26,24 @@ def validate(
     show_resolved: Annotated[
         bool, typer.Option("--resolved", help="Print each variant with every default filled in.")
     ] = False,
+    force: ForceOption = False,
+    allow_outside_files: OutsideOption = False,
 ) -> None:
-    """Check scenario files; report every problem with file, line and field."""
+    """Check scenario files; report every problem with file, line and field,
+    and runs out of reach (time or memory) unless --force."""
+    from lbsim.runner.work import check_work as refuse_work
+    from lbsim.runner.work import estimate
     from lbsim.scenario import ScenarioError, load, resolved
 
     problems: list[str] = []
     for path in scenarios:
         try:
-            loaded = load(path, overrides=overrides(assignments, None))
+            loaded = load(
+                path,
+                overrides=overrides(assignments, None),
+                allow_outside_files=allow_outside_files,
+            )
+            refuse_work(estimate([v.scenario for v in loaded.variants]), force, str(path))
         except ScenarioError as error:
             problems += [str(p) for p in error.problems]
             continue

@@ -108,6 +108,8 @@ class Recorder:
     samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
     balancer_samples: list[np.ndarray] = field(default_factory=list)  # (instances, 3) each
     events: list[Event] = field(default_factory=list)
+    # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
+    connections: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         n = self.n_requests

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from matplotlib.figure import Figure
 
-from lbsim.interrupt import restore_defaults
+from lbsim.interrupt import deferred, restore_defaults
 from lbsim.io import write_atomic
 from lbsim.report.html import render_html, summary_html
 from lbsim.report.plots import (
@@ -119,7 +119,8 @@ def _forked(work: Callable[[], Encoded]) -> Iterator[Callable[[], Encoded]]:
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_answer, args=(work, send), daemon=True)
-    child.start()
+    with deferred():
+        child.start()
     send.close()
 
     def answer() -> Encoded:

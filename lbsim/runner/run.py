@@ -104,8 +104,11 @@ def replicate(
 def load_scenario(
     source: str | Path | Scenario | Loaded | dict[str, Any],
     overrides: dict[str, Any] | None = None,
+    *,
+    allow_outside_files: bool = False,
 ) -> Loaded:
-    """Validate and expand a scenario given as a path, a dict, a model or a ``Loaded``."""
+    """Validate and expand a scenario given as a path, a dict, a model or a
+    ``Loaded`` (files it names may lie outside its folder if ``allow_outside_files``)."""
     if isinstance(source, Loaded) and not overrides:
         return source
     if isinstance(source, Loaded):
@@ -114,7 +117,7 @@ def load_scenario(
         return load(data=resolved(source), overrides=overrides)
     if isinstance(source, dict):
         return load(data=source, overrides=overrides)
-    return load(Path(source), overrides=overrides)
+    return load(Path(source), overrides=overrides, allow_outside_files=allow_outside_files)
 
 
 def run(

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lbsim.scenario import paths
+from lbsim.scenario import files, paths
 from lbsim.scenario.errors import Problem, ScenarioError, did_you_mean
 from lbsim.scenario.models import Scenario
 from lbsim.scenario.source import MAX_BYTES, Marks, YamlError, parse
 from lbsim.scenario.validation import Origin, validate
-from lbsim.scenario.variants import Variant, axes, expand
+from lbsim.scenario.variants import Variant, axes, expand, too_many
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,14 @@ def load(
     data: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
+    allow_outside_files: bool = False,
 ) -> Loaded:
     """Read, validate and expand a scenario from a file, YAML text or a dict.
 
     ``overrides`` maps dotted paths to values (what ``--set`` does); ``grid``
     maps dotted paths to lists of values that are varied on top of
-    ``compare:`` (what ``--grid`` does). Raises :class:`ScenarioError` with
+    ``compare:`` (what ``--grid`` does). Files the scenario names are read
+    from its folder only, unless ``allow_outside_files``. Raises :class:`ScenarioError` with
     every problem found.
     """
     source = str(path) if path is not None else "<scenario>"
@@ -77,30 +79,20 @@ def load(
 
     varied, axis_problems = axes(data, source, marks, grid)
     problems += axis_problems
-    base, base_problems = validate(data, source, marks, base_dir, origins)
+    problems += too_many(varied, source)
+    context = {"base_dir": base_dir, "allow_outside_files": allow_outside_files}
+    base, base_problems = validate(data, source, marks, context, origins)
     problems += base_problems
     if problems or base is None:
         raise ScenarioError(problems)
-    variants, problems = expand(data, varied, base.name, source, marks, base_dir, origins)
+    variants, problems = expand(data, varied, base.name, source, marks, context, origins)
     if problems:
         raise ScenarioError(problems)
     return Loaded(source, base, variants, data)
 
 
 def _read(path: Path, source: str) -> str:
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError([Problem(source, None, None, "", message)])
-
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise fail(f"file is {size} bytes; the limit is 1 MB")
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except IsADirectoryError:
-        raise fail("is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise fail("not UTF-8 text") from None
-    except OSError as err:
-        raise fail(err.strerror or str(err)) from None
+        return files.read_text(path, MAX_BYTES)
+    except files.FileError as err:
+        raise ScenarioError([Problem(source, None, None, "", str(err))]) from None

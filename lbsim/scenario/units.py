@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from lbsim.scenario.numbers import finite
+
 _DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _RATE_PER = {"s": 1.0, "m": 1 / 60.0, "h": 1 / 3600.0}
 _MULTIPLIERS = {"": 1.0, "k": 1e3, "M": 1e6}
@@ -25,11 +27,12 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 250ms, 2s, 30m or 1h")
     if isinstance(value, int | float):
-        return float(value)
+        return finite(value, "duration")
     if isinstance(value, str):
         match = _DURATION_RE.match(value)
         if match:
-            return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+            seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+            return finite(seconds, "duration")
     raise ValueError(
         f"malformed duration {value!r}: expected a number of seconds or a number with "
         "a unit, one of us, ms, s, m, h, d (e.g. 250ms, 2s, 30m)"
@@ -41,12 +44,13 @@ def parse_rate(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a rate such as 800/s, 10k/s or 90/m")
     if isinstance(value, int | float):
-        return float(value)
+        return finite(value, "rate")
     if isinstance(value, str):
         match = _RATE_RE.match(value)
         if match:
             number, multiplier, per = match.groups()
-            return float(number) * _MULTIPLIERS[multiplier or ""] * _RATE_PER[per or "s"]
+            rate = float(number) * _MULTIPLIERS[multiplier or ""] * _RATE_PER[per or "s"]
+            return finite(rate, "rate")
     raise ValueError(
         f"malformed rate {value!r}: expected events per second, optionally with k or M "
         "and a unit /s, /m or /h (e.g. 800/s, 10k/s, 90/m)"

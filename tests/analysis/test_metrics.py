@@ -48,8 +48,18 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     summary = lbsim.run(data).summary
     always = [name for name in METRICS if name not in OPTIONAL_METRICS]
     optional = [name for name in METRICS if name in OPTIONAL_METRICS]
-    assert optional == ["extra_load", "recovery_time"]
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional]
+    assert optional == [
+        "extra_load",
+        "recovery_time",
+        "connections_opened",
+        "requests_per_connection",
+        "connection_imbalance",
+    ]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[:2]]
+    # the connection metrics with clients.connections
+    clients = {**SCENARIO["clients"], "connections": {"keepalive": {"requests": 10}}}  # type: ignore[dict-item]
+    summary = lbsim.run({**SCENARIO, "clients": clients}).summary
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[2:]]
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -81,6 +91,8 @@ def test_directions_and_units() -> None:
         "requests",
         "throughput",  # answers of any status: failing fast would look good
         "utilization_mean",
+        "connections_opened",
+        "requests_per_connection",
     }
     assert {n for n, m in METRICS.items() if m.better == "higher"} == {"goodput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3

@@ -15,9 +15,10 @@ from pydantic import (
 )
 
 from lbsim import algorithms
-from lbsim.scenario import labels
+from lbsim.scenario import labels, numbers
 from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
+from lbsim.scenario.models.connections import ConnectionLimits
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
 
@@ -40,6 +41,9 @@ class AlgorithmChoice(BaseModel):
             known = ", ".join(algorithms.available())
             hint = did_you_mean(self.name, list(algorithms.available()))
             raise ValueError(f"unknown algorithm {self.name!r}{hint} (known: {known})") from None
+        wrong = numbers.problems(spec.params, self.model_extra or {})
+        if wrong:
+            raise ValueError(f"{self.name}: {'; '.join(wrong)}")
         try:
             spec.params.model_validate(self.model_extra or {})
         except ValidationError as err:
@@ -142,6 +146,16 @@ class Balancer(Frozen):
     )
     subset: Subset | None = Field(
         default=None, description="each instance sees only a subset of the hosts"
+    )
+    layer: Literal[4, 7] = Field(
+        default=7,
+        description="4: a host is picked per connection, every request on it follows, and "
+        "the load an algorithm sees is open connections (HAProxy mode tcp, NGINX stream); "
+        "7: a host per request, the load is requests in flight (HAProxy mode http, Envoy, "
+        "NGINX http). Matters with clients.connections",
+    )
+    connections: ConnectionLimits | None = Field(
+        default=None, description="max lifetime and draining of open connections"
     )
 
     @model_validator(mode="after")

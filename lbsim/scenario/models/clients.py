@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import Field, model_validator
 
-from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
+from lbsim.scenario.dists import (
+    Distribution,
+    Duration,
+    Frozen,
+    PositiveDuration,
+    PositiveRate,
+    Rate,
+)
+from lbsim.scenario.models.connections import Connections
 from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
-from lbsim.scenario.units import parse_rate
-
-_RATE_SCHEMA = {
-    "anyOf": [
-        {"type": "number"},
-        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(k|M)?\s*(/\s*(s|m|h))?\s*$"},
-    ],
-    "description": "events per second, or with a unit: 800/s, 10k/s, 90/m",
-}
-Rate = Annotated[float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(ge=0)]
-PositiveRate = Annotated[
-    float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(gt=0)
-]
 
 
 class RatePoint(Frozen):
@@ -64,7 +59,7 @@ class Nat(Frozen):
     """A share of the clients hidden behind a few NAT gateways: they share
     the gateways' addresses, which is what makes IP hashing lopsided."""
 
-    gateways: int = Field(default=1, ge=1)
+    gateways: int = Field(default=1, ge=1, le=2**24)
     fraction: float = Field(default=0.5, gt=0, le=1)
 
 
@@ -77,6 +72,7 @@ class Clients(Frozen):
     subnets: int | None = Field(
         default=None,
         ge=1,
+        le=2**24,  # the /24 networks of IPv4
         description="distinct /24 networks the clients come from (default: one per client)",
     )
     nat: Nat | None = None
@@ -89,6 +85,11 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = None
+    connections: Connections | None = Field(
+        default=None,
+        description="connections carry many requests (keep-alive, HTTP/2, WebSockets); "
+        "none: every request is its own connection",
+    )
     hedge: Hedge | None = None
     fanout: Fanout | None = None
 
@@ -96,4 +97,6 @@ class Clients(Frozen):
     def _one_pattern(self) -> Clients:
         if self.hedge is not None and self.fanout is not None:
             raise ValueError("give at most one of `hedge` or `fanout`")
+        if self.connections is not None and (self.hedge is not None or self.fanout is not None):
+            raise ValueError("`hedge` and `fanout` do not work with `connections` yet")
         return self

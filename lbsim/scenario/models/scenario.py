@@ -75,6 +75,14 @@ class Scenario(Frozen):
                 raise ValueError(f"unknown target {event.target!r}{hint}")
         return events
 
+    @field_validator("balancer")
+    @classmethod
+    def _limits_need_connections(cls, balancer: Balancer, info: ValidationInfo) -> Balancer:
+        clients = info.data.get("clients")
+        if balancer.connections is not None and clients is not None and not clients.connections:
+            raise ValueError("`connections` limits need clients.connections (a connection model)")
+        return balancer
+
     @field_validator("warmup")
     @classmethod
     def _warmup_before_end(cls, warmup: float, info: ValidationInfo) -> float:
@@ -99,12 +107,19 @@ class Scenario(Frozen):
 
     @field_validator("servers")
     @classmethod
-    def _distinct_pools(cls, servers: tuple[ServerPool, ...]) -> tuple[ServerPool, ...]:
+    def _distinct_pools(
+        cls, servers: tuple[ServerPool, ...], info: ValidationInfo
+    ) -> tuple[ServerPool, ...]:
         names = [pool.name for pool in servers]
         if len(set(names)) != len(names):
             raise ValueError(f"server pool names must be unique: {names}")
-        if sum(pool.count for pool in servers) > 100_000:
+        total = sum(pool.count for pool in servers)
+        if total > 100_000:
             raise ValueError("at most 100000 servers in all")
+        balancer = info.data.get("balancer")
+        size = getattr(balancer.algorithm.params(), "table_size", None) if balancer else None
+        if size is not None and size < total:  # a Maglev table holds every backend
+            raise ValueError(f"{total} servers do not fit a table_size of {size}")
         return servers
 
     @property

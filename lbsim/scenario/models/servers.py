@@ -9,7 +9,8 @@ from pydantic import Field, field_validator
 from lbsim.scenario.dists import Frozen
 from lbsim.scenario.models.events import Faults
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"  # also a safe file name: no slash, no leading dot
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 
 
 class SlowdownPoint(Frozen):
