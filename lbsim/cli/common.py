@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -15,8 +16,8 @@ def _console(**options: Any) -> Console:
     return Console(markup=False, emoji=False, **options)
 
 
-out = _console()
-if not out.is_terminal:
+out = _console()  # the terminal's width, or $COLUMNS
+if not out.is_terminal and "COLUMNS" not in os.environ:
     out = _console(width=100)  # tables are laid out for 100 columns when piped
 err = _console(stderr=True)
 

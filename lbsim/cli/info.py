@@ -83,8 +83,12 @@ def report(
         list[str] | None,
         typer.Option("--format", "-f", help="Plot file format: png, svg, pdf (repeatable)."),
     ] = None,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="Print the summary table; write nothing.")
+    ] = False,
 ) -> None:
-    """Re-render the plots and report.html of a saved run, without re-running it.
+    """Print the summary of a saved run and re-render its plots and report.html,
+    without re-running it.
 
     OUT must be new, empty, or a folder lbsim wrote (a report or a run)."""
     import contextlib
@@ -94,6 +98,7 @@ def report(
     from lbsim.io import OutputError
     from lbsim.outputs import claim_folder
     from lbsim.report import FORMATS, write_report
+    from lbsim.report.table import summary_table as terminal_table
 
     unknown = [f for f in formats or [] if f not in FORMATS]
     if unknown:
@@ -112,5 +117,8 @@ def report(
             fail(str(error))
         except (OSError, ValueError) as error:
             fail(f"{error}; expected the output folder of `lbsim run`")
+        out.print(terminal_table(result.summary, out.width, result.meta.get("scenario")))
+        if summary_only:
+            return
         paths = write_report(result, target, formats or ("png",))
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

@@ -54,13 +54,15 @@ def _progress_bar(quiet: bool) -> Progress:
 
 
 def _tracker(bar: Progress, label: str, total: int) -> RunProgress:
+    from rich.markup import escape
+
     from lbsim.interrupt import check
 
     task = bar.add_task(label, total=total)
 
     def progress(index: int, count: int, name: str, fraction: float) -> None:
         check()
-        description = f"{label}: {name} ({index + 1}/{count})"
+        description = escape(f"{label}: {name} ({index + 1}/{count})")  # [..] is no markup
         bar.update(task, completed=index + fraction, description=description)
 
     return progress
@@ -145,7 +147,7 @@ def run(
                     total = replications * len(loaded.variants)
                     progress = _tracker(bar, "replications", total)
                     table = replicate(loaded, replications, progress=progress)
-            out.print(summary_table(result.summary))
+            out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
             writing = True
             retire_run(target)  # the old run.json must not outlive the old run's files
             # The report first: it draws half its plots in a forked child, best

@@ -19,11 +19,13 @@ from html import escape
 
 import pandas as pd
 
+from lbsim.analysis.best import Marks, mark
 from lbsim.analysis.metrics import describe
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
-    best_rows,
+    FLAG_MARK,
+    footnotes,
     format_cell,
     metric_columns,
     parameter_columns,
@@ -56,6 +58,7 @@ thead th { text-align: right; vertical-align: bottom; font-weight: 600; }
 thead th.text, td.text, tbody th { text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { background: var(--best); font-weight: 700; }
+td.flagged { color: var(--muted); }
 .unit { display: block; font-weight: 400; color: var(--muted); }
 .note { color: var(--muted); font-size: .85rem; }
 figure { margin: 0; }
@@ -168,6 +171,7 @@ def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
         return '<p class="note">No summary.</p>'
     params = parameter_columns(summary)
     metrics = metric_columns(summary)
+    marks = mark(summary, metrics)
     parts = []
     if params:
         parts.append(
@@ -180,21 +184,22 @@ def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
         claimed |= set(columns)
         if columns:
             parts += [f"<h3>{escape(title)}</h3>"] if title else []
-            parts.append(_table(summary, columns))
+            parts.append(_table(summary, columns, marks))
     parts.append(
         '<p class="note">Highlighted: best value of the column (lower latency, errors, '
-        "queues and imbalance; higher throughput and ok). Latencies are over ok requests "
-        "after warm-up.</p>"
+        "queues and imbalance; higher goodput and ok). Under each heading: its unit and "
+        "the requests it covers.</p>"
     )
+    parts += [f'<p class="note">{escape(line)}</p>' for line in footnotes(summary, metrics, marks)]
     return "\n".join(parts)
 
 
-def _table(summary: pd.DataFrame, columns: list[str]) -> str:
+def _table(summary: pd.DataFrame, columns: list[str], marks: Marks) -> str:
     specs = [describe(c) for c in columns]
-    best = {spec.name: best_rows(summary[spec.name], spec.better) for spec in specs}
     head = ['<th class="text" scope="col">variant</th>']
     for spec in specs:
-        unit = f'<span class="unit">{escape(spec.unit)}</span>' if spec.unit else ""
+        under = " · ".join(part for part in (spec.unit, spec.covers) if part)
+        unit = f'<span class="unit">{escape(under)}</span>' if under else ""
         head.append(
             f'<th scope="col" title="{escape(spec.name)}">{escape(spec.heading)}{unit}</th>'
         )
@@ -204,9 +209,14 @@ def _table(summary: pd.DataFrame, columns: list[str]) -> str:
         cells = [f'<th scope="row">{escape(variant)}</th>']
         for spec in specs:
             text = escape(format_cell(spec, summary[spec.name].iloc[i]))
-            if i in best[spec.name]:
+            if i in marks.best[spec.name]:
                 cells.append(
                     f'<td data-col="{escape(spec.name)}" class="num best" title="best">{text}</td>'
+                )
+            elif i in marks.flagged[spec.name]:
+                cells.append(
+                    f'<td data-col="{escape(spec.name)}" class="num flagged" '
+                    f'title="would be best, but fails more requests">{text}{FLAG_MARK}</td>'
                 )
             else:
                 cells.append(f'<td data-col="{escape(spec.name)}" class="num">{text}</td>')

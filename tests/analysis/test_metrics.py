@@ -89,14 +89,17 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 def test_directions_and_units() -> None:
     assert {n for n, m in METRICS.items() if m.better is None} == {
         "requests",
+        "throughput",  # answers of any status: failing fast would look good
         "utilization_mean",
         "connections_opened",
         "requests_per_connection",
     }
-    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
+    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"goodput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100
-    assert METRICS["throughput"].unit == "req/s" and METRICS["throughput"].scale == 1
+    assert METRICS["goodput"].unit == "req/s" and METRICS["goodput"].scale == 1
+    assert METRICS["latency_p99"].covers == "ok" and METRICS["latency_all_p99"].covers == "all"
+    assert METRICS["error_rate"].covers == "all" and METRICS["queue_mean"].covers == "servers"
     assert METRICS["load_imbalance"].unit == "max/mean"
     assert METRICS["detect_down_mean"].quantity == "seconds"
     assert not METRICS["latency_max"].is_percentile and METRICS["latency_p999"].is_percentile

@@ -8,6 +8,7 @@ from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
 from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.recovery import Recovery
+from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
 from lbsim.scenario.models.servers import NAME_PATTERN, Name, ServerPool, SlowdownPoint
@@ -42,6 +43,7 @@ __all__ = [
     "Rate",
     "RatePoint",
     "Recovery",
+    "Report",
     "Retries",
     "RetryBudget",
     "Scenario",

@@ -13,6 +13,7 @@ from lbsim.scenario.models.balancer import Balancer
 from lbsim.scenario.models.clients import Clients
 from lbsim.scenario.models.events import TimelineEvent
 from lbsim.scenario.models.recovery import Recovery
+from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.servers import Name, ServerPool
 from lbsim.scenario.models.sweep import Sweep
 
@@ -56,6 +57,9 @@ class Scenario(Frozen):
     )
     sweep: Sweep | None = Field(default=None, description="grid and replications for `lbsim sweep`")
     events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
+    report: Report = Field(
+        default=Report(), description="what the summary table shows (default: from what is enabled)"
+    )
     recovery: Recovery | None = Field(
         default=None, description="when a trigger acts, so the summary can time the recovery"
     )
