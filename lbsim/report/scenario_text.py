@@ -42,11 +42,16 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
         )
     known = {
         "name", "seed", "duration", "warmup", "drain", "sample_interval", "records",
-        "clients", "servers", "balancer", "compare", "events", "sweep",
+        "clients", "servers", "balancer", "compare", "events", "sweep", "report",
     }  # fmt: skip
-    extra = [k for k in scenario if k not in known and scenario[k] not in (None, {}, [], ())]
+    extra = [
+        f"{_key(k)}: {text}"
+        for k in scenario
+        if k not in known and scenario[k] not in (None, {}, [], ())
+        if (text := words(scenario[k], k))
+    ]
     if extra:
-        lines.append(("Also", "; ".join(f"{_key(k)}: {words(scenario[k], k)}" for k in extra)))
+        lines.append(("Also", "; ".join(extra)))
     return lines
 
 

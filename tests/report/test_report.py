@@ -553,3 +553,12 @@ def test_format_rate() -> None:
         "2.5k/s",
         "1.2M/s",
     ]
+
+
+def test_presentation_and_empty_sections_are_not_described_as_the_scenario() -> None:
+    # `report:` says what the table shows, not what was simulated; a section
+    # whose words are empty would print as a bare "report:" (seen on retry_storm).
+    meta = {"scenario": {"report": {"metrics": None}, "recovery": {}}}
+    assert "Also" not in dict(describe_scenario(meta))
+    meta = {"scenario": {"report": {"metrics": ["goodput"]}}}
+    assert "Also" not in dict(describe_scenario(meta))
