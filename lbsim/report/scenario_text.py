@@ -316,9 +316,9 @@ def _compared(compare: object, variants: Sequence[Mapping[str, Any]]) -> str:
     if not isinstance(compare, Mapping) or not compare:
         return "Nothing: a single variant."
     axes = [
-        f"{path} ∈ {{{_alternatives([words(v, str(path)) for v in values])}}}"
+        f"{path} ∈ {{{_alternatives([_setting(v, str(path)) for v in values])}}}"
         if isinstance(values, list)
-        else f"{path} = {words(values, str(path))}"
+        else f"{path} = {_setting(values, str(path))}"
         for path, values in compare.items()
     ]
     n = len(variants)
@@ -358,6 +358,12 @@ def _area(path: str) -> str:
     return _key(head)
 
 
+def _setting(value: object, path: str) -> str:
+    """The value a compared field takes: ``yes``/``no`` for a flag (inside a
+    mapping a true flag reads as its bare key, which alone here says nothing)."""
+    return value_text(value) if isinstance(value, bool) else words(value, path)
+
+
 def _alternatives(texts: Sequence[str]) -> str:
     """Compared values: comma-separated, or ``|`` when a value has commas."""
     return (" | " if any("," in t for t in texts) else ", ").join(texts)
@@ -366,7 +372,7 @@ def _alternatives(texts: Sequence[str]) -> str:
 def _variant_text(variant: Mapping[str, Any]) -> str:
     """What this variant sets, and its servers when they are what varies."""
     params = variant.get("params") or {}
-    text = "; ".join(f"{path} = {words(v, str(path))}" for path, v in params.items())
+    text = "; ".join(f"{path} = {_setting(v, str(path))}" for path, v in params.items())
     if any(str(p).startswith("servers") for p in params) and variant.get("servers"):
         pools: dict[str, list[Mapping[str, Any]]] = {}
         for server in variant["servers"]:

@@ -562,3 +562,10 @@ def test_presentation_and_empty_sections_are_not_described_as_the_scenario() -> 
     assert "Also" not in dict(describe_scenario(meta))
     meta = {"scenario": {"report": {"metrics": ["goodput"]}}}
     assert "Also" not in dict(describe_scenario(meta))
+
+
+def test_a_compared_flag_reads_yes_or_no() -> None:
+    # cascading_failure compares through_queue: [true, false]; it read "∈ {, no}".
+    path = "balancer.health_check.through_queue"
+    meta = {"scenario": {"compare": {path: [True, False]}}, "variants": [{}, {}]}
+    assert dict(describe_scenario(meta))["Compared"].startswith(f"{path} ∈ {{yes, no}}: 2 variants")
