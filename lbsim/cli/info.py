@@ -121,4 +121,8 @@ def report(
         if summary_only:
             return
         paths = write_report(result, target, formats or ("png",))
-    out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")
+    out.print(
+        f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})",
+        highlight=False,
+        soft_wrap=True,
+    )

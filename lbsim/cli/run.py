@@ -171,4 +171,8 @@ def run(
         from lbsim.report.animate import animate as animate_queues
 
         paths.append(animate_queues(result).save(animate))
-    out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")
+    out.print(
+        f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})",
+        highlight=False,
+        soft_wrap=True,
+    )

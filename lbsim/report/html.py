@@ -20,7 +20,7 @@ from html import escape
 import pandas as pd
 
 from lbsim.analysis.best import Marks, mark
-from lbsim.analysis.metrics import describe
+from lbsim.analysis.metrics import OPTIONAL_METRICS, describe
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
@@ -139,10 +139,15 @@ _SERVER_COLUMNS: frozenset[str] = frozenset(
 GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     (
         "Requests and errors",
-        lambda c: not c.startswith(("latency_", "wait_")) and c not in _SERVER_COLUMNS,
+        lambda c: (
+            not c.startswith(("latency_", "wait_"))
+            and c not in _SERVER_COLUMNS
+            and c not in OPTIONAL_METRICS
+        ),
     ),
     ("Latency", lambda c: c.startswith(("latency_", "wait_"))),
     ("Servers and detection", lambda c: c in _SERVER_COLUMNS),
+    ("What this scenario switches on", lambda c: c in OPTIONAL_METRICS),
 )
 
 

@@ -127,7 +127,7 @@ def test_lb_failover_errors_grow_with_the_takeover_time() -> None:
 
 def test_slow_start_halves_the_queue_of_the_cold_server() -> None:
     rows = by_variant(run("slow_start"))
-    none = rows["slow_start=None"]
+    none = rows["slow_start=none"]
     for ramped in ("envoy(window=60s)", "haproxy(window=60s)"):
         assert 1.5 * rows[ramped]["latency_p99"] < none["latency_p99"]
         assert 1.5 * rows[ramped]["queue_max"] < none["queue_max"]
@@ -135,7 +135,7 @@ def test_slow_start_halves_the_queue_of_the_cold_server() -> None:
 
 def test_retry_storm_retries_halve_goodput_and_the_budget_keeps_most() -> None:
     rows = by_variant(run("retry_storm"))
-    none = rows["retries=None"]
+    none = rows["retries=none"]
     storm = rows["max=3, retry_on=[rejected, timeout, conn_error]"]
     budget = rows["max=3, retry_on=[rejected, timeout, conn_error], budget(percent=20)"]
     assert storm["retry_amplification"] > 2.5 and storm["wasted_rate"] > none["wasted_rate"]
