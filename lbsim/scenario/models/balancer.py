@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,8 +18,12 @@ from lbsim import algorithms
 from lbsim.scenario import labels
 from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
+from lbsim.scenario.models.capacity import BalancerCpu, Tls
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
+
+if TYPE_CHECKING:  # defined after Balancer, which is rebuilt there (routes name a pool)
+    from lbsim.scenario.models.routes import Route
 
 # Hash policies keep their mapping; NGINX and Envoy refuse slow start with them.
 NO_SLOW_START = ("ip_hash", "consistent_hash", "ketama", "ring_hash", "maglev")
@@ -143,6 +147,17 @@ class Balancer(Frozen):
     subset: Subset | None = Field(
         default=None, description="each instance sees only a subset of the hosts"
     )
+    routes: tuple[Route, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="layer-7 routes to pools, first match wins (default: one route to all servers)",
+    )
+    cpu: BalancerCpu | None = Field(
+        default=None, description="the balancer's own CPU (default: infinitely fast)"
+    )
+    tls: Tls | None = Field(
+        default=None, description="TLS termination, re-encryption or passthrough"
+    )
 
     @model_validator(mode="after")
     def _combinations(self) -> Balancer:
@@ -151,6 +166,17 @@ class Balancer(Frozen):
                 f"slow_start does not apply to {self.algorithm.name} "
                 "(NGINX and Envoy allow it only with weighted algorithms)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _catch_alls(self) -> Balancer:
+        routes = self.routes or ()
+        for index, route in enumerate(routes[:-1]):
+            if route.catch_all:
+                raise ValueError(
+                    f"routes.{index} matches every request, so routes after it are never "
+                    "reached (overlapping catch-alls; put the default route last)"
+                )
         return self
 
     @model_validator(mode="after")

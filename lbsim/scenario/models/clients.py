@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
+from lbsim.scenario.models.mix import RequestClass
 from lbsim.scenario.models.retries import Retries
 from lbsim.scenario.units import parse_rate
 
@@ -88,3 +89,19 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = None
+    mix: tuple[RequestClass, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="request classes (path, host, own service and timeout), drawn by share",
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Clients:
+        if self.mix is not None:
+            names = [c.name for c in self.mix]
+            if len(set(names)) != len(names):
+                raise ValueError(f"mix: class names must be unique: {names}")
+            total = sum(c.share for c in self.mix)
+            if abs(total - 1) > 1e-9:
+                raise ValueError(f"mix: shares must sum to 1, not {total:g}")
+        return self

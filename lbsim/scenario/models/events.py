@@ -31,7 +31,9 @@ class Faults(Frozen):
     crash: Crashes | None = None
 
 
-Action = Literal["crash", "recover", "slow", "error_rate", "hang", "drain", "undrain", "set_weight"]
+Action = Literal[
+    "crash", "recover", "slow", "error_rate", "hang", "drain", "undrain", "set_weight", "shift"
+]
 
 
 class TimelineEvent(Frozen):
@@ -42,7 +44,9 @@ class TimelineEvent(Frozen):
     longer), ``error_rate`` (answers a ``rate`` fraction with a fast 5xx),
     ``drain`` (the balancer sends nothing new; in-flight requests finish),
     ``set_weight``; ``recover``/``undrain`` undo. With ``for``, the event is
-    undone after that long.
+    undone after that long. ``shift`` (target: a pool with versions) moves
+    ``version``'s traffic weight to ``percent`` in ``steps`` equal steps,
+    ``every`` apart; the other versions share the rest in proportion.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -54,12 +58,20 @@ class TimelineEvent(Frozen):
     factor: float | None = Field(default=None, gt=0)
     rate: float | None = Field(default=None, ge=0, le=1)
     weight: int | None = Field(default=None, ge=1, le=256)
+    version: str | None = None
+    percent: float | None = Field(default=None, ge=0, le=100)
+    steps: int = Field(default=1, ge=1, le=1000)
+    every: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _parameters(self) -> TimelineEvent:
         needs = {"slow": "factor", "error_rate": "rate", "set_weight": "weight"}
         if self.action in needs and getattr(self, needs[self.action]) is None:
             raise ValueError(f"action {self.action} needs `{needs[self.action]}`")
-        if self.for_ is not None and self.action in ("recover", "undrain", "set_weight"):
+        if self.action == "shift" and (self.version is None or self.percent is None):
+            raise ValueError("action shift needs `version` and `percent`")
+        if self.action == "shift" and self.steps > 1 and self.every is None:
+            raise ValueError("a shift in several `steps` needs `every`")
+        if self.for_ is not None and self.action in ("recover", "undrain", "set_weight", "shift"):
             raise ValueError(f"`for` makes no sense with action {self.action}")
         return self
