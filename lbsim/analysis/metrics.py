@@ -41,6 +41,7 @@ class Metric:
     population: str  # what it is computed over
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
+    feature: str | None = None  # only in runs that use it: cpu, tls, versions (None: always)
 
     @property
     def is_percentile(self) -> bool:
@@ -120,6 +121,104 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect up",
             "detup",
             "recoveries (recover -> marked up)",
+        ),
+        *_layer7(),
+    )
+
+
+def _layer7() -> tuple[Metric, ...]:
+    """Balancer CPU, TLS and canary metrics: columns only of runs that use them."""
+    cpu = "balancer CPU, time-weighted over the measurement window, mean over instances"
+    cause = "requests after warm-up: core-seconds of balancer CPU per second"
+    return (
+        Metric(
+            "balancer_utilization", "fraction", None, "balancer CPU", "lb util", cpu, feature="cpu"
+        ),
+        Metric(
+            "balancer_queue_mean",
+            "number",
+            "lower",
+            "balancer queue mean",
+            "lb queue",
+            cpu,
+            "req",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_queue_max",
+            "number",
+            "lower",
+            "balancer queue max",
+            "lb qmax",
+            "balancer CPU",
+            "req",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_cpu_connection",
+            "number",
+            None,
+            "LB CPU: connections",
+            "cpu conn",
+            cause,
+            "cores",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_cpu_parse",
+            "number",
+            None,
+            "LB CPU: L7 parse",
+            "cpu l7",
+            cause,
+            "cores",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_cpu_handshake",
+            "number",
+            None,
+            "LB CPU: TLS handshakes",
+            "cpu tls",
+            cause,
+            "cores",
+            feature="tls",
+        ),
+        Metric(
+            "handshakes_per_s",
+            "rate",
+            None,
+            "TLS handshakes",
+            "hs/s",
+            "new TLS connections of requests after warm-up",
+            feature="tls",
+        ),
+        Metric(
+            "canary_share",
+            "fraction",
+            None,
+            "canary share",
+            "canary",
+            "requests after warm-up sent to a version other than a pool's first",
+            feature="versions",
+        ),
+        Metric(
+            "canary_error_rate",
+            "fraction",
+            "lower",
+            "canary errors",
+            "canary err",
+            "requests after warm-up sent to a canary version",
+            feature="versions",
+        ),
+        Metric(
+            "primary_error_rate",
+            "fraction",
+            "lower",
+            "primary errors",
+            "prim err",
+            "requests after warm-up sent to a pool's first version",
+            feature="versions",
         ),
     )
 

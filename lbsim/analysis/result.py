@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from lbsim.analysis.layer7 import layer7_metrics
 from lbsim.analysis.metrics import METRICS, percentiles
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
@@ -193,8 +194,17 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
+    row.update(layer7_metrics(scenario, rec, first, window))
     params = {path: _param_value(value) for path, value in variant.params.items()}
-    return {"variant": variant.name, **params, **{name: row[name] for name in METRICS}}
+    return {
+        "variant": variant.name,
+        **params,
+        **{
+            name: row[name]
+            for name, metric in METRICS.items()
+            if metric.feature is None or name in row
+        },
+    }
 
 
 def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:
@@ -272,6 +282,9 @@ def requests_frame(
             columns[name] = values[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
+    for part in ("latency_balancer", "latency_tls"):  # before the first send
+        if part in rec.columns:
+            failed -= rec.columns[part][rows]
     columns["latency_failed_attempts"] = failed
     return pd.DataFrame(columns, copy=False)
 

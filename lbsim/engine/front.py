@@ -72,9 +72,13 @@ class Front:
         self.class_route = class_route
         self.class_timeouts = class_timeouts
         self.balancers = {b.slot: b for route in routes for b in route}
-        self.station = Station(env, cpu.workers, window, self._served) if cpu else None
+        self.station = (
+            Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
+        )
         self.connection_cost = cpu.connection_cost if cpu else 0.0
-        self.request_cost = cpu.request_cost if cpu and cpu.layer == 7 else 0.0
+        # TLS passthrough: the balancer cannot read the request, it forwards bytes (layer 4)
+        layer7 = cpu is not None and cpu.layer == 7 and (tls is None or tls.mode != "passthrough")
+        self.request_cost = cpu.request_cost if cpu is not None and layer7 else 0.0
         self.tls = tls
         self.tls_delay = tls.rtt * tls.round_trips if tls else 0.0
         self._classes = classes
@@ -138,6 +142,13 @@ class Front:
             self._demand[request] += tls.full_handshake
             return client + tls.full_handshake
         return client
+
+    def _gone(self, request: int) -> bool:
+        """Whether the client gave up while ``request`` queued (no CPU spent on it)."""
+        if self._status[request] == PENDING:
+            return False
+        self._cpu[request] = 0.0
+        return True
 
     def _served(self, request: int) -> None:
         """The balancer CPU is done with ``request``."""

@@ -28,6 +28,7 @@ from lbsim.streams import stream
 if TYPE_CHECKING:
     from lbsim.engine.world import World
 
+EVERY_GROUP = "*"  # the pool of the flat form's one route: every server group
 Cluster = Callable[
     [int, str, list[bool] | None, AlgorithmChoice, HealthCheck | None, PassiveCheck | None],
     Balancer,
@@ -46,7 +47,7 @@ def routes_of(scenario: Scenario) -> tuple[Route, ...]:
         return scenario.balancer.routes
     if len(scenario.pools) == 1:
         return (Route(pool=scenario.pools[0].name),)
-    return (Route(pool="__all__"),)
+    return (Route.model_construct(pool=EVERY_GROUP),)
 
 
 def pool_of(scenario: Scenario, name: str) -> Pool:

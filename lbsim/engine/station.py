@@ -1,7 +1,9 @@
 """A balancer's CPU: a FCFS station of ``workers`` cores, jobs with their own cost.
 
 A job that finds a free core is served at once for its ``cost`` (core
-seconds); otherwise it waits first-come first-served. The station integrates
+seconds); otherwise it waits first-come first-served; a waiting job that is
+``gone`` by its turn (its client timed out and closed the connection) is
+dropped without using the core. The station integrates
 core-seconds busy and job-seconds waiting over the measurement window
 exactly (the clipping of :mod:`lbsim.engine.servers`) and keeps the longest
 queue, so utilisation and mean queue are time-weighted, not sampled.
@@ -25,6 +27,7 @@ class Station:
         "busy_area",
         "done",
         "env",
+        "gone",
         "queue",
         "queue_area",
         "queue_peak",
@@ -32,9 +35,15 @@ class Station:
     )
 
     def __init__(
-        self, env: Loop, workers: int, window: tuple[float, float], done: Callable[[int], None]
+        self,
+        env: Loop,
+        workers: int,
+        window: tuple[float, float],
+        done: Callable[[int], None],
+        gone: Callable[[int], bool] | None = None,
     ) -> None:
         self.env = env
+        self.gone = gone  # a queued job whose client left is dropped unserved
         self.workers = workers
         self.done = done
         self.busy = 0
@@ -65,9 +74,15 @@ class Station:
         self.env.after(cost, self._finish, job)
 
     def _finish(self, job: int) -> None:
-        if self.queue:
+        queue, gone = self.queue, self.gone
+        while queue:
             self.queue_area += self._clip(self.env._now)
-            self._serve(*self.queue.popleft())
+            waiting, cost = queue.popleft()
+            if gone is not None and gone(waiting):
+                self.done(waiting)  # nothing served: the caller sees it is gone
+                continue
+            self._serve(waiting, cost)
+            break
         else:
             self.busy -= 1
         self.done(job)

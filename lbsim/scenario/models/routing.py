@@ -44,6 +44,19 @@ def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
                     f"unknown pool {route.pool!r}{hint} (known: {known})",
                 )
             )
+    config = scenario.balancer
+    opaque = (config.cpu is not None and config.cpu.layer == 4) or (
+        config.tls is not None and config.tls.mode == "passthrough"
+    )
+    for r, route in enumerate(routes):
+        if opaque and route.match is not None and route.match.path_prefix is not None:
+            problems.append(
+                (
+                    ("balancer", "routes", r, "match"),
+                    "a layer-4 balancer (cpu.layer 4 or tls passthrough) cannot see the path; "
+                    "route by host (SNI) or use layer 7",
+                )
+            )
     classes = scenario.clients.mix
     if classes is None:
         if not any(route.match is None or route.match.matches("/", None) for route in routes):
