@@ -72,9 +72,7 @@ class Front:
         self.class_route = class_route
         self.class_timeouts = class_timeouts
         self.balancers = {b.slot: b for route in routes for b in route}
-        self.station = (
-            Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
-        )
+        self.station = Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
         self.connection_cost = cpu.connection_cost if cpu else 0.0
         # TLS passthrough: the balancer cannot read the request, it forwards bytes (layer 4)
         layer7 = cpu is not None and cpu.layer == 7 and (tls is None or tls.mode != "passthrough")

@@ -191,7 +191,9 @@ def test_handshake_cpu_is_proportional_to_one_minus_resumption() -> None:
 
 
 def _by_param(result: lbsim.Result) -> list[tuple[float, Any]]:
-    names = dict(zip(result.summary["variant"], result.summary["balancer.tls.resumption"]))
+    names = dict(
+        zip(result.summary["variant"], result.summary["balancer.tls.resumption"], strict=True)
+    )
     return [(names[v], g) for v, g in result.requests.groupby("variant", observed=True)]
 
 

@@ -169,17 +169,6 @@ class Balancer(Frozen):
         return self
 
     @model_validator(mode="after")
-    def _catch_alls(self) -> Balancer:
-        routes = self.routes or ()
-        for index, route in enumerate(routes[:-1]):
-            if route.catch_all:
-                raise ValueError(
-                    f"routes.{index} matches every request, so routes after it are never "
-                    "reached (overlapping catch-alls; put the default route last)"
-                )
-        return self
-
-    @model_validator(mode="after")
     def _haproxy_observe_needs_checks(self) -> Balancer:
         if isinstance(self.passive, HaproxyPassive) and (
             self.health_check is None or self.health_check.preset != "haproxy"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
 from lbsim.scenario.models.mix import RequestClass
@@ -95,13 +95,14 @@ class Clients(Frozen):
         description="request classes (path, host, own service and timeout), drawn by share",
     )
 
-    @model_validator(mode="after")
-    def _shares(self) -> Clients:
-        if self.mix is not None:
-            names = [c.name for c in self.mix]
+    @field_validator("mix")
+    @classmethod
+    def _shares(cls, mix: tuple[RequestClass, ...] | None) -> tuple[RequestClass, ...] | None:
+        if mix is not None:
+            names = [c.name for c in mix]
             if len(set(names)) != len(names):
-                raise ValueError(f"mix: class names must be unique: {names}")
-            total = sum(c.share for c in self.mix)
+                raise ValueError(f"class names must be unique: {names}")
+            total = sum(c.share for c in mix)
             if abs(total - 1) > 1e-9:
-                raise ValueError(f"mix: shares must sum to 1, not {total:g}")
-        return self
+                raise ValueError(f"shares must sum to 1, not {total:g}")
+        return mix

@@ -34,6 +34,15 @@ def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
     routes = scenario.balancer.routes
     if routes is None:
         return problems
+    for r, route in enumerate(routes[:-1]):
+        if route.catch_all:
+            problems.append(
+                (
+                    ("balancer", "routes", r),
+                    "matches every request, so the routes after it are never reached "
+                    "(overlapping catch-alls; put the one default route last)",
+                )
+            )
     for r, route in enumerate(routes):
         if route.pool not in pools and route.pool not in groups:
             hint = did_you_mean(route.pool, pools + groups)
