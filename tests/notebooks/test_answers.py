@@ -25,6 +25,9 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_04_ex1, 627, 200),  # the measured count; 200 is λ, not λ·T
     (answers.check_04_ex2, 4, 3),  # retries plus the first attempt
     (answers.check_04_ex3, 1.2, 0.2),
+    (answers.check_06_ex1, 80000.0, 100000.0),  # 4/(10+40 µs); 4/40 µs forgets the connection
+    (answers.check_06_ex2, 0.69, 1.5),  # 3000 × 0.23 ms; 1.5 ignores resumption
+    (answers.check_06_ex3, 7.0, 6.0),  # 35/5; 30/5 forgets L7 pays the connection too
     (answers.check_10_ex1, 23.03, 4.6),  # ln 100 / 0.2; 4.6 forgets the rate
     (answers.check_10_ex2, 4, 2),
     (answers.check_10_ex3, (18.9, 25.9), (15.0, 20.0)),
