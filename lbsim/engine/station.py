@@ -70,7 +70,10 @@ class Station:
 
     def _serve(self, job: int, cost: float) -> None:
         now = self.env._now
-        self.busy_area += self._clip(now + cost) - self._clip(now)
+        end = now + cost
+        lo, hi = self._lo, self._hi
+        if end > lo and now < hi:  # clip(end) - clip(now), inlined: once per request
+            self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
         self.env.after(cost, self._finish, job)
 
     def _finish(self, job: int) -> None:
