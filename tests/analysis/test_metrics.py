@@ -33,7 +33,28 @@ SCENARIO = {
 
 def test_the_summary_has_exactly_the_catalogue_columns_in_order() -> None:
     summary = lbsim.run(SCENARIO).summary
+    always = [name for name, metric in METRICS.items() if metric.feature is None]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always]
+
+
+def test_a_run_using_every_feature_has_every_catalogue_column() -> None:
+    data = {
+        **SCENARIO,
+        "servers": [{"name": "web", "count": 3}, {"name": "new", "count": 1}],
+        "pools": [
+            {
+                "name": "api",
+                "versions": [
+                    {"name": "v1", "servers": ["web"], "weight": 90},
+                    {"name": "v2", "servers": ["new"], "weight": 10},
+                ],
+            }
+        ],
+        "balancer": {"cpu": {"workers": 1}, "tls": {}, "routes": [{"pool": "api"}]},
+    }
+    summary = lbsim.run(data).summary
     assert list(summary.columns) == ["variant", "balancer.algorithm", *METRICS]
+    assert {m.feature for m in METRICS.values()} == {None, "cpu", "tls", "versions"}
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -61,7 +82,19 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 
 
 def test_directions_and_units() -> None:
-    assert {n for n, m in METRICS.items() if m.better is None} == {"requests", "utilization_mean"}
+    undirected = {n for n, m in METRICS.items() if m.better is None}
+    # load, not strategy: the workload's and the balancer's CPU demand
+    assert undirected == {
+        "requests",
+        "utilization_mean",
+        "balancer_utilization",
+        "balancer_cpu_connection",
+        "balancer_cpu_parse",
+        "balancer_cpu_handshake",
+        "handshakes_per_s",
+        "canary_share",
+    }
+    assert METRICS["balancer_cpu_parse"].unit == "cores"
     assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100
