@@ -122,6 +122,22 @@ def _catalogue() -> tuple[Metric, ...]:
             "detup",
             "recoveries (recover -> marked up)",
         ),
+        Metric(
+            "extra_load",
+            "fraction",
+            "lower",
+            "extra calls",
+            "extra",
+            "calls beyond one per request after warm-up (hedges, fan-out leaves)",
+        ),
+        Metric(
+            "recovery_time",
+            "seconds",
+            "lower",
+            "recovery time",
+            "recover",
+            "from the trigger's end until p99 and goodput are back within tolerance",
+        ),
         *_layer7(),
     )
 
@@ -226,6 +242,13 @@ def _layer7() -> tuple[Metric, ...]:
 #: Every summary metric, in the summary's column order.
 METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
 
+#: Metrics in the summary only when the scenario asks for them: ``extra_load``
+#: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
+#: and each metric with a ``feature`` (balancer CPU, TLS, versions) when it uses it.
+OPTIONAL_METRICS: frozenset[str] = frozenset(
+    {"extra_load", "recovery_time", *(n for n, m in METRICS.items() if m.feature is not None)}
+)
+
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
 
@@ -233,6 +256,8 @@ CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is 
 TERMINAL_METRICS: tuple[str, ...] = (
     "throughput",
     "error_rate",
+    "recovery_time",  # these two only when the scenario has them (OPTIONAL_METRICS)
+    "extra_load",
     "latency_p50",
     "latency_p99",
     "latency_p999",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import attrgetter
 
 import numpy as np
@@ -26,12 +27,14 @@ from simpy.events import Timeout
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
-from lbsim.engine import load_reports
+from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
+from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
+from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
@@ -54,7 +57,11 @@ class World:
 
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
+        self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
+        if self.calls is not None:
+            workload = self.calls.workload  # the balancer sees each call as a request
         self.workload = workload
+        self._hedging: Hedging | None = None
         self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
@@ -76,10 +83,11 @@ class World:
 
         self.servers: list[Server] = []
         for pool in scenario.servers:
+            make = Server if pool.slowdown is None else partial(LoadedServer, curve=pool.slowdown)
             for i in range(pool.count):
                 name = f"{pool.name}-{i}"
                 self.servers.append(
-                    Server(
+                    make(
                         self.env,
                         len(self.servers),
                         name,
@@ -162,7 +170,8 @@ class World:
             backends, stream(seed, f"algorithm{suffix}"), choice.params()
         )
         _subscribe_plugin(backends, algorithm)
-        balancer = Balancer(
+        kind = Balancer if scenario.clients.hedge is None else HedgingBalancer
+        balancer = kind(
             self.env,
             index,
             backends,
@@ -322,8 +331,17 @@ class World:
         time with the fraction done, never per event.
         """
         simple = self._client_lb is None and len(self.balancers) == 1 and not self.fronts
-        arrive = self._arrive_fronted if self.fronts else self._arrive
-        arrivals = Arrivals(self.env, self._arrival, self.balancer.dispatch if simple else arrive)
+        fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
+        arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
+        hedge = self.scenario.clients.hedge
+        if hedge is not None and self.calls is not None:
+            balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
+            calls = self.calls
+            self._hedging = Hedging(
+                hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
+            )
+            arrive = self._hedging.arrive
+        arrivals = Arrivals(self.env, self._arrival, arrive)
         self._arrivals = arrivals
         if simple:  # answers go straight back to the one balancer
             for server in self.servers:
@@ -359,6 +377,9 @@ class World:
         self.recorder.lb_busy_area = np.array([s.busy_area for s in stations])
         self.recorder.lb_queue_area = np.array([s.queue_area for s in stations])
         self.recorder.lb_queue_peak = np.array([s.queue_peak for s in stations], dtype=np.int64)
+        if self.calls is not None:
+            sent = self._hedging.dispatched if self._hedging is not None else None
+            return self.calls.collapse(self.recorder, sent)
         return self.recorder
 
 

@@ -10,6 +10,7 @@ from lbsim.analysis.metrics import (
     CHECKABLE,
     DIFF_METRICS,
     METRICS,
+    OPTIONAL_METRICS,
     SWEEP_METRICS,
     TERMINAL_METRICS,
     describe,
@@ -33,11 +34,25 @@ SCENARIO = {
 
 def test_the_summary_has_exactly_the_catalogue_columns_in_order() -> None:
     summary = lbsim.run(SCENARIO).summary
-    always = [name for name, metric in METRICS.items() if metric.feature is None]
+    always = [name for name in METRICS if name not in OPTIONAL_METRICS]
     assert list(summary.columns) == ["variant", "balancer.algorithm", *always]
 
 
-def test_a_run_using_every_feature_has_every_catalogue_column() -> None:
+def test_optional_metrics_appear_only_when_asked_for() -> None:
+    # recovery_time with a recovery: section, extra_load with a hedge, in catalogue order
+    data = {
+        **SCENARIO,
+        "recovery": {"trigger_start": 30, "trigger_end": 40},
+        "clients": {**SCENARIO["clients"], "hedge": {"after": 1.0}},
+    }
+    summary = lbsim.run(data).summary
+    always = [name for name in METRICS if name not in OPTIONAL_METRICS]
+    optional = [name for name in METRICS if name in OPTIONAL_METRICS]
+    assert optional[:2] == ["extra_load", "recovery_time"]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[:2]]
+
+
+def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
     data = {
         **SCENARIO,
         "servers": [{"name": "web", "count": 3}, {"name": "new", "count": 1}],
@@ -53,7 +68,8 @@ def test_a_run_using_every_feature_has_every_catalogue_column() -> None:
         "balancer": {"cpu": {"workers": 1}, "tls": {}, "routes": [{"pool": "api"}]},
     }
     summary = lbsim.run(data).summary
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *METRICS]
+    layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
+    assert list(summary.columns)[-len(layer7) :] == layer7
     assert {m.feature for m in METRICS.values()} == {None, "cpu", "tls", "versions"}
 
 

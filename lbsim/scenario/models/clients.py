@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, mo
 
 from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
 from lbsim.scenario.models.mix import RequestClass
+from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
 from lbsim.scenario.units import parse_rate
 
@@ -89,6 +90,15 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = None
+    hedge: Hedge | None = None
+    fanout: Fanout | None = None
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> Clients:
+        if self.hedge is not None and self.fanout is not None:
+            raise ValueError("give at most one of `hedge` or `fanout`")
+        return self
+
     mix: tuple[RequestClass, ...] | None = Field(
         default=None,
         min_length=1,
