@@ -50,7 +50,8 @@ def forms(requests: int, warmup: int) -> dict[str, dict[str, Any]]:
     routed["clients"]["mix"] = ROUTES["mix"]  # type: ignore[index]
     routed["balancer"]["routes"] = ROUTES["routes"]  # type: ignore[index]
     cpu = copy.deepcopy(routed)
-    cpu["balancer"]["cpu"] = {"workers": 4, "layer": 7}  # type: ignore[index]
+    cpu["balancer"]["layer"] = 7  # type: ignore[index]
+    cpu["balancer"]["cpu"] = {"workers": 4}  # type: ignore[index]
     cpu["balancer"]["tls"] = {"resumption": 0.5}  # type: ignore[index]
     return {"flat": flat, "routes + mix": routed, "routes + mix + cpu + tls": cpu}
 

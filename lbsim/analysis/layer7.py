@@ -34,7 +34,7 @@ def layer7_metrics(
         handshake = rec.columns["handshake"][first:]
         served = int((cpu > 0).sum())  # dropped unserved: charged nothing
         passthrough = config.tls is not None and config.tls.mode == "passthrough"
-        layer7 = config.cpu is not None and config.cpu.layer == 7 and not passthrough
+        layer7 = config.cpu is not None and config.layer == 7 and not passthrough
         parse = served * config.cpu.request_cost if config.cpu is not None and layer7 else 0.0
         shakes = 0.0
         if config.tls is not None and config.tls.mode != "passthrough":

@@ -17,11 +17,12 @@ share) resumed handshake; ``reencrypt`` adds a full handshake to the backend
 on the balancer and on the server, ``passthrough`` puts the client's
 handshake on the server instead.
 
-Connections: until a connection layer says otherwise every request opens its
-own connection. A connection model sets :attr:`Front.first_on_connection`
-to a function ``request -> bool`` (is it the first request on its
-connection?); requests for which it returns False pay no connection cost, no
-handshake and no extra round trip.
+Connections: without ``clients.connections`` every request opens its own
+connection. With them the world sets :attr:`Front.first_on_connection` to a
+function ``request -> bool`` that puts the request on its connection as it
+arrives and tells whether it opened it (``ConnectionTable.is_new``);
+requests for which it returns False pay no connection cost, no handshake
+and no extra round trip.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Front:
         arrival: Column,
         slots: Column,
         cpu: BalancerCpu | None,
+        layer: int,
         tls: Tls | None,
         resumed: Column | None,
         demand: Column,
@@ -75,7 +77,7 @@ class Front:
         self.station = Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
         self.connection_cost = cpu.connection_cost if cpu else 0.0
         # TLS passthrough: the balancer cannot read the request, it forwards bytes (layer 4)
-        layer7 = cpu is not None and cpu.layer == 7 and (tls is None or tls.mode != "passthrough")
+        layer7 = cpu is not None and layer == 7 and (tls is None or tls.mode != "passthrough")
         self.request_cost = cpu.request_cost if cpu is not None and layer7 else 0.0
         self.tls = tls
         self.tls_delay = tls.rtt * tls.round_trips if tls else 0.0

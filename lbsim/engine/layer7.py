@@ -125,6 +125,7 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
                 arrival=column(world.workload.arrival),
                 slots=column(slots),
                 cpu=config.cpu,
+                layer=config.layer,
                 tls=tls,
                 resumed=resumed,
                 demand=column(world.demand),

@@ -132,6 +132,8 @@ class Recorder:
     lb_queue_area: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lb_queue_peak: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     events: list[Event] = field(default_factory=list)
+    # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
+    connections: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         n = self.n_requests

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lbsim.scenario import Arrivals, Clients, Scenario
+from lbsim.scenario.models import WebSocket
 from lbsim.streams import stream
 
 
@@ -32,6 +33,8 @@ class Workload:
     demand: np.ndarray  # float64 seconds of work on a speed-1 server
     client_ips: np.ndarray  # uint32 IPv4 address of each client
     request_class: np.ndarray | None = None  # int16 index into clients.mix (None: no mix)
+    channel: np.ndarray | None = None  # int32 WebSocket of each request (None: no WebSockets)
+    channel_end: np.ndarray | None = None  # float64 when each WebSocket closes
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -104,24 +107,56 @@ def client_addresses(clients: Clients, rng: np.random.Generator) -> np.ndarray:
     return ips.astype(np.uint32)
 
 
+def websocket_messages(
+    opened: np.ndarray, websocket: WebSocket, duration: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The requests of WebSockets opened at ``opened``: each one's upgrade
+    (at its opening) and its messages, Poisson at ``message_rate`` over its
+    lifetime (``websocket-durations``, ``websocket-messages`` streams), cut at
+    ``duration``. Returns (arrival times, WebSocket of each, when each closes)."""
+    lifetime = websocket.duration.sample(stream(seed, "websocket-durations"), len(opened))
+    ends = opened + lifetime
+    rng = stream(seed, "websocket-messages")
+    counts = rng.poisson(websocket.message_rate * lifetime)
+    owner = np.repeat(np.arange(len(opened), dtype=np.int32), counts)
+    times = opened[owner] + rng.random(len(owner)) * lifetime[owner]
+    times = np.concatenate([opened, times])
+    owner = np.concatenate([np.arange(len(opened), dtype=np.int32), owner])
+    order = np.argsort(times, kind="stable")  # an upgrade comes before its messages
+    times, owner = times[order], owner[order]
+    keep = times < duration
+    return times[keep], owner[keep], ends
+
+
 def draw_workload(scenario: Scenario) -> Workload:
-    """The full workload of ``scenario``, identical for every variant."""
+    """The full workload of ``scenario``, identical for every variant.
+
+    With WebSockets, ``arrivals`` opens them and ``clients`` draws one
+    client per WebSocket; its requests are its upgrade and its messages."""
     seed = scenario.seed
     clients = scenario.clients
+    websocket = clients.connections.websocket if clients.connections else None
     arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+    channel = ends = None
+    if websocket is not None:
+        opened = arrival
+        arrival, channel, ends = websocket_messages(opened, websocket, scenario.duration, seed)
+        owner = stream(seed, "clients").integers(0, clients.count, len(opened), dtype=np.int32)
+        client = owner[channel]
+    else:
+        client = stream(seed, "clients").integers(0, clients.count, len(arrival), dtype=np.int32)
     n = len(arrival)
-    client = stream(seed, "clients").integers(0, clients.count, n, dtype=np.int32)
     demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    if clients.mix is None:
-        return Workload(arrival, client, demand, ips)
-    kinds = request_classes([c.share for c in clients.mix], stream(seed, "mix"), n)
-    for index, kind in enumerate(clients.mix):
-        if kind.service is not None:  # its own distribution, from its own stream
-            chosen = kinds == index
-            own = kind.service.sample(stream(seed, f"demand/{kind.name}"), int(chosen.sum()))
-            demand[chosen] = own
-    return Workload(arrival, client, demand, ips, kinds)
+    kinds = None
+    if clients.mix is not None:
+        kinds = request_classes([c.share for c in clients.mix], stream(seed, "mix"), n)
+        for index, kind in enumerate(clients.mix):
+            if kind.service is not None:  # its own distribution, from its own stream
+                chosen = kinds == index
+                own = kind.service.sample(stream(seed, f"demand/{kind.name}"), int(chosen.sum()))
+                demand[chosen] = own
+    return Workload(arrival, client, demand, ips, kinds, channel, ends)
 
 
 def request_classes(shares: list[float], rng: np.random.Generator, n: int) -> np.ndarray:

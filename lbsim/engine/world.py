@@ -30,6 +30,8 @@ from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
 from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
+from lbsim.engine.connected import ConnectedBalancer
+from lbsim.engine.connections import CLOSED, ConnectionTable
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
@@ -114,6 +116,7 @@ class World:
         self.instances: list[list[Balancer]] = []  # the clusters of each instance
         self.fronts: list[Front] = []
         self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
+        self.connections = self._connection_table(len(self.servers), window)
         if not is_layer7(scenario):
             for index in range(config.instances):
                 # Each instance has its own view and its own algorithm (Envoy's
@@ -126,6 +129,11 @@ class World:
         else:
             self._slots = np.zeros(len(workload), dtype=np.int32)
             build_layer7(self, self._cluster, self._slots)
+            if self.connections is not None:  # a handshake once per connection
+                for front in self.fronts:
+                    front.first_on_connection = partial(
+                        _opens_connection, self.connections, front.index
+                    )
         load_reports.attach(self.env, scenario, self.servers, self.balancers, self.active)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
@@ -170,7 +178,13 @@ class World:
             backends, stream(seed, f"algorithm{suffix}"), choice.params()
         )
         _subscribe_plugin(backends, algorithm)
-        kind = Balancer if scenario.clients.hedge is None else HedgingBalancer
+        kind: Callable[..., Balancer] = Balancer
+        if scenario.clients.hedge is not None:
+            kind = HedgingBalancer
+        if self.connections is not None:
+            limits = config.connections
+            drain = limits.drain_timeout if limits is not None else None
+            kind = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
         balancer = kind(
             self.env,
             index,
@@ -220,6 +234,31 @@ class World:
                 self.active,
             )
         return balancer
+
+    def _connection_table(
+        self, n_servers: int, window: tuple[float, float]
+    ) -> ConnectionTable | None:
+        """The clients' connections, if the scenario has a connection model."""
+        model = self.scenario.clients.connections
+        if model is None:
+            return None
+        table = ConnectionTable(
+            self.env,
+            self.workload,
+            model,
+            self.scenario.balancer.connections,
+            n_servers,
+            window,
+            stream(self.scenario.seed, "keepalive-requests"),
+            pinned=self.scenario.balancer.layer == 4 or model.websocket is not None,
+        )
+        table.on_close = self._connection_closed
+        return table
+
+    def _connection_closed(self, owner: int, host: int, lifetime: float) -> None:
+        balancer = self.instances[owner][0]  # pinned: one cluster per instance
+        assert isinstance(balancer, ConnectedBalancer)
+        balancer.connection_closed(host, lifetime)
 
     def _done(self, job: int, backend: int, status: int) -> None:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
@@ -377,10 +416,21 @@ class World:
         self.recorder.lb_busy_area = np.array([s.busy_area for s in stations])
         self.recorder.lb_queue_area = np.array([s.queue_area for s in stations])
         self.recorder.lb_queue_peak = np.array([s.queue_peak for s in stations], dtype=np.int64)
+        if self.connections is not None:
+            self.recorder.connections = self.connections.stats()
         if self.calls is not None:
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder
+
+
+def _opens_connection(table: ConnectionTable, owner: int, request: int) -> bool:
+    """Put ``request`` on its connection through instance ``owner`` as it
+    reaches the listener; whether it opened that connection."""
+    c = table._of[request]
+    if c < 0 or table.state[c] == CLOSED:
+        table.assign(request, owner)
+    return table.is_new(request)
 
 
 def _cpu_levels(front: Front | None) -> tuple[int, int]:

@@ -7,9 +7,9 @@
 # connection, the most expensive thing it does. This lesson gives the balancer a CPU, finds
 # where it saturates, and splits its CPU by cause.
 #
-# In lbsim a balancer with `cpu: {workers, layer, connection_cost, request_cost}` is a queue
-# in front of `workers` cores: each request costs `connection_cost` (if it opens a connection;
-# here every request does) plus, at layer 7, `request_cost`. When the cores are busy, requests
+# In lbsim a balancer with `cpu: {workers, connection_cost, request_cost}` is a queue in
+# front of `workers` cores: each request costs `connection_cost` (if it opens a connection;
+# here every request does) plus, at `layer: 7` (the default), `request_cost`. When the cores are busy, requests
 # wait at the balancer, before any server sees them.
 
 # %%
@@ -66,7 +66,8 @@ def served_per_second(rate: float) -> float:
             },
             "servers": [{"name": "web", "count": 4, "workers": 50}],
             "balancer": {
-                "cpu": {"workers": 2, "layer": 7, "connection_cost": 0, "request_cost": "1ms"}
+                "layer": 7,
+                "cpu": {"workers": 2, "connection_cost": 0, "request_cost": "1ms"},
             },
         }
     )

@@ -48,8 +48,14 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     summary = lbsim.run(data).summary
     always = [name for name in METRICS if name not in OPTIONAL_METRICS]
     optional = [name for name in METRICS if name in OPTIONAL_METRICS]
-    assert optional[:2] == ["extra_load", "recovery_time"]
+    layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
+    connection = ["connections_opened", "requests_per_connection", "connection_imbalance"]
+    assert optional == ["extra_load", "recovery_time", *layer7, *connection]
     assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[:2]]
+    # the connection metrics with clients.connections
+    clients = {**SCENARIO["clients"], "connections": {"keepalive": {"requests": 10}}}  # type: ignore[dict-item]
+    summary = lbsim.run({**SCENARIO, "clients": clients}).summary
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *connection]
 
 
 def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
@@ -99,10 +105,13 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 
 def test_directions_and_units() -> None:
     undirected = {n for n, m in METRICS.items() if m.better is None}
-    # load, not strategy: the workload's and the balancer's CPU demand
+    # load, not strategy: the workload's, the connections' and the balancer's CPU demand
     assert undirected == {
         "requests",
+        "throughput",  # answers of any status: failing fast would look good
         "utilization_mean",
+        "connections_opened",
+        "requests_per_connection",
         "balancer_utilization",
         "balancer_cpu_connection",
         "balancer_cpu_parse",
@@ -111,10 +120,12 @@ def test_directions_and_units() -> None:
         "canary_share",
     }
     assert METRICS["balancer_cpu_parse"].unit == "cores"
-    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
+    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"goodput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100
-    assert METRICS["throughput"].unit == "req/s" and METRICS["throughput"].scale == 1
+    assert METRICS["goodput"].unit == "req/s" and METRICS["goodput"].scale == 1
+    assert METRICS["latency_p99"].covers == "ok" and METRICS["latency_all_p99"].covers == "all"
+    assert METRICS["error_rate"].covers == "all" and METRICS["queue_mean"].covers == "servers"
     assert METRICS["load_imbalance"].unit == "max/mean"
     assert METRICS["detect_down_mean"].quantity == "seconds"
     assert not METRICS["latency_max"].is_percentile and METRICS["latency_p999"].is_percentile

@@ -16,7 +16,7 @@ def run(name: str) -> lbsim.Result:
 
 
 def test_l4_vs_l7() -> None:
-    summary = run("l4_vs_l7").summary.set_index("balancer.cpu.layer")
+    summary = run("l4_vs_l7").summary.set_index("balancer.layer")
     l4, l7 = summary.loc[4], summary.loc[7]
     # L4: 40k/s × 5 µs = 0.2 of a core; Poisson count over 5 s: sd 0.2/sqrt(2e5)
     assert l4["balancer_utilization"] == pytest.approx(0.2, abs=0.005)

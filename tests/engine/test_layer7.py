@@ -112,9 +112,9 @@ def _cpu(layer: int, rate: float, **changes: Any) -> dict[str, Any]:
             "clients.service": {"dist": "deterministic", "value": 0.001},
             "servers.0.count": 4,
             "servers.0.workers": 100,
+            "balancer.layer": layer,
             "balancer.cpu": {
                 "workers": 2,
-                "layer": layer,
                 "connection_cost": "0.1ms",
                 "request_cost": "0.6ms",
             },
@@ -167,7 +167,8 @@ TLS: dict[str, Any] = {
     "clients.service": {"dist": "deterministic", "value": 0.01},
     "servers.0.count": 4,
     "servers.0.workers": 40,
-    "balancer.cpu": {"workers": 8, "layer": 7},
+    "balancer.layer": 7,
+    "balancer.cpu": {"workers": 8},
     "balancer.tls": {"full_handshake": "1ms", "resumed_handshake": 0, "rtt": "20ms"},
 }
 

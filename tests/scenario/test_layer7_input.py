@@ -62,7 +62,7 @@ servers:
         (
             HEAD
             + SERVERS
-            + "balancer:\n  cpu: {layer: 4}\n  routes:\n"
+            + "balancer:\n  layer: 4\n  routes:\n"
             + "    - {match: {path_prefix: /api}, pool: api}\n    - {pool: static}\n",
             "balancer.routes.0.match",
             "cannot see the path",

@@ -1,7 +1,7 @@
 """``balancer.cpu:`` and ``balancer.tls:``: the balancer's own capacity.
 
 Each balancer instance is a station with ``workers`` cores (FCFS). Every new
-connection costs ``connection_cost`` of one core; ``layer: 7`` adds
+connection costs ``connection_cost`` of one core; ``balancer.layer: 7`` adds
 ``request_cost`` per request (parse and route). Defaults come from published
 figures (docs/semantics.md "Balancer CPU and TLS"): HAProxy forwarded 2.04 M
 HTTP requests/s on 64 Graviton2 cores, about 32 k per core, so ~30 µs per
@@ -29,12 +29,9 @@ class BalancerCpu(Frozen):
     (FCFS) when it saturates."""
 
     workers: int = Field(default=1, ge=1, le=1024, description="cores")
-    layer: Literal[4, 7] = Field(
-        default=7, description="4: per-connection cost only; 7: plus a parse cost per request"
-    )
     connection_cost: Duration = Field(default=CONNECTION, description="core-seconds per connection")
     request_cost: Duration = Field(
-        default=L7_REQUEST, description="core-seconds per request (layer 7 only)"
+        default=L7_REQUEST, description="core-seconds per request (balancer.layer 7 only)"
     )
 
 
@@ -49,7 +46,11 @@ class Tls(Frozen):
     ``passthrough``: the balancer forwards bytes (layer 4) and the server does
     the handshake (its cost is added to the request's service)."""
 
-    mode: Literal["terminate", "reencrypt", "passthrough"] = "terminate"
+    mode: Literal["terminate", "reencrypt", "passthrough"] = Field(
+        default="terminate",
+        description="terminate at the balancer, reencrypt to the servers too, or passthrough "
+        "(layer 4: the servers do the handshake)",
+    )
     full_handshake: Duration = FULL_HANDSHAKE
     resumed_handshake: Duration = RESUMED_HANDSHAKE
     resumption: float = Field(default=0.0, ge=0, le=1, description="fraction of resumed handshakes")

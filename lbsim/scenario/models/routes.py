@@ -26,8 +26,18 @@ from lbsim.scenario.models.servers import Name
 class Match(Frozen):
     """What a route matches: a path prefix or a host name (exactly one)."""
 
-    path_prefix: str | None = Field(default=None, pattern=r"^/", max_length=256)
-    host: str | None = Field(default=None, min_length=1, max_length=256)
+    path_prefix: str | None = Field(
+        default=None,
+        pattern=r"^/",
+        max_length=256,
+        description="matches a request class whose path starts with this (/api)",
+    )
+    host: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="matches a request class with this host, case-insensitive (SNI at layer 4)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Match:
@@ -49,8 +59,10 @@ class Match(Frozen):
 class Route(Frozen):
     """``{match: {path_prefix: /api}, pool: api}``; no ``match``: the default route."""
 
-    match: Match | None = None
-    pool: Name
+    match: Match | None = Field(
+        default=None, description="what it matches (none: the default route, which goes last)"
+    )
+    pool: Name = Field(description="a pools[].name, or a server group (servers[].name)")
     algorithm: (
         Annotated[
             AlgorithmChoice,
@@ -71,7 +83,7 @@ class Version(Frozen):
     """One version of a pool: its server groups, its traffic weight, and the
     fraction of requests its servers answer with a 5xx."""
 
-    name: Name
+    name: Name = Field(description="the version's name (shift events and the version column)")
     servers: tuple[Name, ...] = Field(min_length=1, description="server groups (servers[].name)")
     weight: float = Field(ge=0, le=100, description="traffic share in percent")
     error_rate: float = Field(default=0.0, ge=0, le=1, description="5xx fraction of its servers")
@@ -83,18 +95,30 @@ class Rollback(Frozen):
     least ``min_requests`` attempts in it, its weight goes to 0 (checked every
     ``window / 10``)."""
 
-    error_rate: float = Field(gt=0, le=1)
-    window: PositiveDuration = 60.0
-    min_requests: int = Field(default=20, ge=1)
+    error_rate: float = Field(
+        gt=0, le=1, description="roll back when the trailing error rate is above this"
+    )
+    window: PositiveDuration = Field(default=60.0, description="the trailing window")
+    min_requests: int = Field(
+        default=20, ge=1, description="attempts the window needs before it can roll back"
+    )
 
 
 class Pool(Frozen):
     """A cluster: ``servers`` (server groups) or weighted ``versions``."""
 
-    name: Name
-    servers: tuple[Name, ...] | None = Field(default=None, min_length=1)
-    versions: tuple[Version, ...] | None = Field(default=None, min_length=1)
-    rollback: Rollback | None = None
+    name: Name = Field(description="what routes name (not a server group's name)")
+    servers: tuple[Name, ...] | None = Field(
+        default=None, min_length=1, description="server groups (servers[].name)"
+    )
+    versions: tuple[Version, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="weighted versions instead of servers (canary: Envoy weighted_clusters)",
+    )
+    rollback: Rollback | None = Field(
+        default=None, description="send a failing canary version nothing more (versions only)"
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Pool:

@@ -14,7 +14,8 @@ Loc = tuple[str | int, ...]
 
 def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
     """Each problem's field path and message: a route to an unknown pool, a
-    pool of unknown server groups, a mix class no route matches."""
+    pool of unknown server groups, a mix class no route matches, pinned
+    connections with more than one cluster per instance."""
     problems: list[tuple[Loc, str]] = []
     groups = [pool.name for pool in scenario.servers]
     pools = [pool.name for pool in scenario.pools]
@@ -32,6 +33,17 @@ def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
                     hint = did_you_mean(group, groups)
                     problems.append((where, f"unknown server group {group!r}{hint}"))
     routes = scenario.balancer.routes
+    config = scenario.balancer
+    connections = scenario.clients.connections
+    pinned = connections is not None and (config.layer == 4 or connections.websocket is not None)
+    if pinned and (len(routes or ()) > 1 or any(p.versions for p in scenario.pools)):
+        problems.append(
+            (
+                ("balancer", "routes" if len(routes or ()) > 1 else "layer"),
+                "pinned connections (balancer.layer 4 or WebSockets) go to one cluster per "
+                "instance: more than one route or pool version is not modelled with them",
+            )
+        )
     if routes is None:
         return problems
     for r, route in enumerate(routes[:-1]):
@@ -53,16 +65,13 @@ def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
                     f"unknown pool {route.pool!r}{hint} (known: {known})",
                 )
             )
-    config = scenario.balancer
-    opaque = (config.cpu is not None and config.cpu.layer == 4) or (
-        config.tls is not None and config.tls.mode == "passthrough"
-    )
+    opaque = config.layer == 4 or (config.tls is not None and config.tls.mode == "passthrough")
     for r, route in enumerate(routes):
         if opaque and route.match is not None and route.match.path_prefix is not None:
             problems.append(
                 (
                     ("balancer", "routes", r, "match"),
-                    "a layer-4 balancer (cpu.layer 4 or tls passthrough) cannot see the path; "
+                    "a layer-4 balancer (balancer.layer 4 or tls passthrough) cannot see the path; "
                     "route by host (SNI) or use layer 7",
                 )
             )
