@@ -23,7 +23,7 @@ def test_l4_vs_l7() -> None:
     assert l4["error_rate"] == 0 and l4["latency_p99"] < 0.1
     assert l7["balancer_utilization"] == pytest.approx(1.0, abs=1e-3)
     assert l7["balancer_queue_mean"] > 10_000 and l7["timeout_rate"] > 0.5
-    assert l7["throughput"] < 1 / 35e-6  # below what the core parses
+    assert l7["goodput"] < 1 / 35e-6  # below what the core parses
     assert l7["utilization_mean"] < 0.5  # the servers are not the bottleneck
 
 
