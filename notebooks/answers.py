@@ -220,3 +220,22 @@ def check_10_ex3(interval: tuple[float, float]) -> None:
         "ci_high of latency_p99 from the sweep summary, with the warm-up left out"
     )
     print("correct")
+
+
+# --- 06 Layer 4, layer 7 and TLS -------------------------------------------
+
+
+def check_06_ex1(rate: float) -> None:
+    """Saturation rate of c cores at s seconds per request: c / s = 4 / 50 µs (1%)."""
+    _close(rate, 4 / 50e-6, 0.01, "cores / (connection + parse cost), per second")
+
+
+def check_06_ex2(cores: float) -> None:
+    """Handshake CPU: rate × ((1 − r)·full + r·resumed) = 3000 × 0.23 ms (1%)."""
+    expected = 3000 * (0.4 * 0.5e-3 + 0.6 * 0.05e-3)
+    _close(cores, expected, 0.01, "rate × ((1 − resumption)·full + resumption·resumed)")
+
+
+def check_06_ex3(ratio: float) -> None:
+    """L4/L7 per-core ratio: (connection + parse) / connection = 35 / 5 (1%)."""
+    _close(ratio, 35 / 5, 0.01, "L7 pays connection + parse per request, L4 the connection only")

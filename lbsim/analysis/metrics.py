@@ -70,6 +70,7 @@ class Metric:
     population: str  # what it is computed over
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
+    feature: str | None = None  # only in runs that use it: cpu, tls, versions (None: always)
 
     @property
     def covers(self) -> str:
@@ -182,7 +183,105 @@ def _catalogue() -> tuple[Metric, ...]:
             "recover",
             "from the trigger's end until p99 and goodput are back within tolerance",
         ),
+        *_layer7(),
         *_connection_metrics(),
+    )
+
+
+def _layer7() -> tuple[Metric, ...]:
+    """Balancer CPU, TLS and canary metrics: columns only of runs that use them."""
+    cpu = "balancer CPU, time-weighted over the measurement window, mean over instances"
+    cause = "requests after warm-up: core-seconds of balancer CPU per second"
+    return (
+        Metric(
+            "balancer_utilization", "fraction", None, "balancer CPU", "lb util", cpu, feature="cpu"
+        ),
+        Metric(
+            "balancer_queue_mean",
+            "number",
+            "lower",
+            "balancer queue mean",
+            "lb queue",
+            cpu,
+            "req",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_queue_max",
+            "number",
+            "lower",
+            "balancer queue max",
+            "lb qmax",
+            "balancer CPU",
+            "req",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_cpu_connection",
+            "number",
+            None,
+            "LB CPU: connections",
+            "cpu conn",
+            cause,
+            "cores",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_cpu_parse",
+            "number",
+            None,
+            "LB CPU: L7 parse",
+            "cpu l7",
+            cause,
+            "cores",
+            feature="cpu",
+        ),
+        Metric(
+            "balancer_cpu_handshake",
+            "number",
+            None,
+            "LB CPU: TLS handshakes",
+            "cpu tls",
+            cause,
+            "cores",
+            feature="tls",
+        ),
+        Metric(
+            "handshakes_per_s",
+            "rate",
+            None,
+            "TLS handshakes",
+            "hs/s",
+            "new TLS connections of requests after warm-up",
+            feature="tls",
+        ),
+        Metric(
+            "canary_share",
+            "fraction",
+            None,
+            "canary share",
+            "canary",
+            "requests after warm-up sent to a version other than a pool's first",
+            feature="versions",
+        ),
+        Metric(
+            "canary_error_rate",
+            "fraction",
+            "lower",
+            "canary errors",
+            "canary err",
+            "requests after warm-up sent to a canary version",
+            feature="versions",
+        ),
+        Metric(
+            "primary_error_rate",
+            "fraction",
+            "lower",
+            "primary errors",
+            "prim err",
+            "requests after warm-up sent to a pool's first version",
+            feature="versions",
+        ),
     )
 
 
@@ -218,7 +317,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
 
 #: Metrics in the summary only when the scenario asks for them: ``extra_load``
 #: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
-#: the connection metrics with ``clients.connections``.
+#: the connection metrics with ``clients.connections``, and each metric with a
+#: ``feature`` (balancer CPU, TLS, versions) when it uses it.
 OPTIONAL_METRICS: frozenset[str] = frozenset(
     {
         "extra_load",
@@ -226,6 +326,7 @@ OPTIONAL_METRICS: frozenset[str] = frozenset(
         "connections_opened",
         "requests_per_connection",
         "connection_imbalance",
+        *(n for n, m in METRICS.items() if m.feature is not None),
     }
 )
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from lbsim.analysis.layer7 import layer7_metrics
 from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
 from lbsim.analysis.recovery import pattern_metrics
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
@@ -266,6 +267,7 @@ def summarize(
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
     row.update(pattern_metrics(variant, workload, rec, first))
+    row.update(layer7_metrics(scenario, rec, first, window))
     if rec.connections is not None:
         row.update(connection_metrics(rec.connections, lo, hi))
     params = {path: _param_value(value) for path, value in variant.params.items()}
@@ -367,6 +369,9 @@ def requests_frame(
         columns["extra_calls"] = rec.extra[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
+    for part in ("latency_balancer", "latency_tls"):  # before the first send
+        if part in rec.columns:
+            failed -= rec.columns[part][rows]
     columns["latency_failed_attempts"] = failed
     return pd.DataFrame(columns, copy=False)
 

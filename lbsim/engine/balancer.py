@@ -88,9 +88,13 @@ class Balancer:
         client_ids: Column,
         rng: np.random.Generator,
         totals: Totals | None = None,
+        members: Sequence[bool] | None = None,
     ) -> None:
         self.env = env
         self.index = index
+        self.slot = index  # position among the world's balancers (routes: one per cluster)
+        # the hosts of its cluster (a route's pool); the others are never picked
+        self.members = list(members) if members is not None else [True] * len(servers)
         self.name = f"lb-{index}"
         self.backends = backends
         self.algorithm = algorithm
@@ -145,6 +149,7 @@ class Balancer:
         self._view = RequestView()
         self.active_retries = 0
         self.traffic_seen = False  # Envoy health checks slow down until traffic
+        self._watches: dict[float, Timers] = {}  # per timeout: requests watched from arrival
         self.refresh()
 
     @property
@@ -159,6 +164,15 @@ class Balancer:
         self._on_complete = _hook(algorithm, "on_complete")
 
     # ------------------------------------------------------------ requests
+
+    def watch(self, request: int, timeout: float) -> None:
+        """Start ``request``'s overall timeout now, at its arrival (a front
+        does, before the balancer CPU); :meth:`dispatch` then starts none."""
+        self._timeout = None
+        timers = self._watches.get(timeout)
+        if timers is None:
+            timers = self._watches[timeout] = Timers(self.env, timeout, self._expired)
+        timers.add(request)
 
     def dispatch(self, request: int) -> None:
         """Send the current attempt of ``request`` to a backend."""
@@ -324,7 +338,8 @@ class Balancer:
 
     def refresh(self) -> None:
         """Recompute which backends may be picked (see module docstring)."""
-        primaries = [i for i, b in enumerate(self.backup) if not b]
+        members = self.members
+        primaries = [i for i, b in enumerate(self.backup) if not b and members[i]]
         fit = [h and not e for h, e in zip(self.healthy, self.ejected, strict=True)]
         usable = [i for i in primaries if fit[i] and not self.draining[i]]
         healthy_share = sum(fit[i] for i in primaries) / max(len(primaries), 1)
@@ -335,7 +350,11 @@ class Balancer:
         if panic:
             usable = [i for i in primaries if not self.draining[i]]
         if not usable:
-            usable = [i for i, b in enumerate(self.backup) if b and fit[i] and not self.draining[i]]
+            usable = [
+                i
+                for i, b in enumerate(self.backup)
+                if b and members[i] and fit[i] and not self.draining[i]
+            ]
             if not self.all_backups:
                 usable = usable[:1]  # HAProxy: the first backup only, unless allbackups
         if not usable and self.fail_open:

@@ -35,12 +35,14 @@ class Faults:
         recorder: Recorder,
         active: Callable[[], bool],
         on_balancer: Callable[[int, bool], None],
+        on_pool: Callable[[TimelineEvent], None] | None = None,
     ) -> None:
         self.env = env
         self.active = active  # no new random crashes once the run has nothing left to do
         self.servers = {server.name: server for server in servers}
         self.balancers = balancers
         self.on_balancer = on_balancer  # (instance, up) -> None
+        self.on_pool = on_pool  # a pool's ``shift``
         self.recorder = recorder
         self.seed = scenario.seed
         for event in scenario.events:
@@ -61,6 +63,10 @@ class Faults:
         self.recorder.log(self.env.now, kind, target, detail)
 
     def _apply(self, event: TimelineEvent) -> None:
+        if event.action == "shift":
+            assert self.on_pool is not None
+            self.on_pool(event)
+            return
         if event.target.startswith("lb-"):
             self.on_balancer(int(event.target[3:]), event.action == "recover")
             self._log(event.action, event.target)

@@ -17,7 +17,7 @@ Statistics are computed afterwards.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,8 @@ from lbsim.status import (  # noqa: F401 - re-exported for the engine
 )
 
 LEVELS = ("queue", "in_service", "outstanding", "healthy", "up")
-BALANCER_LEVELS = ("in_rotation", "outstanding", "up")  # sampled per balancer instance
+# sampled per balancer instance (cpu_*: its own CPU, 0 without one)
+BALANCER_LEVELS = ("in_rotation", "outstanding", "up", "cpu_busy", "cpu_queue")
 
 # A writable memoryview of a numpy column: indexing takes and gives plain
 # Python numbers (typed Any: memoryview's stubs only know bytes-like items).
@@ -65,16 +66,18 @@ class Fact:
     dtype: str
     fill: float
     doc: str
+    optional: bool = False  # only in recorders that ask for it (a feature's column)
 
 
 FACTS: dict[str, Fact] = {}
 
 
-def register(name: str, dtype: str, fill: float, doc: str) -> Fact:
-    """Add a per-request column to every recorder made from now on."""
+def register(name: str, dtype: str, fill: float, doc: str, *, optional: bool = False) -> Fact:
+    """Add a per-request column to every recorder made from now on (an
+    ``optional`` one only to recorders that list it in ``optional``)."""
     if name in FACTS:
         raise ValueError(f"request column {name!r} is already registered")
-    fact = FACTS[name] = Fact(name, dtype, fill, doc)
+    fact = FACTS[name] = Fact(name, dtype, fill, doc, optional)
     return fact
 
 
@@ -86,6 +89,22 @@ register("retries", "int8", 0, "attempts after the first")
 register("balancer", "int16", 0, "balancer instance that handled it")
 register("sent", "float64", math.nan, "when the latest attempt was sent")
 register("latency_backoff", "float64", 0.0, "seconds spent waiting out retry back-offs")
+# Layer 7 (routes, balancer CPU, TLS): only in runs that use them
+L7_FACTS = (
+    register("route", "int16", -1, "balancer route that matched (-1: none)", optional=True),
+    register("version", "int8", -1, "version of the route's pool (0: the first)", optional=True),
+    register("request_class", "int16", -1, "class of clients.mix (-1: no mix)", optional=True),
+    register("balancer_cpu", "float64", 0.0, "core-seconds of balancer CPU", optional=True),
+    register("handshake", "int8", 0, "TLS handshake: 0 none, 1 full, 2 resumed", optional=True),
+    register(
+        "latency_balancer",
+        "float64",
+        0.0,
+        "seconds queued and served at the balancer CPU",
+        optional=True,
+    ),
+    register("latency_tls", "float64", 0.0, "seconds of extra TLS round trips", optional=True),
+)
 
 
 @dataclass
@@ -98,6 +117,7 @@ class Recorder:
     n_requests: int
     n_servers: int
     shared: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    optional: Collection[str] = ()  # the optional facts this run records
     columns: dict[str, np.ndarray] = field(init=False, repr=False)
     abandoned: int = 0  # answers to abandoned attempts: work done for nobody
     extra: np.ndarray | None = None  # per request: calls beyond one (hedge, fan-out)
@@ -106,7 +126,11 @@ class Recorder:
     queue_peak: np.ndarray = field(init=False)  # per server: longest queue in the window
     sample_times: list[float] = field(default_factory=list)
     samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
-    balancer_samples: list[np.ndarray] = field(default_factory=list)  # (instances, 3) each
+    balancer_samples: list[np.ndarray] = field(default_factory=list)  # (instances, levels)
+    # per balancer instance with a CPU: core-seconds busy, job-seconds queued, longest queue
+    lb_busy_area: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lb_queue_area: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lb_queue_peak: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     events: list[Event] = field(default_factory=list)
     # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
     connections: dict[str, np.ndarray] | None = None
@@ -118,6 +142,7 @@ class Recorder:
             if name in self.shared
             else np.full(n, fact.fill, dtype=fact.dtype)
             for name, fact in FACTS.items()
+            if not fact.optional or name in self.optional
         }
         self.busy_area = np.zeros(self.n_servers)
         self.queue_area = np.zeros(self.n_servers)

@@ -32,6 +32,7 @@ class Workload:
     client: np.ndarray  # int32 index into client_ips
     demand: np.ndarray  # float64 seconds of work on a speed-1 server
     client_ips: np.ndarray  # uint32 IPv4 address of each client
+    request_class: np.ndarray | None = None  # int16 index into clients.mix (None: no mix)
     channel: np.ndarray | None = None  # int32 WebSocket of each request (None: no WebSockets)
     channel_end: np.ndarray | None = None  # float64 when each WebSocket closes
 
@@ -135,17 +136,31 @@ def draw_workload(scenario: Scenario) -> Workload:
     seed = scenario.seed
     clients = scenario.clients
     websocket = clients.connections.websocket if clients.connections else None
+    arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+    channel = ends = None
     if websocket is not None:
-        opened = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+        opened = arrival
         arrival, channel, ends = websocket_messages(opened, websocket, scenario.duration, seed)
         owner = stream(seed, "clients").integers(0, clients.count, len(opened), dtype=np.int32)
-        n = len(arrival)
-        demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
-        ips = client_addresses(clients, stream(seed, "client-addresses"))
-        return Workload(arrival, owner[channel], demand, ips, channel, ends)
-    arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+        client = owner[channel]
+    else:
+        client = stream(seed, "clients").integers(0, clients.count, len(arrival), dtype=np.int32)
     n = len(arrival)
-    client = stream(seed, "clients").integers(0, clients.count, n, dtype=np.int32)
     demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    return Workload(arrival, client, demand, ips)
+    kinds = None
+    if clients.mix is not None:
+        kinds = request_classes([c.share for c in clients.mix], stream(seed, "mix"), n)
+        for index, kind in enumerate(clients.mix):
+            if kind.service is not None:  # its own distribution, from its own stream
+                chosen = kinds == index
+                own = kind.service.sample(stream(seed, f"demand/{kind.name}"), int(chosen.sum()))
+                demand[chosen] = own
+    return Workload(arrival, client, demand, ips, kinds, channel, ends)
+
+
+def request_classes(shares: list[float], rng: np.random.Generator, n: int) -> np.ndarray:
+    """The class of each of ``n`` requests: class ``k`` when a uniform draw
+    falls in ``[Σ shares[:k], Σ shares[:k+1])`` (inverse CDF)."""
+    edges = np.cumsum(shares)[:-1]
+    return np.searchsorted(edges, rng.random(n), side="right").astype(np.int16)

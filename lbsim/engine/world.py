@@ -29,20 +29,23 @@ from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
 from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
+from lbsim.engine.canary import Rollout
 from lbsim.engine.connected import ConnectedBalancer
-from lbsim.engine.connections import ConnectionTable
+from lbsim.engine.connections import CLOSED, ConnectionTable
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
+from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
+from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
-from lbsim.engine.records import LEVELS, Recorder, column
+from lbsim.engine.records import L7_FACTS, LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
 from lbsim.engine.slowstart import SlowStarter
 from lbsim.engine.state import RequestState, Totals
 from lbsim.engine.workload import Workload
-from lbsim.scenario import Scenario
+from lbsim.scenario import AlgorithmChoice, HealthCheck, PassiveCheck, Scenario, TimelineEvent
 from lbsim.streams import stream
 
 Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
@@ -64,12 +67,16 @@ class World:
         self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
+        layer7 = is_layer7(scenario)
         self.recorder = Recorder(
             len(workload),
             sum(pool.count for pool in scenario.servers),
             shared=self.state.columns(),
+            optional=[fact.name for fact in L7_FACTS] if layer7 else (),
         )
-        demand = column(workload.demand)
+        # TLS on the servers adds to a request's demand: a copy, the workload stays
+        self.demand = workload.demand.copy() if layer7 else workload.demand
+        demand = column(self.demand)
         start = column(self.recorder.start)
         tries = column(self.state.attempt)
         window = (scenario.warmup, scenario.duration)
@@ -100,83 +107,38 @@ class World:
                         totals=self.totals,
                     )
                 )
-        names = [server.name for server in self.servers]
-        weights = [pool.weight for pool in scenario.servers for _ in range(pool.count)]
-        backup = [pool.backup for pool in scenario.servers for _ in range(pool.count)]
-        keys = column(workload.client_ips[workload.client])
-        client_ids = column(workload.client)
-        self.balancers: list[Balancer] = []
-        kind: Callable[..., Balancer] = Balancer
-        if scenario.clients.hedge is not None:
-            kind = HedgingBalancer
+        self._names = [server.name for server in self.servers]
+        self._weights = [pool.weight for pool in scenario.servers for _ in range(pool.count)]
+        self._backup = [pool.backup for pool in scenario.servers for _ in range(pool.count)]
+        self._keys = column(workload.client_ips[workload.client])
+        self._client_ids = column(workload.client)
+        self.balancers: list[Balancer] = []  # every cluster of every instance
+        self.instances: list[list[Balancer]] = []  # the clusters of each instance
+        self.fronts: list[Front] = []
+        self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
         self.connections = self._connection_table(len(self.servers), window)
-        if self.connections is not None:
-            limits = config.connections
-            drain = limits.drain_timeout if limits is not None else None
-            kind = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
-        for index in range(config.instances):
-            # Each instance has its own view and its own algorithm (Envoy's
-            # per-worker balancers; one LB node per zone in ALB).
-            backends = HostSet(names, weights, true_load=lambda i: self.servers[i].in_system)
-            suffix = f"/{index}" if index else ""
-            algorithm = algorithms.get(config.algorithm.name).factory(
-                backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
-            )
-            _subscribe_plugin(backends, algorithm)
-            balancer = kind(
-                self.env,
-                index,
-                backends,
-                algorithm,
-                self.servers,
-                backup=backup,
-                panic_threshold=config.panic_threshold,
-                fail_open=config.fail_open,
-                all_backups=config.all_backups,
-                connect_timeout=config.connect_timeout,
-                clients=scenario.clients,
-                recorder=self.recorder,
-                state=self.state,
-                keys=keys,
-                client_ids=client_ids,
-                rng=stream(seed, f"retries{suffix}"),
-                totals=self.totals,
-            )
-            self.balancers.append(balancer)
-            probers = (
-                [
-                    Prober(
-                        self.env,
-                        server,
-                        balancer,
-                        config.health_check,
-                        self.recorder,
-                        seed,
-                        self.active,
-                    )
-                    for server in self.servers
-                ]
-                if config.health_check is not None
-                else []
-            )
-            if probers:
-                balancer.set_initial_health([prober.healthy for prober in probers])
-            if config.slow_start is not None:
-                SlowStarter(self.env, balancer, config.slow_start, self.recorder)
-            if config.passive is not None:
-                passive_checker(
-                    config.passive,
-                    self.env,
-                    balancer,
-                    self.recorder,
-                    probers,
-                    stream(seed, f"outlier{suffix}"),
-                    self.active,
+        if not is_layer7(scenario):
+            for index in range(config.instances):
+                # Each instance has its own view and its own algorithm (Envoy's
+                # per-worker balancers; one LB node per zone in ALB).
+                suffix = f"/{index}" if index else ""
+                balancer = self._cluster(
+                    index, suffix, None, config.algorithm, config.health_check, config.passive
                 )
+                self.instances.append([balancer])
+        else:
+            self._slots = np.zeros(len(workload), dtype=np.int32)
+            build_layer7(self, self._cluster, self._slots)
+            if self.connections is not None:  # a handshake once per connection
+                for front in self.fronts:
+                    front.first_on_connection = partial(
+                        _opens_connection, self.connections, front.index
+                    )
         load_reports.attach(self.env, scenario, self.servers, self.balancers, self.active)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
-        self._route = self.recorder.balancer.data
+        # answers go back to the balancer of a request's instance (flat) or cluster
+        self._route = column(self._slots) if self.fronts else self.recorder.balancer.data
         instances = config.instances
         if instances > 1 and config.mode == "active_active":
             # DNS round robin: each client resolved the name once, to one instance.
@@ -192,9 +154,86 @@ class World:
             self.recorder,
             self.active,
             on_balancer=self._balancer_event,
+            on_pool=self._pool_event,
         )
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
+
+    def _cluster(
+        self,
+        index: int,
+        suffix: str,
+        members: list[bool] | None,
+        choice: AlgorithmChoice,
+        health_check: HealthCheck | None,
+        passive: PassiveCheck | None,
+    ) -> Balancer:
+        """One balancer (instance ``index``, or a route's cluster on it) with
+        its algorithm, health probers, slow start and passive checks."""
+        scenario, config, seed = self.scenario, self.scenario.balancer, self.scenario.seed
+        backends = HostSet(
+            self._names, self._weights, true_load=lambda i: self.servers[i].in_system
+        )
+        algorithm = algorithms.get(choice.name).factory(
+            backends, stream(seed, f"algorithm{suffix}"), choice.params()
+        )
+        _subscribe_plugin(backends, algorithm)
+        kind: Callable[..., Balancer] = Balancer
+        if scenario.clients.hedge is not None:
+            kind = HedgingBalancer
+        if self.connections is not None:
+            limits = config.connections
+            drain = limits.drain_timeout if limits is not None else None
+            kind = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
+        balancer = kind(
+            self.env,
+            index,
+            backends,
+            algorithm,
+            self.servers,
+            backup=self._backup,
+            panic_threshold=config.panic_threshold,
+            fail_open=config.fail_open,
+            all_backups=config.all_backups,
+            connect_timeout=config.connect_timeout,
+            clients=scenario.clients,
+            recorder=self.recorder,
+            state=self.state,
+            keys=self._keys,
+            client_ids=self._client_ids,
+            rng=stream(seed, f"retries{suffix}"),
+            totals=self.totals,
+            members=members,
+        )
+        balancer.slot = len(self.balancers)
+        self.balancers.append(balancer)
+        probers = (
+            [
+                Prober(self.env, server, balancer, health_check, self.recorder, seed, self.active)
+                for server in self.servers
+                if balancer.members[server.index]
+            ]
+            if health_check is not None
+            else []
+        )
+        if probers:
+            healthy = list(balancer.healthy)
+            for prober in probers:
+                healthy[prober.server.index] = prober.healthy
+            balancer.set_initial_health(healthy)
+        if config.slow_start is not None:
+            SlowStarter(self.env, balancer, config.slow_start, self.recorder)
+        if passive is not None:
+            passive_checker(
+                passive,
+                self.env,
+                balancer,
+                self.recorder,
+                probers,
+                stream(seed, f"outlier{suffix}"),
+                self.active,
+            )
+        return balancer
 
     def _connection_table(
         self, n_servers: int, window: tuple[float, float]
@@ -217,7 +256,7 @@ class World:
         return table
 
     def _connection_closed(self, owner: int, host: int, lifetime: float) -> None:
-        balancer = self.balancers[owner]
+        balancer = self.instances[owner][0]  # pinned: one cluster per instance
         assert isinstance(balancer, ConnectedBalancer)
         balancer.connection_closed(host, lifetime)
 
@@ -235,23 +274,36 @@ class World:
         else:
             self.balancer.dispatch(request)
 
+    def _arrive_fronted(self, request: int) -> None:
+        if self._client_lb is not None:
+            self.fronts[int(self._client_lb[self._clients[request]])].arrive(request)
+        else:
+            self.fronts[self._serving].arrive(request)
+
+    def _pool_event(self, event: TimelineEvent) -> None:
+        """A ``shift`` of a pool's version weights (from the timeline)."""
+        self.rollouts[event.target].shift(event)
+
     def _balancer_event(self, index: int, up: bool) -> None:
         """A balancer instance crashed or recovered (from the timeline)."""
-        balancer = self.balancers[index]
-        if up:
-            balancer.recover()
-        else:
-            inflight = np.frombuffer(self.state.inflight, dtype=np.uint8)
-            balancer.crash(np.flatnonzero((inflight == 1) & (self.recorder.balancer == index)))
+        for balancer in self.instances[index]:
+            if up:
+                balancer.recover()
+            else:
+                inflight = np.frombuffer(self.state.inflight, dtype=np.uint8)
+                mine = (
+                    self._slots == balancer.slot if self.fronts else self.recorder.balancer == index
+                )
+                balancer.crash(np.flatnonzero((inflight == 1) & mine))
         config = self.scenario.balancer
-        if config.mode == "active_passive" and not self.balancers[self._serving].up:
+        if config.mode == "active_passive" and not self.instances[self._serving][0].up:
             # VRRP: an instance that is up claims the address after failover_time
             Timeout(self.env, config.failover_time).callbacks.append(self._takeover)
 
     def _takeover(self, event: Timeout) -> None:
-        if self.balancers[self._serving].up:
+        if self.instances[self._serving][0].up:
             return
-        standby = next((b.index for b in self.balancers if b.up), None)
+        standby = next((c[0].index for c in self.instances if c[0].up), None)
         if standby is not None:
             self._serving = standby
             self.recorder.log(self.env.now, "takeover", f"lb-{standby}")
@@ -270,8 +322,13 @@ class World:
         levels[4] = np.fromiter(map(_up_of, servers), np.int32, n)
         views = np.array(
             [
-                (sum(b.backends.available) if b.up else 0, sum(b.backends.outstanding), b.up)
-                for b in self.balancers
+                (
+                    sum(sum(b.backends.available) for b in clusters) if clusters[0].up else 0,
+                    sum(sum(b.backends.outstanding) for b in clusters),
+                    clusters[0].up,
+                    *_cpu_levels(self.fronts[index] if self.fronts else None),
+                )
+                for index, clusters in enumerate(self.instances)
             ],
             dtype=np.int32,
         )
@@ -312,8 +369,9 @@ class World:
         ``progress`` is called after each of ``CHUNKS`` slices of simulated
         time with the fraction done, never per event.
         """
-        simple = self._client_lb is None and len(self.balancers) == 1
-        arrive: Callable[[int], None] = self.balancer.dispatch if simple else self._arrive
+        simple = self._client_lb is None and len(self.balancers) == 1 and not self.fronts
+        fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
+        arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
@@ -352,12 +410,33 @@ class World:
         self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
+        stations = [front.station for front in self.fronts if front.station is not None]
+        for station in stations:
+            station.finish_accounting()
+        self.recorder.lb_busy_area = np.array([s.busy_area for s in stations])
+        self.recorder.lb_queue_area = np.array([s.queue_area for s in stations])
+        self.recorder.lb_queue_peak = np.array([s.queue_peak for s in stations], dtype=np.int64)
         if self.connections is not None:
             self.recorder.connections = self.connections.stats()
         if self.calls is not None:
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder
+
+
+def _opens_connection(table: ConnectionTable, owner: int, request: int) -> bool:
+    """Put ``request`` on its connection through instance ``owner`` as it
+    reaches the listener; whether it opened that connection."""
+    c = table._of[request]
+    if c < 0 or table.state[c] == CLOSED:
+        table.assign(request, owner)
+    return table.is_new(request)
+
+
+def _cpu_levels(front: Front | None) -> tuple[int, int]:
+    """Cores busy and requests queued at an instance's CPU (0, 0 without one)."""
+    station = front.station if front is not None else None
+    return (station.busy, len(station.queue)) if station is not None else (0, 0)
 
 
 _queue_of = attrgetter("queue")

@@ -48,18 +48,35 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     summary = lbsim.run(data).summary
     always = [name for name in METRICS if name not in OPTIONAL_METRICS]
     optional = [name for name in METRICS if name in OPTIONAL_METRICS]
-    assert optional == [
-        "extra_load",
-        "recovery_time",
-        "connections_opened",
-        "requests_per_connection",
-        "connection_imbalance",
-    ]
+    layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
+    connection = ["connections_opened", "requests_per_connection", "connection_imbalance"]
+    assert optional == ["extra_load", "recovery_time", *layer7, *connection]
     assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[:2]]
     # the connection metrics with clients.connections
     clients = {**SCENARIO["clients"], "connections": {"keepalive": {"requests": 10}}}  # type: ignore[dict-item]
     summary = lbsim.run({**SCENARIO, "clients": clients}).summary
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[2:]]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *connection]
+
+
+def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
+    data = {
+        **SCENARIO,
+        "servers": [{"name": "web", "count": 3}, {"name": "new", "count": 1}],
+        "pools": [
+            {
+                "name": "api",
+                "versions": [
+                    {"name": "v1", "servers": ["web"], "weight": 90},
+                    {"name": "v2", "servers": ["new"], "weight": 10},
+                ],
+            }
+        ],
+        "balancer": {"cpu": {"workers": 1}, "tls": {}, "routes": [{"pool": "api"}]},
+    }
+    summary = lbsim.run(data).summary
+    layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
+    assert list(summary.columns)[-len(layer7) :] == layer7
+    assert {m.feature for m in METRICS.values()} == {None, "cpu", "tls", "versions"}
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -87,13 +104,22 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 
 
 def test_directions_and_units() -> None:
-    assert {n for n, m in METRICS.items() if m.better is None} == {
+    undirected = {n for n, m in METRICS.items() if m.better is None}
+    # load, not strategy: the workload's, the connections' and the balancer's CPU demand
+    assert undirected == {
         "requests",
         "throughput",  # answers of any status: failing fast would look good
         "utilization_mean",
         "connections_opened",
         "requests_per_connection",
+        "balancer_utilization",
+        "balancer_cpu_connection",
+        "balancer_cpu_parse",
+        "balancer_cpu_handshake",
+        "handshakes_per_s",
+        "canary_share",
     }
+    assert METRICS["balancer_cpu_parse"].unit == "cores"
     assert {n for n, m in METRICS.items() if m.better == "higher"} == {"goodput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100

@@ -25,6 +25,9 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_04_ex1, 627, 200),  # the measured count; 200 is λ, not λ·T
     (answers.check_04_ex2, 4, 3),  # retries plus the first attempt
     (answers.check_04_ex3, 1.2, 0.2),
+    (answers.check_06_ex1, 80000.0, 100000.0),  # 4/(10+40 µs); 4/40 µs forgets the connection
+    (answers.check_06_ex2, 0.69, 1.5),  # 3000 × 0.23 ms; 1.5 ignores resumption
+    (answers.check_06_ex3, 7.0, 6.0),  # 35/5; 30/5 forgets L7 pays the connection too
     (answers.check_07_ex1, 0.634, 0.01),  # 1 − 0.99^100; 0.01 is one leaf's chance
     (answers.check_07_ex2, 1.75, 3.0),  # 1 + 0.5 + 0.25; 3 is the worst case N + 1
     (answers.check_07_ex3, 0.264, 0.634),  # 0.634 forgets the quorum

@@ -9,6 +9,7 @@ covered without touching this file.
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from typing import Any
 
@@ -64,8 +65,11 @@ def test_the_schema_has_the_known_unions() -> None:
 
 def _put(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
     node: Any = data
-    for part in path[:-1]:
-        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+    for part, following in itertools.pairwise(path):
+        if isinstance(part, int):
+            node = node[part]
+        else:  # a list (of one item) where the path goes on by index
+            node = node.setdefault(part, [{}] if isinstance(following, int) else {})
     node[path[-1]] = value
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,9 +18,13 @@ from lbsim import algorithms
 from lbsim.scenario import labels, numbers
 from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
+from lbsim.scenario.models.capacity import BalancerCpu, Tls
 from lbsim.scenario.models.connections import ConnectionLimits
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
+
+if TYPE_CHECKING:  # defined after Balancer, which is rebuilt there (routes name a pool)
+    from lbsim.scenario.models.routes import Route
 
 # Hash policies keep their mapping; NGINX and Envoy refuse slow start with them.
 NO_SLOW_START = ("ip_hash", "consistent_hash", "ketama", "ring_hash", "maglev")
@@ -171,12 +175,24 @@ class Balancer(Frozen):
     subset: Subset | None = Field(
         default=None, description="each instance sees only a subset of the hosts"
     )
+    routes: tuple[Route, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="layer-7 routes to pools, first match wins (default: one route to all servers)",
+    )
+    cpu: BalancerCpu | None = Field(
+        default=None, description="the balancer's own CPU (default: infinitely fast)"
+    )
+    tls: Tls | None = Field(
+        default=None, description="TLS termination, re-encryption or passthrough"
+    )
     layer: Literal[4, 7] = Field(
         default=7,
         description="4: a host is picked per connection, every request on it follows, and "
         "the load an algorithm sees is open connections (HAProxy mode tcp, NGINX stream); "
         "7: a host per request, the load is requests in flight (HAProxy mode http, Envoy, "
-        "NGINX http). Matters with clients.connections",
+        "NGINX http). Matters with clients.connections, and for the balancer CPU: 4 pays "
+        "only cpu.connection_cost, 7 also cpu.request_cost per request",
     )
     connections: ConnectionLimits | None = Field(
         default=None, description="max lifetime and draining of open connections"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lbsim.scenario.dists import (
     Distribution,
@@ -15,6 +15,7 @@ from lbsim.scenario.dists import (
     Rate,
 )
 from lbsim.scenario.models.connections import Connections
+from lbsim.scenario.models.mix import RequestClass
 from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
 
@@ -127,3 +128,21 @@ class Clients(Frozen):
         if self.connections is not None and (self.hedge is not None or self.fanout is not None):
             raise ValueError("`hedge` and `fanout` do not work with `connections` yet")
         return self
+
+    mix: tuple[RequestClass, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="request classes (path, host, own service and timeout), drawn by share",
+    )
+
+    @field_validator("mix")
+    @classmethod
+    def _shares(cls, mix: tuple[RequestClass, ...] | None) -> tuple[RequestClass, ...] | None:
+        if mix is not None:
+            names = [c.name for c in mix]
+            if len(set(names)) != len(names):
+                raise ValueError(f"class names must be unique: {names}")
+            total = sum(c.share for c in mix)
+            if abs(total - 1) > 1e-9:
+                raise ValueError(f"shares must sum to 1, not {total:g}")
+        return mix

@@ -37,7 +37,9 @@ class Faults(Frozen):
     )
 
 
-Action = Literal["crash", "recover", "slow", "error_rate", "hang", "drain", "undrain", "set_weight"]
+Action = Literal[
+    "crash", "recover", "slow", "error_rate", "hang", "drain", "undrain", "set_weight", "shift"
+]
 
 
 class TimelineEvent(Frozen):
@@ -48,13 +50,17 @@ class TimelineEvent(Frozen):
     longer), ``error_rate`` (answers a ``rate`` fraction with a fast 5xx),
     ``drain`` (the balancer sends nothing new; in-flight requests finish),
     ``set_weight``; ``recover``/``undrain`` undo. With ``for``, the event is
-    undone after that long.
+    undone after that long. ``shift`` (target: a pool with versions) moves
+    ``version``'s traffic weight to ``percent`` in ``steps`` equal steps,
+    ``every`` apart; the other versions share the rest in proportion.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     at: Duration
-    target: str = Field(description="a server (web-3) or a balancer instance (lb-0)")
+    target: str = Field(
+        description="a server (web-3), a balancer instance (lb-0) or, for shift, a pool"
+    )
     action: Action = Field(description="what happens to the target")
     for_: PositiveDuration | None = Field(
         default=None, alias="for", description="until it reverts (default: for good)"
@@ -69,12 +75,24 @@ class TimelineEvent(Frozen):
         description="error_rate: share of requests answered with a server error",
     )
     weight: int | None = Field(default=None, ge=1, le=256, description="set_weight: the new weight")
+    version: str | None = Field(default=None, description="shift: the version of the pool to move")
+    percent: float | None = Field(
+        default=None, ge=0, le=100, description="shift: the version's final share of traffic"
+    )
+    steps: int = Field(default=1, ge=1, le=1000, description="shift: in this many equal steps")
+    every: PositiveDuration | None = Field(
+        default=None, description="shift: time between steps (needed with steps > 1)"
+    )
 
     @model_validator(mode="after")
     def _parameters(self) -> TimelineEvent:
         needs = {"slow": "factor", "error_rate": "rate", "set_weight": "weight"}
         if self.action in needs and getattr(self, needs[self.action]) is None:
             raise ValueError(f"action {self.action} needs `{needs[self.action]}`")
-        if self.for_ is not None and self.action in ("recover", "undrain", "set_weight"):
+        if self.action == "shift" and (self.version is None or self.percent is None):
+            raise ValueError("action shift needs `version` and `percent`")
+        if self.action == "shift" and self.steps > 1 and self.every is None:
+            raise ValueError("a shift in several `steps` needs `every`")
+        if self.for_ is not None and self.action in ("recover", "undrain", "set_weight", "shift"):
             raise ValueError(f"`for` makes no sense with action {self.action}")
         return self

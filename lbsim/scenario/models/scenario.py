@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
@@ -14,6 +22,8 @@ from lbsim.scenario.models.clients import Clients
 from lbsim.scenario.models.events import TimelineEvent
 from lbsim.scenario.models.recovery import Recovery
 from lbsim.scenario.models.report import Report
+from lbsim.scenario.models.routes import Pool
+from lbsim.scenario.models.routing import routing_problems
 from lbsim.scenario.models.servers import Name, ServerPool
 from lbsim.scenario.models.sweep import Sweep
 
@@ -52,6 +62,9 @@ class Scenario(Frozen):
         default=Balancer(), description="the load balancer in front of the servers"
     )
     servers: tuple[ServerPool, ...] = Field(min_length=1, description="server pools, at least one")
+    pools: tuple[Pool, ...] = Field(
+        default=(), description="clusters that routes send to (a route may also name a group)"
+    )
     compare: dict[str, list[Any]] | None = Field(
         default=None, description="dotted path -> values; every combination is a variant"
     )
@@ -73,6 +86,7 @@ class Scenario(Frozen):
         if servers is None:
             return events
         names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        versioned = {p.name: p for p in info.data.get("pools", ()) if p.versions is not None}
         balancer = info.data.get("balancer")
         names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
         duration = info.data.get("duration")
@@ -81,12 +95,38 @@ class Scenario(Frozen):
         for event in events:
             if end is not None and event.at >= end:
                 raise ValueError(f"event at {event.at:g}s is after the run ends ({end:g}s)")
+            if event.action == "shift":
+                pool = versioned.get(event.target)
+                if pool is None:
+                    hint = did_you_mean(event.target, list(versioned))
+                    raise ValueError(f"shift: {event.target!r} is no pool with versions{hint}")
+                assert pool.versions is not None
+                if event.version not in [v.name for v in pool.versions]:
+                    raise ValueError(f"shift: pool {pool.name} has no version {event.version!r}")
+                continue
             if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
                 raise ValueError(f"a balancer ({event.target}) can only crash and recover")
             if event.target not in names:
                 hint = did_you_mean(event.target, names)
                 raise ValueError(f"unknown target {event.target!r}{hint}")
         return events
+
+    @model_validator(mode="after")
+    def _routing(self) -> Scenario:
+        problems = routing_problems(self)
+        if problems:
+            raise ValidationError.from_exception_data(
+                "Scenario",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("value_error", "{text}", {"text": text}),
+                        loc=loc,
+                        input=None,
+                    )
+                    for loc, text in problems
+                ],
+            )
+        return self
 
     @field_validator("balancer")
     @classmethod

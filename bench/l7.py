@@ -1,0 +1,85 @@
+"""Benchmark: a layer-7 world against the flat one, in the same run.
+
+The W1 system (8 servers at utilisation 0.9, round robin) simulated flat,
+then as layer 7: the same 8 servers split into three server groups behind
+three path routes with a three-class request mix (one default route), then
+the same with a balancer CPU (layer 7, 4 cores) and TLS termination on top.
+Reports simulated requests per wall-second of the engine (build + run,
+median of --repeat runs) and each layer-7 form's rate as a share of the flat one.
+
+    python bench/l7.py --requests 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import statistics
+import time
+from typing import Any
+
+from bench.w1 import scenario
+from lbsim.engine.workload import draw_workload
+from lbsim.engine.world import World
+from lbsim.scenario import load
+
+ROUTES: dict[str, Any] = {
+    "servers": [
+        {"name": "api", "count": 4, "workers": 1},
+        {"name": "static", "count": 2, "workers": 1},
+        {"name": "shop", "count": 2, "workers": 1},
+    ],
+    "mix": [
+        {"name": "api", "share": 0.5, "path": "/api/v1"},
+        {"name": "static", "share": 0.25, "path": "/static/a.js"},
+        {"name": "shop", "share": 0.25, "path": "/checkout"},
+    ],
+    "routes": [
+        {"match": {"path_prefix": "/static"}, "pool": "static"},
+        {"match": {"path_prefix": "/checkout"}, "pool": "shop"},
+        {"pool": "api"},
+    ],
+}
+
+
+def forms(requests: int, warmup: int) -> dict[str, dict[str, Any]]:
+    flat = scenario("round_robin", requests, warmup)
+    routed = copy.deepcopy(flat)
+    routed["servers"] = ROUTES["servers"]
+    routed["clients"]["mix"] = ROUTES["mix"]  # type: ignore[index]
+    routed["balancer"]["routes"] = ROUTES["routes"]  # type: ignore[index]
+    cpu = copy.deepcopy(routed)
+    cpu["balancer"]["layer"] = 7  # type: ignore[index]
+    cpu["balancer"]["cpu"] = {"workers": 4}  # type: ignore[index]
+    cpu["balancer"]["tls"] = {"resumption": 0.5}  # type: ignore[index]
+    return {"flat": flat, "routes + mix": routed, "routes + mix + cpu + tls": cpu}
+
+
+def rate(data: dict[str, Any]) -> float:
+    variant = load(data=data).variants[0]
+    workload = draw_workload(variant.scenario)
+    gc.collect()
+    started = time.perf_counter()
+    World(variant.scenario, workload).run()
+    return len(workload) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--warmup", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {}
+    for _ in range(args.repeat):  # interleaved, so machine noise hits every form alike
+        for name, data in forms(args.requests, args.warmup).items():
+            results.setdefault(name, []).append(rate(data))
+    flat = statistics.median(results["flat"])
+    for name, rates in results.items():
+        median = statistics.median(rates)
+        print(f"{name:26s} {median:10,.0f} req/s  {median / flat:5.2f} × flat")
+
+
+if __name__ == "__main__":
+    main()

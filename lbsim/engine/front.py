@@ -1,0 +1,165 @@
+"""The listener of a balancer instance: layer-7 routes, its CPU and TLS.
+
+Used when a scenario has routes, a request mix, pools, a balancer CPU or
+TLS (a flat scenario goes straight to its one balancer). For each arriving
+request it finds the route of the request's class (first match wins,
+precomputed per class), draws the version of a pool with versions, starts
+the client's timeout (the class's own, from arrival: time queued at the
+balancer counts), charges the balancer CPU and, for a new TLS connection,
+the handshake and the client's extra round trips, then hands the request to
+the balancer of that route and version, which balances, retries and times
+out as in a flat scenario.
+
+CPU per request (core-seconds): ``connection_cost`` if it opens a
+connection, plus ``request_cost`` at layer 7, plus, for a new connection
+through a terminating balancer, a full or (for the pre-drawn ``resumption``
+share) resumed handshake; ``reencrypt`` adds a full handshake to the backend
+on the balancer and on the server, ``passthrough`` puts the client's
+handshake on the server instead.
+
+Connections: without ``clients.connections`` every request opens its own
+connection. With them the world sets :attr:`Front.first_on_connection` to a
+function ``request -> bool`` that puts the request on its connection as it
+arrives and tells whether it opened it (``ConnectionTable.is_new``);
+requests for which it returns False pay no connection cost, no handshake
+and no extra round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from lbsim.engine.balancer import PENDING, Balancer
+from lbsim.engine.canary import Splitter
+from lbsim.engine.loop import Loop
+from lbsim.engine.records import Column, Recorder, column
+from lbsim.engine.state import RequestState, Totals
+from lbsim.engine.station import Station
+from lbsim.scenario.models.capacity import BalancerCpu, Tls
+
+FULL, RESUMED = 1, 2  # the ``handshake`` column (0: none)
+
+
+class Front:
+    """Balancer instance ``index``'s listener (see module docstring)."""
+
+    first_on_connection: Callable[[int], bool] | None = None
+
+    def __init__(
+        self,
+        env: Loop,
+        index: int,
+        *,
+        routes: Sequence[Sequence[Balancer]],
+        splitters: Sequence[Splitter | None],
+        class_route: Sequence[int],
+        class_timeouts: Sequence[float | None],
+        classes: Column | None,
+        arrival: Column,
+        slots: Column,
+        cpu: BalancerCpu | None,
+        layer: int,
+        tls: Tls | None,
+        resumed: Column | None,
+        demand: Column,
+        recorder: Recorder,
+        state: RequestState,
+        totals: Totals,
+        window: tuple[float, float],
+    ) -> None:
+        self.env = env
+        self.index = index
+        self.routes = routes
+        self.splitters = splitters
+        self.class_route = class_route
+        self.class_timeouts = class_timeouts
+        self.balancers = {b.slot: b for route in routes for b in route}
+        self.station = Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
+        self.connection_cost = cpu.connection_cost if cpu else 0.0
+        # TLS passthrough: the balancer cannot read the request, it forwards bytes (layer 4)
+        layer7 = cpu is not None and layer == 7 and (tls is None or tls.mode != "passthrough")
+        self.request_cost = cpu.request_cost if cpu is not None and layer7 else 0.0
+        self.tls = tls
+        self.tls_delay = tls.rtt * tls.round_trips if tls else 0.0
+        self._classes = classes
+        self._arrival = arrival
+        self._slots = slots
+        self._resumed = resumed
+        self._demand = demand
+        self._status = column(state.status)
+        self._totals = totals
+        columns = recorder.columns
+        self._instance = column(columns["balancer"])
+        self._route = column(columns["route"])
+        self._version = column(columns["version"])
+        self._cpu = column(columns["balancer_cpu"])
+        self._handshake = column(columns["handshake"])
+        self._latency_balancer = column(columns["latency_balancer"])
+        self._latency_tls = column(columns["latency_tls"])
+
+    def arrive(self, request: int) -> None:
+        """A request reaches this instance."""
+        kind = self._classes[request] if self._classes is not None else 0
+        route = self.class_route[kind]
+        splitter = self.splitters[route]
+        version = splitter.pick() if splitter is not None else 0
+        balancer = self.routes[route][version]
+        self._slots[request] = balancer.slot
+        self._instance[request] = self.index
+        self._route[request] = route
+        self._version[request] = version
+        timeout = self.class_timeouts[kind]
+        if timeout is not None:
+            balancer.watch(request, timeout)
+        if not balancer.up:
+            balancer.dispatch(request)  # fails after the connect timeout
+            return
+        new = self.first_on_connection is None or self.first_on_connection(request)
+        cost = self.request_cost
+        if new:
+            cost += self.connection_cost
+            if self.tls is not None:
+                cost += self._handshake_cost(request)
+        self._cpu[request] = cost
+        self._totals.jobs += 1
+        if self.station is not None:
+            self.station.accept(request, cost)
+        else:
+            self._served(request)
+
+    def _handshake_cost(self, request: int) -> float:
+        """The balancer's handshake cost of a new connection (the server's goes
+        into the request's demand)."""
+        tls = self.tls
+        assert tls is not None and self._resumed is not None
+        resumed = bool(self._resumed[request])
+        self._handshake[request] = RESUMED if resumed else FULL
+        client = tls.resumed_handshake if resumed else tls.full_handshake
+        if tls.mode == "passthrough":
+            self._demand[request] += client
+            return 0.0
+        if tls.mode == "reencrypt":
+            self._demand[request] += tls.full_handshake
+            return client + tls.full_handshake
+        return client
+
+    def _gone(self, request: int) -> bool:
+        """Whether the client gave up while ``request`` queued (no CPU spent on it)."""
+        if self._status[request] == PENDING:
+            return False
+        self._cpu[request] = 0.0
+        return True
+
+    def _served(self, request: int) -> None:
+        """The balancer CPU is done with ``request``."""
+        self._latency_balancer[request] = self.env._now - self._arrival[request]
+        if self.tls_delay and self._handshake[request]:
+            self._latency_tls[request] = self.tls_delay
+            self.env.after(self.tls_delay, self._forward, request)
+        else:
+            self._forward(request)
+
+    def _forward(self, request: int) -> None:
+        self._totals.jobs -= 1
+        if self._status[request] == PENDING:  # not timed out while queued
+            self.balancers[self._slots[request]].dispatch(request)
