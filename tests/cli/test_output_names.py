@@ -22,7 +22,7 @@ servers: [{name: web}]
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("name", ["../../escaped", "/tmp/abs", "..", "a/b"])
+@pytest.mark.parametrize("name", ["../../escaped", "/abs", "..", "a/b"])
 def test_a_run_named_like_a_path_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
