@@ -27,6 +27,7 @@ _DISPLAY_UNIT: dict[Quantity, str] = {"seconds": "ms", "fraction": "%", "rate": 
 
 OK_LATENCY = "ok requests after warm-up"
 MEASURED = "requests after warm-up"
+SESSIONS = "sessions started after warm-up (empty without clients.sessions)"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,25 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect up",
             "detup",
             "recoveries (recover -> marked up)",
+        ),
+        Metric("sessions_started", "number", None, "sessions started", "sess", SESSIONS, "sess"),
+        Metric("sessions_lost", "number", "lower", "sessions lost", "lost", SESSIONS, "sess"),
+        Metric(
+            "session_imbalance",
+            "number",
+            "lower",
+            "session imbalance",
+            "simbal",
+            "sessions started after warm-up, by the server their state first lived on",
+            "max/mean",
+        ),
+        Metric(
+            "store_utilization",
+            "fraction",
+            None,
+            "session store utilisation",
+            "store",
+            "session store workers, time-weighted over the measurement window",
         ),
     )
 

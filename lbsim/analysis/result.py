@@ -193,8 +193,33 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
+    row.update(session_metrics(rec, lo, hi))
+    store = scenario.session_store
+    busy = rec.store_busy_area
+    row["store_utilization"] = (
+        float(busy / (window * store.workers)) if store and busy is not None else np.nan
+    )
     params = {path: _param_value(value) for path, value in variant.params.items()}
     return {"variant": variant.name, **params, **{name: row[name] for name in METRICS}}
+
+
+def session_metrics(rec: Recorder, lo: float, hi: float) -> dict[str, float]:
+    """Sessions started in [lo, hi), how many lost their state, and the
+    max/mean of sessions per server by where their state first lived (NaN
+    without sessions)."""
+    facts = rec.sessions
+    if facts is None:
+        return dict.fromkeys(("sessions_started", "sessions_lost", "session_imbalance"), np.nan)
+    measured = (facts.start >= lo) & (facts.start < hi)
+    home = facts.home[measured]
+    per_server = np.bincount(home[home >= 0], minlength=rec.n_servers)
+    return {
+        "sessions_started": int(measured.sum()),
+        "sessions_lost": int(facts.lost[measured].sum()),
+        "session_imbalance": float(per_server.max() / per_server.mean())
+        if per_server.sum()
+        else np.nan,
+    }
 
 
 def detection_delays(rec: Recorder) -> tuple[list[float], list[float]]:
@@ -270,6 +295,8 @@ def requests_frame(
     for name, values in rec.columns.items():
         if name not in _SHAPED:
             columns[name] = values[rows]
+    if workload.session is not None:
+        columns["session"] = workload.session[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
     columns["latency_failed_attempts"] = failed

@@ -89,6 +89,16 @@ register("latency_backoff", "float64", 0.0, "seconds spent waiting out retry bac
 
 
 @dataclass
+class SessionFacts:
+    """Per session (index = session id): when it started, the server its state
+    first lived on (-1: never answered ok) and whether that state was lost."""
+
+    start: np.ndarray  # float64 seconds
+    home: np.ndarray  # int32 server index
+    lost: np.ndarray  # bool
+
+
+@dataclass
 class Recorder:
     """Per-request facts (:data:`FACTS`), sampled levels and the event log of one run.
 
@@ -107,6 +117,8 @@ class Recorder:
     samples: list[np.ndarray] = field(default_factory=list)  # (len(LEVELS), n_servers) each
     balancer_samples: list[np.ndarray] = field(default_factory=list)  # (instances, 3) each
     events: list[Event] = field(default_factory=list)
+    sessions: SessionFacts | None = None  # closed-loop sessions only
+    store_busy_area: float | None = None  # worker-seconds of the session store in the window
 
     def __post_init__(self) -> None:
         n = self.n_requests

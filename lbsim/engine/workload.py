@@ -31,6 +31,10 @@ class Workload:
     client: np.ndarray  # int32 index into client_ips
     demand: np.ndarray  # float64 seconds of work on a speed-1 server
     client_ips: np.ndarray  # uint32 IPv4 address of each client
+    # closed-loop sessions only (lbsim.engine.sessions): the session of each
+    # request, and the think time before it (after the previous answer)
+    session: np.ndarray | None = None  # int32
+    think: np.ndarray | None = None  # float64 seconds
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -103,10 +107,46 @@ def client_addresses(clients: Clients, rng: np.random.Generator) -> np.ndarray:
     return ips.astype(np.uint32)
 
 
+def session_workload(scenario: Scenario) -> Workload:
+    """Every request of every session, in session order, drawn before the run.
+
+    Session starts follow ``clients.arrivals``; each session's client, length,
+    demands and think times come from their own streams in session order, so
+    each session's sequence is fixed whatever a variant does (common random
+    numbers, as if each session had a stream of its own). Only a session's
+    first request has its arrival time here (its start); the others are sent
+    when the closed loop reaches them, and their ``arrival`` is NaN.
+    """
+    seed = scenario.seed
+    clients = scenario.clients
+    sessions = clients.sessions
+    assert sessions is not None
+    starts = arrival_times(clients.arrivals, scenario.duration, stream(seed, "session-starts"))
+    count = len(starts)
+    if isinstance(sessions.requests, int):
+        lengths = np.full(count, sessions.requests, dtype=np.int64)
+    else:
+        drawn = sessions.requests.sample(stream(seed, "session-lengths"), count)
+        lengths = np.maximum(1, np.rint(drawn)).astype(np.int64)
+    n = int(lengths.sum())
+    session = np.repeat(np.arange(count, dtype=np.int32), lengths)
+    users = stream(seed, "session-clients").integers(0, clients.count, count, dtype=np.int32)
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    arrival = np.full(n, np.nan)
+    arrival[firsts] = starts
+    think = sessions.think.sample(stream(seed, "session-think"), n).astype(np.float64)
+    think[firsts] = 0.0
+    demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
+    ips = client_addresses(clients, stream(seed, "client-addresses"))
+    return Workload(arrival, users[session], demand, ips, session, think)
+
+
 def draw_workload(scenario: Scenario) -> Workload:
     """The full workload of ``scenario``, identical for every variant."""
     seed = scenario.seed
     clients = scenario.clients
+    if clients.sessions is not None:
+        return session_workload(scenario)
     arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
     n = len(arrival)
     client = stream(seed, "clients").integers(0, clients.count, n, dtype=np.int32)

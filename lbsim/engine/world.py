@@ -34,6 +34,7 @@ from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
+from lbsim.engine.sessions import SessionDriver, needs_driver
 from lbsim.engine.slowstart import SlowStarter
 from lbsim.engine.state import RequestState, Totals
 from lbsim.engine.workload import Workload
@@ -166,10 +167,11 @@ class World:
         else:
             self._client_lb = None
         self._clients = column(workload.client)
+        self.sessions = SessionDriver(self) if needs_driver(scenario) else None
         Faults(
             self.env,
             scenario,
-            self.servers,
+            self.servers + (self.sessions.stations if self.sessions else []),
             self.balancers,
             self.recorder,
             self.active,
@@ -269,10 +271,12 @@ class World:
         ``progress`` is called after each of ``CHUNKS`` slices of simulated
         time with the fraction done, never per event.
         """
-        simple = self._client_lb is None and len(self.balancers) == 1
-        arrivals = Arrivals(
-            self.env, self._arrival, self.balancer.dispatch if simple else self._arrive
-        )
+        sessions = self.sessions
+        simple = self._client_lb is None and len(self.balancers) == 1 and sessions is None
+        times, arrive = self._arrival, self.balancer.dispatch if simple else self._arrive
+        if sessions is not None and self.workload.session is not None:
+            times, arrive = sessions.feed(arrive)
+        arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
         if simple:  # answers go straight back to the one balancer
             for server in self.servers:
@@ -302,6 +306,8 @@ class World:
         self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
+        if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
+            self.workload = sessions.realised()
         return self.recorder
 
 

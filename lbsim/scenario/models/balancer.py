@@ -20,6 +20,7 @@ from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
+from lbsim.scenario.models.sessions import Sticky
 
 # Hash policies keep their mapping; NGINX and Envoy refuse slow start with them.
 NO_SLOW_START = ("ip_hash", "consistent_hash", "ketama", "ring_hash", "maglev")
@@ -143,6 +144,11 @@ class Balancer(Frozen):
     subset: Subset | None = Field(
         default=None, description="each instance sees only a subset of the hosts"
     )
+    sticky: Sticky | None = Field(
+        default=None,
+        description="session persistence: {cookie: NAME} (any algorithm) or source_ip "
+        "(a hashing algorithm keyed on the client address)",
+    )
 
     @model_validator(mode="after")
     def _combinations(self) -> Balancer:
@@ -150,6 +156,12 @@ class Balancer(Frozen):
             raise ValueError(
                 f"slow_start does not apply to {self.algorithm.name} "
                 "(NGINX and Envoy allow it only with weighted algorithms)"
+            )
+        if self.sticky == "source_ip" and self.algorithm.name not in NO_SLOW_START:
+            raise ValueError(
+                f"sticky: source_ip needs a hashing algorithm ({', '.join(NO_SLOW_START)}); "
+                f"{self.algorithm.name} ignores the client address (Envoy applies a source_ip "
+                "hash policy only with ring_hash or maglev; NGINX's is ip_hash)"
             )
         return self
 

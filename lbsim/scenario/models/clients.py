@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
 from lbsim.scenario.models.retries import Retries
+from lbsim.scenario.models.sessions import Sessions
 from lbsim.scenario.units import parse_rate
 
 _RATE_SCHEMA = {
@@ -88,3 +89,7 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = None
+    sessions: Sessions | None = Field(
+        default=None,
+        description="closed-loop users: each arrival starts a session of requests with think times",
+    )

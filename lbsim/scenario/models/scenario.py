@@ -13,6 +13,7 @@ from lbsim.scenario.models.balancer import Balancer
 from lbsim.scenario.models.clients import Clients
 from lbsim.scenario.models.events import TimelineEvent
 from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.sessions import STORE_ACTIONS, Cookie, SessionStore
 from lbsim.scenario.models.sweep import Sweep
 
 
@@ -41,6 +42,9 @@ class Scenario(Frozen):
     clients: Clients
     balancer: Balancer = Balancer()
     servers: tuple[ServerPool, ...] = Field(min_length=1)
+    session_store: SessionStore | None = Field(
+        default=None, description="shared session state: a station every request visits"
+    )
     compare: dict[str, list[Any]] | None = Field(
         default=None, description="dotted path -> values; every combination is a variant"
     )
@@ -58,6 +62,9 @@ class Scenario(Frozen):
         names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
         balancer = info.data.get("balancer")
         names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
+        store = info.data.get("session_store")
+        if store is not None:
+            names.append(store.name)
         duration = info.data.get("duration")
         drain = info.data.get("drain")
         end = None if duration is None else duration + (duration if drain is None else drain)
@@ -66,10 +73,27 @@ class Scenario(Frozen):
                 raise ValueError(f"event at {event.at:g}s is after the run ends ({end:g}s)")
             if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
                 raise ValueError(f"a balancer ({event.target}) can only crash and recover")
+            if (
+                store is not None
+                and event.target == store.name
+                and event.action not in STORE_ACTIONS
+            ):
+                allowed = ", ".join(STORE_ACTIONS)
+                raise ValueError(f"the session store can only {allowed}, not {event.action}")
             if event.target not in names:
                 hint = did_you_mean(event.target, names)
                 raise ValueError(f"unknown target {event.target!r}{hint}")
         return events
+
+    @field_validator("balancer")
+    @classmethod
+    def _cookie_needs_sessions(cls, balancer: Balancer, info: ValidationInfo) -> Balancer:
+        clients = info.data.get("clients")
+        if isinstance(balancer.sticky, Cookie) and clients is not None and not clients.sessions:
+            raise ValueError(
+                "sticky: {cookie: ...} needs clients.sessions (a cookie lives in a session)"
+            )
+        return balancer
 
     @field_validator("warmup")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -25,3 +25,9 @@ class ServerPool(Frozen):
     weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
     backup: bool = Field(default=False, description="used only when no primary is available")
     faults: Faults | None = None
+    contention: Literal["none", "optimistic"] = Field(
+        default="none",
+        description="optimistic: each server is one contended row (OCC): a request reads its "
+        "version when service starts and commits at the end only if no other request "
+        "committed meanwhile, else it fails (server_error, a conditional-write conflict)",
+    )
