@@ -37,12 +37,18 @@ hash policy): all clients behind one NAT address share a server.
 ``ok`` answer visits before it returns; its own workers, service time and
 queue limit; when it refuses, is down or errs, the server answers 5xx.
 
+**Network round trip** (``clients.rtt``): each answer reaches the client a
+drawn round trip after the server (or the store) gave it, from its own
+stream; the time shows in ``latency_service``.
+
 **Contention** (``contention: optimistic``): each such server is one row under
 optimistic concurrency control, as in the AWS "Exponential Backoff and
 Jitter" simulator (aws-samples/aws-arch-backoff-simulator): a request reads
 the row's version when its service starts and its conditional write at the
 end succeeds only if no other write succeeded in between; otherwise it fails
-(``server_error``) and the client may retry.
+(``server_error``) and the client may retry. Each attempt is a new read and
+write, so a retry draws a new service time (stream ``occ-attempts``) where
+other servers serve a retry for the request's one demand.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from lbsim.engine.records import OK, SERVER_ERROR, SessionFacts, column
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Server
 from lbsim.engine.workload import Workload
 from lbsim.scenario import Scenario
+from lbsim.scenario.dists import Distribution
 from lbsim.scenario.models.sessions import Cookie
 from lbsim.streams import stream
 
@@ -71,9 +78,10 @@ WIPES = ("crash", "hang")  # events after which a server's memory is gone
 
 
 def needs_driver(scenario: Scenario) -> bool:
-    """Whether ``scenario`` uses sessions, a session store or a contended row."""
+    """Whether ``scenario`` uses sessions, a session store, a contended row or a network RTT."""
     return (
         scenario.clients.sessions is not None
+        or scenario.clients.rtt is not None
         or scenario.session_store is not None
         or any(pool.contention != "none" for pool in scenario.servers)
     )
@@ -97,6 +105,8 @@ class SessionDriver:
         self._tries = column(world.state.attempt)
         self._start = column(world.recorder.start)
         self._complete = world._done
+        rtt = scenario.clients.rtt
+        self._rtt = None if rtt is None else _Draws(rtt, stream(scenario.seed, "network-rtt"))
         self.stations: list[Server] = []
         self.facts: SessionFacts | None = None
         self.arrive: Handler = world._arrive
@@ -106,6 +116,13 @@ class SessionDriver:
             pool.contention == "optimistic" for pool in scenario.servers for _ in range(pool.count)
         ]
         self._committed = [-np.inf] * len(world.servers)
+        if any(self.occ):
+            # each attempt at a row is a new read and write: its own service time
+            self._demand = workload.demand.copy()
+            self._legs = _Draws(scenario.clients.service, stream(scenario.seed, "occ-attempts"))
+            for server, contended in zip(world.servers, self.occ, strict=True):
+                if contended:
+                    server._demand = column(self._demand)
         self.store: Server | None = None
         if scenario.session_store is not None:
             self.store = self._store(world)
@@ -227,20 +244,32 @@ class SessionDriver:
         if status == OK and self.store is not None:
             self.store.accept(job)
         else:
+            self._answer(job, backend, status)
+
+    def _answer(self, job: int, backend: int, status: int) -> None:
+        if self._rtt is None:
             self._complete(job, backend, status)
+        else:
+            self.totals.thinking += 1  # an answer on the wire is still to come
+            self.env.after(self._rtt.next(), self._arrived, (job, backend, status))
+
+    def _arrived(self, answer: tuple[int, int, int]) -> None:
+        self.totals.thinking -= 1
+        self._complete(*answer)
 
     def _commit(self, job: int, backend: int) -> int:
         request = job >> ATTEMPT_BITS
         if (job & ATTEMPT_MASK) != self._tries[request]:
             return SERVER_ERROR  # an abandoned attempt's write is not applied
         if self._committed[backend] > self._start[request]:
+            self._demand[request] = self._legs.next()  # the next attempt's read and write
             return SERVER_ERROR  # the version read at the start is stale: a conflict
         self._committed[backend] = self.env._now
         return OK
 
     def _stored(self, job: int, store: int, status: int) -> None:
         backend = self._server[job >> ATTEMPT_BITS]
-        self._complete(job, backend, OK if status == OK else SERVER_ERROR)
+        self._answer(job, backend, OK if status == OK else SERVER_ERROR)
 
     # ------------------------------------------------------------ after the run
 
@@ -268,3 +297,20 @@ class SessionDriver:
             workload.session[order],
             None if think is None else think[order],
         )
+
+
+class _Draws:
+    """Values of a distribution drawn one at a time from blocks of one stream."""
+
+    __slots__ = ("_block", "_dist", "_rng")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
+        self._dist = dist
+        self._rng = rng
+        self._block: list[float] = []
+
+    def next(self) -> float:
+        if not self._block:
+            self._block = self._dist.sample(self._rng, 1024).tolist()
+            self._block.reverse()
+        return self._block.pop()

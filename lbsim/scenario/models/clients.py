@@ -89,6 +89,11 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = None
+    rtt: Distribution | None = Field(
+        default=None,
+        description="network round trip of each attempt, added when the answer travels back "
+        "(the client sees it this much later; a retry leaves after it and the back-off)",
+    )
     sessions: Sessions | None = Field(
         default=None,
         description="closed-loop users: each arrival starts a session of requests with think times",
