@@ -207,8 +207,8 @@ class SessionDriver:
             if event.kind in WIPES:
                 self._wiped.setdefault(event.target, []).append(event.time)
         self._seen = len(events)
-        times = self._wiped.get(self._names[server])
-        return bool(times) and bisect_right(times, self._since[session]) < len(times)
+        times = self._wiped.get(self._names[server], [])
+        return bisect_right(times, self._since[session]) < len(times)
 
     # ------------------------------------------------------------ after service
 

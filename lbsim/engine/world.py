@@ -273,7 +273,8 @@ class World:
         """
         sessions = self.sessions
         simple = self._client_lb is None and len(self.balancers) == 1 and sessions is None
-        times, arrive = self._arrival, self.balancer.dispatch if simple else self._arrive
+        times: Sequence[float] = self._arrival
+        arrive: Callable[[int], None] = self.balancer.dispatch if simple else self._arrive
         if sessions is not None and self.workload.session is not None:
             times, arrive = sessions.feed(arrive)
         arrivals = Arrivals(self.env, times, arrive)
