@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lbsim.analysis.metrics import METRICS, percentiles
+from lbsim.analysis.sessions import session_share
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
 from lbsim.io import write_files
@@ -60,6 +61,11 @@ class Result:
     def _repr_html_(self) -> str:
         render = type(self).html_renderer
         return render(self) if render is not None else str(self.summary.to_html(index=False))
+
+    def session_share(self) -> pd.DataFrame:
+        """Sessions per variant and server by where their state first lived
+        (:func:`lbsim.analysis.sessions.session_share`)."""
+        return session_share(self.requests)
 
     def save(self, out_dir: Path) -> list[Path]:
         """Write the tables and run.json into ``out_dir``, each atomically."""

@@ -17,7 +17,6 @@
 from answers import check_05_ex1, check_05_ex2, check_05_ex3, check_05_ex4
 
 import lbsim
-from lbsim.analysis.sessions import session_share
 
 # %% [markdown]
 # ## 1. A closed loop obeys the response-time law
@@ -75,7 +74,7 @@ sticky.summary[["variant", *columns, "latency_p50", "latency_p99"]]
 #   to the store, which is now a shared station that can saturate or fail itself.
 
 # %%
-shares = session_share(sticky.requests)
+shares = sticky.session_share()
 shares.pivot(index="variant", columns="server", values="share").round(3)
 
 # %% [markdown]
