@@ -177,3 +177,41 @@ def test_source_ip_behind_one_nat_address_puts_every_session_on_one_server() -> 
     assert result.requests["server"].nunique() == 1
     assert result.summary.iloc[0]["session_imbalance"] == pytest.approx(3.0)
     assert result.summary.iloc[0]["sessions_lost"] == 0
+
+
+def _row(**clients: Any) -> dict[str, Any]:
+    return scenario(
+        duration=0.2,
+        drain=20.0,
+        clients={
+            "arrivals": {"process": "deterministic", "rate": 10.0},  # t = 0 and 0.1
+            "service": {"dist": "deterministic", "value": 1.0},
+            "sessions": None,
+            **clients,
+        },
+        servers=[{"name": "row", "count": 1, "workers": 2, "contention": "optimistic"}],
+    )
+
+
+def test_a_contended_write_fails_if_another_committed_since_its_read() -> None:
+    # A reads at 0 and commits at 1.0. B reads at 0.1; at 1.1 the row's last
+    # commit (1.0) is after its read: conflict. Plain exponential back-off,
+    # base 1 s: retry 1 waits min(cap, 1·2^1) = 2 s, so B reads again at 3.1
+    # and commits at 4.1.
+    retries = {
+        "max": 3,
+        "retry_on": ["server_error"],
+        "backoff": {"base": 1.0, "max": 10.0, "jitter": "none"},
+    }
+    requests = lbsim.run(_row(retries=retries)).requests
+    assert requests["end"].tolist() == pytest.approx([1.0, 4.1])
+    assert requests["retries"].tolist() == [0, 1]
+    assert requests["status"].tolist() == ["ok", "ok"]
+
+
+def test_the_round_trip_is_added_to_every_answer() -> None:
+    # no contention: each write takes 1 s of service and the answer 0.25 s more
+    data = _row(rtt={"dist": "deterministic", "value": 0.25})
+    data["servers"][0]["contention"] = "none"
+    requests = lbsim.run(data).requests
+    assert requests["latency"].tolist() == pytest.approx([1.25, 1.25])
