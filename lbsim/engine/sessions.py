@@ -249,12 +249,10 @@ class SessionDriver:
     def _answer(self, job: int, backend: int, status: int) -> None:
         if self._rtt is None:
             self._complete(job, backend, status)
-        else:
-            self.totals.thinking += 1  # an answer on the wire is still to come
+        else:  # still outstanding at the balancer while on the wire
             self.env.after(self._rtt.next(), self._arrived, (job, backend, status))
 
     def _arrived(self, answer: tuple[int, int, int]) -> None:
-        self.totals.thinking -= 1
         self._complete(*answer)
 
     def _commit(self, job: int, backend: int) -> int:

@@ -5,7 +5,9 @@ create the servers, then the balancer instances, each with its own view,
 algorithm and stream (a plug-in that is no BaseAlgorithm but has listener
 methods is subscribed to its host set here), its health probers (their
 initial verdicts applied in one refresh, so building is O(n)), passive
-checker and slow start; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
+checker and slow start; closed-loop sessions, persistence, a session store
+or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
+hooked into them; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
 timeouts (one event per request: DNS round robin over instances, or the
 active one of a pair), services end by one timeout each, completions are
 routed back to the balancer that sent them, and a sampler records levels

@@ -38,7 +38,8 @@ def parameter_columns(summary: pd.DataFrame) -> list[str]:
 
 
 def metric_columns(summary: pd.DataFrame) -> list[str]:
-    """Numeric columns after the parameters, in the summary's order."""
+    """Numeric columns after the parameters, in the summary's order, except
+    those empty in every row (e.g. session metrics of a run without sessions)."""
     skip = {"variant", *parameter_columns(summary)}
     return [
         c
@@ -46,6 +47,7 @@ def metric_columns(summary: pd.DataFrame) -> list[str]:
         if c not in skip
         and pd.api.types.is_numeric_dtype(summary[c])
         and not pd.api.types.is_bool_dtype(summary[c])
+        and not summary[c].isna().all()
     ]
 
 

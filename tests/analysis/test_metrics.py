@@ -61,7 +61,10 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 
 
 def test_directions_and_units() -> None:
-    assert {n for n, m in METRICS.items() if m.better is None} == {"requests", "utilization_mean"}
+    workload_driven = {"requests", "utilization_mean", "sessions_started", "store_utilization"}
+    assert {n for n, m in METRICS.items() if m.better is None} == workload_driven
+    assert METRICS["sessions_lost"].better == "lower" and METRICS["sessions_lost"].unit == "sess"
+    assert METRICS["store_utilization"].unit == "%"
     assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100

@@ -85,6 +85,17 @@ class Scenario(Frozen):
                 raise ValueError(f"unknown target {event.target!r}{hint}")
         return events
 
+    @field_validator("session_store")
+    @classmethod
+    def _store_name_is_free(
+        cls, store: SessionStore | None, info: ValidationInfo
+    ) -> SessionStore | None:
+        servers = info.data.get("servers") or ()
+        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        if store is not None and (store.name in names or store.name.startswith("lb-")):
+            raise ValueError(f"the store's name {store.name!r} is taken by a server or balancer")
+        return store
+
     @field_validator("balancer")
     @classmethod
     def _cookie_needs_sessions(cls, balancer: Balancer, info: ValidationInfo) -> Balancer:
