@@ -154,6 +154,7 @@ CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is 
 TERMINAL_METRICS: tuple[str, ...] = (
     "throughput",
     "error_rate",
+    "sessions_lost",  # empty (so not shown) without sessions
     "latency_p50",
     "latency_p99",
     "latency_p999",

@@ -104,7 +104,8 @@ def summary_table(summary: pd.DataFrame, width: int = 100) -> Table:
     Columns are dropped from the end of :data:`TERMINAL_METRICS` until the
     table fits in ``width`` terminal columns; variant names are never cut.
     """
-    columns = [c for c in TERMINAL_METRICS if c in summary.columns]
+    shown = metric_columns(summary)  # not those empty in every row
+    columns = [c for c in TERMINAL_METRICS if c in shown]
     while True:
         table = _build(summary, columns)
         if len(columns) <= 1 or _rendered_width(table) <= width:

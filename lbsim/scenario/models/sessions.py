@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from lbsim.scenario.dists import Distribution, Frozen
+from lbsim.scenario.dists import Distribution, Exponential, Frozen
 from lbsim.scenario.models.events import RandomDuration
 from lbsim.scenario.models.servers import Name
 
@@ -53,8 +53,16 @@ class SessionStore(Frozen):
     answers 5xx (``server_error``)."""
 
     name: Name = "store"
-    workers: int = Field(default=8, ge=1, le=100_000, description="requests served at once")
-    service: Distribution = Field(description="time per request in the store")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=100_000,
+        description="requests served at once (default 1: Redis runs commands on one thread)",
+    )
+    service: Distribution = Field(
+        default=Exponential(dist="exponential", mean=0.001),
+        description="time per request in the store, network included (default exponential 1 ms)",
+    )
     queue_limit: int | None = Field(
         default=None, ge=0, description="waiting requests beyond which the store refuses (5xx)"
     )
