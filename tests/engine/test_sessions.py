@@ -215,3 +215,16 @@ def test_the_round_trip_is_added_to_every_answer() -> None:
     data["servers"][0]["contention"] = "none"
     requests = lbsim.run(data).requests
     assert requests["latency"].tolist() == pytest.approx([1.25, 1.25])
+
+
+def test_a_drawn_session_length_is_rounded_and_at_least_one() -> None:
+    # lengths drawn as 2.6 round to 3; 0.2 rounds to 0 and is raised to 1
+    for value, count in ((2.6, 3), (0.2, 1)):
+        data = scenario(
+            duration=10.0,
+            clients={
+                "arrivals": {"process": "deterministic", "rate": 0.1},  # one session, at 0
+                "sessions": {"requests": {"dist": "deterministic", "value": value}, "think": 0.1},
+            },
+        )
+        assert len(lbsim.run(data).requests) == count
