@@ -9,8 +9,14 @@ the ratios to 8 servers, next to the textbook SimPy model of bench/w1.py
 timed at the same sizes in the same run (how much of a ratio is the event
 heap's own growth). World build and run are timed separately.
 
+``--policies`` times the newer policies instead (issue 12: peak EWMA,
+client-side weighted round robin, join-idle-queue, bounded-load ring hash,
+subsetting, stale load counts), plain, at 8 and 1,000 servers, each next to
+round robin timed in the same run.
+
     python bench/scale.py                               # random, every case
     python bench/scale.py --algorithms random least_connections --requests 50000
+    python bench/scale.py --policies --requests 20000   # the newer policies, short
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from lbsim.engine.world import World
 from lbsim.scenario import load
 
 SIZES = (8, 1000, 10_000)
+POLICY_SIZES = (8, 1000)
 CASES: dict[str, dict[str, Any]] = {
     "plain": {},
     "health checks": {"balancer": {"health_check": {"preset": "haproxy"}}},
@@ -33,8 +40,38 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def per_request(algorithm: str, servers: int, requests: int, case: str) -> tuple[float, float]:
-    """Seconds to build the world, and wall-µs per request of the run."""
+def _policies(servers: int) -> dict[str, dict[str, Any]]:
+    """The ``balancer:`` of each newer policy at ``servers`` hosts (four
+    instances where the policy is about several: join-idle-queue, subsets)."""
+    return {
+        "round_robin": {"algorithm": "round_robin"},
+        "peak_ewma": {"algorithm": "peak_ewma"},
+        "client_side_weighted_round_robin": {"algorithm": "client_side_weighted_round_robin"},
+        "jiq (4 dispatchers)": {"algorithm": "jiq", "instances": 4},
+        "ring_hash (plain, for comparison)": {"algorithm": "ring_hash"},
+        "ring_hash hash_balance_factor 125": {
+            "algorithm": {"name": "ring_hash", "hash_balance_factor": 125}
+        },
+        "subset (4 × ¼ of the hosts, P2C)": {
+            "algorithm": "power_of_two",
+            "instances": 4,
+            "subset": {"size": servers // 4},
+        },
+        "info_delay 1 s (least_connections)": {
+            "algorithm": {"name": "least_connections", "info_delay": 1.0}
+        },
+    }
+
+
+def per_request(
+    algorithm: str,
+    servers: int,
+    requests: int,
+    case: str,
+    balancer: dict[str, Any] | None = None,
+) -> tuple[float, float]:
+    """Seconds to build the world, and wall-µs per request of the run
+    (``balancer`` replaces the algorithm and the case's balancer settings)."""
     rate = 0.8 * servers
     extra = CASES[case]
     data: dict[str, Any] = {
@@ -45,7 +82,7 @@ def per_request(algorithm: str, servers: int, requests: int, case: str) -> tuple
             "service": {"dist": "exponential", "mean": 1.0},
             **extra.get("clients", {}),
         },
-        "balancer": {"algorithm": algorithm, **extra.get("balancer", {})},
+        "balancer": balancer or {"algorithm": algorithm, **extra.get("balancer", {})},
         "servers": [{"name": "web", "count": servers}],
     }
     scenario = load(data=data).base
@@ -62,7 +99,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--algorithms", nargs="+", default=["random"])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--policies", action="store_true", help="time the newer policies")
     args = parser.parse_args()
+    if args.policies:
+        policies(args.requests)
+        return
     sizes = "".join(f"{n:>11,}" for n in SIZES)
     print(f"{'':<36}{sizes}  ratios to 8 servers")
     anchor = [1e6 / textbook(args.requests, 1, n, 0.8 * n) for n in SIZES]
@@ -76,6 +117,18 @@ def main() -> None:
             ratios = " ".join(f"{c / cost[0]:5.2f}" for c in cost[1:])
             builds = ", ".join(f"{run[0]:.2f}" for run in runs)
             print(f"{name + ' / ' + case:<36}{cells}  {ratios}   build {builds} s")
+
+
+def policies(requests: int) -> None:
+    """Per-request cost of each newer policy at 8 and 1,000 servers."""
+    sizes = "".join(f"{n:>11,}" for n in POLICY_SIZES)
+    print(f"{'':<38}{sizes}  1,000 / 8   × round robin at 1,000")
+    baseline = 0.0
+    for name in _policies(8):
+        cost = [per_request("", n, requests, "plain", _policies(n)[name])[1] for n in POLICY_SIZES]
+        baseline = baseline or cost[-1]
+        cells = "".join(f"{c:9.2f}µs" for c in cost)
+        print(f"{name:<38}{cells}  {cost[-1] / cost[0]:9.2f}   {cost[-1] / baseline:5.2f}")
 
 
 if __name__ == "__main__":

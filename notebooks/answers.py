@@ -187,6 +187,36 @@ def check_05_ex4(mean_wait: float) -> None:
     _close(mean_wait, 0.005 * 2**3 / 2, 0.01, "half of base × 2^N (in seconds)")
 
 
+# --- 07 Beyond round robin -------------------------------------------------
+
+
+def check_07_ex1(slow_fraction: float) -> None:
+    """Fan-out to 100 leaves each slow 1 %: 1 − 0.99^100 ≈ 0.634 slow (1%)."""
+    _close(
+        slow_fraction,
+        1 - 0.99**100,
+        0.01,
+        "a request is fast only if every one of the 100 leaves is: 0.99 to the 100th",
+    )
+
+
+def check_07_ex2(attempts: float) -> None:
+    """Attempts per request with N = 2 retries at failure rate 0.5:
+    (1 − 0.5³) / (1 − 0.5) = 1.75 (1%)."""
+    _close(attempts, (1 - 0.5**3) / (1 - 0.5), 0.01, "1 + x + x² for x = 0.5")
+
+
+def check_07_ex3(slow_fraction: float) -> None:
+    """Needing 99 of 100 leaves: slow iff two or more straggle,
+    1 − 0.99^100 − 100 · 0.01 · 0.99^99 ≈ 0.264 (1%)."""
+    _close(
+        slow_fraction,
+        1 - 0.99**100 - 100 * 0.01 * 0.99**99,
+        0.01,
+        "take away P(no leaf slow) and P(exactly one slow), a binomial term",
+    )
+
+
 # --- 10 Reading results ----------------------------------------------------
 
 

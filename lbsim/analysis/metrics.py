@@ -27,7 +27,7 @@ _DISPLAY_UNIT: dict[Quantity, str] = {"seconds": "ms", "fraction": "%", "rate": 
 
 OK_LATENCY = "ok requests after warm-up"
 MEASURED = "requests after warm-up"
-SESSIONS = "sessions started after warm-up (empty without clients.sessions)"
+SESSIONS = "sessions started after warm-up"
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,41 @@ def _catalogue() -> tuple[Metric, ...]:
             "store",
             "session store workers, time-weighted over the measurement window",
         ),
+        Metric(
+            "extra_load",
+            "fraction",
+            "lower",
+            "extra calls",
+            "extra",
+            "calls beyond one per request after warm-up (hedges, fan-out leaves)",
+        ),
+        Metric(
+            "recovery_time",
+            "seconds",
+            "lower",
+            "recovery time",
+            "recover",
+            "from the trigger's end until p99 and goodput are back within tolerance",
+        ),
     )
 
 
 #: Every summary metric, in the summary's column order.
 METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
+
+#: Metrics in the summary only when the scenario asks for them: ``extra_load``
+#: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
+#: the session metrics with ``clients.sessions``, ``store_utilization`` with a store.
+OPTIONAL_METRICS: frozenset[str] = frozenset(
+    {
+        "extra_load",
+        "recovery_time",
+        "sessions_started",  # these three with clients.sessions
+        "sessions_lost",
+        "session_imbalance",
+        "store_utilization",  # with a session_store
+    }
+)
 
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
@@ -154,7 +184,9 @@ CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is 
 TERMINAL_METRICS: tuple[str, ...] = (
     "throughput",
     "error_rate",
-    "sessions_lost",  # empty (so not shown) without sessions
+    "sessions_lost",  # these three only when the scenario has them (OPTIONAL_METRICS)
+    "recovery_time",
+    "extra_load",
     "latency_p50",
     "latency_p99",
     "latency_p999",

@@ -11,6 +11,7 @@ that arrived after the warm-up.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +21,13 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
-from lbsim.analysis.metrics import METRICS, percentiles
+from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
+from lbsim.analysis.recovery import pattern_metrics
 from lbsim.analysis.sessions import session_share
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
-from lbsim.io import write_files
+from lbsim.io import read_manifest, read_member, retire, write_set
+from lbsim.outputs import claim_folder
 from lbsim.scenario import Variant
 
 FILES = (
@@ -35,6 +38,15 @@ FILES = (
     "events.csv",
     "run.json",
 )
+#: Files an older lbsim wrote into a run folder without listing them in run.json.
+UNLISTED = (*FILES, "replications.csv")
+NOT_A_RUN = "expected the output folder of `lbsim run`"
+
+
+def retire_run(out_dir: Path) -> None:
+    """Mark a run folder incomplete before a new run is written into it:
+    run.json goes first, then the files of the run it listed."""
+    retire(Path(out_dir), "run.json", UNLISTED)
 
 
 @dataclass
@@ -67,33 +79,53 @@ class Result:
         (:func:`lbsim.analysis.sessions.session_share`)."""
         return session_share(self.requests)
 
-    def save(self, out_dir: Path) -> list[Path]:
-        """Write the tables and run.json into ``out_dir``, each atomically."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        writers = {
+    def save(
+        self,
+        out_dir: Path,
+        *,
+        replications: pd.DataFrame | None = None,
+        already: Sequence[Path] = (),
+    ) -> list[Path]:
+        """Write the tables (and ``replications``, from
+        :func:`lbsim.runner.run.replicate`) into ``out_dir`` as one set, each
+        file atomically, then run.json listing every file with its SHA-256
+        (and the files ``already`` written there for this run, e.g. the report).
+        The files of an earlier run in ``out_dir`` are removed first; a folder
+        lbsim did not write is refused (:mod:`lbsim.outputs`)."""
+        out_dir = Path(out_dir)
+        writers: dict[str, Callable[[str], object]] = {
             "summary.csv": lambda p: self.summary.to_csv(p, index=False),
             "requests.parquet": lambda p: self.requests.to_parquet(p, index=False),
             "timeseries.parquet": lambda p: self.timeseries.to_parquet(p, index=False),
             "balancers.parquet": lambda p: self.balancers.to_parquet(p, index=False),
             "events.csv": lambda p: self.events.to_csv(p, index=False),
-            "run.json": lambda p: Path(p).write_text(json.dumps(self.meta, indent=2, default=str)),
         }
-        return write_files(out_dir, writers)
+        if replications is not None:
+            writers["replications.csv"] = lambda p: replications.to_csv(p, index=False)
+        meta = {k: v for k, v in self.meta.items() if k != "files"}
+        with claim_folder(out_dir, "run"):
+            return write_set(out_dir, writers, "run.json", meta, already=already, stale=UNLISTED)
 
     @classmethod
     def load(cls, out_dir: Path) -> Result:
-        """Read back what :meth:`save` wrote (for ``lbsim report``, ``diff``...)."""
-        missing = [name for name in FILES if not (out_dir / name).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{out_dir}: missing {', '.join(missing)}")
-        events = pd.read_csv(out_dir / "events.csv", keep_default_na=False)
+        """Read back what :meth:`save` wrote (for ``lbsim report``), each file
+        checked against run.json; :class:`lbsim.io.OutputError` if one is
+        missing, changed or not of this run."""
+        out_dir = Path(out_dir)
+        manifest = read_manifest(out_dir, "run.json", NOT_A_RUN)
+        data = {}
+        for name in FILES[:-1]:
+            content = read_member(out_dir, manifest, name)
+            if content is None:
+                raise FileNotFoundError(f"{out_dir / name}: missing; {NOT_A_RUN}")
+            data[name] = io.BytesIO(content)
         return cls(
-            summary=pd.read_csv(out_dir / "summary.csv"),
-            requests=pd.read_parquet(out_dir / "requests.parquet"),
-            timeseries=pd.read_parquet(out_dir / "timeseries.parquet"),
-            balancers=pd.read_parquet(out_dir / "balancers.parquet"),
-            events=events,
-            meta=json.loads((out_dir / "run.json").read_text()),
+            summary=pd.read_csv(data["summary.csv"]),
+            requests=pd.read_parquet(data["requests.parquet"]),
+            timeseries=pd.read_parquet(data["timeseries.parquet"]),
+            balancers=pd.read_parquet(data["balancers.parquet"]),
+            events=pd.read_csv(data["events.csv"], keep_default_na=False),
+            meta=manifest,
         )
 
 
@@ -202,20 +234,21 @@ def summarize(
     row.update(session_metrics(rec, lo, hi))
     store = scenario.session_store
     busy = rec.store_busy_area
-    row["store_utilization"] = (
-        float(busy / (window * store.workers)) if store and busy is not None else np.nan
-    )
+    if store is not None and busy is not None:
+        row["store_utilization"] = float(busy / (window * store.workers))
+    row.update(pattern_metrics(variant, workload, rec, first))
     params = {path: _param_value(value) for path, value in variant.params.items()}
-    return {"variant": variant.name, **params, **{name: row[name] for name in METRICS}}
+    metrics = {name: row[name] for name in METRICS if name in row or name not in OPTIONAL_METRICS}
+    return {"variant": variant.name, **params, **metrics}
 
 
 def session_metrics(rec: Recorder, lo: float, hi: float) -> dict[str, float]:
     """Sessions started in [lo, hi), how many lost their state, and the
-    max/mean of sessions per server by where their state first lived (NaN
-    without sessions)."""
+    max/mean of sessions per server by where their state first lived (none
+    without sessions: optional metrics)."""
     facts = rec.sessions
     if facts is None:
-        return dict.fromkeys(("sessions_started", "sessions_lost", "session_imbalance"), np.nan)
+        return {}
     measured = (facts.start >= lo) & (facts.start < hi)
     home = facts.home[measured]
     per_server = np.bincount(home[home >= 0], minlength=rec.n_servers)
@@ -303,6 +336,8 @@ def requests_frame(
             columns[name] = values[rows]
     if workload.session is not None:
         columns["session"] = workload.session[rows]
+    if rec.extra is not None:  # hedged or fan-out: calls beyond the first
+        columns["extra_calls"] = rec.extra[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
     columns["latency_failed_attempts"] = failed

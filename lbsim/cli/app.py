@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from lbsim import interrupt
 from lbsim._version import __version__
 from lbsim.cli import gate, info, run, sweep
 from lbsim.cli.common import out
@@ -51,5 +52,12 @@ def _root(
 
 
 def main() -> None:
-    """Entry point of the ``lbsim`` console script."""
-    app()
+    """Entry point of the ``lbsim`` console script: SIGTERM handled like
+    Ctrl-C (:mod:`lbsim.interrupt`), exit status 128 + the signal's number."""
+    interrupt.install()
+    try:
+        app()
+    except SystemExit as done:
+        if interrupt.received is not None and done.code == 1:  # click's "Aborted!"
+            raise SystemExit(128 + interrupt.received) from None
+        raise

@@ -25,11 +25,19 @@ def diff(
     """Print what changed from run A to run B, per variant and metric; plot it."""
     from lbsim.gate import diff as diffs
     from lbsim.gate.baseline import CheckError, read_run
+    from lbsim.io import OutputError
+    from lbsim.outputs import check_file
     from lbsim.report import FORMATS, diff_plot
 
     target = plot or run_b / "diff.png"
     if target.suffix.lstrip(".").lower() not in FORMATS:
         fail(f"--plot {target}: expected a .png, .svg or .pdf file")
+    try:
+        check_file(target, "--plot")
+        if csv is not None:
+            check_file(csv, "--csv", diffs.CSV_SIGNATURE)
+    except OutputError as error:
+        fail(str(error))
     try:
         a, b = read_run(run_a), read_run(run_b)
         chosen = None if all_metrics else metrics or diffs.key_metrics(a, b)
@@ -53,13 +61,18 @@ def baseline(
     ] = None,
 ) -> None:
     """Record the metrics of a run (and its replications) as a baseline for `lbsim check`."""
-    from lbsim.gate.baseline import CheckError, read_run, write_baseline
+    from lbsim.gate.baseline import SIGNATURE, CheckError, read_run, write_baseline
+    from lbsim.io import OutputError
+    from lbsim.outputs import check_file
 
     try:
+        if out_file is not None:
+            check_file(out_file, "--out", SIGNATURE)
         recorded = read_run(run_dir)
-    except CheckError as error:
+        target = out_file or Path("baselines") / f"{recorded.name}.json"
+        check_file(target, "--out", SIGNATURE)
+    except (CheckError, OutputError) as error:
         fail(str(error))
-    target = out_file or Path("baselines") / f"{recorded.name}.json"
     write_baseline(recorded, target)
     reps = len(recorded.replication_seeds)
     extra = f", {reps} replications" if reps else ", no replications"
@@ -104,8 +117,17 @@ def check(
     from lbsim.gate import baseline as baselines
     from lbsim.gate import compare as comparing
     from lbsim.gate import limits as limit_rules
+    from lbsim.io import OutputError
+    from lbsim.outputs import check_file
     from lbsim.report import ci
 
+    try:
+        if junit is not None:
+            check_file(junit, "--junit", ci.SIGNATURE)
+        if markdown is not None:
+            check_file(markdown, "--markdown", ci.SIGNATURE)
+    except OutputError as error:
+        fail(str(error))
     stray = [s for s in more_limits or [] if "=" not in s]
     if stray:
         fail(f"unexpected argument(s) {' '.join(stray)}: one run folder; limits are METRIC=LIMIT")

@@ -67,17 +67,33 @@ def report(
         typer.Option("--format", "-f", help="Plot file format: png, svg, pdf (repeatable)."),
     ] = None,
 ) -> None:
-    """Re-render the plots and report.html of a saved run, without re-running it."""
+    """Re-render the plots and report.html of a saved run, without re-running it.
+
+    OUT must be new, empty, or a folder lbsim wrote (a report or a run)."""
+    import contextlib
+
     from lbsim.analysis.result import Result
+    from lbsim.gate.validate import CheckError, run_files, summary_table
+    from lbsim.io import OutputError
+    from lbsim.outputs import claim_folder
     from lbsim.report import FORMATS, write_report
 
     unknown = [f for f in formats or [] if f not in FORMATS]
     if unknown:
         fail(f"--format: unknown {', '.join(unknown)}; expected some of {', '.join(FORMATS)}")
-    try:
-        result = Result.load(run_dir)
-    except (OSError, ValueError) as error:
-        fail(f"{error}; expected the output folder of `lbsim run`")
     target = out_dir or run_dir
-    paths = write_report(result, target, formats or ("png",))
+    with contextlib.ExitStack() as stack:
+        try:
+            if out_dir is not None:
+                stack.enter_context(claim_folder(out_dir, "report", "--out", accept=("run",)))
+            elif run_dir.is_dir():
+                stack.enter_context(claim_folder(run_dir, "run", "RUN_DIR"))
+            summary = run_files(run_dir)[1]  # run.json and summary.csv checked first
+            summary_table(summary, run_dir / "summary.csv")
+            result = Result.load(run_dir)
+        except (CheckError, OutputError) as error:
+            fail(str(error))
+        except (OSError, ValueError) as error:
+            fail(f"{error}; expected the output folder of `lbsim run`")
+        paths = write_report(result, target, formats or ("png",))
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -88,8 +89,14 @@ def run(
         bool, typer.Option("--no-plots", help="Write report.html without figures.")
     ] = False,
 ) -> None:
-    """Simulate every variant of SCENARIO; print the summary; write results and report."""
-    from lbsim.io import atomic_path
+    """Simulate every variant of SCENARIO; print the summary; write results and report.
+
+    OUT must be new, empty, or a run folder lbsim wrote: its files are replaced
+    as a set, run.json last (until then the folder counts as incomplete)."""
+    from lbsim.analysis.result import retire_run
+    from lbsim.interrupt import exit_code
+    from lbsim.io import OutputError
+    from lbsim.outputs import check_file, claim_folder
     from lbsim.report import write_report
     from lbsim.report.table import summary_table
     from lbsim.runner.run import load_scenario, replicate
@@ -106,23 +113,41 @@ def run(
     if animate is not None and animate.suffix.lower() not in (".gif", ".html", ".mp4"):
         fail(f"--animate {animate}: the file must end in .gif, .html or .mp4")
     target = out_dir or Path("reports") / loaded.base.name
-    with _progress_bar(quiet) as bar:
-        tracker = _tracker(bar, loaded.base.name, len(loaded.variants))
-        result = run_scenario(loaded, progress=tracker)
-        table = None
-        if replications:
-            total = replications * len(loaded.variants)
-            table = replicate(loaded, replications, progress=_tracker(bar, "replications", total))
-    out.print(summary_table(result.summary))
-    # The report first: it draws half its plots in a forked child, best forked
-    # before saving starts pyarrow's threads.
-    report = write_report(result, target, plots=not no_plots)
-    paths = result.save(target)
-    if table is not None:
-        with atomic_path(target / "replications.csv") as tmp:
-            table.to_csv(tmp, index=False)
-        paths.append(target / "replications.csv")
-    paths += report
+    writing = False
+    with contextlib.ExitStack() as stack:
+        try:
+            if animate is not None:
+                check_file(animate, "--animate")
+            stack.enter_context(claim_folder(target, "run"))
+        except OutputError as error:
+            fail(str(error))
+        try:
+            with _progress_bar(quiet) as bar:
+                tracker = _tracker(bar, loaded.base.name, len(loaded.variants))
+                result = run_scenario(loaded, progress=tracker)
+                table = None
+                if replications:
+                    total = replications * len(loaded.variants)
+                    progress = _tracker(bar, "replications", total)
+                    table = replicate(loaded, replications, progress=progress)
+            out.print(summary_table(result.summary))
+            writing = True
+            retire_run(target)  # the old run.json must not outlive the old run's files
+            # The report first: it draws half its plots in a forked child, best
+            # forked before saving starts pyarrow's threads.
+            report = write_report(result, target, plots=not no_plots)
+            paths = result.save(target, replications=table, already=report)
+        except OSError as error:  # disk full, permissions changed while simulating...
+            if not writing:
+                raise
+            fail(f"{target}: cannot write: {error}; the folder is incomplete (no run.json)")
+        except KeyboardInterrupt as error:
+            state = (
+                f"{target} is incomplete (no run.json); run again"
+                if writing
+                else f"nothing written; {target} is as it was"
+            )
+            fail(f"interrupted: {state}", exit_code(error))
     if animate is not None:
         from lbsim.report.animate import animate as animate_queues
 

@@ -71,6 +71,9 @@ def sweep(
         TimeRemainingColumn,
     )
 
+    from lbsim.interrupt import exit_code
+    from lbsim.io import OutputError
+    from lbsim.outputs import claim_folder
     from lbsim.report.sweep_plots import sweep_table, write_sweep_report
     from lbsim.runner.sweep import dask_executor, parse_grid, plan
     from lbsim.runner.sweep import sweep as run_sweep
@@ -97,6 +100,10 @@ def sweep(
         TimeRemainingColumn(),
     ]
     with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(claim_folder(target, "sweep"))
+        except OutputError as error:
+            fail(str(error))
         executor = None
         if dask:
             try:
@@ -111,6 +118,9 @@ def sweep(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
+        def warn(message: str) -> None:
+            err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
         try:
             result = run_sweep(
                 the_plan,
@@ -120,12 +130,18 @@ def sweep(
                 resume=resume,
                 ci="bootstrap" if ci == "bootstrap" else "t",
                 progress=progress,
+                warn=warn,
             )
-        except KeyboardInterrupt:
+            paths = write_sweep_report(result, target)
+        except OutputError as error:
+            fail(str(error))
+        except OSError as error:  # disk full, permissions changed mid-sweep...
+            fail(f"{target}: cannot write: {error}")
+        except KeyboardInterrupt as error:
             fail(
                 f"interrupted: finished runs are kept in {target / 'runs'}; "
                 "run the same command again to resume",
-                130,
+                exit_code(error),
             )
     meta = result.meta
     out.print(sweep_table(result.summary, meta["grid_params"]))
@@ -139,7 +155,6 @@ def sweep(
             highlight=False,
             soft_wrap=True,
         )
-    paths = write_sweep_report(result, target)
     out.print(
         f"{meta['runs']} runs: {meta['ran']} ran, {meta['reused']} reused from "
         f"{target / 'runs'}, {meta['failed']} failed; wrote {len(paths) + 5} files to "

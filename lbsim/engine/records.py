@@ -110,6 +110,7 @@ class Recorder:
     shared: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
     columns: dict[str, np.ndarray] = field(init=False, repr=False)
     abandoned: int = 0  # answers to abandoned attempts: work done for nobody
+    extra: np.ndarray | None = None  # per request: calls beyond one (hedge, fan-out)
     busy_area: np.ndarray = field(init=False)  # per server: worker-seconds busy in the window
     queue_area: np.ndarray = field(init=False)  # per server: job-seconds waiting in the window
     queue_peak: np.ndarray = field(init=False)  # per server: longest queue in the window

@@ -210,6 +210,27 @@ class Server:
         else:
             self.done(job, self.index, OK)
 
+    def cancel(self, job: int) -> None:
+        """Drop ``job`` (a hedged request's losing copy): out of the queue, or
+        its service cut short and the worker given to the next in line."""
+        now = self.env._now
+        end = self.serving.pop(job, None)
+        if end is not None:
+            self.busy_area -= self._clip(end) - self._clip(now)
+            self._totals.jobs -= 1
+            if self.queue:
+                self.queue_area += self._clip(now)
+                self._serve(self.queue.popleft())
+            else:
+                self.busy -= 1
+        elif job in self.queue:
+            self.queue.remove(job)
+            self.queue_area += self._clip(now)
+            self._totals.jobs -= 1
+        elif job in self.held:
+            self.held.remove(job)
+            self._totals.jobs -= 1
+
     def _fail(self, job: int, status: int) -> None:
         if job < 0:
             self.probes.pop(job)[1](False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import attrgetter
 
 import numpy as np
@@ -28,10 +29,12 @@ from simpy.events import Timeout
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
-from lbsim.engine import load_reports
+from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
+from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
+from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import LEVELS, Recorder, column
@@ -54,7 +57,11 @@ class World:
 
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
+        self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
+        if self.calls is not None:
+            workload = self.calls.workload  # the balancer sees each call as a request
         self.workload = workload
+        self._hedging: Hedging | None = None
         self.env = Loop()
         self.totals = Totals()
         self.state = RequestState(len(workload))
@@ -72,10 +79,11 @@ class World:
 
         self.servers: list[Server] = []
         for pool in scenario.servers:
+            make = Server if pool.slowdown is None else partial(LoadedServer, curve=pool.slowdown)
             for i in range(pool.count):
                 name = f"{pool.name}-{i}"
                 self.servers.append(
-                    Server(
+                    make(
                         self.env,
                         len(self.servers),
                         name,
@@ -99,6 +107,7 @@ class World:
         keys = column(workload.client_ips[workload.client])
         client_ids = column(workload.client)
         self.balancers: list[Balancer] = []
+        kind = Balancer if scenario.clients.hedge is None else HedgingBalancer
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
             # per-worker balancers; one LB node per zone in ALB).
@@ -108,7 +117,7 @@ class World:
                 backends, stream(seed, f"algorithm{suffix}"), config.algorithm.params()
             )
             _subscribe_plugin(backends, algorithm)
-            balancer = Balancer(
+            balancer = kind(
                 self.env,
                 index,
                 backends,
@@ -277,6 +286,14 @@ class World:
         simple = self._client_lb is None and len(self.balancers) == 1 and sessions is None
         times: Sequence[float] = self._arrival
         arrive: Callable[[int], None] = self.balancer.dispatch if simple else self._arrive
+        hedge = self.scenario.clients.hedge
+        if hedge is not None and self.calls is not None:
+            balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
+            calls = self.calls
+            self._hedging = Hedging(
+                hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
+            )
+            arrive = self._hedging.arrive
         if sessions is not None and self.workload.session is not None:
             times, arrive = sessions.feed(arrive)
         arrivals = Arrivals(self.env, times, arrive)
@@ -311,6 +328,9 @@ class World:
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
             self.workload = sessions.realised()
+        if self.calls is not None:
+            sent = self._hedging.dispatched if self._hedging is not None else None
+            return self.calls.collapse(self.recorder, sent)
         return self.recorder
 
 

@@ -20,14 +20,21 @@ from typing import Any
 
 import pandas as pd
 
+from lbsim.gate.validate import (
+    CheckError,
+    check_baseline,
+    read_json,
+    replications_table,
+    run_files,
+    summary_table,
+)
 from lbsim.io import atomic_path
 
+__all__ = ["BASELINE_FORMAT", "CheckError", "RunSummary", "read_baseline", "read_run"]
+
 BASELINE_FORMAT = 1
-
-
-class CheckError(ValueError):
-    """Bad input to a check (exit status 2): unknown metric, malformed limit,
-    a baseline of another scenario, an unreadable run directory..."""
+#: What every baseline file holds (so ``baseline -o`` replaces only baselines).
+SIGNATURE = b'"lbsim_baseline"'
 
 
 def scenario_hash(scenario: dict[str, Any]) -> str:
@@ -74,42 +81,24 @@ def _numeric(frame: pd.DataFrame, skip: set[str]) -> list[str]:
 
 
 def read_run(run_dir: Path) -> RunSummary:
-    """Read ``summary.csv``, ``run.json`` and, if present, ``replications.csv``."""
+    """Read ``summary.csv``, ``run.json`` and, if present, ``replications.csv``,
+    each checked (:mod:`lbsim.gate.validate`)."""
     run_dir = Path(run_dir)
-    missing = [n for n in ("summary.csv", "run.json") if not (run_dir / n).is_file()]
-    if missing:
-        raise CheckError(
-            f"{run_dir}: not a run directory (missing {', '.join(missing)}); "
-            "expected the output folder of `lbsim run`"
-        )
-    try:
-        meta = json.loads((run_dir / "run.json").read_text())
-        summary = pd.read_csv(run_dir / "summary.csv")
-    except (OSError, ValueError) as error:
-        raise CheckError(f"{run_dir}: unreadable run: {error}") from error
-    if "variant" not in summary.columns:
-        raise CheckError(f"{run_dir / 'summary.csv'}: no 'variant' column")
+    meta, summary_bytes, replication_bytes = run_files(run_dir)
+    summary = summary_table(summary_bytes, run_dir / "summary.csv")
     params = {key for v in meta.get("variants", []) for key in v.get("params", {})}
     skip = {"variant", "replication", "seed", *params}
-    summary["variant"] = summary["variant"].astype(str)
     values = summary.set_index("variant")[_numeric(summary, skip)].astype(float)
     replications = None
-    path = run_dir / "replications.csv"
-    if path.is_file():
-        try:
-            table = pd.read_csv(path)
-        except (OSError, ValueError) as error:
-            raise CheckError(f"{path}: unreadable: {error}") from error
-        if not {"variant", "replication", "seed"} <= set(table.columns):
-            raise CheckError(f"{path}: expected columns variant, replication, seed and metrics")
-        table["variant"] = table["variant"].astype(str)
+    if replication_bytes is not None:
+        table = replications_table(replication_bytes, run_dir / "replications.csv")
         keep = ["variant", "replication", "seed", *_numeric(table, skip)]
         replications = table[keep]
     return RunSummary(
-        name=str(meta.get("name", "")),
+        name=meta["name"],
         seed=meta.get("seed"),
-        lbsim_version=str(meta.get("lbsim_version", "")),
-        scenario_hash=scenario_hash(meta.get("scenario", {})),
+        lbsim_version=meta["lbsim_version"],
+        scenario_hash=scenario_hash(meta["scenario"]),
         values=values,
         replications=replications,
         source=str(meta.get("source", "")),
@@ -165,17 +154,18 @@ def _floats(values: Iterable[float | None]) -> list[float]:
 def read_baseline(path: Path) -> RunSummary:
     """Read a baseline file written by :func:`write_baseline`."""
     path = Path(path)
+    if not path.exists():
+        raise CheckError(f"{path}: cannot read baseline: no such file")
     try:
-        data = json.loads(path.read_text())
-    except OSError as error:
-        raise CheckError(f"{path}: cannot read baseline: {error.strerror or error}") from error
-    except ValueError as error:
-        raise CheckError(f"{path}: not a baseline (invalid JSON: {error})") from error
+        data = read_json(path)
+    except CheckError as error:
+        raise CheckError(f"not a baseline: {error}") from error
     if not isinstance(data, dict) or data.get("lbsim_baseline") != BASELINE_FORMAT:
         raise CheckError(
             f"{path}: not an lbsim baseline (format {BASELINE_FORMAT}); "
             "record one with `lbsim baseline RUN_DIR -o FILE`"
         )
+    check_baseline(data, path)
     try:
         values = pd.DataFrame(
             {v: dict(zip(m, _floats(m.values()), strict=True)) for v, m in data["variants"].items()}

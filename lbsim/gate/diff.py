@@ -35,6 +35,8 @@ __all__ = [
 KEY_METRICS = DIFF_METRICS
 
 COLUMNS = ["variant", "metric", "a", "b", "absolute", "relative", "moved"]
+#: The header of :func:`write_csv`'s file (so ``--csv`` replaces only such files).
+CSV_SIGNATURE = ",".join(COLUMNS).encode()
 
 
 def _moved(metric: str, a: float, b: float) -> str:

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from matplotlib.figure import Figure
 
+from lbsim.interrupt import restore_defaults
 from lbsim.io import write_atomic
 from lbsim.report.html import render_html, summary_html
 from lbsim.report.plots import (
@@ -129,12 +130,16 @@ def _forked(work: Callable[[], Encoded]) -> Iterator[Callable[[], Encoded]]:
 
     try:
         yield answer
+    except BaseException:  # interrupted: the child's plots are not wanted
+        child.terminate()
+        raise
     finally:
         receive.close()
         child.join()
 
 
 def _answer(work: Callable[[], Encoded], send: Any) -> None:
+    restore_defaults()  # a signal ends the child quietly; the parent cleans up
     try:
         answer: Encoded | BaseException = work()
     except Exception as error:  # re-raised in the parent

@@ -19,6 +19,9 @@ from lbsim.analysis.metrics import METRICS, Metric
 from lbsim.gate.compare import CONFIDENCE, Comparison, Row
 from lbsim.io import atomic_path
 
+#: In every JUnit and Markdown file written here (so they are the only files replaced).
+SIGNATURE = b"lbsim check"
+
 
 def _scaled(info: Metric, value: float) -> tuple[float, str]:
     """A value of the metric in display units (ms, %, req/s...)."""

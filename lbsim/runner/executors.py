@@ -6,6 +6,9 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, as_completed
@@ -52,9 +55,23 @@ def dask_executor(address: str = "local", workers: int | None = None) -> Iterato
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 
-def _warm() -> None:
-    """Import what a run needs once per worker, as soon as it starts."""
+def _warm(parent: int) -> None:
+    """Set up each worker as it starts: import what a run needs; leave Ctrl-C
+    to the parent (which stops the workers); exit when the parent is gone,
+    however it died (a pool's worker would otherwise wait for work forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     import lbsim.runner.tasks  # noqa: F401
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _ready() -> None:
+    """Nothing: submitted to start a worker early."""
 
 
 def local_pool(workers: int) -> ProcessPoolExecutor:
@@ -65,7 +82,9 @@ def local_pool(workers: int) -> ProcessPoolExecutor:
         if not _POOLS:
             atexit.register(shutdown_pools)
         context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_warm)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_warm, initargs=(os.getpid(),)
+        )
         _POOLS[workers] = pool
     return pool
 
@@ -73,13 +92,25 @@ def local_pool(workers: int) -> ProcessPoolExecutor:
 def start_workers(jobs: int | None) -> None:
     """Start the local pool's workers now (they import while the caller plans)."""
     if jobs != 1:
-        local_pool(jobs or os.cpu_count() or 1).submit(_warm)
+        local_pool(jobs or os.cpu_count() or 1).submit(_ready)
 
 
 def shutdown_pools() -> None:
     """Stop the kept local pools."""
     while _POOLS:
         _POOLS.popitem()[1].shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: queued runs cancelled, running workers terminated
+    (``shutdown`` alone would let every running simulation finish first)."""
+    # The worker processes: private in Python 3.11 (terminate_workers() is 3.14+).
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(timeout=10)
 
 
 def execute(
@@ -119,7 +150,8 @@ def execute(
     except BaseException:
         if own:  # interrupted: a kept pool would still hold the queued runs
             _POOLS.pop(workers, None)
-            pool.shutdown(wait=True, cancel_futures=True)
+            assert isinstance(pool, ProcessPoolExecutor)
+            _stop(pool)
         raise
     finally:
         for future in futures:

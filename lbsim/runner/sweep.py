@@ -40,8 +40,9 @@ and :mod:`~lbsim.runner.intervals` (the results), :mod:`~lbsim.runner.grid` (``-
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from lbsim._version import __version__
-from lbsim.io import write_files
-from lbsim.runner.cache import read_cached, requests_path, write_cached
+from lbsim.io import OutputError, write_set
+from lbsim.outputs import claim_folder
+from lbsim.runner.cache import BadEntryError, cache_path, read_cached, requests_path, write_cached
 from lbsim.runner.executors import DASK_MISSING, dask_executor, execute, start_workers
 from lbsim.runner.grid import parse_grid
 from lbsim.runner.histogram import EDGES, LatencyHistogram
@@ -166,18 +168,17 @@ class SweepResult:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def save(self, out_dir: Path) -> list[Path]:
-        """Write the tables and ``sweep.json`` into ``out_dir``, each atomically."""
-        out_dir.mkdir(parents=True, exist_ok=True)
+        """Write the tables into ``out_dir`` as one set (:func:`lbsim.io.write_set`):
+        each atomically, then ``sweep.json`` listing them with their checksums."""
         writers: dict[str, Callable[[str], object]] = {
             "runs.parquet": lambda p: self.runs.to_parquet(p, index=False),
             "histograms.parquet": lambda p: self.histograms.to_parquet(p, index=False),
             "sweep_summary.csv": lambda p: self.summary.to_csv(p, index=False),
             "failures.csv": lambda p: self.failures.to_csv(p, index=False),
-            "sweep.json": lambda p: Path(p).write_text(
-                json.dumps(self.meta, indent=2, default=str)
-            ),
         }
-        return write_files(out_dir, writers)
+        meta = {k: v for k, v in self.meta.items() if k != "files"}
+        with claim_folder(Path(out_dir), "sweep"):
+            return write_set(Path(out_dir), writers, "sweep.json", meta)
 
 
 def sweep(
@@ -193,6 +194,7 @@ def sweep(
     confidence: float = 0.95,
     ci: CiMethod = "t",
     progress: SweepProgress | None = None,
+    warn: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> SweepResult:
     """Run every grid point × variant × replication of ``scenario``.
@@ -209,7 +211,10 @@ def sweep(
     listed in ``result.failures``; the others complete. Raises
     :class:`ScenarioError` for bad input. ``scenario`` may also be a
     :class:`Plan` from :func:`plan` (then without ``replications``, ``grid``,
-    ``keep_requests`` or overrides, which the plan already holds).
+    ``keep_requests`` or overrides, which the plan already holds). A damaged
+    cache entry is recomputed and reported through ``warn`` (default:
+    :func:`warnings.warn`). Raises :class:`lbsim.io.OutputError` for an
+    output folder that cannot be used (a file, another's folder, in use).
     """
     started = time.perf_counter()
     if executor is None:
@@ -231,19 +236,59 @@ def sweep(
     out_dir = Path(out) if out is not None else None
     if keep_requests and out_dir is None:
         raise ValueError("keep_requests needs an output folder (out=...) to keep them in")
-    runs_dir = out_dir / "runs" if out_dir is not None else None
-    if runs_dir is not None:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+    claim = claim_folder(out_dir, "sweep") if out_dir is not None else contextlib.nullcontext()
+    with claim:
+        runs_dir = _runs_dir(out_dir) if out_dir is not None else None
+        outcomes, ran, reused = _outcomes(
+            the_plan, runs_dir, executor, jobs, resume, progress, warn or _warn
+        )
+        return _result(
+            the_plan, outcomes, ran, reused, confidence, ci, keep_requests, out_dir, started
+        )
 
+
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
+
+
+def _runs_dir(out_dir: Path) -> Path:
+    runs_dir = out_dir / "runs"
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise OutputError(f"{runs_dir}: is a file; the run cache must be a folder (remove it)")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    return runs_dir
+
+
+def _reuse(
+    runs_dir: Path, unique: dict[str, Task], warn: Callable[[str], None]
+) -> dict[str, Outcome]:
+    """The cached outcomes that check out; each damaged entry reported and left to rerun."""
+    outcomes: dict[str, Outcome] = {}
+    for key, task in unique.items():
+        try:
+            cached = read_cached(runs_dir, task)
+        except BadEntryError as problem:
+            warn(f"{cache_path(runs_dir, key)}: {problem}; running it again")
+            continue
+        if cached is not None:
+            outcomes[key] = cached
+    return outcomes
+
+
+def _outcomes(
+    the_plan: Plan,
+    runs_dir: Path | None,
+    executor: Executor | None,
+    jobs: int | None,
+    resume: bool,
+    progress: SweepProgress | None,
+    warn: Callable[[str], None],
+) -> tuple[dict[str, Outcome], int, int]:
+    """(outcome by run key, runs run, runs reused): the cache's, then the rest run."""
     unique: dict[str, Task] = {}
     for task in the_plan.tasks:
         unique.setdefault(task.key, task)
-    outcomes: dict[str, Outcome] = {}
-    if runs_dir is not None and resume:
-        for key, task in unique.items():
-            cached = read_cached(runs_dir, task)
-            if cached is not None:
-                outcomes[key] = cached
+    outcomes = _reuse(runs_dir, unique, warn) if runs_dir is not None and resume else {}
     reused = len(outcomes)
     todo = [task for key, task in unique.items() if key not in outcomes]
     finished = 0
@@ -268,7 +313,21 @@ def sweep(
             progress(finished, len(todo))
 
     execute(todo, executor, jobs, done)
+    return outcomes, len(todo), reused
 
+
+def _result(
+    the_plan: Plan,
+    outcomes: dict[str, Outcome],
+    ran: int,
+    reused: int,
+    confidence: float,
+    ci: CiMethod,
+    keep_requests: bool,
+    out_dir: Path | None,
+    started: float,
+) -> SweepResult:
+    """The tables and meta of a finished sweep, saved into ``out_dir`` if given."""
     runs, histograms, failures = build_tables(the_plan, outcomes)
     summary = summary_table(the_plan, runs, confidence, ci)
     base = the_plan.loaded.base
@@ -288,7 +347,7 @@ def sweep(
         "compare_params": the_plan.compare_params,
         "variants": the_plan.variant_names,
         "runs": len(the_plan.tasks),
-        "ran": len(todo),
+        "ran": ran,
         "reused": reused,
         "failed": len(failures),
         "confidence": confidence,

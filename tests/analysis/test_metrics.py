@@ -10,6 +10,7 @@ from lbsim.analysis.metrics import (
     CHECKABLE,
     DIFF_METRICS,
     METRICS,
+    OPTIONAL_METRICS,
     SWEEP_METRICS,
     TERMINAL_METRICS,
     describe,
@@ -33,7 +34,22 @@ SCENARIO = {
 
 def test_the_summary_has_exactly_the_catalogue_columns_in_order() -> None:
     summary = lbsim.run(SCENARIO).summary
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *METRICS]
+    always = [name for name in METRICS if name not in OPTIONAL_METRICS]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always]
+
+
+def test_optional_metrics_appear_only_when_asked_for() -> None:
+    # recovery_time with a recovery: section, extra_load with a hedge, in catalogue order
+    data = {
+        **SCENARIO,
+        "recovery": {"trigger_start": 30, "trigger_end": 40},
+        "clients": {**SCENARIO["clients"], "hedge": {"after": 1.0}},
+    }
+    summary = lbsim.run(data).summary
+    always = [name for name in METRICS if name not in OPTIONAL_METRICS]
+    optional = [name for name in METRICS if name in OPTIONAL_METRICS]
+    assert optional == ["extra_load", "recovery_time"]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional]
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:

@@ -4,9 +4,7 @@ the hot-path rework (issue 14): a sha256 per column of ``result.requests``
 ``record_hashes.json``, recorded from the unchanged engine with the same
 hashing as /work/tools/hashes.py. A change of event order, of a float
 operation or of a random draw anywhere changes some column's hash.
-load_curve.yaml (a sweep of many runs) is left out for time. The summary
-hashes were re-recorded when the session metrics joined the summary (issue 9
-§5); with those columns dropped each summary hashed as before.
+load_curve.yaml (a sweep of many runs) is left out for time.
 sticky_sessions.yaml was recorded when it was added.
 """
 

@@ -63,10 +63,10 @@ def cli(*args: str | Path) -> tuple[int, str, str]:
 
 def save_run(out: Path, scenario: Path, replications: int = REPLICATIONS, **overrides: Any) -> Path:
     """What ``lbsim run SCENARIO --out OUT --replications N`` saves, minus the plots."""
-    lbsim.run(scenario, **overrides).save(out)
+    table = None
     if replications:
         table = lbsim.runner.run.replicate(scenario, replications, **overrides)
-        table.to_csv(out / "replications.csv", index=False)
+    lbsim.run(scenario, **overrides).save(out, replications=table)
     return out
 
 

@@ -29,6 +29,9 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_05_ex2, 40, 160),  # one server's share; 160 is every session
     (answers.check_05_ex3, 0.55, 0.4),  # the NAT share alone forgets the others' quarter
     (answers.check_05_ex4, 0.020, 0.040),  # 0.040 is the ceiling, not the mean
+    (answers.check_07_ex1, 0.634, 0.01),  # 1 − 0.99^100; 0.01 is one leaf's chance
+    (answers.check_07_ex2, 1.75, 3.0),  # 1 + 0.5 + 0.25; 3 is the worst case N + 1
+    (answers.check_07_ex3, 0.264, 0.634),  # 0.634 forgets the quorum
     (answers.check_10_ex1, 23.03, 4.6),  # ln 100 / 0.2; 4.6 forgets the rate
     (answers.check_10_ex2, 4, 2),
     (answers.check_10_ex3, (18.9, 25.9), (15.0, 20.0)),

@@ -20,6 +20,7 @@ LESSONS = [
     "03_health_checks",
     "04_failover_and_retries",
     "05_sessions",
+    "07_beyond_round_robin",
     "10_reading_results",
 ]
 

@@ -319,7 +319,7 @@ def test_dask_missing_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     path = write(tmp_path, scenario(duration="5m", warmup=0))
     result = runner.invoke(
-        app, ["sweep", str(path), "--dask", "local", "-q", "--out", str(tmp_path)]
+        app, ["sweep", str(path), "--dask", "local", "-q", "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 2
     assert "Dask support needs: pip install 'lbsim[dask]'" in result.stderr

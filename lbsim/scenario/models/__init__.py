@@ -5,9 +5,11 @@ from lbsim.scenario.models.clients import Arrivals, Clients, Nat, PositiveRate, 
 from lbsim.scenario.models.events import Action, Crashes, Faults, RandomDuration, TimelineEvent
 from lbsim.scenario.models.health import HEALTH_PRESETS, HealthCheck
 from lbsim.scenario.models.passive import EnvoyOutlier, HaproxyPassive, NginxPassive, PassiveCheck
+from lbsim.scenario.models.patterns import Fanout, Hedge
+from lbsim.scenario.models.recovery import Recovery
 from lbsim.scenario.models.retries import Backoff, Outcome, Retries, RetryBudget
 from lbsim.scenario.models.scenario import Scenario, json_schema, resolved
-from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.servers import Name, ServerPool, SlowdownPoint
 from lbsim.scenario.models.sweep import Sweep
 
 __all__ = [
@@ -20,9 +22,11 @@ __all__ = [
     "Clients",
     "Crashes",
     "EnvoyOutlier",
+    "Fanout",
     "Faults",
     "HaproxyPassive",
     "HealthCheck",
+    "Hedge",
     "Name",
     "Nat",
     "NginxPassive",
@@ -32,11 +36,13 @@ __all__ = [
     "RandomDuration",
     "Rate",
     "RatePoint",
+    "Recovery",
     "Retries",
     "RetryBudget",
     "Scenario",
     "ServerPool",
     "SlowStart",
+    "SlowdownPoint",
     "Sweep",
     "TimelineEvent",
     "json_schema",

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
+from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
 from lbsim.scenario.models.sessions import Sessions
 from lbsim.scenario.units import parse_rate
@@ -98,3 +99,11 @@ class Clients(Frozen):
         default=None,
         description="closed-loop users: each arrival starts a session of requests with think times",
     )
+    hedge: Hedge | None = None
+    fanout: Fanout | None = None
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> Clients:
+        if self.hedge is not None and self.fanout is not None:
+            raise ValueError("give at most one of `hedge` or `fanout`")
+        return self

@@ -12,6 +12,7 @@ from lbsim.scenario.errors import did_you_mean
 from lbsim.scenario.models.balancer import Balancer
 from lbsim.scenario.models.clients import Clients
 from lbsim.scenario.models.events import TimelineEvent
+from lbsim.scenario.models.recovery import Recovery
 from lbsim.scenario.models.servers import Name, ServerPool
 from lbsim.scenario.models.sessions import STORE_ACTIONS, Cookie, SessionStore
 from lbsim.scenario.models.sweep import Sweep
@@ -50,6 +51,7 @@ class Scenario(Frozen):
     )
     sweep: Sweep | None = None
     events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
+    recovery: Recovery | None = None
 
     @field_validator("events")
     @classmethod
@@ -113,6 +115,20 @@ class Scenario(Frozen):
         if duration is not None and warmup >= duration:
             raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
         return warmup
+
+    @field_validator("recovery")
+    @classmethod
+    def _trigger_inside_the_run(
+        cls, recovery: Recovery | None, info: ValidationInfo
+    ) -> Recovery | None:
+        duration, warmup = info.data.get("duration"), info.data.get("warmup")
+        if recovery is None or duration is None:
+            return recovery
+        if recovery.trigger_end >= duration:
+            raise ValueError(f"trigger_end must be before the end of arrivals ({duration:g}s)")
+        if warmup is not None and recovery.trigger_start <= warmup:
+            raise ValueError(f"trigger_start must be after the warm-up ({warmup:g}s)")
+        return recovery
 
     @field_validator("servers")
     @classmethod

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lbsim.scenario.dists import Frozen
 from lbsim.scenario.models.events import Faults
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class SlowdownPoint(Frozen):
+    """One corner of a load-dependent slowdown curve."""
+
+    load: int = Field(ge=1, description="requests at the server (in service and waiting)")
+    factor: float = Field(gt=0, description="service time multiplier at that load")
 
 
 class ServerPool(Frozen):
@@ -31,3 +38,19 @@ class ServerPool(Frozen):
         "version when service starts and commits at the end only if no other request "
         "committed meanwhile, else it fails (server_error, a conditional-write conflict)",
     )
+    slowdown: tuple[SlowdownPoint, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="service time that grows with load (contention, GC): the factor at "
+        "each load, interpolated linearly between points and held after the last",
+    )
+
+    @field_validator("slowdown")
+    @classmethod
+    def _increasing_loads(
+        cls, points: tuple[SlowdownPoint, ...] | None
+    ) -> tuple[SlowdownPoint, ...] | None:
+        loads = [p.load for p in points or ()]
+        if loads != sorted(set(loads)):
+            raise ValueError("slowdown points must have strictly increasing `load`")
+        return points
