@@ -57,6 +57,7 @@ class World:
 
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
+        self.requested = workload  # the requests as the clients made them
         self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
         if self.calls is not None:
             workload = self.calls.workload  # the balancer sees each call as a request
@@ -328,7 +329,8 @@ class World:
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
         if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
             self.workload = sessions.realised()
-        if self.calls is not None:
+        if self.calls is not None:  # one row per request again, as the clients made them
+            self.workload = self.requested
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder

@@ -47,9 +47,18 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     }
     summary = lbsim.run(data).summary
     always = [name for name in METRICS if name not in OPTIONAL_METRICS]
-    optional = [name for name in METRICS if name in OPTIONAL_METRICS]
+    sessions = ["sessions_started", "sessions_lost", "session_imbalance", "store_utilization"]
+    optional = [name for name in METRICS if name in OPTIONAL_METRICS and name not in sessions]
     assert optional == ["extra_load", "recovery_time"]
     assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional]
+    # the session metrics with clients.sessions (and the store's with a store)
+    sessions_data = {
+        **SCENARIO,
+        "clients": {**SCENARIO["clients"], "sessions": {"requests": 3, "think": 1.0}},
+        "session_store": {"name": "store"},
+    }
+    columns = list(lbsim.run(sessions_data).summary.columns)
+    assert columns == ["variant", "balancer.algorithm", *always, *sessions]
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
