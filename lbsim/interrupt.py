@@ -5,33 +5,56 @@ files stay behind and a process pool's workers run on. :func:`install` (the
 CLI calls it) turns SIGINT into :class:`KeyboardInterrupt` and SIGTERM into
 :class:`Terminated`, its subclass, so the same cleanup runs for both. A second
 signal during that cleanup is ignored, so it cannot cut the cleanup short.
+
+Python drops an exception raised where it cannot propagate (an at-fork hook,
+a ``__del__``), so a signal can arrive and be lost; :func:`check`, called at
+safe points (progress callbacks, between writing steps), raises it again
+until :func:`exit_code` says it was handled.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
+
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 #: The signal received, once one was.
 received: int | None = None
+_pending = False
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C's KeyboardInterrupt."""
 
 
+def _exception() -> KeyboardInterrupt:
+    return Terminated() if received == signal.SIGTERM else KeyboardInterrupt()
+
+
+def check() -> None:
+    """Raise the interrupt again if one arrived and was lost on the way."""
+    if _pending:
+        raise _exception()
+
+
 def exit_code(error: BaseException) -> int:
-    """The shell's status for an interrupt: 128 + the signal's number."""
+    """The shell's status for an interrupt: 128 + the signal's number (and
+    the interrupt counts as handled)."""
+    global _pending
+    _pending = False
     signum = signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT
     return 128 + int(signum)
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
-    global received
-    received = signum
+    global received, _pending
+    received, _pending = signum, True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise _exception()
 
 
 def install() -> None:
@@ -40,7 +63,20 @@ def install() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM held back during the block and delivered right after
+    it: around a fork, whose hooks would print and drop the exception."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
 def restore_defaults() -> None:
-    """Signals back to the OS defaults (in a forked helper, which should just die)."""
+    """Signals back to the OS defaults and unblocked (in a forked helper,
+    which should just die)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)

@@ -211,9 +211,11 @@ Backends = HostSet  # the v1 name, kept for plug-ins written against it
 
 
 class Params(BaseModel):
-    """Base of an algorithm's parameters: validated when the scenario loads."""
+    """Base of an algorithm's parameters: validated when the scenario loads
+    (infinities and NaN refused; the scenario also refuses booleans and
+    out-of-range numbers, lbsim.scenario.numbers)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Algorithm(Protocol):

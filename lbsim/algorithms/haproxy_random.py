@@ -44,7 +44,9 @@ from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Unifo
 
 
 class HaproxyRandomParams(Params):
-    draws: int = Field(default=2, ge=1, description="weighted draws per pick (HAProxy random(N))")
+    draws: int = Field(
+        default=2, ge=1, le=100, description="weighted draws per pick (HAProxy random(N))"
+    )
 
 
 class HaproxyRandom(BaseAlgorithm):

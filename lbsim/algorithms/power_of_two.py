@@ -45,7 +45,9 @@ from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Unifo
 
 
 class PowerOfTwoParams(Params):
-    choices: int = Field(default=2, ge=2, description="hosts sampled per pick (Envoy choice_count)")
+    choices: int = Field(
+        default=2, ge=2, le=100, description="hosts sampled per pick (Envoy choice_count)"
+    )
     active_request_bias: float = Field(
         default=1.0,
         ge=0.0,

@@ -10,14 +10,20 @@ or of capacity for utilisation), shown in %; a ``rate`` per second; or a
 plain ``count``/number. ``better`` is ``lower``, ``higher`` or ``None`` for
 metrics that follow the workload rather than the strategy (request counts,
 utilisation): those are never marked best nor checkable by the gate.
+
+``population`` says what a value is computed over; its short tag
+(:attr:`Metric.covers`: ``ok``, ``all``, ``tries``, ``servers``) is shown under
+every column heading, so no table leaves a reader guessing whether failed
+requests are in a latency. Best values are marked by :mod:`lbsim.analysis.best`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from lbsim.engine.records import STATUSES
+from lbsim.status import STATUSES
 
 Better = Literal["lower", "higher"] | None
 Quantity = Literal["seconds", "fraction", "rate", "number"]
@@ -25,9 +31,32 @@ Quantity = Literal["seconds", "fraction", "rate", "number"]
 _SCALE: dict[Quantity, float] = {"seconds": 1e3, "fraction": 100.0}
 _DISPLAY_UNIT: dict[Quantity, str] = {"seconds": "ms", "fraction": "%", "rate": "req/s"}
 
+# What a column is computed over (``Metric.population``): each population's
+# short tag (shown under the column heading) and what it covers (the legend).
 OK_LATENCY = "ok requests after warm-up"
 MEASURED = "requests after warm-up"
 SESSIONS = "sessions started after warm-up"
+ALL_LATENCY = (
+    "every request after warm-up: a failure at the time the client learned of it, "
+    "a timeout at the timeout, one never answered as ∞"
+)
+ATTEMPTS = "all attempts"
+SERVERS = "servers, time-weighted over the measurement window"
+POPULATION_TAGS: dict[str, str] = {
+    OK_LATENCY: "ok",
+    MEASURED: "all",
+    ALL_LATENCY: "all",
+    ATTEMPTS: "tries",
+    SERVERS: "servers",
+}
+#: What each tag means, for a table's legend.
+POPULATION_LEGEND: dict[str, str] = {
+    "ok": OK_LATENCY,
+    "all": "every request after warm-up (in a latency: a failure at the time the client "
+    "learned of it, a timeout at the timeout, one never answered as ∞)",
+    "tries": ATTEMPTS,
+    "servers": SERVERS,
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +71,11 @@ class Metric:
     population: str  # what it is computed over
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
+
+    @property
+    def covers(self) -> str:
+        """Short tag of the population (``ok``, ``all``...); ``""`` for other ones."""
+        return POPULATION_TAGS.get(self.population, "")
 
     @property
     def is_percentile(self) -> bool:
@@ -63,16 +97,24 @@ def _percentile(stat: str, q: float, short: str) -> Metric:
     return Metric(f"latency_{stat}", "seconds", "lower", heading, short, OK_LATENCY, quantile=q)
 
 
+def _all_percentile(stat: str, q: float, short: str) -> Metric:
+    """A latency percentile over every measured request, failures included."""
+    name, heading = f"latency_all_{stat}", f"latency {short} (all requests)"
+    return Metric(name, "seconds", "lower", heading, short, ALL_LATENCY, quantile=q)
+
+
 def _catalogue() -> tuple[Metric, ...]:
     status_rates = [
         Metric(f"{s}_rate", "fraction", "lower", s.replace("_", " "), s[:8], MEASURED)
         for s in STATUSES[1:]
     ]
-    servers = "servers, time-weighted over the measurement window"
+    servers = SERVERS
     return (
         Metric("requests", "number", None, "requests", "reqs", MEASURED),
         Metric("ok", "number", "higher", "ok", "ok", MEASURED),
-        Metric("throughput", "rate", "higher", "throughput", "thruput", "ok " + MEASURED),
+        # Answers of any status per second: fast failures count, so no direction.
+        Metric("throughput", "rate", None, "throughput (any answer)", "thruput", MEASURED),
+        Metric("goodput", "rate", "higher", "goodput", "goodput", OK_LATENCY),
         *status_rates,
         Metric("error_rate", "fraction", "lower", "errors", "errors", MEASURED),
         Metric(
@@ -84,7 +126,7 @@ def _catalogue() -> tuple[Metric, ...]:
             MEASURED,
             "×",
         ),
-        Metric("wasted_rate", "fraction", "lower", "wasted", "wasted", "all attempts"),
+        Metric("wasted_rate", "fraction", "lower", "wasted", "wasted", ATTEMPTS),
         Metric("latency_mean", "seconds", "lower", "latency mean", "mean", OK_LATENCY),
         _percentile("p50", 50, "p50"),
         _percentile("p90", 90, "p90"),
@@ -92,10 +134,13 @@ def _catalogue() -> tuple[Metric, ...]:
         _percentile("p99", 99, "p99"),
         _percentile("p999", 99.9, "p99.9"),
         Metric("latency_max", "seconds", "lower", "latency max", "max", OK_LATENCY),
+        _all_percentile("p50", 50, "p50"),
+        _all_percentile("p99", 99, "p99"),
+        _all_percentile("p999", 99.9, "p99.9"),
         Metric("wait_mean", "seconds", "lower", "wait mean", "wait", OK_LATENCY),
         Metric("wait_p99", "seconds", "lower", "wait p99", "wait99", OK_LATENCY, quantile=99),
         Metric("queue_mean", "number", "lower", "queue mean", "queue", servers, "req"),
-        Metric("queue_max", "number", "lower", "queue max", "qmax", "servers", "req"),
+        Metric("queue_max", "number", "lower", "queue max", "qmax", servers, "req"),
         Metric("utilization_mean", "fraction", None, "utilisation", "util", servers),
         Metric(
             "load_imbalance",
@@ -157,6 +202,34 @@ def _catalogue() -> tuple[Metric, ...]:
             "recover",
             "from the trigger's end until p99 and goodput are back within tolerance",
         ),
+        *_connection_metrics(),
+    )
+
+
+def _connection_metrics() -> tuple[Metric, ...]:
+    """Columns of runs with ``clients.connections``."""
+    opened = "connections opened after warm-up"
+    return (
+        Metric("connections_opened", "number", None, "connections opened", "conns", opened, "conn"),
+        Metric(
+            "requests_per_connection",
+            "number",
+            None,
+            "requests per connection",
+            "req/conn",
+            opened,
+            "req/conn",
+        ),
+        Metric(
+            "connection_imbalance",
+            "number",
+            "lower",
+            "connection imbalance",
+            "cimbal",
+            "open connections per server, time-weighted over the measurement window "
+            "(pinned connections: layer 4 or WebSockets)",
+            "max/mean",
+        ),
     )
 
 
@@ -165,7 +238,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
 
 #: Metrics in the summary only when the scenario asks for them: ``extra_load``
 #: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
-#: the session metrics with ``clients.sessions``, ``store_utilization`` with a store.
+#: the session metrics with ``clients.sessions``, ``store_utilization`` with a store,
+#: the connection metrics with ``clients.connections``.
 OPTIONAL_METRICS: frozenset[str] = frozenset(
     {
         "extra_load",
@@ -174,22 +248,29 @@ OPTIONAL_METRICS: frozenset[str] = frozenset(
         "sessions_lost",
         "session_imbalance",
         "store_utilization",  # with a session_store
+        "connections_opened",
+        "requests_per_connection",
+        "connection_imbalance",
     }
 )
 
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
 
-#: Terminal summary columns, most important first (trailing ones dropped to fit).
+#: What every terminal summary shows first: served rate, errors, and p99 over
+#: ok requests beside p99 over all of them (survivors alone never look best).
+HEADLINE_METRICS: tuple[str, ...] = ("goodput", "error_rate", "latency_p99", "latency_all_p99")
+
+#: Terminal summary columns after the headline and the scenario's own
+#: (:func:`scenario_metrics`), most important first, shown while they fit.
 TERMINAL_METRICS: tuple[str, ...] = (
-    "throughput",
-    "error_rate",
+    *HEADLINE_METRICS,
     "sessions_lost",  # these three only when the scenario has them (OPTIONAL_METRICS)
     "recovery_time",
     "extra_load",
     "latency_p50",
-    "latency_p99",
     "latency_p999",
+    "latency_all_p999",
     "latency_max",
     "queue_mean",
     "load_imbalance",
@@ -199,7 +280,7 @@ TERMINAL_METRICS: tuple[str, ...] = (
 
 #: What ``lbsim diff`` shows unless asked for other metrics.
 DIFF_METRICS: tuple[str, ...] = (
-    "throughput",
+    "goodput",
     "error_rate",
     "latency_p50",
     "latency_p99",
@@ -219,12 +300,58 @@ SWEEP_METRICS: tuple[str, ...] = (
 )
 
 
+def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
+    """The metrics a scenario is about, from its resolved form (``resolved()``):
+    ``report.metrics`` if it names them, else what it enables, in the base or
+    in any ``compare:`` value: server failures (detection delays,
+    ``conn_error_rate``), a balancer that can fail, health checks
+    (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
+    timeouts, queue limits (``rejected_rate``)."""
+    named = (scenario.get("report") or {}).get("metrics")
+    if named:
+        return tuple(named)
+    compare: Mapping[str, list[Any]] = scenario.get("compare") or {}
+
+    def enabled(path: str) -> bool:
+        """Set (truthy) in the base, or in a value of a compare path on or inside it."""
+        node: Any = scenario
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        varied = [v for key, values in compare.items() if key.startswith(path) for v in values]
+        return bool(node) or any(bool(v) for v in varied)
+
+    events = [*(scenario.get("events") or ()), *(e for v in compare.get("events", []) for e in v)]
+    server_failures = any(
+        e.get("action") in ("crash", "hang") and not str(e.get("target")).startswith("lb-")
+        for e in events
+    ) or any(pool.get("faults") for pool in scenario.get("servers") or ())
+    lb_failures = any(str(e.get("target")).startswith("lb-") for e in events)
+    rules = (
+        (server_failures, ("detect_down_mean", "detect_up_mean", "conn_error_rate")),
+        (lb_failures, ("conn_error_rate",)),
+        (enabled("balancer.health_check"), ("no_backend_rate",)),
+        (enabled("clients.retries"), ("retry_amplification", "wasted_rate")),
+        (enabled("clients.hedge") or enabled("clients.fanout"), ("extra_load",)),
+        (enabled("recovery"), ("recovery_time",)),
+        (enabled("clients.timeout") or enabled("clients.per_try_timeout"), ("timeout_rate",)),
+        (
+            any(pool.get("queue_limit") for pool in scenario.get("servers") or ())
+            or any(k.endswith("queue_limit") for k in compare),
+            ("rejected_rate",),
+        ),
+    )
+    return tuple(dict.fromkeys(name for on, names in rules if on for name in names))
+
+
 def percentiles(prefix: str) -> dict[str, float]:
-    """Name -> percentile level (0-100) of the percentile metrics starting with ``prefix``."""
+    """Name -> percentile level (0-100) of the percentile metrics named
+    ``<prefix><stat>`` (``latency_`` gives ``latency_p99``, not ``latency_all_p99``)."""
     return {
         m.name: m.quantile
         for m in METRICS.values()
-        if m.quantile is not None and m.name.startswith(prefix)
+        if m.quantile is not None
+        and m.name.startswith(prefix)
+        and "_" not in m.name.removeprefix(prefix)
     }
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -23,7 +24,7 @@ import pandas as pd
 
 from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
 from lbsim.analysis.recovery import pattern_metrics
-from lbsim.analysis.sessions import session_share
+from lbsim.analysis.sessions import session_metrics, session_share
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
 from lbsim.io import read_manifest, read_member, retire, write_set
@@ -172,6 +173,36 @@ class Exact:
         return [float(v) for v in np.percentile(self.values, qs, overwrite_input=True)]
 
 
+@dataclass
+class WithUnanswered:
+    """A :class:`Distribution` of the answered values and ``never`` more that
+    are +∞ (requests never answered): numpy's linear percentile of the lot,
+    ∞ wherever it would interpolate towards an unanswered one."""
+
+    answered: Distribution
+    never: int
+
+    @property
+    def total(self) -> int:
+        return self.answered.total + self.never
+
+    @property
+    def max(self) -> float:
+        return math.inf if self.never else self.answered.max
+
+    def mean(self) -> float:
+        return math.inf if self.never else self.answered.mean()
+
+    def percentiles(self, qs: Sequence[float]) -> Sequence[float]:
+        # The answered values are the `answered.total` smallest of the lot, so
+        # rank r of all is rank r of them, until r passes the last of them.
+        last = self.answered.total - 1
+        ranks = [q / 100 * (self.total - 1) for q in qs]
+        inner = [100 * r / last if last > 0 else 0.0 for r in ranks if r <= last]
+        found = iter(self.answered.percentiles(inner) if inner else [])
+        return [next(found) if r <= last else math.inf for r in ranks]
+
+
 def measured_from(workload: Workload, warmup: float) -> int:
     """Index of the first measured request (arrivals are sorted, so the
     measured ones are a suffix and every per-request column a view)."""
@@ -184,12 +215,15 @@ def summarize(
     rec: Recorder,
     latency: Distribution | None = None,
     wait: Distribution | None = None,
+    answered: Distribution | None = None,
 ) -> dict[str, Any]:
     """The summary row of one variant (DESIGN §5): its parameters, then every
     metric of the catalogue (:data:`~lbsim.analysis.metrics.METRICS`) in order.
 
-    Latency and wait statistics come from ``latency`` / ``wait`` when given
-    (e.g. histograms), otherwise from the exact values of ``ok`` requests."""
+    Latency and wait statistics come from ``latency`` / ``wait`` (of ``ok``
+    requests) and ``answered`` (of every answered request, whatever its
+    status) when given (e.g. histograms), otherwise from the exact values.
+    ``latency_all_*`` count each request never answered as ∞."""
     scenario = variant.scenario
     lo, hi = scenario.warmup, scenario.duration
     window = hi - lo
@@ -197,9 +231,11 @@ def summarize(
     status = rec.status[first:]
     ok = status == STATUSES.index("ok")
     n = len(status)
+    ended = ~np.isnan(rec.end[first:])
     row: dict[str, Any] = {"requests": n}
     row["ok"] = int(ok.sum())
-    row["throughput"] = row["ok"] / window
+    row["throughput"] = int(ended.sum()) / window
+    row["goodput"] = row["ok"] / window
     for code, name in enumerate(STATUSES[1:], start=1):
         row[f"{name}_rate"] = float((status == code).sum() / n) if n else 0.0
     row["error_rate"] = 1 - row["ok"] / n if n else 0.0
@@ -209,10 +245,14 @@ def summarize(
         latency = Exact(rec.end[first:][ok] - workload.arrival[first:][ok])
     if wait is None:  # in the queue of the server that answered
         wait = Exact(rec.start[first:][ok] - rec.sent[first:][ok])
-    del ok
-    for prefix, values in (("latency_", latency), ("wait_", wait)):
+    if answered is None:
+        answered = Exact(rec.end[first:][ended] - workload.arrival[first:][ended])
+    everyone = WithUnanswered(answered, n - int(ended.sum()))
+    del ok, ended
+    for prefix, values in (("latency_", latency), ("wait_", wait), ("latency_all_", everyone)):
         levels = percentiles(prefix)
-        row[f"{prefix}mean"] = values.mean() if values.total else np.nan  # before any reordering
+        if f"{prefix}mean" in METRICS:
+            row[f"{prefix}mean"] = values.mean() if values.total else np.nan  # before reordering
         qs = list(levels.values())
         found = values.percentiles(qs) if values.total else [np.nan] * len(qs)
         row.update(zip(levels, found, strict=True))
@@ -231,33 +271,29 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
-    row.update(session_metrics(rec, lo, hi))
-    store = scenario.session_store
-    busy = rec.store_busy_area
-    if store is not None and busy is not None:
-        row["store_utilization"] = float(busy / (window * store.workers))
+    row.update(session_metrics(rec, scenario.session_store, lo, hi))
     row.update(pattern_metrics(variant, workload, rec, first))
+    if rec.connections is not None:
+        row.update(connection_metrics(rec.connections, lo, hi))
     params = {path: _param_value(value) for path, value in variant.params.items()}
     metrics = {name: row[name] for name in METRICS if name in row or name not in OPTIONAL_METRICS}
     return {"variant": variant.name, **params, **metrics}
 
 
-def session_metrics(rec: Recorder, lo: float, hi: float) -> dict[str, float]:
-    """Sessions started in [lo, hi), how many lost their state, and the
-    max/mean of sessions per server by where their state first lived (none
-    without sessions: optional metrics)."""
-    facts = rec.sessions
-    if facts is None:
-        return {}
-    measured = (facts.start >= lo) & (facts.start < hi)
-    home = facts.home[measured]
-    per_server = np.bincount(home[home >= 0], minlength=rec.n_servers)
+def connection_metrics(stats: Mapping[str, np.ndarray], lo: float, hi: float) -> dict[str, float]:
+    """``connections_opened`` and ``requests_per_connection`` (over connections
+    opened in [lo, hi)), ``connection_imbalance`` (max/mean of each server's
+    time-averaged open pinned connections; NaN when connections are not pinned)."""
+    opened = stats["opened"]
+    measured = (opened >= lo) & (opened < hi)
+    count = int(measured.sum())
+    carried = stats["requests"][measured]
+    area = stats["server_connection_seconds"]
+    pinned = bool(stats["pinned"][0]) and area.sum() > 0
     return {
-        "sessions_started": int(measured.sum()),
-        "sessions_lost": int(facts.lost[measured].sum()),
-        "session_imbalance": float(per_server.max() / per_server.mean())
-        if per_server.sum()
-        else np.nan,
+        "connections_opened": count,
+        "requests_per_connection": float(carried.mean()) if count else np.nan,
+        "connection_imbalance": float(area.max() / area.mean()) if pinned else np.nan,
     }
 
 

@@ -3,19 +3,40 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-out = Console()
-if not out.is_terminal:
-    out = Console(width=100)  # tables are laid out for 100 columns when piped
-err = Console(stderr=True)
+
+def _console(**options: Any) -> Console:
+    """A console printing user strings (file and variant names) as they are:
+    no rich markup (``x[/]ok.yaml``), no emoji codes (``c:x:d.yaml``)."""
+    return Console(markup=False, emoji=False, **options)
+
+
+out = _console()  # the terminal's width, or $COLUMNS
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    out = _console(width=100)  # tables are laid out for 100 columns when piped
+err = _console(stderr=True)
 
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a field: path=value (repeatable), e.g. seed=3."),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Run even what the estimate says is out of reach (time or memory)."
+    ),
+]
+OutsideOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-files",
+        help="Let a scenario read files (empirical `file:`) outside its own folder.",
+    ),
 ]
 MetricOption = Annotated[
     list[str] | None,
@@ -40,9 +61,22 @@ def overrides(assignments: list[str] | None, seed: int | None) -> dict[str, Any]
     return found
 
 
+def check_work(scenarios: list[Any], replications: int, force: bool, where: str) -> None:
+    """Exit 2 with the figure if simulating ``scenarios`` (each
+    ``replications`` times) is out of reach, unless ``force``."""
+    from lbsim.runner.work import check_work as check
+    from lbsim.runner.work import estimate
+    from lbsim.scenario import ScenarioError
+
+    try:
+        check(estimate(scenarios, replications), force, where)
+    except ScenarioError as error:
+        fail([str(p) for p in error.problems])
+
+
 def print_table(table: Any) -> None:
     """A table in full: when stdout is a file or a CI log, not cut to its 80 columns."""
     if out.is_terminal:
         out.print(table)
     else:
-        Console(width=240, highlight=False).print(table, crop=False)
+        _console(width=240, highlight=False).print(table, crop=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -64,11 +65,18 @@ def baseline(
     from lbsim.gate.baseline import SIGNATURE, CheckError, read_run, write_baseline
     from lbsim.io import OutputError
     from lbsim.outputs import check_file
+    from lbsim.scenario.models import NAME_PATTERN
 
     try:
         if out_file is not None:
             check_file(out_file, "--out", SIGNATURE)
         recorded = read_run(run_dir)
+        named = len(recorded.name) <= 64 and re.match(NAME_PATTERN, recorded.name)
+        if out_file is None and not named:
+            fail(
+                f"{run_dir}/run.json: name {recorded.name!r} is not a scenario name (letters, "
+                "digits, _ . -), so it cannot name a file in baselines/; pass --out"
+            )
         target = out_file or Path("baselines") / f"{recorded.name}.json"
         check_file(target, "--out", SIGNATURE)
     except (CheckError, OutputError) as error:
@@ -100,7 +108,8 @@ def check(
         typer.Option(
             "--max-regression",
             help="Allowed worsening: 5% (relative), +0.1pp (rates), +20ms; METRIC=LIMIT for "
-            "one metric. Repeatable, or several after one flag. Default: 5%.",
+            "one metric. Repeatable, or several after one flag. Default: +0.1pp for rates, "
+            "5% otherwise.",
         ),
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
@@ -110,7 +119,9 @@ def check(
 ) -> None:
     """Fail (exit 1) if RUN_DIR regressed past the limits against a baseline.
 
-    Without --metric, latency_p99 is checked (plus metrics named in limits).
+    Without --metric, error_rate (limit +0.1pp) and latency_all_p99 (the p99 over
+    every request, failures included; limit 5%) are checked, plus metrics named in
+    limits. An unknown metric name exits 2 with the list of checkable ones.
     With replications on both sides the verdict uses the 95% interval of the
     paired change: a build fails only if the whole interval is past the limit.
     """

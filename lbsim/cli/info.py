@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from lbsim.cli.common import SetOption, fail, out, overrides
+from lbsim.cli.common import (
+    ForceOption,
+    OutsideOption,
+    SetOption,
+    fail,
+    out,
+    overrides,
+)
 
 
 def validate(
@@ -19,14 +26,24 @@ def validate(
     show_resolved: Annotated[
         bool, typer.Option("--resolved", help="Print each variant with every default filled in.")
     ] = False,
+    force: ForceOption = False,
+    allow_outside_files: OutsideOption = False,
 ) -> None:
-    """Check scenario files; report every problem with file, line and field."""
+    """Check scenario files; report every problem with file, line and field,
+    and runs out of reach (time or memory) unless --force."""
+    from lbsim.runner.work import check_work as refuse_work
+    from lbsim.runner.work import estimate
     from lbsim.scenario import ScenarioError, load, resolved
 
     problems: list[str] = []
     for path in scenarios:
         try:
-            loaded = load(path, overrides=overrides(assignments, None))
+            loaded = load(
+                path,
+                overrides=overrides(assignments, None),
+                allow_outside_files=allow_outside_files,
+            )
+            refuse_work(estimate([v.scenario for v in loaded.variants]), force, str(path))
         except ScenarioError as error:
             problems += [str(p) for p in error.problems]
             continue
@@ -66,8 +83,12 @@ def report(
         list[str] | None,
         typer.Option("--format", "-f", help="Plot file format: png, svg, pdf (repeatable)."),
     ] = None,
+    summary_only: Annotated[
+        bool, typer.Option("--summary-only", help="Print the summary table; write nothing.")
+    ] = False,
 ) -> None:
-    """Re-render the plots and report.html of a saved run, without re-running it.
+    """Print the summary of a saved run and re-render its plots and report.html,
+    without re-running it.
 
     OUT must be new, empty, or a folder lbsim wrote (a report or a run)."""
     import contextlib
@@ -77,6 +98,7 @@ def report(
     from lbsim.io import OutputError
     from lbsim.outputs import claim_folder
     from lbsim.report import FORMATS, write_report
+    from lbsim.report.table import summary_table as terminal_table
 
     unknown = [f for f in formats or [] if f not in FORMATS]
     if unknown:
@@ -95,5 +117,8 @@ def report(
             fail(str(error))
         except (OSError, ValueError) as error:
             fail(f"{error}; expected the output folder of `lbsim run`")
+        out.print(terminal_table(result.summary, out.width, result.meta.get("scenario")))
+        if summary_only:
+            return
         paths = write_report(result, target, formats or ("png",))
     out.print(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})")

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lbsim.cli.common import SetOption, err, fail, out, overrides
+from lbsim.cli.common import (
+    ForceOption,
+    OutsideOption,
+    SetOption,
+    check_work,
+    err,
+    fail,
+    out,
+    overrides,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -35,7 +44,7 @@ def _progress_bar(quiet: bool) -> Progress:
     )
 
     columns = [
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
@@ -45,10 +54,15 @@ def _progress_bar(quiet: bool) -> Progress:
 
 
 def _tracker(bar: Progress, label: str, total: int) -> RunProgress:
+    from rich.markup import escape
+
+    from lbsim.interrupt import check
+
     task = bar.add_task(label, total=total)
 
     def progress(index: int, count: int, name: str, fraction: float) -> None:
-        description = f"{label}: {name} ({index + 1}/{count})"
+        check()
+        description = escape(f"{label}: {name} ({index + 1}/{count})")  # [..] is no markup
         bar.update(task, completed=index + fraction, description=description)
 
     return progress
@@ -88,13 +102,15 @@ def run(
     no_plots: Annotated[
         bool, typer.Option("--no-plots", help="Write report.html without figures.")
     ] = False,
+    force: ForceOption = False,
+    allow_outside_files: OutsideOption = False,
 ) -> None:
     """Simulate every variant of SCENARIO; print the summary; write results and report.
 
     OUT must be new, empty, or a run folder lbsim wrote: its files are replaced
     as a set, run.json last (until then the folder counts as incomplete)."""
     from lbsim.analysis.result import retire_run
-    from lbsim.interrupt import exit_code
+    from lbsim.interrupt import check, exit_code
     from lbsim.io import OutputError
     from lbsim.outputs import check_file, claim_folder
     from lbsim.report import write_report
@@ -107,9 +123,10 @@ def run(
         changes = overrides(assignments, seed)
         if records is not None:
             changes["records"] = records.value
-        loaded = load_scenario(scenario, changes)
+        loaded = load_scenario(scenario, changes, allow_outside_files=allow_outside_files)
     except ScenarioError as error:
         fail([str(p) for p in error.problems])
+    check_work([v.scenario for v in loaded.variants], 1 + replications, force, str(scenario))
     if animate is not None and animate.suffix.lower() not in (".gif", ".html", ".mp4"):
         fail(f"--animate {animate}: the file must end in .gif, .html or .mp4")
     target = out_dir or Path("reports") / loaded.base.name
@@ -130,13 +147,15 @@ def run(
                     total = replications * len(loaded.variants)
                     progress = _tracker(bar, "replications", total)
                     table = replicate(loaded, replications, progress=progress)
-            out.print(summary_table(result.summary))
+            out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
             writing = True
             retire_run(target)  # the old run.json must not outlive the old run's files
             # The report first: it draws half its plots in a forked child, best
             # forked before saving starts pyarrow's threads.
             report = write_report(result, target, plots=not no_plots)
+            check()  # a signal during the report's fork is lost there
             paths = result.save(target, replications=table, already=report)
+            check()
         except OSError as error:  # disk full, permissions changed while simulating...
             if not writing:
                 raise

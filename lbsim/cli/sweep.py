@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lbsim.cli.common import SetOption, err, fail, out, overrides
+from lbsim.cli.common import ForceOption, OutsideOption, SetOption, err, fail, out, overrides
+
+# 'local', or a scheduler address as Dask writes one: tcp://host:8786, host:8786
+_DASK_ADDRESS = re.compile(
+    r"^(local|((tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5})$"
+)
+
+
+def _check_dask(address: str | None) -> None:
+    if address is not None and not _DASK_ADDRESS.match(address):
+        shown = address if len(address) <= 60 else address[:60] + "..."
+        fail(f"--dask {shown!r}: expected 'local' or a scheduler address such as tcp://host:8786")
 
 
 def sweep(
@@ -59,6 +71,8 @@ def sweep(
         str, typer.Option("--ci", help="Intervals: t, or bootstrap (BCa) for percentiles.")
     ] = "t",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    force: ForceOption = False,
+    allow_outside_files: OutsideOption = False,
 ) -> None:
     """Run grid points x variants x replications; write tidy tables with confidence
     intervals, plots and report.html. Exit 1 if a run failed (the others are kept)."""
@@ -71,7 +85,7 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from lbsim.interrupt import exit_code
+    from lbsim.interrupt import check, exit_code
     from lbsim.io import OutputError
     from lbsim.outputs import claim_folder
     from lbsim.report.sweep_plots import sweep_table, write_sweep_report
@@ -81,6 +95,7 @@ def sweep(
 
     if ci not in ("t", "bootstrap"):
         fail(f"--ci: {ci!r} is not one of: t, bootstrap")
+    _check_dask(dask)
     try:
         the_plan = plan(
             scenario,
@@ -88,12 +103,14 @@ def sweep(
             grid=parse_grid(grid or []),
             overrides=overrides(assignments, seed),
             keep_requests=keep_requests,
+            force=force,
+            allow_outside_files=allow_outside_files,
         )
     except ScenarioError as error:
         fail([str(p) for p in error.problems])
     target = out_dir or Path("reports") / the_plan.loaded.base.name / "sweep"
     columns = [
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -116,6 +133,7 @@ def sweep(
         task = bar.add_task(f"{the_plan.loaded.base.name} runs", total=None)
 
         def progress(done: int, total: int) -> None:
+            check()
             bar.update(task, completed=done, total=total)
 
         def warn(message: str) -> None:
@@ -133,6 +151,7 @@ def sweep(
                 warn=warn,
             )
             paths = write_sweep_report(result, target)
+            check()
         except OutputError as error:
             fail(str(error))
         except OSError as error:  # disk full, permissions changed mid-sweep...

@@ -115,6 +115,9 @@ class Balancer:
         self._keys = keys
         self._client_ids = client_ids
         self._tried: dict[int, set[int]] = {}  # only requests that retry
+        # attempts in flight per backend: the host set's ``outstanding`` itself,
+        # unless the load an algorithm sees is connections (layer 4)
+        self._load = backends.outstanding
         self._totals = totals if totals is not None else Totals()
         self._server = column(state.server)
         self._status = column(state.status)
@@ -158,6 +161,7 @@ class Balancer:
     @algorithm.setter
     def algorithm(self, algorithm: Algorithm) -> None:
         self._algorithm = algorithm
+        self._pick = algorithm.pick
         self._on_send = _hook(algorithm, "on_send")  # None: BaseAlgorithm's no-op, skipped
         self._on_complete = _hook(algorithm, "on_complete")
 
@@ -184,13 +188,13 @@ class Balancer:
             view.client_id = self._client_ids[request]
             view.attempt = attempt
             view.tried = self._tried.get(request, NOTHING_TRIED) if attempt else NOTHING_TRIED
-            backend = self.algorithm.pick(view)
+            backend = self._pick(view)
         else:
             backend = self._server[request]  # HAProxy without redispatch: same server
         if backend is None:
             self._failed(request, NO_BACKEND)
             return
-        self.backends.outstanding[backend] += 1
+        self._load[backend] += 1
         self._totals.outstanding += 1
         if self._on_send is not None:
             self._on_send(backend)
@@ -212,7 +216,7 @@ class Balancer:
             self.recorder.abandoned += 1  # an abandoned attempt: the work was wasted
             return
         self._inflight[request] = 0
-        self.backends.outstanding[backend] -= 1
+        self._load[backend] -= 1
         self._totals.outstanding -= 1
         if self._on_complete is not None:
             self._on_complete(backend, self.env._now - self._sent[request], status)
@@ -275,7 +279,7 @@ class Balancer:
         budget = self._retry.budget
         if budget is None or attempt > 0:  # a retry in progress keeps its slot
             return True
-        active = sum(self.backends.outstanding)
+        active = sum(self._load)
         return self.active_retries < max(budget.min_concurrency, budget.percent / 100 * active)
 
     def _again(self, request: int) -> None:
@@ -287,7 +291,7 @@ class Balancer:
         """Stop waiting for the attempt in flight (the server keeps working)."""
         backend = self._server[request]
         self._inflight[request] = 0
-        self.backends.outstanding[backend] -= 1
+        self._load[backend] -= 1
         self._totals.outstanding -= 1
         if self._on_complete is not None:
             self._on_complete(backend, self.env._now - self._sent[request], TIMEOUT)
@@ -323,7 +327,8 @@ class Balancer:
             if self._status[request] == PENDING:
                 self._inflight[request] = 0
                 self._finish(request, CONN_ERROR)
-        self._totals.outstanding -= sum(self.backends.outstanding)
+        self._totals.outstanding -= sum(self._load)
+        self._load[:] = [0] * len(self.servers)
         self.backends.outstanding[:] = [0] * len(self.servers)
         everyone = range(len(self.servers))
         for listener in self.backends.listeners:

@@ -120,6 +120,8 @@ class Recorder:
     events: list[Event] = field(default_factory=list)
     sessions: SessionFacts | None = None  # closed-loop sessions only
     store_busy_area: float | None = None  # worker-seconds of the session store in the window
+    # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
+    connections: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         n = self.n_requests

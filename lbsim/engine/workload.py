@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lbsim.scenario import Arrivals, Clients, Scenario
+from lbsim.scenario.models import WebSocket
 from lbsim.streams import stream
 
 
@@ -35,6 +36,8 @@ class Workload:
     # request, and the think time before it (after the previous answer)
     session: np.ndarray | None = None  # int32
     think: np.ndarray | None = None  # float64 seconds
+    channel: np.ndarray | None = None  # int32 WebSocket of each request (None: no WebSockets)
+    channel_end: np.ndarray | None = None  # float64 when each WebSocket closes
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -138,15 +141,48 @@ def session_workload(scenario: Scenario) -> Workload:
     think[firsts] = 0.0
     demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    return Workload(arrival, users[session], demand, ips, session, think)
+    return Workload(arrival, users[session], demand, ips, session=session, think=think)
+
+
+def websocket_messages(
+    opened: np.ndarray, websocket: WebSocket, duration: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The requests of WebSockets opened at ``opened``: each one's upgrade
+    (at its opening) and its messages, Poisson at ``message_rate`` over its
+    lifetime (``websocket-durations``, ``websocket-messages`` streams), cut at
+    ``duration``. Returns (arrival times, WebSocket of each, when each closes)."""
+    lifetime = websocket.duration.sample(stream(seed, "websocket-durations"), len(opened))
+    ends = opened + lifetime
+    rng = stream(seed, "websocket-messages")
+    counts = rng.poisson(websocket.message_rate * lifetime)
+    owner = np.repeat(np.arange(len(opened), dtype=np.int32), counts)
+    times = opened[owner] + rng.random(len(owner)) * lifetime[owner]
+    times = np.concatenate([opened, times])
+    owner = np.concatenate([np.arange(len(opened), dtype=np.int32), owner])
+    order = np.argsort(times, kind="stable")  # an upgrade comes before its messages
+    times, owner = times[order], owner[order]
+    keep = times < duration
+    return times[keep], owner[keep], ends
 
 
 def draw_workload(scenario: Scenario) -> Workload:
-    """The full workload of ``scenario``, identical for every variant."""
+    """The full workload of ``scenario``, identical for every variant.
+
+    With WebSockets, ``arrivals`` opens them and ``clients`` draws one
+    client per WebSocket; its requests are its upgrade and its messages."""
     seed = scenario.seed
     clients = scenario.clients
     if clients.sessions is not None:
         return session_workload(scenario)
+    websocket = clients.connections.websocket if clients.connections else None
+    if websocket is not None:
+        opened = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+        arrival, channel, ends = websocket_messages(opened, websocket, scenario.duration, seed)
+        owner = stream(seed, "clients").integers(0, clients.count, len(opened), dtype=np.int32)
+        n = len(arrival)
+        demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
+        ips = client_addresses(clients, stream(seed, "client-addresses"))
+        return Workload(arrival, owner[channel], demand, ips, channel=channel, channel_end=ends)
     arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
     n = len(arrival)
     client = stream(seed, "clients").integers(0, clients.count, n, dtype=np.int32)

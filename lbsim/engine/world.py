@@ -31,6 +31,8 @@ from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
 from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
+from lbsim.engine.connected import ConnectedBalancer
+from lbsim.engine.connections import ConnectionTable
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.health import Prober
@@ -108,7 +110,14 @@ class World:
         keys = column(workload.client_ips[workload.client])
         client_ids = column(workload.client)
         self.balancers: list[Balancer] = []
-        kind = Balancer if scenario.clients.hedge is None else HedgingBalancer
+        kind: Callable[..., Balancer] = Balancer
+        if scenario.clients.hedge is not None:
+            kind = HedgingBalancer
+        self.connections = self._connection_table(len(self.servers), window)
+        if self.connections is not None:
+            limits = config.connections
+            drain = limits.drain_timeout if limits is not None else None
+            kind = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
         for index in range(config.instances):
             # Each instance has its own view and its own algorithm (Envoy's
             # per-worker balancers; one LB node per zone in ALB).
@@ -191,6 +200,31 @@ class World:
         )
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
+
+    def _connection_table(
+        self, n_servers: int, window: tuple[float, float]
+    ) -> ConnectionTable | None:
+        """The clients' connections, if the scenario has a connection model."""
+        model = self.scenario.clients.connections
+        if model is None:
+            return None
+        table = ConnectionTable(
+            self.env,
+            self.workload,
+            model,
+            self.scenario.balancer.connections,
+            n_servers,
+            window,
+            stream(self.scenario.seed, "keepalive-requests"),
+            pinned=self.scenario.balancer.layer == 4 or model.websocket is not None,
+        )
+        table.on_close = self._connection_closed
+        return table
+
+    def _connection_closed(self, owner: int, host: int, lifetime: float) -> None:
+        balancer = self.balancers[owner]
+        assert isinstance(balancer, ConnectedBalancer)
+        balancer.connection_closed(host, lifetime)
 
     def _done(self, job: int, backend: int, status: int) -> None:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
@@ -327,6 +361,8 @@ class World:
         self.recorder.busy_area[:] = [s.busy_area for s in self.servers]
         self.recorder.queue_area[:] = [s.queue_area for s in self.servers]
         self.recorder.queue_peak[:] = [s.queue_peak for s in self.servers]
+        if self.connections is not None:
+            self.recorder.connections = self.connections.stats()
         if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
             self.workload = sessions.realised()
         if self.calls is not None:  # one row per request again, as the clients made them

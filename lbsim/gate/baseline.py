@@ -3,9 +3,9 @@
 A *baseline* (usually committed as ``baselines/<scenario>.json``) holds every
 summary metric per variant, plus, when the run had ``--replications N``, the
 same metrics for each replication and its seed. It also records what the
-numbers came from: the scenario name, a hash of the resolved scenario (seed
-left out), the seed and the lbsim version. :func:`read_run` reads the same
-numbers from a run folder written by ``lbsim run``.
+numbers came from: the scenario name, a hash of the resolved scenario (seed,
+report section and default values left out), the seed and the lbsim version.
+:func:`read_run` reads the same numbers from a run folder written by ``lbsim run``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from lbsim.gate.validate import (
     CheckError,
@@ -29,6 +30,7 @@ from lbsim.gate.validate import (
     summary_table,
 )
 from lbsim.io import atomic_path
+from lbsim.scenario.models import Scenario
 
 __all__ = ["BASELINE_FORMAT", "CheckError", "RunSummary", "read_baseline", "read_run"]
 
@@ -38,9 +40,16 @@ SIGNATURE = b'"lbsim_baseline"'
 
 
 def scenario_hash(scenario: dict[str, Any]) -> str:
-    """SHA-256 of the resolved scenario as canonical JSON, without its seed:
-    the same model under another seed has the same hash."""
-    model = {key: value for key, value in scenario.items() if key != "seed"}
+    """SHA-256 of the resolved scenario as canonical JSON, without its seed,
+    its ``report`` section (presentation) and the fields at their defaults:
+    the same model under another seed has the same hash, and so has the
+    same model after lbsim gains a feature that is off by default."""
+    try:
+        valid = Scenario.model_validate(scenario, context={"base_dir": Path(".")})
+        written = valid.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    except ValidationError:  # not a scenario of this lbsim: hash it as it is
+        written = scenario
+    model = {key: value for key, value in written.items() if key not in ("seed", "report")}
     text = json.dumps(model, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

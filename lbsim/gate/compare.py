@@ -244,7 +244,11 @@ def compare(run: RunSummary, baseline: RunSummary, limits: dict[str, Limit]) -> 
     for summary, label in ((baseline, "baseline"), (run, "run")):
         absent = [m for m in limits if m not in summary.values.columns]
         if absent:
-            raise CheckError(f"metric {', '.join(absent)} missing from the {label}")
+            redo = "re-record it with `lbsim baseline`" if label == "baseline" else "re-run it"
+            raise CheckError(
+                f"metric {', '.join(absent)} missing from the {label} (made by an older "
+                f"lbsim?): {redo}, or choose other metrics with --metric"
+            )
     if run.scenario_hash != baseline.scenario_hash:
         notes.append(
             f"model changed since the baseline (scenario hash {baseline.scenario_hash[:12]} -> "

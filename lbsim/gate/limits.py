@@ -11,10 +11,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lbsim.analysis.metrics import CHECKABLE, Metric, Quantity
+from lbsim.analysis.metrics import METRICS as CATALOGUE
 from lbsim.gate.baseline import CheckError
 
-DEFAULT_METRIC = "latency_p99"
+#: Checked when no metric is named: errors, and the tail over every request
+#: (p99 of ok requests alone passes a build that fails more of them).
+DEFAULT_METRICS: tuple[str, ...] = ("error_rate", "latency_all_p99")
 DEFAULT_LIMIT = "5%"
+#: The default limit of a rate (a fraction of requests): relative limits from
+#: a rate of zero are infinite, so rates get percentage points.
+DEFAULT_RATE_LIMIT = "+0.1pp"
 
 #: The metrics a gate can check: those of the catalogue with a direction.
 #: Utilisation and request counts have none (they follow the workload).
@@ -33,7 +39,13 @@ _LIMIT_RE = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d*)?|\.\d+)\s*(%|pp|us|ms|s|/s)
 def metric(name: str) -> Metric:
     """The checkable metric ``name``; :class:`CheckError` listing them if unknown."""
     if name not in METRICS:
-        raise CheckError(f"unknown metric {name!r}: known metrics are {', '.join(sorted(METRICS))}")
+        known = ", ".join(sorted(METRICS))
+        if name in CATALOGUE:
+            raise CheckError(
+                f"metric {name!r} has no better direction (it follows the workload) and "
+                f"cannot be checked; known metrics are {known}"
+            )
+        raise CheckError(f"unknown metric {name!r}: known metrics are {known}")
     return METRICS[name]
 
 
@@ -84,7 +96,8 @@ def parse_limits(specs: Iterable[str], metrics: Sequence[str] = ()) -> dict[str,
     A spec is ``METRIC=LIMIT`` or a bare ``LIMIT`` (the default for every metric
     without its own); specs may also be given comma- or space-separated in one
     string. Metrics named in specs are checked too; with no metric named at
-    all, :data:`DEFAULT_METRIC` is. The default limit is :data:`DEFAULT_LIMIT`.
+    all, :data:`DEFAULT_METRICS` are. Without a bare limit, a metric's limit is
+    :data:`DEFAULT_RATE_LIMIT` for rates, :data:`DEFAULT_LIMIT` otherwise.
     """
     named: dict[str, str] = {}
     default: str | None = None
@@ -100,5 +113,13 @@ def parse_limits(specs: Iterable[str], metrics: Sequence[str] = ()) -> dict[str,
             raise CheckError(f"two default limits: {default} and {spec}; name the metric (m=5%)")
         else:
             default = spec
-    chosen = list(dict.fromkeys([*metrics, *named])) or [DEFAULT_METRIC]
-    return {name: parse_limit(name, named.get(name) or default or DEFAULT_LIMIT) for name in chosen}
+    for name in metrics:
+        metric(name)
+    chosen = list(dict.fromkeys([*metrics, *named])) or list(DEFAULT_METRICS)
+
+    def fallback(name: str) -> str:
+        return DEFAULT_RATE_LIMIT if METRICS[name].quantity == "fraction" else DEFAULT_LIMIT
+
+    return {
+        name: parse_limit(name, named.get(name) or default or fallback(name)) for name in chosen
+    }

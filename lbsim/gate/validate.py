@@ -40,6 +40,8 @@ def read_json(path: Path) -> Any:
 def run_files(run_dir: Path) -> tuple[dict[str, Any], bytes, bytes | None]:
     """(run.json, summary.csv bytes, replications.csv bytes or None), each
     file checked against run.json's list."""
+    if not run_dir.exists():
+        raise CheckError(f"{run_dir}: not a run directory (missing: no such folder); {NOT_A_RUN}")
     if not run_dir.is_dir():
         raise CheckError(f"{run_dir}: not a run directory (not a folder); {NOT_A_RUN}")
     missing = [n for n in ("summary.csv", "run.json") if not (run_dir / n).exists()]

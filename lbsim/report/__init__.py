@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from matplotlib.figure import Figure
 
-from lbsim.interrupt import restore_defaults
+from lbsim.interrupt import deferred, restore_defaults
 from lbsim.io import write_atomic
 from lbsim.report.html import render_html, summary_html
 from lbsim.report.plots import (
@@ -31,6 +31,7 @@ from lbsim.report.plots import (
     ResultLike,
     errors_over_time,
     figures,
+    has_data,
     latency_cdf,
     latency_over_time,
     queue_depth,
@@ -85,7 +86,7 @@ def write_report(
     Returns the written paths: plots in report order, then the HTML.
     """
     _check(formats)
-    names = list(PLOTS) if plots else []
+    names = [name for name in PLOTS if has_data(name, result)] if plots else []
     half = names[len(names) // 2 :]
     with _forked(lambda: _encoded(result, half, formats)) as theirs:
         mine = _encoded(result, names[: len(names) // 2], formats)
@@ -119,7 +120,8 @@ def _forked(work: Callable[[], Encoded]) -> Iterator[Callable[[], Encoded]]:
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_answer, args=(work, send), daemon=True)
-    child.start()
+    with deferred():
+        child.start()
     send.close()
 
     def answer() -> Encoded:

@@ -13,21 +13,23 @@ then every plot with a one-line caption saying what to look for.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from html import escape
 
 import pandas as pd
 
+from lbsim.analysis.best import Marks, mark
 from lbsim.analysis.metrics import describe
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
-    best_rows,
+    FLAG_MARK,
+    footnotes,
     format_cell,
     metric_columns,
     parameter_columns,
 )
-from lbsim.scenario.units import format_duration
 
 _MAX_EVENT_ROWS = 200
 
@@ -35,7 +37,7 @@ BASE_CSS = """
 :root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --best: #dff3e4; --bad: #fbe3e3; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--ink); max-width: 1200px; margin: 2rem auto; padding: 0 1.25rem; }
+       color: var(--ink); max-width: 1360px; margin: 2rem auto; padding: 0 1.25rem; }
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); }
 """
@@ -48,11 +50,15 @@ dl.scenario dt { font-weight: 600; }
 dl.scenario dd { margin: 0; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .85rem; }
-th, td { padding: .3rem .55rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+thead th { white-space: normal; min-width: 3.5rem; }
+tbody th { white-space: normal; max-width: 22rem; }
+h3 { font-size: 1rem; margin: 1.25rem 0 .35rem; }
 thead th { text-align: right; vertical-align: bottom; font-weight: 600; }
 thead th.text, td.text, tbody th { text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { background: var(--best); font-weight: 700; }
+td.flagged { color: var(--muted); }
 .unit { display: block; font-weight: 400; color: var(--muted); }
 .note { color: var(--muted); font-size: .85rem; }
 figure { margin: 0; }
@@ -89,9 +95,13 @@ def render_html(result: ResultLike, images: Mapping[str, bytes]) -> str:
         '<dl class="scenario">',
     ]
     for label, text in describe_scenario(meta):
-        parts.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
+        body = "<br>".join(escape(line) for line in text.split("\n"))
+        parts.append(f"<dt>{escape(label)}</dt><dd>{body}</dd>")
     parts.append("</dl>")
-    parts += ['<h2 id="summary">Summary</h2>', summary_html(result.summary)]
+    for anchor, heading, section in SECTIONS:
+        body = section(result)
+        if body:
+            parts += [f'<h2 id="{escape(anchor)}">{escape(heading)}</h2>', body]
     for plot, data in images.items():
         title = TITLES.get(plot, plot.replace("_", " "))
         parts += [
@@ -113,22 +123,83 @@ def render_html(result: ResultLike, images: Mapping[str, bytes]) -> str:
     return "\n".join(parts)
 
 
-def summary_html(summary: pd.DataFrame) -> str:
-    """The summary as an HTML table; best values get ``class="best"``.
+_SERVER_COLUMNS: frozenset[str] = frozenset(
+    {
+        "queue_mean",
+        "queue_max",
+        "utilization_mean",
+        "load_imbalance",
+        "detect_down_mean",
+        "detect_up_mean",
+    }
+)
 
-    Rows carry ``data-variant`` and numeric cells ``data-col`` (the summary
-    column name), so the table can be read back by tools and tests.
+#: (title, which summary columns) of the summary's tables, in order; a
+#: column no earlier group claims goes to the first that takes it.
+GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    (
+        "Requests and errors",
+        lambda c: not c.startswith(("latency_", "wait_")) and c not in _SERVER_COLUMNS,
+    ),
+    ("Latency", lambda c: c.startswith(("latency_", "wait_"))),
+    ("Servers and detection", lambda c: c in _SERVER_COLUMNS),
+)
+
+
+def _summary_section(result: ResultLike) -> str:
+    return summary_html(result.summary, grouped=True)
+
+
+#: The report's tables after the scenario, as (anchor, heading, HTML of a
+#: result; "" to leave the section out). Per-pool and per-version tables
+#: (canaries) join here, after the summary.
+SECTIONS: list[tuple[str, str, Callable[[ResultLike], str]]] = [
+    ("summary", "Summary", _summary_section),
+]
+
+
+def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
+    """The summary as one HTML table, or (``grouped``) as narrower tables
+    of requests and errors, latency, servers; best values get ``class="best"``.
+
+    Each table is narrow enough for a laptop screen: one row per variant,
+    named by its short label (the varied values), and only the metrics of
+    its group. Rows carry ``data-variant`` and numeric cells ``data-col``
+    (the summary column name), so the tables can be read back by tools and tests.
     """
     if summary.empty or "variant" not in summary.columns:
         return '<p class="note">No summary.</p>'
     params = parameter_columns(summary)
     metrics = metric_columns(summary)
-    specs = [describe(c) for c in metrics]
-    best = {spec.name: best_rows(summary[spec.name], spec.better) for spec in specs}
+    marks = mark(summary, metrics)
+    parts = []
+    if params:
+        parts.append(
+            f'<p class="note">Each row is a variant, named by its value of '
+            f"{escape(', '.join(params))}.</p>"
+        )
+    claimed: set[str] = set()
+    for title, wanted in GROUPS if grouped else (("", lambda _c: True),):
+        columns = [c for c in metrics if wanted(c) and c not in claimed]
+        claimed |= set(columns)
+        if columns:
+            parts += [f"<h3>{escape(title)}</h3>"] if title else []
+            parts.append(_table(summary, columns, marks))
+    parts.append(
+        '<p class="note">Highlighted: best value of the column (lower latency, errors, '
+        "queues and imbalance; higher goodput and ok). Under each heading: its unit and "
+        "the requests it covers.</p>"
+    )
+    parts += [f'<p class="note">{escape(line)}</p>' for line in footnotes(summary, metrics, marks)]
+    return "\n".join(parts)
+
+
+def _table(summary: pd.DataFrame, columns: list[str], marks: Marks) -> str:
+    specs = [describe(c) for c in columns]
     head = ['<th class="text" scope="col">variant</th>']
-    head += [f'<th class="text" scope="col">{escape(p)}</th>' for p in params]
     for spec in specs:
-        unit = f'<span class="unit">{escape(spec.unit)}</span>' if spec.unit else ""
+        under = " · ".join(part for part in (spec.unit, spec.covers) if part)
+        unit = f'<span class="unit">{escape(under)}</span>' if under else ""
         head.append(
             f'<th scope="col" title="{escape(spec.name)}">{escape(spec.heading)}{unit}</th>'
         )
@@ -136,12 +207,16 @@ def summary_html(summary: pd.DataFrame) -> str:
     for i in range(len(summary)):
         variant = str(summary["variant"].iloc[i])
         cells = [f'<th scope="row">{escape(variant)}</th>']
-        cells += [f'<td class="text">{escape(value_text(summary[p].iloc[i]))}</td>' for p in params]
         for spec in specs:
             text = escape(format_cell(spec, summary[spec.name].iloc[i]))
-            if i in best[spec.name]:
+            if i in marks.best[spec.name]:
                 cells.append(
                     f'<td data-col="{escape(spec.name)}" class="num best" title="best">{text}</td>'
+                )
+            elif i in marks.flagged[spec.name]:
+                cells.append(
+                    f'<td data-col="{escape(spec.name)}" class="num flagged" '
+                    f'title="would be best, but fails more requests">{text}{FLAG_MARK}</td>'
                 )
             else:
                 cells.append(f'<td data-col="{escape(spec.name)}" class="num">{text}</td>')
@@ -153,9 +228,6 @@ def summary_html(summary: pd.DataFrame) -> str:
             "<tbody>",
             *rows,
             "</tbody></table></div>",
-            '<p class="note">Highlighted: best value of the column (lower latency, errors, '
-            "queues and imbalance; higher throughput and ok). Latencies are over ok requests "
-            "after warm-up.</p>",
         ]
     )
 
@@ -167,23 +239,30 @@ def _data_uri(data: bytes) -> str:
 
 
 def _events_html(events: pd.DataFrame) -> str:
+    """Observed events, each once: the variants that saw it in one cell
+    (``all`` when every variant did), times in seconds like detection delays."""
     if events.empty:
         return ""
-    columns = [c for c in ("time", "variant", "kind", "target", "detail") if c in events.columns]
+    keys = [c for c in ("time", "kind", "target", "detail") if c in events.columns]
     shown = events.sort_values("time", kind="stable") if "time" in events.columns else events
+    everyone = set(shown["variant"].astype(str)) if "variant" in shown.columns else set()
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for _, event in shown.iterrows():
+        key = tuple(_event_cell(c, event[c]) for c in keys)
+        seen = grouped.setdefault(key, [])
+        if "variant" in shown.columns and str(event["variant"]) not in seen:
+            seen.append(str(event["variant"]))
     rows = []
-    for _, event in shown.head(_MAX_EVENT_ROWS).iterrows():
-        cells = []
-        for c in columns:
-            value = event[c]
-            if c == "time":
-                text = format_duration(float(value)) if pd.notna(value) else "-"
-            else:
-                text = value_text(value)
-            cells.append(f'<td class="text">{escape(text)}</td>')
+    for key, seen in list(grouped.items())[:_MAX_EVENT_ROWS]:
+        cells = [f'<td class="text">{escape(text)}</td>' for text in key]
+        if everyone:
+            who = "all" if set(seen) == everyone else ", ".join(seen)
+            cells.append(f'<td class="text">{escape(who)}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    more = len(events) - _MAX_EVENT_ROWS
+    more = len(grouped) - _MAX_EVENT_ROWS
     note = f'<p class="note">… and {more} more events (see events.csv).</p>' if more > 0 else ""
+    titles = {"time": "time (s)"}
+    columns = [titles.get(c, c) for c in keys] + (["variants"] if everyone else [])
     head = "".join(f'<th class="text" scope="col">{escape(c)}</th>' for c in columns)
     return "\n".join(
         [
@@ -195,3 +274,11 @@ def _events_html(events: pd.DataFrame) -> str:
             note,
         ]
     )
+
+
+def _event_cell(column: str, value: object) -> str:
+    if column == "time":
+        return f"{float(value):,.2f}" if pd.notna(value) else "-"  # type: ignore[arg-type]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value_text(value)

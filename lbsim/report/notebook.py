@@ -26,6 +26,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lbsim.analysis.best import best_rows
 from lbsim.analysis.metrics import METRICS, SWEEP_METRICS, TERMINAL_METRICS, describe
 from lbsim.analysis.result import Result
 from lbsim.report import figure_bytes
@@ -40,7 +41,7 @@ from lbsim.report.plots import (
     server_load,
 )
 from lbsim.report.sweep_charts import SweepLike, format_value, load_curve
-from lbsim.report.table import best_rows, parameter_columns
+from lbsim.report.table import parameter_columns
 
 # Scoped to .lbsim so a notebook's other tables keep their look.
 _CSS = """<style>
@@ -48,6 +49,7 @@ _CSS = """<style>
 .lbsim th, .lbsim td { padding: .2em .5em; border-bottom: 1px solid #d1d9e0; white-space: nowrap; }
 .lbsim td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .lbsim td.best { background: #dff3e4; font-weight: 700; }
+.lbsim td.flagged { color: #59636e; }
 .lbsim .unit { display: block; font-weight: 400; color: #59636e; }
 .lbsim .note { color: #59636e; font-size: .85em; }
 </style>"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from lbsim.report.plots import ResultLike
@@ -12,7 +13,8 @@ from lbsim.scenario.units import format_duration, format_rate, parse_duration, p
 
 
 def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, sentence) pairs saying what was simulated, for people."""
+    """(label, sentence) pairs saying what was simulated, for people; a
+    sentence may hold several lines (``\n``), one per variant say."""
     scenario: Mapping[str, Any] = meta.get("scenario") or {}
     clients: Mapping[str, Any] = scenario.get("clients") or {}
     lines: list[tuple[str, str]] = []
@@ -29,11 +31,22 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     balancer = scenario.get("balancer") or {}
     if balancer:
         lines.append(("Balancer", _balancer(balancer)))
-    lines.append(("Compared", _compared(scenario.get("compare"), meta.get("variants") or [])))
-    known = {"name", "seed", "duration", "warmup", "clients", "servers", "balancer", "compare"}
-    extra = [k for k in scenario if k not in known and scenario[k] not in (None, {}, [])]
+    events = scenario.get("events") or []
+    if events:
+        lines.append(("Events", _timeline(events)))
+    variants = meta.get("variants") or []
+    lines.append(("Compared", _compared(scenario.get("compare"), variants)))
+    if _varies_outside_balancer(scenario.get("compare")) and len(variants) > 1:
+        lines.append(
+            ("Variants", "\n".join(f"{v.get('name')}: {_variant_text(v)}" for v in variants))
+        )
+    known = {
+        "name", "seed", "duration", "warmup", "drain", "sample_interval", "records",
+        "clients", "servers", "balancer", "compare", "events", "sweep",
+    }  # fmt: skip
+    extra = [k for k in scenario if k not in known and scenario[k] not in (None, {}, [], ())]
     if extra:
-        lines.append(("Also", "; ".join(f"{k}: {_compact(scenario[k])}" for k in extra)))
+        lines.append(("Also", "; ".join(f"{_key(k)}: {words(scenario[k], k)}" for k in extra)))
     return lines
 
 
@@ -200,7 +213,7 @@ def _servers(pools: Sequence[Mapping[str, Any]]) -> str:
         weight = pool.get("weight")
         if weight not in (None, 1):
             bits.append(f"weight {weight}")
-        parts.append(f"{count} × {pool.get('name', '?')} ({', '.join(bits)})")
+        parts.append(f"{count} × {pool.get('name', 'servers')} ({', '.join(bits)})")
     text = "; ".join(parts)
     if len(pools) > 1 or total_workers != total_servers:
         text += f" — {total_servers} servers, {total_workers} workers in all"
@@ -237,55 +250,196 @@ def _load(clients: Mapping[str, Any], pools: Sequence[Mapping[str, Any]]) -> str
 
 def _algorithm_text(algorithm: object) -> str:
     if isinstance(algorithm, Mapping):
-        name = str(algorithm.get("name", "?"))
-        params = ", ".join(f"{k}={value_text(v)}" for k, v in algorithm.items() if k != "name")
+        name = str(algorithm.get("name", ""))
+        params = ", ".join(
+            f"{k}={words(v, k)}" for k, v in algorithm.items() if k != "name" and _shown(v)
+        )
         return f"{name} ({params})" if params else name
     return value_text(algorithm)
 
 
+@cache
+def _balancer_defaults() -> dict[str, Any]:
+    from lbsim.scenario.models import Balancer
+
+    return json.loads(Balancer().model_dump_json(by_alias=True))
+
+
 def _balancer(balancer: Mapping[str, Any]) -> str:
+    """The algorithm, then only what differs from the defaults, in words."""
     text = f"Algorithm {_algorithm_text(balancer.get('algorithm'))}"
-    others = [f"{k}: {_compact(v)}" for k, v in balancer.items() if k != "algorithm"]
+    defaults = _balancer_defaults()
+    others = [
+        f"{_key(k)} {words(v, k)}".strip()
+        for k, v in balancer.items()
+        if k != "algorithm" and _shown(v) and v != defaults.get(k)
+    ]
     if others:
         text += "; " + "; ".join(others)
     return text + "."
+
+
+def _timeline(events: Sequence[Mapping[str, Any]]) -> str:
+    """``at 4m (240s): crash small-3 for 1m``; each scripted event once."""
+    parts = []
+    for event in events:
+        at = _seconds(event.get("at"))
+        when = (
+            "-" if at is None else f"{format_duration(at)} ({at:g}s)" if at >= 120 else f"{at:g}s"
+        )
+        action = str(event.get("action", "")).replace("_", " ")
+        what = f"at {when}: {action} {event.get('target', '')}"
+        if event.get("factor") is not None:
+            what += f" ×{value_text(event['factor'])} slower"
+        if event.get("rate") is not None:
+            what += f" ({value_text(event['rate'] * 100)}% errors)"
+        if event.get("weight") is not None:
+            what += f" to weight {event['weight']}"
+        if event.get("for") is not None:
+            what += f" for {_duration_text(event['for'])}"
+        parts.append(what)
+    return "; ".join(parts) + "."
+
+
+def _varies_outside_balancer(compare: object) -> bool:
+    return isinstance(compare, Mapping) and any(
+        not str(path).startswith("balancer.") for path in compare
+    )
 
 
 def _compared(compare: object, variants: Sequence[Mapping[str, Any]]) -> str:
     if not isinstance(compare, Mapping) or not compare:
         return "Nothing: a single variant."
     axes = [
-        f"{path} ∈ {{{', '.join(_algorithm_text(v) for v in values)}}}"
+        f"{path} ∈ {{{_alternatives([words(v, str(path)) for v in values])}}}"
         if isinstance(values, list)
-        else f"{path} = {_compact(values)}"
+        else f"{path} = {words(values, str(path))}"
         for path, values in compare.items()
     ]
     n = len(variants)
     count = f"{n} variants" if n else "every combination"
-    return (
-        f"{'; '.join(axes)}: {count}, each facing the identical workload "
-        "(same arrivals and service demands), so differences come from the balancer alone."
-    )
+    paths = [str(p) for p in compare]
+    if not _varies_outside_balancer(compare):
+        why = (
+            "each facing the identical workload (same arrivals and service demands), "
+            "so differences come from the balancer alone"
+        )
+    elif any(p.startswith(_WORKLOAD) or p in ("seed", "duration") for p in paths):
+        why = "the workload itself differs between variants (see each below)"
+    else:
+        varied = sorted({_area(p) for p in paths if not p.startswith("balancer.")})
+        why = (
+            "each facing the same arrivals and service demands, but with different "
+            + " and ".join(varied)
+            + " (see each below), so differences do not come from the balancer alone"
+        )
+    return f"{'; '.join(axes)}: {count}, {why}."
+
+
+_WORKLOAD = (
+    "clients.arrivals",
+    "clients.service",
+    "clients.count",
+    "clients.nat",
+    "clients.subnets",
+)
+
+
+def _area(path: str) -> str:
+    """What a varied path changes, in words: ``servers``, ``client retries``..."""
+    head, _, rest = path.partition(".")
+    if head == "clients":
+        return f"client {_key(rest.split('.')[0])}"
+    return _key(head)
+
+
+def _alternatives(texts: Sequence[str]) -> str:
+    """Compared values: comma-separated, or ``|`` when a value has commas."""
+    return (" | " if any("," in t for t in texts) else ", ").join(texts)
+
+
+def _variant_text(variant: Mapping[str, Any]) -> str:
+    """What this variant sets, and its servers when they are what varies."""
+    params = variant.get("params") or {}
+    text = "; ".join(f"{path} = {words(v, str(path))}" for path, v in params.items())
+    if any(str(p).startswith("servers") for p in params) and variant.get("servers"):
+        pools: dict[str, list[Mapping[str, Any]]] = {}
+        for server in variant["servers"]:
+            pools.setdefault(str(server.get("pool", "")), []).append(server)
+        text += " — " + "; ".join(
+            f"{len(group)} × {pool} ({group[0].get('workers')} workers, speed "
+            f"{value_text(group[0].get('speed'))}, weight {group[0].get('weight')})"
+            for pool, group in pools.items()
+        )
+    return text + "."
 
 
 def value_text(value: object) -> str:
+    """A value for people: ``0.25`` not ``0.25000001``, ``-`` for NaN, no Python literals."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
     if isinstance(value, float):
         if math.isnan(value):
             return "-"
         return f"{value:g}"
-    if isinstance(value, Mapping):
-        return _algorithm_text(value) if "name" in value else _compact(value)
-    if isinstance(value, list):
-        return _compact(value)
+    if isinstance(value, Mapping | list | tuple):
+        return words(value)
     return str(value)
 
 
-def _compact(value: object, limit: int = 120) -> str:
-    if isinstance(value, str | int | float | bool) or value is None:
-        text = str(value)
-    else:
-        try:
-            text = json.dumps(value, separators=(", ", ": "), default=str)
-        except (TypeError, ValueError):
-            text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+@cache
+def _duration_keys() -> frozenset[str]:
+    """Field names whose values are durations in seconds, from the schema."""
+    from lbsim.scenario.models.scenario import json_schema
+
+    found: set[str] = set()
+    other: set[str] = set()  # names that are something else elsewhere (retries.max)
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, sub in (node.get("properties") or {}).items():
+                is_duration = "(us|ms|s|m|h|d)" in json.dumps(sub)
+                (found if is_duration else other).add(key)
+            for sub in node.values():
+                walk(sub)
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub)
+
+    walk(json_schema())
+    return frozenset(found - other)
+
+
+def _shown(value: object) -> bool:
+    """Whether a setting is worth a word: not unset, off or empty."""
+    return value not in (None, False, {}, [], ())
+
+
+def _key(key: str) -> str:
+    return key.rstrip("_").replace("_", " ")
+
+
+def words(value: object, key: str = "") -> str:
+    """A setting in words: durations with units, mappings as ``name (k v, ...)``
+    with unset and off settings left out, lists comma-separated."""
+    if isinstance(value, Mapping):
+        head_key = next((k for k in ("name", "preset", "dist", "process") if k in value), None)
+        rest = ", ".join(
+            f"{_key(k)} {words(v, k)}".strip() if v is not True else _key(k)
+            for k, v in value.items()
+            if k != head_key and _shown(v)
+        )
+        head = str(value[head_key]) if head_key else ""
+        return f"{head} ({rest})" if head and rest else head or rest
+    if isinstance(value, list | tuple):
+        return "/".join(words(v, key) for v in value)
+    if value is None:
+        return "none"
+    last = key.rsplit(".", 1)[-1]
+    if last in _duration_keys() and isinstance(value, int | float) and not isinstance(value, bool):
+        return format_duration(float(value))
+    if value is True and key:
+        return ""
+    return value_text(value)

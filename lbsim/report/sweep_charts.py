@@ -127,13 +127,16 @@ def _y_axis(ax: Axes, metric: str, values: np.ndarray) -> None:
     if _is_time(metric) and len(finite) and (finite > 0).all():
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
-        narrow = finite.max() / finite.min() < 30
+        ratio = finite.max() / finite.min()
+        # within a decade there may be no major (power of ten) tick at all:
+        # label the minor ticks, every one of them when the range is tight
+        shown = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0) if ratio < 3 else (2.0, 5.0)
 
         def minor(v: float, _pos: int | None) -> str:
             mantissa = round(v / 10 ** math.floor(math.log10(v)), 6) if v > 0 else 0
-            return format_seconds(v) if mantissa in (2.0, 5.0) else ""
+            return format_seconds(v) if mantissa in shown else ""
 
-        ax.yaxis.set_minor_formatter(FuncFormatter(minor) if narrow else NullFormatter())
+        ax.yaxis.set_minor_formatter(FuncFormatter(minor) if ratio < 30 else NullFormatter())
     elif _is_share(metric):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.3g}%"))
 
@@ -230,8 +233,19 @@ def _figure(
 def _ci_words(meta: Mapping[str, Any] | None) -> str:
     if not meta:
         return "mean ± 95% CI over replications"
+    replications = meta.get("replications")
+    if isinstance(replications, int) and replications < 2:
+        return "one replication: no confidence interval"
     level = float(meta.get("confidence", 0.95)) * 100
-    return f"mean and {level:g}% CI over {meta.get('replications', '?')} replications"
+    return f"mean and {level:g}% CI over {replications} replications"
+
+
+def _load_label(meta: Mapping[str, Any] | None) -> str:
+    """The offered-load axis: ρ for a constant rate, its time average for a profile."""
+    arrivals = ((meta or {}).get("scenario") or {}).get("clients", {}).get("arrivals") or {}
+    if arrivals.get("profile"):
+        return "time-averaged offered load ρ̄ = mean λ over the run · E[S] / capacity"
+    return "offered load ρ = λ·E[S] / capacity"
 
 
 def load_curve(
@@ -247,7 +261,7 @@ def load_curve(
     ``params`` the grid parameters (to split lines where another grid
     parameter varies at the same load).
     """
-    xlabel = "offered load ρ = λ·E[S] / capacity" if x == "offered_load" else x
+    xlabel = _load_label(meta) if x == "offered_load" else x
     title = f"Latency against offered load ({_ci_words(meta)})"
     return _figure(summary, list(metrics), x, xlabel, title, params)
 

@@ -145,6 +145,9 @@ def render_sweep_html(result: SweepLike, images: Mapping[str, bytes]) -> str:
         "Student t-interval over replications"
         if meta.get("ci", "t") == "t"
         else "Student t-interval, BCa bootstrap over replications for percentiles and maxima"
+    ) + (
+        "; where a t-interval of a quantity that cannot be negative would reach below "
+        "zero, a BCa bootstrap (10 or more replications) or the t-interval clipped at zero"
     )
     parts = [
         "<!DOCTYPE html>",
@@ -174,12 +177,19 @@ def render_sweep_html(result: SweepLike, images: Mapping[str, bytes]) -> str:
         f"seed {escape(str(meta.get('seed', '?')))} with SeedSequence; replication r uses the "
         "same seed at every grid point and in every variant (paired comparisons)</dd></dl>"
     )
-    parts.append(
-        f'<p class="note">Each value is the mean over replications with a {level:g}% '
-        f"confidence interval ({method}). Intervals are never computed from the pooled requests "
-        "of one run: the latencies of successive requests in a queue are correlated, so such an "
-        "interval would be much too narrow. With one replication there is no interval.</p>"
-    )
+    if int(meta.get("replications") or 0) < 2:
+        parts.append(
+            '<p class="note">One replication: each value is that run\'s, with no confidence '
+            "interval (run with more replications for one; the requests of one run are "
+            "correlated, so they cannot give an honest interval).</p>"
+        )
+    else:
+        parts.append(
+            f'<p class="note">Each value is the mean over replications with a {level:g}% '
+            f"confidence interval ({method}). Intervals are never computed from the pooled "
+            "requests of one run: the latencies of successive requests in a queue are "
+            "correlated, so such an interval would be much too narrow.</p>"
+        )
     if images:
         parts.append("<h2>Plots</h2>")
     for stem, data in images.items():

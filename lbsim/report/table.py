@@ -3,7 +3,8 @@
 Both the terminal table (:func:`summary_table`, rich) and the HTML report
 read the columns of ``Result.summary`` through the metric catalogue
 (:func:`lbsim.analysis.metrics.describe`): each column's heading, display
-unit and which direction is better. Columns it does not know are shown as
+unit, population and which direction is better; best values come from
+:func:`lbsim.analysis.best.mark`. Columns it does not know are shown as
 plain numbers and never marked, so new summary columns appear without
 breaking anything.
 """
@@ -11,20 +12,31 @@ breaking anything.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from io import StringIO
+from typing import Any
 
-import numpy as np
 import pandas as pd
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from lbsim.analysis.metrics import TERMINAL_METRICS, Better, Metric, describe
+from lbsim.analysis.best import Z_LIMIT, Marks, mark
+from lbsim.analysis.metrics import (
+    HEADLINE_METRICS,
+    POPULATION_LEGEND,
+    TERMINAL_METRICS,
+    Metric,
+    describe,
+    scenario_metrics,
+)
+from lbsim.status import STATUSES
 
 #: Marker appended to the best value of a column in the terminal.
 BEST_MARK = "*"
+#: Marker of a value that would be best but belongs to a variant failing more.
+FLAG_MARK = "†"
 
 
 def parameter_columns(summary: pd.DataFrame) -> list[str]:
@@ -49,21 +61,6 @@ def metric_columns(summary: pd.DataFrame) -> list[str]:
         and not pd.api.types.is_bool_dtype(summary[c])
         and not summary[c].isna().all()
     ]
-
-
-def best_rows(values: Sequence[float] | pd.Series, better: Better) -> set[int]:
-    """Positions of the best value(s); empty if no direction, or all equal."""
-    if better is None:
-        return set()
-    array = np.asarray(pd.to_numeric(pd.Series(list(values)), errors="coerce"), dtype=float)
-    finite = np.isfinite(array)
-    if finite.sum() < 2:
-        return set()
-    target = np.nanmin(array[finite]) if better == "lower" else np.nanmax(array[finite])
-    hits = {
-        i for i in range(array.size) if finite[i] and math.isclose(array[i], target, rel_tol=1e-9)
-    }
-    return set() if len(hits) == int(finite.sum()) else hits
 
 
 def format_number(value: object) -> str:
@@ -96,47 +93,103 @@ def format_cell(spec: Metric, value: object) -> str:
     return format_number(x * spec.scale)
 
 
-def summary_table(summary: pd.DataFrame, width: int = 100) -> Table:
-    """Variants as rows, key metrics as columns, best per column marked.
+def terminal_columns(
+    summary: pd.DataFrame, scenario: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
+    """(required, optional) columns of the terminal table.
 
-    The best value of each column (see :func:`describe`) is bold and
-    followed by ``*``. Latencies are in ms, rates in %, throughput in req/s.
-    Columns are dropped from the end of :data:`TERMINAL_METRICS` until the
-    table fits in ``width`` terminal columns; variant names are never cut.
+    Required: the headline (:data:`HEADLINE_METRICS`) and what the scenario
+    is about (:func:`scenario_metrics`); never dropped. Optional, shown while
+    they fit: error kinds that occurred, then :data:`TERMINAL_METRICS` (those
+    with a value in some row).
     """
+    about = scenario_metrics(scenario or {})
+    required = [c for c in dict.fromkeys([*HEADLINE_METRICS, *about]) if c in summary]
+    kinds = [f"{s}_rate" for s in STATUSES[1:]]
+    occurred = [k for k in kinds if k in summary and (summary[k].fillna(0) > 0).any()]
     shown = metric_columns(summary)  # not those empty in every row
-    columns = [c for c in TERMINAL_METRICS if c in shown]
-    while True:
-        table = _build(summary, columns)
-        if len(columns) <= 1 or _rendered_width(table) <= width:
-            return table
-        columns = columns[:-1]
+    optional = [c for c in [*occurred, *TERMINAL_METRICS] if c in shown and c not in required]
+    return required, list(dict.fromkeys(optional))
 
 
-def _build(summary: pd.DataFrame, columns: Sequence[str]) -> Table:
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-        caption=f"{BEST_MARK} best in column · latencies of ok requests after warm-up",
-        caption_justify="left",
-    )
+def summary_table(
+    summary: pd.DataFrame, width: int = 100, scenario: Mapping[str, Any] | None = None
+) -> Group:
+    """Variants as rows, metrics as columns, best per column marked, in ``width``.
+
+    The required columns (:func:`terminal_columns`) are always shown: when
+    they do not fit beside the variant names, the table continues below,
+    the variant column repeated. Optional ones fill what room is left.
+    Variant names are shown whole (wrapped if very long, never cut). The
+    best value of a column (:func:`lbsim.analysis.best.mark`) is bold and
+    followed by ``*``; a value that would be best but belongs to a variant
+    failing more requests beyond noise gets :data:`FLAG_MARK` and a footnote.
+    Under each heading: the unit and the population (``ok``/``all``...).
+    """
+    required, optional = terminal_columns(summary, scenario)
+    marks = mark(summary, [*required, *optional])
     variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
-    table.add_column("variant", no_wrap=True, overflow="fold", min_width=min(
-        max((len(v) for v in variants), default=7), 40
-    ))  # fmt: skip
+    longest = max((len(v) for v in variants), default=7)
+    name_width = longest  # whole names on one line, unless the headline cannot fit beside them
+
+    def fits(columns: list[str]) -> bool:
+        return _rendered_width(_build(summary, columns, marks, name_width)) <= width
+
+    if not fits(required):
+        name_width = min(longest, max(20, width // 3))
+    parts: list[list[str]] = [[]]
+
+    for column in required:
+        if parts[-1] and not fits([*parts[-1], column]):
+            parts.append([])
+        parts[-1].append(column)
+    for column in optional:
+        if fits([*parts[-1], column]):
+            parts[-1].append(column)
+    tables = [_build(summary, columns, marks, name_width) for columns in parts]
+    shown = [c for columns in parts for c in columns]
+    return Group(*tables, Text("\n".join(footnotes(summary, shown, marks)), style="dim"))
+
+
+def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> list[str]:
+    """The legend of a summary table (terminal and HTML): the best and flag
+    marks, and what each population tag under a heading covers."""
+    lines = [f"{BEST_MARK} best in column"]
+    if marks.failing_more and marks.reference is not None:
+        names = summary["variant"].astype(str).tolist()
+        errors = summary["error_rate"].tolist()
+        ref = marks.reference
+        worse = "; ".join(
+            f"{names[i]} ({format_number(100 * errors[i])}%)" for i in sorted(marks.failing_more)
+        )
+        flags = any(marks.flagged.get(c) for c in columns)
+        lines[0] += ", among variants whose error rate is not worse beyond noise"
+        lines.append(
+            (f"{FLAG_MARK} would be best, but " if flags else "never marked best: ")
+            + f"fails more requests than {names[ref]} ({format_number(100 * errors[ref])}%) "
+            f"beyond noise (z > {Z_LIMIT:g}): {worse}"
+        )
+    tags = dict.fromkeys(describe(c).covers for c in columns if describe(c).covers)
+    lines += [f"{tag}: {POPULATION_LEGEND[tag]}" for tag in tags]
+    return lines
+
+
+def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_width: int) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
+    table.add_column("variant", overflow="fold", min_width=name_width, max_width=name_width)
     specs = [describe(c) for c in columns]
-    marks = {spec.name: best_rows(summary[spec.name], spec.better) for spec in specs}
     for spec in specs:
-        heading = f"{spec.short}\n{spec.unit}" if spec.unit else spec.short
-        table.add_column(heading, justify="right", no_wrap=True)
+        heading = "\n".join([spec.short, spec.unit, spec.covers])
+        table.add_column(Text(heading, justify="right"), justify="right", no_wrap=True)
     for row in range(len(summary)):
-        cells: list[Text | str] = [variants[row] if variants else str(row)]
+        cells: list[Text] = [Text(variants[row] if variants else str(row))]
         for spec in specs:
             text = format_cell(spec, summary[spec.name].iloc[row])
-            if row in marks[spec.name]:
+            if row in marks.best.get(spec.name, ()):
                 cells.append(Text(text + BEST_MARK, style="bold"))
+            elif row in marks.flagged.get(spec.name, ()):
+                cells.append(Text(text + FLAG_MARK))
             else:
                 cells.append(Text(text + " "))
         table.add_row(*cells)
@@ -147,5 +200,4 @@ def _rendered_width(table: Table) -> int:
     console = Console(width=1000, file=StringIO(), color_system=None, legacy_windows=False)
     with console.capture() as capture:
         console.print(table, crop=False)
-    # The caption wraps to the table, so the widest line is the table itself.
     return max((len(line.rstrip()) for line in capture.get().splitlines()), default=0)

@@ -33,7 +33,8 @@ def parse_values(text: str) -> list[Any]:
             where = " at the end" if column > len(text) else f" at character {max(column, 1)}"
             if text[column - 1 : column] == ",":
                 message = "empty value (two commas in a row, or a comma first?)"
-        raise ValueError(f"{message}{where} of {text!r}") from None
+        shown = text if len(text) <= 60 else f"{text[:60]}... ({len(text)} characters)"
+        raise ValueError(f"{message}{where} of {shown!r}") from None
     if not isinstance(values, list):
         raise ValueError(f"{text!r} is not a sequence")
     return values

@@ -1,5 +1,7 @@
 """Confidence intervals across replications (Student t, or a BCa bootstrap
-for percentile metrics)."""
+for percentile metrics; a bootstrap wherever a t interval of a quantity that
+cannot be negative would go below zero, or the t interval clipped at zero
+with fewer than 10 replications)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from lbsim.streams import stream
 CiMethod = Literal["t", "bootstrap"]
 
 
+MIN_BOOTSTRAP = 10  # replications below which a bootstrap interval is far too narrow
 PERCENTILE_METRICS = ("_p50", "_p90", "_p95", "_p99", "_p999", "_max")
 
 
@@ -36,6 +39,11 @@ def confidence_intervals(
     ``method="bootstrap"``: a BCa bootstrap (9999 resamples of the
     replications, generator ``streams.stream(seed, "bootstrap")`` fresh for
     each group) for percentile and maximum metrics, t for the others.
+    Either way, a group whose values are all ≥ 0 (latencies, rates, counts)
+    and whose t interval would reach below zero gets the bootstrap interval
+    instead (it stays within the values' range), marked ``bootstrap``; with
+    fewer than ``MIN_BOOTSTRAP`` replications, too few to resample, the t
+    interval clipped at zero, marked ``t, clipped at 0``.
     NaN values are left out; with fewer than two values the interval is NaN.
     Returns the group columns, then ``n, mean, std, ci_low, ci_high, ci_method``.
     """
@@ -52,8 +60,18 @@ def confidence_intervals(
     table["ci_low"] = np.where(n >= 2, mean - half, np.nan)
     table["ci_high"] = np.where(n >= 2, mean + half, np.nan)
     table["ci_method"] = "t"
+    wanted = np.zeros(len(table), dtype=bool)
     if method == "bootstrap" and "metric" in keys:
-        wanted = table["metric"].map(_is_percentile).to_numpy(dtype=bool)
+        wanted = np.array(table["metric"].map(_is_percentile), dtype=bool)
+    low = grouped.min().to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        negative = (low >= 0) & (table["ci_low"].to_numpy(dtype=np.float64) < 0)
+    # a bootstrap needs replications to resample; with few, clip at zero
+    few = negative & (n < MIN_BOOTSTRAP)
+    table.loc[few, "ci_low"] = 0.0
+    table.loc[few, "ci_method"] = "t, clipped at 0"
+    wanted |= negative & ~few
+    if wanted.any():
         groups = dict(iter(grouped))
         for row in np.flatnonzero(wanted):
             ident = tuple(table.loc[row, keys])

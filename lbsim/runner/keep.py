@@ -6,8 +6,9 @@
 * ``none``: no rows; the summary from histograms.
 
 Every mode keeps the latency histogram of each variant (``ok`` requests after
-the warm-up), read in slices of :data:`SLICE` rows so the transient memory of
-the summary does not grow with the run.
+the warm-up; the summary's also of every answered request), read in slices
+of :data:`SLICE` rows so the transient memory of the summary does not grow
+with the run.
 """
 
 from __future__ import annotations
@@ -30,16 +31,18 @@ SLICE = 1 << 20
 
 def histograms(
     workload: Workload, rec: Recorder, warmup: float
-) -> tuple[LatencyHistogram, LatencyHistogram]:
+) -> tuple[LatencyHistogram, LatencyHistogram, LatencyHistogram]:
     """Latency and wait (in the answering server's queue) of the measured
-    ``ok`` requests."""
-    latency, wait = LatencyHistogram(), LatencyHistogram()
+    ``ok`` requests, and the latency of every measured answered one."""
+    latency, wait, answered = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
     for lo in range(measured_from(workload, warmup), len(workload), SLICE):
         hi = lo + SLICE
         ok = rec.status[lo:hi] == OK
-        latency.add((rec.end[lo:hi] - workload.arrival[lo:hi])[ok])
+        latencies = rec.end[lo:hi] - workload.arrival[lo:hi]
+        latency.add(latencies[ok])
         wait.add((rec.start[lo:hi] - rec.sent[lo:hi])[ok])
-    return latency, wait
+        answered.add(latencies)  # the unanswered are NaN, left out
+    return latency, wait, answered
 
 
 def kept(
@@ -47,11 +50,11 @@ def kept(
 ) -> tuple[dict[str, Any], LatencyHistogram, pd.DataFrame]:
     """The summary row, the latency histogram and the request rows of a run."""
     scenario = variant.scenario
-    latency, wait = histograms(workload, rec, scenario.warmup)
+    latency, wait, answered = histograms(workload, rec, scenario.warmup)
     if records == "all":
         row = summarize(variant, workload, rec)
     else:
-        row = summarize(variant, workload, rec, latency, wait)
+        row = summarize(variant, workload, rec, latency, wait, answered)
     every = {"all": 1, "sample": SAMPLE_EVERY, "none": 0}[records]
     names = scenario.server_names()
     rows = requests_frame(variant.name, workload, rec, names, scenario.warmup, every)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from lbsim.engine.workload import rate_at
 from lbsim.runner.tasks import Task, run_key
+from lbsim.runner.work import MAX_PLANNED_RUNS, check_work, estimate, mean_rate
 from lbsim.scenario import (
     AlgorithmChoice,
     Loaded,
@@ -49,6 +48,7 @@ def _load(
     source: str | Path | Scenario | Loaded | dict[str, Any],
     overrides: dict[str, Any],
     grid: dict[str, list[Any]],
+    allow_outside_files: bool,
 ) -> Loaded:
     """Load with ``grid`` on top; a ``grid`` path replaces the same path of
     the file's own ``sweep.grid`` (the command line wins over the file)."""
@@ -65,7 +65,11 @@ def _load(
 
     def attempt(extra: dict[str, Any], with_grid: bool) -> Loaded:
         return load(
-            path, data=data, overrides={**overrides, **extra}, grid=grid if with_grid else None
+            path,
+            data=data,
+            overrides={**overrides, **extra},
+            grid=grid if with_grid else None,
+            allow_outside_files=allow_outside_files,
         )
 
     extra: dict[str, Any] = {}
@@ -108,14 +112,8 @@ def _cell(value: Any) -> Any:
 def offered_load(scenario: Scenario) -> float:
     """ρ = λ·E[S] / Σ(workers·speed): the utilisation the arrivals ask for
     (λ averaged over ``duration`` for a profile)."""
-    arrivals = scenario.clients.arrivals
-    if arrivals.rate is not None:
-        rate = arrivals.rate
-    else:
-        times = np.linspace(0.0, scenario.duration, 2001)
-        rate = float(np.trapezoid(rate_at(arrivals, times), times) / scenario.duration)
     capacity = sum(p.count * p.workers * p.speed for p in scenario.servers)
-    return float(rate * scenario.clients.service.mean / capacity)
+    return float(mean_rate(scenario) * scenario.clients.service.mean / capacity)
 
 
 def plan(
@@ -125,10 +123,15 @@ def plan(
     grid: dict[str, list[Any]] | None = None,
     overrides: dict[str, Any] | None = None,
     keep_requests: bool = False,
+    force: bool = False,
+    allow_outside_files: bool = False,
 ) -> Plan:
-    """Validate the scenario with its grid and list every run (no simulation)."""
+    """Validate the scenario with its grid and list every run (no simulation).
+
+    Raises :class:`ScenarioError` if the runs are out of reach
+    (:func:`refusals`), unless ``force``."""
     grid = dict(grid or {})
-    loaded = _load(source, dict(overrides or {}), grid)
+    loaded = _load(source, dict(overrides or {}), grid, allow_outside_files)
     base = loaded.base
     if replications is None:
         replications = base.sweep.replications if base.sweep else 1
@@ -141,6 +144,11 @@ def plan(
     n_variants = math.prod(len(v) for v in compare.values())
     n_points = len(loaded.variants) // n_variants
     assert n_points * n_variants == len(loaded.variants)
+    work = estimate([v.scenario for v in loaded.variants], replications, os.cpu_count() or 1)
+    check_work(work, force, loaded.source)
+    if work.runs > MAX_PLANNED_RUNS:  # even with --force: the plan itself would not fit
+        message = f"{work.runs:,} runs; at most {MAX_PLANNED_RUNS:,} can be planned"
+        raise ScenarioError([Problem(loaded.source, None, None, "", message)])
 
     if compare_params:
         combos = itertools.product(*compare.values())

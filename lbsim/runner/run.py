@@ -105,17 +105,26 @@ def replicate(
 def load_scenario(
     source: str | Path | Scenario | Loaded | dict[str, Any],
     overrides: dict[str, Any] | None = None,
+    *,
+    allow_outside_files: bool = False,
 ) -> Loaded:
-    """Validate and expand a scenario given as a path, a dict, a model or a ``Loaded``."""
+    """Validate and expand a scenario given as a path, a dict, a model or a ``Loaded``.
+
+    A path is relative to the working directory (a notebook's folder); files
+    the scenario names (``service: {dist: empirical, file: ...}``) are
+    relative to the scenario file, as in ``lbsim run``, and may lie outside
+    its folder only if ``allow_outside_files``.
+    """
     if isinstance(source, Loaded) and not overrides:
         return source
     if isinstance(source, Loaded):
-        return load(data=source.raw, overrides=overrides)
+        # files it names stay relative to the scenario file it was read from
+        return load(data=source.raw, overrides=overrides, base_dir=source.base_dir)
     if isinstance(source, Scenario):
         return load(data=resolved(source), overrides=overrides)
     if isinstance(source, dict):
         return load(data=source, overrides=overrides)
-    return load(Path(source), overrides=overrides)
+    return load(Path(source), overrides=overrides, allow_outside_files=allow_outside_files)
 
 
 def run(
@@ -128,6 +137,8 @@ def run(
 
     Keyword arguments override scenario fields by dotted path, with ``__``
     for the dot: ``run("s.yaml", seed=3, balancer__algorithm="random")``.
+    Overriding a field that the scenario's ``compare:`` varies runs only the
+    variant with that value.
     """
     loaded = load_scenario(scenario, _overrides(overrides))
     started = time.perf_counter()

@@ -9,15 +9,14 @@ given (never a global one). Durations inside them accept units (``250ms``).
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import numpy as np
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     WithJsonSchema,
@@ -25,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from lbsim.scenario.units import parse_duration
+from lbsim.scenario import files
+from lbsim.scenario.numbers import Frozen
+from lbsim.scenario.units import parse_duration, parse_rate
 
 _DURATION_SCHEMA = {
     "anyOf": [
@@ -35,6 +36,8 @@ _DURATION_SCHEMA = {
     "description": "seconds, or a number with a unit: 250ms, 2s, 30m, 1h",
 }
 
+MAX_DATA_BYTES = 10_000_000  # an empirical CSV file
+
 Duration = Annotated[
     float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA), Field(ge=0)
 ]
@@ -43,16 +46,52 @@ PositiveDuration = Annotated[
 ]
 
 
-class Frozen(BaseModel):
-    """Base of every scenario model: unknown keys are errors, values immutable."""
+_RATE_SCHEMA = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(k|M)?\s*(/\s*(s|m|h))?\s*$"},
+    ],
+    "description": "events per second, or with a unit: 800/s, 10k/s, 90/m",
+}
+Rate = Annotated[float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(ge=0)]
+PositiveRate = Annotated[
+    float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(gt=0)
+]
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class _Sampled(Frozen):
+    """A distribution checked once at validation: its moments are finite and
+    a few draws are finite and non-negative, so no parameter (a tiny cv, a
+    tiny alpha, a huge cv) fails with an arithmetic error mid-run."""
+
+    @model_validator(mode="after")
+    def _samplable(self) -> _Sampled:
+        return self._check_sampling()
+
+    def _check_sampling(self) -> Self:
+        kind = self.model_dump().get("dist", "distribution")
+        try:
+            with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+                mean, variance, sample = (getattr(self, a) for a in ("mean", "variance", "sample"))
+                moments = np.array([mean, variance], dtype=float)
+                draws = sample(np.random.default_rng(0), 64)
+        except ZeroDivisionError:
+            reason = "a division by zero"
+        except (OverflowError, FloatingPointError):
+            reason = "a number overflows"
+        except ValueError as err:
+            reason = str(err)
+        else:
+            if np.isfinite(moments).all() and np.isfinite(draws).all() and (draws >= 0).all():
+                return self
+            reason = "its mean, variance or draws are not finite"
+        raise ValueError(f"{kind} cannot be sampled with these parameters ({reason})")
 
 
-class Exponential(Frozen):
+class Exponential(_Sampled):
     """Exponential with the given mean (memoryless: the M in M/M/1)."""
 
-    dist: Literal["exponential"]
+    dist: Literal["exponential"] = Field(description="exponential law with this mean")
     mean: PositiveDuration
 
     @property
@@ -63,10 +102,10 @@ class Exponential(Frozen):
         return rng.exponential(self.mean, n)
 
 
-class Deterministic(Frozen):
+class Deterministic(_Sampled):
     """Always ``value`` (the D in M/D/1)."""
 
-    dist: Literal["deterministic"]
+    dist: Literal["deterministic"] = Field(description="always the same value")
     value: PositiveDuration
 
     @property
@@ -81,12 +120,14 @@ class Deterministic(Frozen):
         return np.full(n, self.value)
 
 
-class LogNormal(Frozen):
+class LogNormal(_Sampled):
     """Lognormal given by its mean and coefficient of variation (stdev / mean)."""
 
-    dist: Literal["lognormal"]
+    dist: Literal["lognormal"] = Field(
+        description="lognormal law by mean and coefficient of variation"
+    )
     mean: PositiveDuration
-    cv: float = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation: standard deviation / mean")
 
     @property
     def variance(self) -> float:
@@ -97,12 +138,12 @@ class LogNormal(Frozen):
         return rng.lognormal(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2), n)
 
 
-class Gamma(Frozen):
+class Gamma(_Sampled):
     """Gamma given by its mean and coefficient of variation (shape = 1/cv²)."""
 
-    dist: Literal["gamma"]
+    dist: Literal["gamma"] = Field(description="gamma law by mean and coefficient of variation")
     mean: PositiveDuration
-    cv: float = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation: standard deviation / mean")
 
     @property
     def variance(self) -> float:
@@ -112,12 +153,12 @@ class Gamma(Frozen):
         return rng.gamma(1 / self.cv**2, self.mean * self.cv**2, n)
 
 
-class BoundedPareto(Frozen):
+class BoundedPareto(_Sampled):
     """Bounded Pareto on [low, high] with tail index ``alpha``: a heavy tail with
     finite moments. Density α·Lᵅ·x^(−α−1) / (1 − (L/H)ᵅ)."""
 
-    dist: Literal["pareto"]
-    alpha: float = Field(gt=0)
+    dist: Literal["pareto"] = Field(description="Pareto law truncated to [low, high]")
+    alpha: float = Field(gt=0, description="tail index α: smaller is a heavier tail")
     low: PositiveDuration
     high: PositiveDuration
 
@@ -148,42 +189,50 @@ class BoundedPareto(Frozen):
         return lo / (1 - u * (1 - (lo / hi) ** a)) ** (1 / a)
 
 
-class Empirical(Frozen):
+class Empirical(_Sampled):
     """Resampling (with replacement) of observed values, given inline or as a
     CSV file (first column, or the column named ``column``; path relative to
     the scenario file)."""
 
-    dist: Literal["empirical"]
-    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = None
-    file: str | None = None
-    column: str | None = None
+    dist: Literal["empirical"] = Field(description="resample observed values with replacement")
+    values: tuple[Annotated[float, BeforeValidator(parse_duration), Field(ge=0)], ...] | None = (
+        Field(default=None, description="the observed values (durations)")
+    )
+    file: str | None = Field(
+        default=None, description="CSV file of values, relative to the scenario file"
+    )
+    column: str | None = Field(
+        default=None, description="the CSV column to read (default: the first)"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _read_file(cls, data: object, info: ValidationInfo) -> object:
-        if not isinstance(data, dict) or data.get("file") is None or data.get("values"):
+        if not isinstance(data, dict) or data.get("values"):
             return data
-        base = Path((info.context or {}).get("base_dir", "."))
-        path = base / str(data["file"])
+        if not isinstance(data.get("file"), str):
+            return data  # the fields' own checks say what is wrong
+        context = info.context or {}
+        name = str(data["file"])
         try:
-            with path.open(newline="") as handle:
-                rows = list(csv.reader(handle))
-        except OSError as err:
-            raise ValueError(
-                f"cannot read empirical file {data['file']!r}: {err.strerror}"
-            ) from err
+            path = files.inside(
+                Path(context.get("base_dir", ".")), name, context.get("allow_outside_files", False)
+            )
+            rows = list(csv.reader(io.StringIO(files.read_text(path, MAX_DATA_BYTES))))
+        except (files.FileError, csv.Error) as err:
+            raise ValueError(f"empirical file {name!r}: {err}") from None
         column = 0
         if rows and data.get("column") is not None:
             if data["column"] not in rows[0]:
-                raise ValueError(f"column {data['column']!r} not in {data['file']!r}: {rows[0]}")
+                raise ValueError(f"column {data['column']!r} is not in the header of {name!r}")
             column = rows[0].index(data["column"])
         values = []
-        for row in rows:
+        for number, row in enumerate(rows, 1):
             try:
                 values.append(parse_duration(row[column].strip()))
             except (ValueError, IndexError):
                 if values:  # only a header may fail to parse
-                    raise ValueError(f"{data['file']!r}: bad value in row {row}") from None
+                    raise ValueError(f"{name!r}: row {number} is not a duration") from None
         return {**data, "values": values}
 
     @field_validator("values")
@@ -194,10 +243,10 @@ class Empirical(Frozen):
         return values
 
     @model_validator(mode="after")
-    def _has_values(self) -> Empirical:
+    def _samplable(self) -> Empirical:
         if not self.values:
             raise ValueError("empirical needs `values` or `file`")
-        return self
+        return self._check_sampling()
 
     @property
     def _array(self) -> np.ndarray:

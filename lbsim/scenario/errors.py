@@ -55,4 +55,6 @@ def message(error: Any, key: str | int, allowed: Sequence[str]) -> str:
         hint = did_you_mean(str(ctx.get("tag")), tags)
         field = str(ctx.get("discriminator", "kind")).strip("'")
         return f"unknown {field} {ctx.get('tag')!r}{hint} (allowed: {', '.join(tags)})"
+    if kind == "finite_number":
+        return "must be a finite number (not .inf or .nan)"
     return str(msg).removeprefix("Value error, ")

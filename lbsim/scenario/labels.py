@@ -15,6 +15,8 @@ def label(value: Any) -> str:
     mapping headed by a name-like key, ``k=v, ...`` for other mappings."""
     if isinstance(value, list | tuple):
         return "[" + ", ".join(label(v) for v in value) + "]"
+    if value is None:
+        return "none"
     if not isinstance(value, dict):
         return str(value)
     head_key = next((k for k in ("name", "preset", "dist", "process") if k in value), None)
@@ -35,6 +37,6 @@ def variant_name(values: dict[str, Any]) -> str:
     def one(dotted: str, value: Any) -> str:
         if dotted.endswith("algorithm") or isinstance(value, dict):
             return label(algorithm_name(value) if dotted.endswith("algorithm") else value)
-        return f"{dotted.rsplit('.', 1)[-1]}={value}"
+        return f"{dotted.rsplit('.', 1)[-1]}={label(value)}"
 
     return " / ".join(one(k, v) for k, v in values.items())

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lbsim.scenario import paths
+from lbsim.scenario import files, paths
 from lbsim.scenario.errors import Problem, ScenarioError, did_you_mean
 from lbsim.scenario.models import Scenario
 from lbsim.scenario.source import MAX_BYTES, Marks, YamlError, parse
 from lbsim.scenario.validation import Origin, validate
-from lbsim.scenario.variants import Variant, axes, expand
+from lbsim.scenario.variants import Variant, axes, expand, too_many
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Loaded:
     base: Scenario
     variants: list[Variant] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path = Path(".")  # absolute folder its file names are relative to
 
 
 def load(
@@ -33,17 +34,23 @@ def load(
     data: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
+    allow_outside_files: bool = False,
+    base_dir: Path | None = None,
 ) -> Loaded:
     """Read, validate and expand a scenario from a file, YAML text or a dict.
 
     ``overrides`` maps dotted paths to values (what ``--set`` does); ``grid``
     maps dotted paths to lists of values that are varied on top of
-    ``compare:`` (what ``--grid`` does). Raises :class:`ScenarioError` with
+    ``compare:`` (what ``--grid`` does). Files the scenario names are read
+    relative to ``base_dir``: by default the file's folder, or the working
+    directory for text and dicts; they must lie inside it unless
+    ``allow_outside_files``. Raises :class:`ScenarioError` with
     every problem found.
     """
     source = str(path) if path is not None else "<scenario>"
     marks: Marks = {}
-    base_dir = Path(path).parent if path is not None else Path(".")
+    if base_dir is None:
+        base_dir = Path(path).parent if path is not None else Path(".")
     if data is None:
         if text is None:
             assert path is not None
@@ -75,32 +82,40 @@ def load(
         except ValueError as err:
             problems.append(Problem("--set", None, None, dotted, str(err)))
 
+    _pin_compared(data, overrides or {})
     varied, axis_problems = axes(data, source, marks, grid)
     problems += axis_problems
-    base, base_problems = validate(data, source, marks, base_dir, origins)
+    problems += too_many(varied, source)
+    context = {"base_dir": base_dir, "allow_outside_files": allow_outside_files}
+    base, base_problems = validate(data, source, marks, context, origins)
     problems += base_problems
     if problems or base is None:
         raise ScenarioError(problems)
-    variants, problems = expand(data, varied, base.name, source, marks, base_dir, origins)
+    variants, problems = expand(data, varied, base.name, source, marks, context, origins)
     if problems:
         raise ScenarioError(problems)
-    return Loaded(source, base, variants, data)
+    return Loaded(source, base, variants, data, base_dir.resolve())
+
+
+def _pin_compared(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """An override of a field that ``compare:`` (or ``sweep.grid``) varies
+    picks that one value, so only the variant asked for runs
+    (``run("algorithms.yaml", balancer__algorithm="random")`` runs random
+    alone, still named ``random``); overriding a whole section drops the
+    axes inside it."""
+    sweep = data.get("sweep") if isinstance(data.get("sweep"), dict) else {}
+    for mapping in (data.get("compare"), (sweep or {}).get("grid")):
+        if not isinstance(mapping, dict):
+            continue
+        for varied in list(mapping):
+            if varied in overrides:
+                mapping[varied] = [overrides[varied]]
+            elif any(str(varied).startswith(f"{o}.") for o in overrides):
+                del mapping[varied]
 
 
 def _read(path: Path, source: str) -> str:
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError([Problem(source, None, None, "", message)])
-
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise fail(f"file is {size} bytes; the limit is 1 MB")
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except IsADirectoryError:
-        raise fail("is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise fail("not UTF-8 text") from None
-    except OSError as err:
-        raise fail(err.strerror or str(err)) from None
+        return files.read_text(path, MAX_BYTES)
+    except files.FileError as err:
+        raise ScenarioError([Problem(source, None, None, "", str(err))]) from None

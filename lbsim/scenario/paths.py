@@ -7,13 +7,12 @@ from __future__ import annotations
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from lbsim.scenario.errors import Problem, ScenarioError
 from lbsim.scenario.models import Scenario
-from lbsim.scenario.source import Marks
+from lbsim.scenario.source import Marks, YamlError, parse
 
 FieldPath = tuple[str | int, ...]
 
@@ -155,6 +154,8 @@ def data_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
             isinstance(node, list) and isinstance(part, int) and part < len(node)
         ):
             node = node[part]
+        elif isinstance(node, dict) and part in node.values():
+            continue  # the tag of a tagged union (``dist: gamma``) names no field
         elif isinstance(node, dict) and part not in node and loc.index(part) == len(loc) - 1:
             pass  # a missing or unknown key at the end: keep it
         else:
@@ -164,11 +165,12 @@ def data_path(loc: tuple[Any, ...], data: Any) -> FieldPath:
 
 
 def position(marks: Marks, path: FieldPath) -> tuple[int | None, int | None]:
-    """Line and column of ``path`` or of its nearest marked ancestor."""
+    """Line and column of ``path`` or of its nearest marked ancestor (the
+    document's start for a key missing at the top of a file)."""
     for depth in range(len(path), 0, -1):
         if path[:depth] in marks:
             return marks[path[:depth]]
-    return None, None
+    return (1, 1) if marks else (None, None)
 
 
 def parse_override(assignment: str) -> tuple[str, Any]:
@@ -179,7 +181,11 @@ def parse_override(assignment: str) -> tuple[str, Any]:
             [Problem("--set", None, None, assignment, "expected path=value, e.g. seed=3")]
         )
     key, _, value = assignment.partition("=")
+    if not value.strip():
+        return key.strip(), ""
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        return key.strip(), value
+        return key.strip(), parse(value)[0]
+    except YamlError as err:
+        if err.message.startswith("YAML syntax error"):
+            return key.strip(), value  # not YAML: the text itself
+        raise ScenarioError([Problem("--set", None, None, key.strip(), err.message)]) from None

@@ -4,7 +4,6 @@ into a :class:`Problem` at its file position or at the override it came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +12,8 @@ from lbsim.scenario import paths
 from lbsim.scenario.errors import Problem, message
 from lbsim.scenario.models import Scenario
 from lbsim.scenario.source import Marks
+
+MAX_PROBLEMS = 50  # reported at most per validation (a file may have thousands)
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,23 @@ def validate(
     data: dict[str, Any],
     source: str,
     marks: Marks,
-    base_dir: Path,
+    context: dict[str, Any],
     origins: dict[paths.FieldPath, Origin],
 ) -> tuple[Scenario | None, list[Problem]]:
     """Validate ``data``; a problem inside an overridden path is blamed on
-    the origin of the override (``--set``, a ``compare:`` entry...)."""
+    the origin of the override (``--set``, a ``compare:`` entry...);
+    ``context`` holds the scenario's folder (``base_dir``) and whether files
+    outside it may be read (``allow_outside_files``)."""
     try:
-        return Scenario.model_validate(data, context={"base_dir": base_dir}), []
+        return Scenario.model_validate(data, context=context), []
     except ValidationError as err:
-        problems = []
+        problems: list[Problem] = []
         errors = [(e, paths.data_path(e["loc"], data)) for e in err.errors()]
-        for error, path in errors:
+        for shown, (error, path) in enumerate(errors):
+            if len(problems) == MAX_PROBLEMS:
+                more = f"{len(errors) - shown} more problems not shown"
+                problems.append(Problem(source, None, None, "", more))
+                break
             if error["type"] == "too_short" and any(
                 len(other) > len(path) and other[: len(path)] == path for _, other in errors
             ):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from lbsim.scenario import paths
@@ -57,13 +57,27 @@ def axes(
     return found, problems
 
 
+MAX_VARIANTS = 10_000
+
+
+def too_many(varied: list[Axis], source: str) -> list[Problem]:
+    """A problem if the varied values combine into more than :data:`MAX_VARIANTS`
+    variants (counted before any is built)."""
+    count = math.prod(len(v) if isinstance(v, list) else 1 for _, v, _ in varied)
+    if count <= MAX_VARIANTS:
+        return []
+    sizes = " x ".join(str(len(v)) for _, v, _ in varied if isinstance(v, list))
+    message = f"{sizes} values make {count:,} variants; the limit is {MAX_VARIANTS:,}"
+    return [Problem(source, None, None, "compare", message)]
+
+
 def expand(
     data: dict[str, Any],
     varied: list[Axis],
     default_name: str,
     source: str,
     marks: Marks,
-    base_dir: Path,
+    context: dict[str, Any],
     origins: dict[paths.FieldPath, Origin],
 ) -> tuple[list[Variant], list[Problem]]:
     """Every combination of the ``varied`` values validated as a variant;
@@ -78,9 +92,7 @@ def expand(
         for (dotted, _, origin), value in zip(varied, combo, strict=True):
             paths.set_value(variant_data, paths.split(dotted), value)
             variant_origins[paths.split(dotted)] = origin
-        scenario, variant_problems = validate(
-            variant_data, source, marks, base_dir, variant_origins
-        )
+        scenario, variant_problems = validate(variant_data, source, marks, context, variant_origins)
         name = variant_name(_distinct(params, varied)) if varied else default_name
         for problem in variant_problems:
             problem = replace(problem, message=f"{problem.message} (in variant {name})")

@@ -48,9 +48,11 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     summary = lbsim.run(data).summary
     always = [name for name in METRICS if name not in OPTIONAL_METRICS]
     sessions = ["sessions_started", "sessions_lost", "session_imbalance", "store_utilization"]
-    optional = [name for name in METRICS if name in OPTIONAL_METRICS and name not in sessions]
-    assert optional == ["extra_load", "recovery_time"]
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional]
+    connections = ["connections_opened", "requests_per_connection", "connection_imbalance"]
+    optional = [name for name in METRICS if name in OPTIONAL_METRICS]
+    patterns = ["extra_load", "recovery_time"]
+    assert optional == [*sessions, *patterns, *connections]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *patterns]
     # the session metrics with clients.sessions (and the store's with a store)
     sessions_data = {
         **SCENARIO,
@@ -59,6 +61,10 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     }
     columns = list(lbsim.run(sessions_data).summary.columns)
     assert columns == ["variant", "balancer.algorithm", *always, *sessions]
+    # the connection metrics with clients.connections
+    clients = {**SCENARIO["clients"], "connections": {"keepalive": {"requests": 10}}}  # type: ignore[dict-item]
+    summary = lbsim.run({**SCENARIO, "clients": clients}).summary
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *connections]
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -86,14 +92,23 @@ def test_every_status_has_a_rate_and_selections_name_catalogue_metrics() -> None
 
 
 def test_directions_and_units() -> None:
-    workload_driven = {"requests", "utilization_mean", "sessions_started", "store_utilization"}
-    assert {n for n, m in METRICS.items() if m.better is None} == workload_driven
+    assert {n for n, m in METRICS.items() if m.better is None} == {
+        "requests",
+        "throughput",  # answers of any status: failing fast would look good
+        "utilization_mean",
+        "sessions_started",
+        "store_utilization",
+        "connections_opened",
+        "requests_per_connection",
+    }
     assert METRICS["sessions_lost"].better == "lower" and METRICS["sessions_lost"].unit == "sess"
     assert METRICS["store_utilization"].unit == "%"
-    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"throughput", "ok"}
+    assert {n for n, m in METRICS.items() if m.better == "higher"} == {"goodput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100
-    assert METRICS["throughput"].unit == "req/s" and METRICS["throughput"].scale == 1
+    assert METRICS["goodput"].unit == "req/s" and METRICS["goodput"].scale == 1
+    assert METRICS["latency_p99"].covers == "ok" and METRICS["latency_all_p99"].covers == "all"
+    assert METRICS["error_rate"].covers == "all" and METRICS["queue_mean"].covers == "servers"
     assert METRICS["load_imbalance"].unit == "max/mean"
     assert METRICS["detect_down_mean"].quantity == "seconds"
     assert not METRICS["latency_max"].is_percentile and METRICS["latency_p999"].is_percentile

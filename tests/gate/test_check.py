@@ -32,6 +32,7 @@ from lbsim.cli import app
 from lbsim.gate.baseline import CheckError, RunSummary, read_baseline, read_run, scenario_hash
 from lbsim.gate.compare import compare, paired_interval
 from lbsim.gate.limits import METRICS, Limit, parse_limits
+from lbsim.scenario import resolved
 from lbsim.streams import replication_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,14 +147,14 @@ def test_scenario_hash_ignores_the_seed_only() -> None:
 def test_identical_run_passes(runs: dict[str, Path]) -> None:
     code, out, _ = cli("check", runs["again"], "--baseline", runs["base1.json"])
     assert code == 0
-    assert "passed: 2 check(s)" in out
+    assert "passed: 4 check(s)" in out  # 2 variants x (error_rate, latency_all_p99)
     assert "model changed" not in out and "seed" not in out
     # With replications: the same seeds give zero differences, a zero-width interval.
     code, out, _ = cli("check", runs["base"], "--baseline", runs["base.json"])
     assert code == 0
     assert "same seeds" in out
     comparison = compare(read_run(runs["base"]), read_baseline(runs["base.json"]), parse_limits([]))
-    assert [(r.change, r.low, r.high) for r in comparison.rows] == [(0.0, 0.0, 0.0)] * 2
+    assert [(r.change, r.low, r.high) for r in comparison.rows] == [(0.0, 0.0, 0.0)] * 4
 
 
 def test_slower_server_pool_fails_as_a_regression_not_as_bad_input(
@@ -163,8 +164,8 @@ def test_slower_server_pool_fails_as_a_regression_not_as_bad_input(
     code, out, err = cli("check", runs["slow1"], "--baseline", runs["base1.json"], "--junit", junit)
     assert code == 1, err
     assert "model changed since the baseline" in out
-    assert out.count("REGRESSION") == 2
-    assert "FAILED: 2 of 2" in out
+    assert out.count("REGRESSION") == 2  # the p99s; no request fails either way
+    assert "FAILED: 2 of 4" in out
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "2"
 
@@ -174,8 +175,10 @@ def test_slower_server_pool_fails_with_replications(runs: dict[str, Path]) -> No
     assert code == 1
     assert "95% interval" in out
     comparison = compare(read_run(runs["slow"]), read_baseline(runs["base.json"]), parse_limits([]))
-    # Paired on the same seeds, the whole interval lies far past +5%.
-    assert all(row.low > 0.05 and row.verdict == "regression" for row in comparison.rows)
+    # Paired on the same seeds, the whole interval of p99 lies far past +5%.
+    tails = [row for row in comparison.rows if row.metric == "latency_all_p99"]
+    assert len(tails) == 2
+    assert all(row.low > 0.05 and row.verdict == "regression" for row in tails)
     assert comparison.paired_seeds and comparison.replications == REPLICATIONS
 
 
@@ -199,6 +202,18 @@ def test_seed_noise_fails_single_runs_but_not_the_replicated_gate(runs: dict[str
         / read_run(runs["base1"]).values["latency_p99"]
     )
     assert p99["round_robin"] > 1.05
+
+
+def test_more_errors_fail_by_default(runs: dict[str, Path]) -> None:
+    # The case: errors from 0.04% to 3.94% with p99 of ok requests unchanged
+    # passed a gate on latency_p99; error_rate is checked by default (+0.1pp).
+    run = read_run(runs["again1"])
+    base = read_run(runs["again1"])
+    base.values["error_rate"] = 0.0004
+    run.values["error_rate"] = 0.0394
+    comparison = compare(run, base, parse_limits([]))
+    verdicts = {(r.metric, r.verdict) for r in comparison.rows}
+    assert verdicts == {("error_rate", "regression"), ("latency_all_p99", "ok")}
 
 
 def test_one_sided_replications_fall_back_to_single_values_with_a_warning(
@@ -226,7 +241,7 @@ def test_several_metrics_with_their_own_limits(runs: dict[str, Path], tmp_path: 
         "latency_p99=100%",
         "error_rate=+0.1pp",
         "--max-regression",
-        "throughput=1%",
+        "goodput=1%",
     )
     # p99 rose by about 60%: within 100%. Nothing else moved past its limit.
     assert code == 0, out
@@ -234,7 +249,7 @@ def test_several_metrics_with_their_own_limits(runs: dict[str, Path], tmp_path: 
     table = [line for line in text.splitlines() if line.startswith("| ")][1:]
     assert sorted((line.split(" | ")[1], line.split(" | ")[-2]) for line in table) == sorted(
         (f"`{m}`", limit)
-        for m, limit in [("latency_p99", "100%"), ("error_rate", "+0.1pp"), ("throughput", "1%")]
+        for m, limit in [("latency_p99", "100%"), ("error_rate", "+0.1pp"), ("goodput", "1%")]
         for _ in range(2)
     )
     code, _, _ = cli(
@@ -244,7 +259,11 @@ def test_several_metrics_with_their_own_limits(runs: dict[str, Path], tmp_path: 
 
 
 def test_parse_limits() -> None:
-    assert parse_limits([]) == {"latency_p99": Limit("latency_p99", 0.05, True, "5%")}
+    assert parse_limits([]) == {  # errors and the tail over every request, by default
+        "error_rate": Limit("error_rate", 0.001, False, "+0.1pp"),
+        "latency_all_p99": Limit("latency_all_p99", 0.05, True, "5%"),
+    }
+    assert parse_limits(["10%"])["error_rate"] == Limit("error_rate", 0.1, True, "10%")
     limits = parse_limits(["2%", "error_rate=+0.1pp,latency_p99=+20ms"], ["latency_p50"])
     assert list(limits) == ["latency_p50", "error_rate", "latency_p99"]
     assert limits["latency_p50"].relative and limits["latency_p50"].amount == 0.02
@@ -252,7 +271,7 @@ def test_parse_limits() -> None:
     assert math.isclose(limits["error_rate"].amount, 0.001)
     assert math.isclose(limits["latency_p99"].amount, 0.020)
     assert parse_limits(["queue_mean=+2"])["queue_mean"].amount == 2.0
-    assert parse_limits(["throughput=10/s"])["throughput"].amount == 10.0
+    assert parse_limits(["goodput=10/s"])["goodput"].amount == 10.0
 
 
 @pytest.mark.parametrize(
@@ -285,8 +304,8 @@ def _summary(values: dict[str, float]) -> RunSummary:
         ("latency_p99", 1.0, 1.05, "5%", "ok"),  # exactly at the limit
         ("latency_p99", 1.0, 1.06, "5%", "regression"),
         ("latency_p99", 1.0, 0.50, "5%", "ok"),  # better
-        ("throughput", 100.0, 94.0, "5%", "regression"),  # higher is better
-        ("throughput", 100.0, 120.0, "5%", "ok"),
+        ("goodput", 100.0, 94.0, "5%", "regression"),  # higher is better
+        ("goodput", 100.0, 120.0, "5%", "ok"),
         ("error_rate", 0.0, 0.0009, "+0.1pp", "ok"),
         ("error_rate", 0.0, 0.0011, "+0.1pp", "regression"),
         ("error_rate", 0.0, 0.0001, "5%", "regression"),  # relative from zero: infinite
@@ -305,11 +324,10 @@ def test_single_value_directions_and_units(
 
 
 def test_every_known_metric_has_a_direction() -> None:
-    assert METRICS["throughput"].better == "higher"
+    assert METRICS["goodput"].better == "higher"
     assert METRICS["ok"].better == "higher"
-    assert {m.better for name, m in METRICS.items() if name not in ("throughput", "ok")} == {
-        "lower"
-    }
+    assert "throughput" not in METRICS  # answers of any status: no better direction
+    assert {m.better for name, m in METRICS.items() if name not in ("goodput", "ok")} == {"lower"}
 
 
 def test_paired_interval_matches_a_t_interval() -> None:
@@ -340,7 +358,7 @@ def _edited_baseline(source: Path, target: Path, **changes: object) -> Path:
 
 
 def test_bad_input_exits_2(runs: dict[str, Path], tmp_path: Path) -> None:
-    base = runs["base.json"]
+    base, base1 = runs["base.json"], runs["base1.json"]
     other = _edited_baseline(base, tmp_path / "other.json", name="black_friday")
     renamed = json.loads(base.read_text())
     renamed["variants"] = {f"x_{k}": v for k, v in renamed["variants"].items()}
@@ -350,14 +368,16 @@ def test_bad_input_exits_2(runs: dict[str, Path], tmp_path: Path) -> None:
     reordered = _edited_baseline(base, tmp_path / "reordered.json", replications=shuffled)
     stripped = json.loads(base.read_text())
     for metrics in stripped["variants"].values():
-        del metrics["latency_p99"]
+        del metrics["latency_all_p99"]
     no_p99 = _edited_baseline(base, tmp_path / "no_p99.json", variants=stripped["variants"])
     (tmp_path / "junk.json").write_text("{not json")
     cases: list[tuple[list[str | Path], str]] = [
         (["--baseline", other], "the baseline is of scenario 'black_friday', the run of 'gate'"),
         (["--baseline", disjoint], "no variant in common"),
-        (["--baseline", no_p99], "metric latency_p99 missing from the baseline"),
+        (["--baseline", no_p99], "metric latency_all_p99 missing from the baseline"),
         (["--baseline", base, "-m", "utilization_mean"], "known metrics are"),
+        (["--baseline", base, "-m", "latency_p98"], "unknown metric 'latency_p98'"),
+        (["--baseline", base1, "-m", "throughput"], "'throughput' has no better direction"),
         (["--baseline", base, "--max-regression", "p99=5%"], "unknown metric 'p99'"),
         (["--baseline", tmp_path / "nope.json"], "cannot read baseline"),
         (["--baseline", tmp_path / "junk.json"], "not a baseline"),
@@ -388,7 +408,7 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
         "-m",
         "latency_p99",
         "-m",
-        "throughput",
+        "goodput",
         "--junit",
         junit,
         "--markdown",
@@ -401,7 +421,7 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
     assert {(c.get("classname"), c.get("name")) for c in cases} == {
         (f"lbsim.gate.{v}", m)
         for v in ("round_robin", "least_connections")
-        for m in ("latency_p99", "throughput")
+        for m in ("latency_p99", "goodput")
     }
     failed = {
         c.get("classname", "") + "/" + c.get("name", "")
@@ -420,6 +440,26 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------- bundled baseline
+
+
+def test_committed_baseline_hash_is_current() -> None:
+    # A fresh clone must not hear "model changed since the baseline": the hash of
+    # scenarios/black_friday.yaml as it resolves today is the one recorded.
+    baseline = read_baseline(ROOT / "baselines" / "black_friday.json")
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    current = scenario_hash(resolved(loaded.base))
+    assert baseline.scenario_hash == current, "re-record the baseline: see docs/ci.md"
+
+
+def test_scenario_hash_ignores_defaults_and_the_report_section() -> None:
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    data = resolved(loaded.base)
+    assert scenario_hash({**data, "report": {"metrics": ["goodput"]}}) == scenario_hash(data)
+    written = {k: v for k, v in data.items() if k not in ("drain", "records")}  # defaults
+    assert scenario_hash(written) == scenario_hash(data)
+    slower = json.loads(json.dumps(data))
+    slower["servers"][0]["speed"] = 1.4
+    assert scenario_hash(slower) != scenario_hash(data)
 
 
 def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:

@@ -82,7 +82,7 @@ def test_result_html_is_valid_lists_every_variant_and_marks_the_best(
     # The marked p99 is the smallest one (least_connections beats random at ρ = 0.5).
     marked = [v for v in VARIANTS if p99[v] == p99.min()]
     assert marked == ["least_connections"]
-    assert '<span class="unit">ms</span>' in result._repr_html_()
+    assert '<span class="unit">ms · ok</span>' in result._repr_html_()  # unit · population
 
 
 def test_sweep_html_is_valid_and_lists_every_variant_at_every_point() -> None:

@@ -1,15 +1,30 @@
-"""The terminal summary table: fits 100 columns, names intact, best marked."""
+"""The terminal summary table: fits the width, never drops what a scenario is
+about, names intact (markup escaped), best marked, populations said."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
-from lbsim.analysis.metrics import TERMINAL_METRICS, describe
-from lbsim.report.table import BEST_MARK, best_rows, format_number, summary_table
+import lbsim
+from lbsim.analysis.metrics import HEADLINE_METRICS, OPTIONAL_METRICS, TERMINAL_METRICS, describe
+from lbsim.cli import app
+from lbsim.report.table import (
+    BEST_MARK,
+    FLAG_MARK,
+    format_number,
+    summary_table,
+    terminal_columns,
+)
+from tests.conftest import cluster
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two", "least_response_time"]
 
@@ -22,7 +37,8 @@ def typical_summary(scale: float = 1.0) -> pd.DataFrame:
             "balancer.algorithm": VARIANTS,
             "requests": [1_234_567] * 4,
             "ok": [1_230_000, 1_234_000, 1_233_000, 1_232_000],
-            "throughput": [1234.5, 1240.25, 1239.0, 1238.75],  # best: least_connections
+            "throughput": [1234.5, 1240.25, 1239.0, 1238.75],
+            "goodput": [1234.5, 1240.25, 1239.0, 1238.75],  # best: least_connections
             "rejected_rate": [0.0] * 4,
             "no_backend_rate": [0.0] * 4,
             "conn_error_rate": [0.0] * 4,
@@ -37,6 +53,9 @@ def typical_summary(scale: float = 1.0) -> pd.DataFrame:
             "latency_p99": [1.234 * scale, 0.612 * scale, 0.598 * scale, 0.701 * scale],
             "latency_p999": [4.567 * scale, 1.789 * scale, 1.701 * scale, 2.345 * scale],
             "latency_max": [12.345 * scale, 8.9 * scale, 7.7 * scale, 9.9 * scale],
+            "latency_all_p50": [0.0612 * scale, 0.0553 * scale, 0.0561 * scale, 0.0598 * scale],
+            "latency_all_p99": [1.334 * scale, 0.612 * scale, 0.598 * scale, 0.701 * scale],
+            "latency_all_p999": [4.567 * scale, 1.789 * scale, 1.701 * scale, 2.345 * scale],
             "wait_mean": [0.05, 0.01, 0.012, 0.02],
             "wait_p99": [0.9, 0.4, 0.41, 0.5],
             "queue_mean": [1.234, 0.321, 0.333, 0.456],
@@ -51,77 +70,134 @@ def typical_summary(scale: float = 1.0) -> pd.DataFrame:
     )
 
 
-def render(summary: pd.DataFrame, width: int = 100) -> str:
+def render(summary: pd.DataFrame, width: int = 100, scenario: dict | None = None) -> str:
     console = Console(width=width, record=True, color_system=None, legacy_windows=False)
-    console.print(summary_table(summary, width=width))
+    console.print(summary_table(summary, width=width, scenario=scenario))
     return console.export_text()
 
 
-def rows_by_variant(text: str) -> dict[str, str]:
-    rows = {}
+def rows_by_variant(text: str) -> dict[str, list[str]]:
+    """Each variant's table lines (one per part of a split table)."""
+    rows: dict[str, list[str]] = {}
     for line in text.splitlines():
         first = line.split()[0] if line.split() else ""
         if first in VARIANTS:
-            rows[first] = line
+            rows.setdefault(first, []).append(line)
     return rows
 
 
+@pytest.mark.parametrize("width", [80, 200])
 @pytest.mark.parametrize("scale", [1.0, 100.0])
-def test_fits_100_columns_without_cutting_names(scale: float) -> None:
-    text = render(typical_summary(scale))
-    lines = text.splitlines()
-    assert max(len(line) for line in lines) <= 100
+def test_fits_the_width_without_cutting_names(scale: float, width: int) -> None:
+    text = render(typical_summary(scale), width)
+    assert max(len(line) for line in text.splitlines()) <= width
     assert "…" not in text and "..." not in text
     assert set(rows_by_variant(text)) == set(VARIANTS)  # each name whole, on one line
+    for name in HEADLINE_METRICS:  # never dropped
+        assert describe(name).short in text
 
 
-def test_units_in_headers_and_cells() -> None:
-    text = render(typical_summary())
-    assert "ms" in text and "%" in text and "req/s" in text
-    rows = rows_by_variant(text)
-    # round_robin: p99 1.234 s -> 1,234 ms; errors 0.312 %.
-    assert "1,234" in rows["round_robin"]
-    assert "0.312" in rows["round_robin"]
-    # 1240.25 req/s -> 1,240 (marked best).
-    assert f"1,240{BEST_MARK}" in rows["least_connections"]
+def test_wide_terminal_shows_more_columns_in_one_table() -> None:
+    narrow, wide = render(typical_summary(), 80), render(typical_summary(), 200)
+    assert len(rows_by_variant(wide)["round_robin"]) == 1
+    cells = [len(line.split()) for line in rows_by_variant(narrow)["round_robin"]]
+    assert len(rows_by_variant(wide)["round_robin"][0].split()) > max(cells)
+
+
+def test_units_and_populations_under_headings() -> None:
+    text = render(typical_summary(), 200)
+    lines = text.splitlines()
+    assert lines[1].split()[:4] == ["req/s", "%", "ms", "ms"]  # goodput errors p99 p99
+    assert lines[2].split()[:5] == ["variant", "ok", "all", "ok", "all"]
+    assert "ok: ok requests after warm-up" in text
+    assert "all: every request after warm-up (in a latency: a failure at the time the" in text
+    # round_robin: p99 1.234 s -> 1,234 ms; all-requests p99 1,334; errors 0.312 %.
+    row = rows_by_variant(text)["round_robin"][0]
+    assert "1,234" in row and "1,334" in row and "0.312" in row
+    assert f"1,240{BEST_MARK}" in rows_by_variant(text)["least_connections"][0]
 
 
 def test_best_marked_in_the_right_row() -> None:
-    table = summary_table(typical_summary())
-    headings = [str(c.header).split("\n")[0] for c in table.columns]
-    rows = rows_by_variant(render(typical_summary()))
-    best: dict[str, set[str]] = {}
-    for variant, line in rows.items():
-        cells = line.split()
-        assert len(cells) == len(headings)
-        for heading, cell in zip(headings, cells, strict=True):
-            if cell.endswith(BEST_MARK):
-                best.setdefault(heading, set()).add(variant)
+    from lbsim.analysis.best import mark
+
+    summary = typical_summary()
+    marks = mark(summary, [c for c in TERMINAL_METRICS if c in summary])
+    names = {i: v for i, v in enumerate(VARIANTS)}
+    best = {c: {names[i] for i in rows} for c, rows in marks.best.items() if rows}
     assert best == {
-        "thruput": {"least_connections"},
-        "errors": {"least_connections"},
-        "p50": {"least_connections"},
-        "p99": {"power_of_two"},
-        "p99.9": {"power_of_two"},
-        "max": {"power_of_two"},
-        "queue": {"least_connections"},
-        "imbal": {"least_connections"},
+        "goodput": {"least_connections"},
+        "error_rate": {"least_connections"},
+        "latency_p50": {"least_connections"},
+        "latency_p99": {"least_connections"},
+        "latency_all_p99": {"least_connections"},
+        "latency_p999": {"least_connections"},
+        "latency_all_p999": {"least_connections"},
+        "latency_max": {"least_connections"},
+        "queue_mean": {"least_connections"},
+        "load_imbalance": {"least_connections"},
+        "wait_p99": {"least_connections"},
     }  # "util" has no better direction: never marked
+    # Error rates 0.04% .. 0.312% of 1.23M requests are all above least_connections'
+    # 0.01% beyond noise (power_of_two: z = 0.0003 / sqrt(0.00025 * 2 / 1.23M) ≈ 15),
+    # so least_connections is best everywhere and power_of_two flagged where fastest.
+    assert {names[i] for i in marks.failing_more} == set(VARIANTS) - {"least_connections"}
+    flagged = {c: {names[i] for i in rows} for c, rows in marks.flagged.items() if rows}
+    assert flagged == {
+        name: {"power_of_two"}
+        for name in ("latency_p99", "latency_all_p99", "latency_p999", "latency_all_p999")
+    } | {"latency_max": {"power_of_two"}}
 
 
-def test_best_is_bold() -> None:
-    console = Console(width=100, record=True, color_system="standard", force_terminal=True)
-    console.print(summary_table(typical_summary()))
+def test_best_is_bold_and_flags_are_explained() -> None:
+    summary = typical_summary()
+    console = Console(width=200, record=True, color_system="standard", force_terminal=True)
+    console.print(summary_table(summary, 200))
     styled = console.export_text(styles=True)
-    assert re.search(r"\x1b\[1m *1,240\*", styled)  # least_connections' throughput
+    assert re.search(r"\x1b\[1m *1,240\*", styled)  # least_connections' goodput
     assert not re.search(r"\x1b\[1m *1,234", styled)  # round_robin's is not best
+    text = render(summary, 200)
+    p99 = rows_by_variant(text)["power_of_two"][0]
+    assert f"598{FLAG_MARK}" in p99 and f"598{BEST_MARK}" not in p99
+    assert f"612{BEST_MARK}" in rows_by_variant(text)["least_connections"][0]
+    assert f"{FLAG_MARK} would be best, but fails more requests than least_connections" in text
 
 
-def test_narrow_terminal_drops_trailing_columns_not_names() -> None:
-    text = render(typical_summary(), width=60)
+def test_equal_error_rates_within_noise_do_not_guard() -> None:
+    summary = typical_summary()
+    summary["error_rate"] = [0.0010, 0.0011, 0.0010, 0.0011]  # z ≈ 2.4 at n = 1.2M: noise
+    text = render(summary, 200)
+    assert FLAG_MARK not in text
+    assert f"598{BEST_MARK}" in rows_by_variant(text)["power_of_two"][0]
+
+
+def test_narrow_terminal_splits_rather_than_drops() -> None:
+    scenario = {"events": [{"at": 60, "target": "web-1", "action": "crash"}]}
+    summary = typical_summary().assign(detect_down_mean=[6.0, 6.1, 6.0, 6.2])
+    summary["detect_up_mean"] = [2.0, 2.0, 2.1, 2.0]
+    text = render(summary, 60, scenario)
     assert max(len(line) for line in text.splitlines()) <= 60
     assert set(rows_by_variant(text)) == set(VARIANTS)
-    assert "p50" in text  # the first columns survive
+    for short in ("goodput", "errors", "p99", "detdown", "detup", "conn_err"):
+        assert short in text, short
+    assert len(rows_by_variant(text)["round_robin"]) >= 2  # continued below
+
+
+def test_scenario_names_its_metrics() -> None:
+    summary = typical_summary()
+    required, _ = terminal_columns(summary, {"report": {"metrics": ["queue_max"]}})
+    assert required == [*HEADLINE_METRICS, "queue_max"]
+    required, optional = terminal_columns(summary, {})
+    assert required == list(HEADLINE_METRICS)
+    assert optional[0] == "timeout_rate"  # an error kind that occurred comes first
+
+
+def test_labels_with_brackets_are_shown_whole() -> None:
+    summary = typical_summary().iloc[:2].copy()
+    summary["variant"] = ["retries=None", "max=3, retry_on=[rejected, timeout]"]
+    text = render(summary, 200)
+    assert "max=3, retry_on=[rejected, timeout]" in text
+    narrow = render(summary, 80)
+    assert "retry_on=[rejected, timeout]" in " ".join(narrow.split())
 
 
 def test_missing_and_unknown_columns() -> None:
@@ -132,23 +208,14 @@ def test_missing_and_unknown_columns() -> None:
     assert render(summary.iloc[0:0])  # no rows: still a table
 
 
-def test_best_rows_rules() -> None:
-    assert best_rows([3.0, 1.0, 2.0], "lower") == {1}
-    assert best_rows([3.0, 1.0, 3.0], "higher") == {0, 2}
-    assert best_rows([0.0, 0.0, 0.0], "lower") == set()  # all equal: nothing stands out
-    assert best_rows([float("nan"), 1.0, 2.0], "lower") == {1}
-    assert best_rows([1.0], "lower") == set()
-    assert best_rows([1.0, 2.0], None) == set()
-
-
 def test_describe_inference() -> None:
     assert describe("latency_p999").unit == "ms"
     assert describe("retry_rate").unit == "%" and describe("retry_rate").better == "lower"
     assert describe("latency_p75").better == "lower"
-    assert describe("throughput").better == "higher"
+    assert describe("goodput").better == "higher" and describe("throughput").better is None
     assert describe("utilization_mean").better is None
     assert describe("whatever").better is None
-    assert set(TERMINAL_METRICS) <= set(typical_summary().columns)
+    assert set(TERMINAL_METRICS) - OPTIONAL_METRICS <= set(typical_summary().columns)
 
 
 def test_format_number() -> None:
@@ -164,3 +231,27 @@ def test_format_number() -> None:
         "1,234,568",
         "-",
     ]
+
+
+def test_lbsim_report_reprints_the_summary_at_the_terminal_width(tmp_path: Path) -> None:
+    # A crash with health checks: the failure metrics are what the run is about.
+    data = cluster(duration="5m")
+    data["balancer"] = {"health_check": {"preset": "haproxy"}}
+    data["events"] = [{"at": "2m", "target": "web-1", "action": "crash", "for": "1m"}]
+    data["compare"] = {"balancer.algorithm": ["round_robin", "least_connections"]}
+    lbsim.run(data).save(tmp_path)
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--summary-only"])
+    assert result.exit_code == 0, result.output
+    for short in ("goodput", "errors", "p99", "detdown", "detup", "conn_err", "no_backe"):
+        assert short in result.output, short
+    assert not (tmp_path / "report.html").exists()  # --summary-only writes nothing
+    for width in (80, 200):
+        printed = subprocess.run(
+            [sys.executable, "-m", "lbsim", "report", str(tmp_path), "--summary-only"],
+            env={**os.environ, "COLUMNS": str(width)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert max(len(line) for line in printed.splitlines()) <= width
+        assert "least_connections" in printed and "detdown" in printed

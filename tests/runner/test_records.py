@@ -35,7 +35,7 @@ DATA = scenario(
         "compare": {"balancer.algorithm": ["random", "least_connections"]},
     },
 )
-PERCENTILES = [*percentiles("latency_"), *percentiles("wait_")]
+PERCENTILES = [*percentiles("latency_"), *percentiles("wait_"), *percentiles("latency_all_")]
 
 
 @pytest.fixture(scope="module")

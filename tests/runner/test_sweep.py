@@ -176,6 +176,27 @@ def test_bootstrap_is_used_for_percentiles_and_is_reproducible() -> None:
     assert (row["ci_low"], row["ci_high"]) == (2.0, 2.0)
 
 
+def test_interval_of_a_positive_quantity_never_goes_below_zero() -> None:
+    """Error rates 0, 0, 0, 0.02: mean 0.005, s = 0.01, so the t interval is
+    0.005 ± 3.18 · 0.01 / 2 = [-0.011, 0.021], impossible for a rate: with 4
+    replications (too few to bootstrap) it is clipped to [0, 0.021]. With
+    the same values 3 times over (n = 12) the bootstrap's resampled means lie
+    in [0, 0.02], the values' range."""
+    values = [0.0, 0.0, 0.0, 0.02]
+    runs = pd.DataFrame({"point": 0, "variant": "a", "metric": "error_rate", "value": values})
+    row = confidence_intervals(runs).iloc[0]
+    half = stats.t.ppf(0.975, 3) * 0.01 / 2
+    assert row["ci_method"] == "t, clipped at 0"
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.0, 0.005 + half))
+    many = pd.DataFrame({"point": 0, "variant": "a", "metric": "error_rate", "value": values * 3})
+    row = confidence_intervals(many).iloc[0]
+    assert row["ci_method"] == "bootstrap"
+    assert 0.0 <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= 0.02
+    signed = runs.assign(value=[-0.01, 0.0, 0.0, 0.02])  # may be negative: t stays
+    row = confidence_intervals(signed).iloc[0]
+    assert row["ci_method"] == "t" and row["ci_low"] < -0.01
+
+
 def test_merged_histogram_counts_every_ok_request() -> None:
     result = run_sweep(SMALL, replications=2, jobs=1)
     ok = result.runs[result.runs["metric"] == "ok"]

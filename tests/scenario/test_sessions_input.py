@@ -63,3 +63,12 @@ def test_the_store_cannot_be_drained(tmp_path: Path) -> None:
     code, err = validate(tmp_path, text)
     assert code == 2
     assert "s.yaml:10:" in err and "can only crash" in err
+
+
+def test_sessions_with_connections_are_refused(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "  sessions: {requests: 5, think: 1s}\n",
+        "  sessions: {requests: 5, think: 1s}\n  connections: {keepalive: {requests: 10}}\n",
+    )
+    code, err = validate(tmp_path, text)
+    assert code == 2 and "s.yaml:3:1: clients: `sessions` do not work with `connections`" in err

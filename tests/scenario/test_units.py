@@ -19,6 +19,12 @@ from lbsim.scenario.units import format_duration, parse_duration, parse_rate
         ("7", 7.0),
         (" 2 m ", 120),
         ("1e3ms", 1.0),
+        ("4m30s", 4 * 60 + 30),
+        ("1h30m", 90 * 60),
+        ("1h2m3s", 3600 + 2 * 60 + 3),
+        ("2s500ms", 2.5),
+        ("1d12h", 36 * 3600),
+        (" 1m 30s ", 90),
     ],
 )
 def test_durations(text: object, seconds: float) -> None:
@@ -41,7 +47,11 @@ def test_rates(text: object, per_second: float) -> None:
     assert parse_rate(text) == pytest.approx(per_second)
 
 
-@pytest.mark.parametrize("bad", ["fast", "10 minutes", "5x", "", True, None, [1], "1/s"])
+@pytest.mark.parametrize(
+    "bad",
+    # the compound ones: units out of order, repeated, or a part without a unit
+    ["fast", "10 minutes", "5x", "", True, None, [1], "1/s", "30s4m", "1m1m", "1m30", "-1m-30s"],
+)
 def test_malformed_durations(bad: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)

@@ -59,7 +59,7 @@ class ClientSideWrrParams(Params):
     )
     error_utilization_penalty: float = Field(default=1.0, ge=0, description="Envoy: 1.0")
     report_period: float = Field(
-        default=1.0, gt=0, description="seconds between the servers' load reports"
+        default=1.0, ge=0.001, description="seconds between the servers' load reports"
     )
 
 

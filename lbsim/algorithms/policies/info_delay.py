@@ -35,7 +35,7 @@ from lbsim.algorithms.policies import Clocked, Periodic
 class InfoDelay(base.Params):
     info_delay: float | None = Field(
         default=None,
-        gt=0,
+        ge=0.001,
         description="seconds; the policy sees load counts as snapshots refreshed this often "
         "(none: current counts)",
     )

@@ -41,8 +41,9 @@ from lbsim.report.plots.common import (
     variant_colors,
     variant_names,
 )
+from lbsim.report.plots.health import health_over_time
 from lbsim.report.plots.latency import latency_cdf, latency_over_time
-from lbsim.report.plots.levels import errors_over_time, health_over_time, queue_depth
+from lbsim.report.plots.levels import errors_over_time, queue_depth
 from lbsim.report.plots.servers import server_load
 from lbsim.report.plots.titles import CAPTIONS, TITLES
 
@@ -57,6 +58,7 @@ __all__ = [
     "errors_over_time",
     "figures",
     "format_seconds",
+    "has_data",
     "health_over_time",
     "latency_cdf",
     "latency_over_time",
@@ -76,6 +78,32 @@ PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
 }
 
 
+def has_data(name: str, result: ResultLike) -> bool:
+    """Whether plot ``name`` would show anything: no latency plots without
+    per-request rows, no error plot without errors, no health plot when
+    every server stayed up and in rotation throughout."""
+    requests, series = result.requests, result.timeseries
+    if name in ("latency_cdf", "latency_over_time"):
+        return "status" in requests.columns and bool((requests["status"] == "ok").any())
+    if name == "errors_over_time":
+        return "status" in requests.columns and bool((requests["status"] != "ok").any())
+    if name == "health_over_time":
+        changed = [
+            col
+            for frame, col in ((series, "up"), (series, "healthy"))
+            if col in frame.columns and not frame[col].fillna(True).astype(bool).all()
+        ]
+        balancers = getattr(result, "balancers", None)
+        if balancers is not None and "in_rotation" in balancers.columns and len(balancers):
+            per_lb = balancers.groupby(["variant", "balancer"], observed=True)["in_rotation"]
+            changed += ["in_rotation"] if bool((per_lb.nunique() > 1).any()) else []
+        return bool(changed) or not result.events.empty
+    if name == "server_load":
+        return not (requests.empty and series.empty)
+    return not series.empty
+
+
 def figures(result: ResultLike) -> dict[str, Figure]:
-    """Every plot of ``result``, by name (the order of the report)."""
-    return {name: build(result) for name, build in PLOTS.items()}
+    """Every plot of ``result`` that has something to show, by name (the
+    order of the report)."""
+    return {name: build(result) for name, build in PLOTS.items() if has_data(name, result)}

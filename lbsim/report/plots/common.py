@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -87,7 +88,7 @@ PERCENTILES: tuple[tuple[str, float, LineStyleType], ...] = (
     ("p99.9", 0.999, ":"),
 )
 
-_MAX_EVENT_LABELS = 20
+_MAX_EVENT_LABELS = 16
 _MAX_CDF_POINTS = 2000
 _MAX_SERIES_POINTS = 200
 _NICE_WINDOWS = (
@@ -200,21 +201,40 @@ def _time_axis(ax: Axes, lo: float, hi: float) -> None:
     ax.set_xlabel(f"simulated time ({unit})", fontsize="small")
 
 
+_LEGEND_WRAP = 36  # characters per legend line
+_SIDE_LEGEND_MAX = 22  # longer labels (or many of them) go below the plot
+
+
 def _legend(
     fig: Figure,
     names: Sequence[str],
     colors: Mapping[str, str],
     styles: Sequence[tuple[str, LineStyleType]] = (),
 ) -> None:
-    handles: list[Artist] = [Line2D([], [], color=colors[n], linewidth=2, label=n) for n in names]
+    """The variants' colours (and line styles) in one legend: at the right
+    for a few short names, else below the axes in as many columns as fit,
+    long names wrapped, so the axes keep their width."""
+    handles: list[Artist] = [
+        Line2D([], [], color=colors[n], linewidth=2, label=_wrap(n)) for n in names
+    ]
     handles += [Line2D([], [], color="#444444", linestyle=ls, label=lbl) for lbl, ls in styles]
-    if handles:
-        fig.legend(
-            handles=handles,
-            loc="outside right upper",
-            frameon=False,
-            fontsize="small",
-        )
+    if not handles:
+        return
+    longest = max(len(n) for n in [*names, *(lbl for lbl, _ in styles)])
+    if longest <= _SIDE_LEGEND_MAX and len(names) <= 8:
+        fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize="small")
+        return
+    chars = fig.get_figwidth() * 13  # "small" text, characters per inch of width
+    columns = max(1, min(len(handles), int(chars // (min(longest, _LEGEND_WRAP) + 6))))
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=columns, frameon=False,
+        fontsize="small",
+    )  # fmt: skip
+
+
+def _wrap(label: str) -> str:
+    """A long variant label on several lines, broken after commas or spaces."""
+    return "\n".join(textwrap.wrap(label, _LEGEND_WRAP, break_on_hyphens=False)) or label
 
 
 def _new_figure(title: str, width: float, height: float) -> Figure:
@@ -253,20 +273,27 @@ def _first_workload(result: ResultLike) -> FloatArray:
 
 
 def _time_range(result: ResultLike) -> tuple[float, float]:
-    """The x-range shared by every time plot, in seconds of simulated time."""
+    """The x-range shared by every time plot, in seconds of simulated time:
+    from the first sample or arrival to the last measured arrival (the
+    scenario's ``duration`` without per-request rows), not the end of the drain."""
     lows: list[float] = []
-    highs: list[float] = []
     for frame, col in ((result.requests, "arrival"), (result.timeseries, "time")):
         values = _column(frame, col)
         values = values[np.isfinite(values)]
         if values.size:
             lows.append(float(values.min()))
-            highs.append(float(values.max()))
+    arrivals = _column(result.requests, "arrival")
+    arrivals = arrivals[np.isfinite(arrivals)]
     duration = result.meta.get("duration")
-    if isinstance(duration, int | float) and duration > 0:
-        highs.append(float(duration))
+    if arrivals.size:
+        hi = float(arrivals.max())
+    elif isinstance(duration, int | float) and duration > 0:
+        hi = float(duration)
+    else:
+        times = _column(result.timeseries, "time")
+        times = times[np.isfinite(times)]
+        hi = float(times.max()) if times.size else 1.0
     lo = min(lows) if lows else 0.0
-    hi = max(highs) if highs else lo + 1.0
     return lo, hi if hi > lo else lo + 1.0
 
 
@@ -284,9 +311,6 @@ def _windows(result: ResultLike, per_window: float, lo_n: int, hi_n: int) -> Flo
         return np.empty(0)
     start = float(arrivals.min())
     end = float(arrivals.max())
-    duration = result.meta.get("duration")
-    if isinstance(duration, int | float) and duration > start:
-        end = max(end, float(duration))
     span = max(end - start, 1e-9)
     target = min(max(arrivals.size / per_window, lo_n), hi_n)
     width = _nice_window(span / target)

@@ -23,7 +23,6 @@ from lbsim.report.plots.common import (
     _legend,
     _new_figure,
     _ok_latencies,
-    _plain,
     _steps,
     _style,
     _windowed_quantiles,
@@ -75,7 +74,7 @@ def latency_cdf(result: ResultLike) -> Figure:
     ticks = [t for t in (0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999) if t <= top]
     ax.set_ylim(0.01, top)
     ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"p{_plain(v * 100)}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: percentile_label(v)))
     ax.yaxis.set_minor_locator(NullLocator())
     if all_x:
         ax.set_xlim(min(all_x) / 1.2, max(all_x) * 1.2)
@@ -84,6 +83,11 @@ def latency_cdf(result: ResultLike) -> Figure:
     ax.set_ylabel("fraction of requests at or below", fontsize="small")
     _legend(fig, names, colors)
     return fig
+
+
+def percentile_label(fraction: float) -> str:
+    """``p50``, ``p99.9``, ``p99.999``: every digit that tells two ticks apart."""
+    return "p" + f"{fraction * 100:.6f}".rstrip("0").rstrip(".")
 
 
 def latency_over_time(result: ResultLike) -> Figure:

@@ -1,8 +1,6 @@
-"""Levels over time: queue depth, servers up and in rotation, errors by kind."""
+"""Levels over time: queue depth and errors by kind."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pandas as pd
@@ -81,52 +79,6 @@ def _thin(
     frame = pd.DataFrame({"bin": idx, "t": times, "mean": mean, "max": peak})
     agg = frame.groupby("bin").mean()
     return agg["t"].to_numpy(float), agg["mean"].to_numpy(float), agg["max"].to_numpy(float)
-
-
-def health_over_time(result: ResultLike) -> Figure:
-    """Servers up (truth, solid) and servers in rotation (dashed) over time.
-
-    "In rotation" is what a balancer believes: the backends it would route
-    to. With several balancer instances each has its own dashed line (its
-    own health checks; a dead instance routes nowhere). The gap between the
-    lines after a failure is the detection delay.
-    """
-    names = variant_names(result)
-    colors = variant_colors(names)
-    fig, (ax,), rate = _time_figure(TITLES["health_over_time"], 1)
-    series = _by_variant(result.timeseries)
-    views = _by_variant(getattr(result, "balancers", pd.DataFrame()))
-    for name in names:
-        frame = series.get(name, pd.DataFrame())
-        if frame.empty or "up" not in frame.columns:
-            times, up = np.empty(0), np.empty(0)
-        else:
-            per_time = frame.assign(up=frame["up"].astype(float)).groupby("time")["up"].sum()
-            times, up = per_time.index.to_numpy(float), per_time.to_numpy(float)
-        ax.plot(times, up, color=colors[name], linewidth=1.4, label=name, gid="up")
-        view = views.get(name, pd.DataFrame())
-        if view.empty:  # no per-balancer samples: the sum of beliefs over servers
-            healthy = frame.groupby("time")["healthy"].sum() if not frame.empty else pd.Series()
-            lines = {"balancer": (healthy.index.to_numpy(float), healthy.to_numpy(float))}
-        else:
-            lines = {
-                str(lb): (group["time"].to_numpy(float), group["in_rotation"].to_numpy(float))
-                for lb, group in view.groupby("balancer", sort=True, observed=True)
-            }
-        for style, (lb, (x, y)) in zip(itertools.cycle(("--", ":", "-.")), lines.items()):
-            ax.plot(
-                x,
-                y,
-                color=colors[name],
-                linewidth=1.0,
-                linestyle=style,
-                label=name,
-                gid=f"in_rotation:{lb}",
-            )
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("servers", fontsize="small")
-    styles: list[tuple[str, LineStyleType]] = [("up (truth)", "-"), ("in rotation", "--")]
-    return _finish_time_figure(fig, result, [ax], rate, names, colors, styles)
 
 
 def errors_over_time(result: ResultLike) -> Figure:

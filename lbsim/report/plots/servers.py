@@ -39,12 +39,37 @@ def _server_order(result: ResultLike) -> list[str]:
     return names + sorted(extra, key=natural)
 
 
+def _workers(servers: list[dict[str, object]]) -> dict[str, float]:
+    return {
+        str(s["name"]): float(s.get("workers") or math.nan)  # type: ignore[arg-type]
+        for s in servers
+        if s.get("name")
+    }
+
+
+def measured_samples(result: ResultLike) -> pd.DataFrame:
+    """Time-series rows in the measured window [warm-up, duration)."""
+    samples = result.timeseries
+    if "time" not in samples.columns or samples.empty:
+        return samples
+    lo, hi = result.meta.get("warmup"), result.meta.get("duration")
+    keep = np.ones(len(samples), dtype=bool)
+    if isinstance(lo, int | float):
+        keep &= (samples["time"] >= lo).to_numpy()
+    if isinstance(hi, int | float):
+        keep &= (samples["time"] < hi).to_numpy()
+    return samples[keep] if keep.any() else samples
+
+
 def server_load(result: ResultLike) -> Figure:
     """Requests sent to each server and its utilisation, grouped by variant.
 
     Utilisation is the time-average of ``in_service / workers`` over the
-    samples after warm-up (``workers`` from ``meta["servers"]``; for a
-    server missing there, the most it was ever seen serving at once).
+    samples of the measured window, warm-up to ``duration`` (the window of the
+    summary's ``utilization_mean``; the drain after it would dilute it).
+    ``workers`` come from the variant's servers in ``meta["variants"]`` (a
+    variant may change them), else ``meta["servers"]``; for a server missing there,
+    the most it was ever seen serving at once.
     """
     names = variant_names(result)
     colors = variant_colors(names)
@@ -56,15 +81,12 @@ def server_load(result: ResultLike) -> Figure:
     for ax in (ax_req, ax_util):
         _style(ax)
         ax.grid(False, axis="x")
-    workers = {
-        str(s["name"]): float(s.get("workers") or math.nan)
-        for s in result.meta.get("servers") or []
-        if s.get("name")
+    base_workers = _workers(result.meta.get("servers") or [])
+    own_workers = {
+        str(v.get("name")): _workers(v.get("servers") or [])
+        for v in result.meta.get("variants") or []
     }
-    samples = result.timeseries
-    warmup = result.meta.get("warmup")
-    if isinstance(warmup, int | float) and "time" in samples and (samples["time"] >= warmup).any():
-        samples = samples[samples["time"] >= warmup]
+    samples = measured_samples(result)
     req_groups, ts_groups = _by_variant(result.requests), _by_variant(samples)
     x = np.arange(len(servers), dtype=float)
     width = 0.8 / max(len(names), 1)
@@ -87,7 +109,7 @@ def server_load(result: ResultLike) -> Figure:
                 if s not in per_server.index:
                     util.append(math.nan)
                     continue
-                slots = workers.get(s, math.nan)
+                slots = own_workers.get(name, base_workers).get(s, math.nan)
                 if not slots > 0:
                     slots = max(float(per_server.loc[s, "max"]), 1.0)
                 util.append(float(per_server.loc[s, "mean"]) / slots * 100)

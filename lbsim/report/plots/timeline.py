@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -72,9 +73,8 @@ def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
     _time_axis(ax, lo, hi)
 
 
-def _event_marks(result: ResultLike, colors: Mapping[str, str]) -> list[tuple[float, str, str]]:
+def _event_marks(events: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[float, str, str]]:
     """(time, label, colour) per distinct event; grey if every variant had it."""
-    events = result.events
     if events.empty or "time" not in events.columns:
         return []
     everyone = set(colors)
@@ -100,13 +100,19 @@ def _event_marks(result: ResultLike, colors: Mapping[str, str]) -> list[tuple[fl
 
 
 def _draw_events(
-    marks: Sequence[tuple[float, str, str]], axes: Sequence[Axes], label_on: Axes
+    marks: Sequence[tuple[float, str, str]], axes: Sequence[Axes], label_on: Axes | None
 ) -> None:
     """A dashed line per event on every axes; labels on ``label_on`` only.
 
     Events closer together than ~2% of the x-range would overprint each
-    other, so they share one label ("crash web-1 +2 more").
+    other, so they share one label ("crash web-1 +2 more"). Past
+    ``_MAX_EVENT_LABELS`` events the lines would hide the data: a rug of
+    short ticks along the bottom of each axes and a count stand for them
+    (the report's event table lists them). ``label_on=None``: lines only.
     """
+    if len(marks) > _MAX_EVENT_LABELS:
+        _event_rug(marks, axes, label_on)
+        return
     for time, _text, color in marks:
         for ax in axes:
             ax.axvline(
@@ -119,6 +125,8 @@ def _draw_events(
                 label="_event",
                 gid="event",
             )
+    if label_on is None:
+        return
     lo, hi = label_on.get_xlim()
     close = (hi - lo) * 0.02
     clusters: list[list[tuple[float, str, str]]] = []
@@ -127,7 +135,7 @@ def _draw_events(
             clusters[-1].append(mark)
         else:
             clusters.append([mark])
-    for cluster in clusters[:_MAX_EVENT_LABELS]:
+    for cluster in clusters:
         time, text, color = cluster[0]
         more = f" +{len(cluster) - 1} more" if len(cluster) > 1 else ""
         label_on.text(
@@ -143,17 +151,34 @@ def _draw_events(
             gid="event_label",
             bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.3},
         )
-    if len(clusters) > _MAX_EVENT_LABELS:
-        label_on.text(
-            1.0,
-            1.01,
-            f"{len(marks)} events, the first {_MAX_EVENT_LABELS} groups labelled",
-            transform=label_on.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=7,
-            color=EVENT_COLOR,
-        )
+
+
+def _event_rug(
+    marks: Sequence[tuple[float, str, str]], axes: Sequence[Axes], label_on: Axes | None
+) -> None:
+    """Many events as a rug (a short tick per event at the bottom) and a count."""
+    for ax in axes:
+        for color in dict.fromkeys(color for _, _, color in marks):
+            times = [time for time, _, c in marks if c == color]
+            ax.vlines(
+                times, 0, 0.05, transform=ax.get_xaxis_transform(), colors=color,
+                linewidth=0.8, alpha=0.8, zorder=1.5, label="_event", gid="event_rug",
+            )  # fmt: skip
+    if label_on is None:
+        return
+    kinds = Counter(text.split(" ", 1)[0] for _, text, _ in marks)
+    counts = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    label_on.text(
+        1.0,
+        1.01,
+        f"{len(marks)} events ({counts}): ticks along the bottom",
+        transform=label_on.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color=EVENT_COLOR,
+        gid="event_count",
+    )
 
 
 def _shade_warmup(result: ResultLike, axes: Sequence[Axes], lo: float) -> None:
@@ -187,6 +212,6 @@ def _finish_time_figure(
     lo, hi = _time_range(result)
     _arrival_panel(rate, result, lo, hi)
     _shade_warmup(result, [*main, rate], lo)
-    _draw_events(_event_marks(result, colors), [*main, rate], label_on=main[0])
+    _draw_events(_event_marks(result.events, colors), [*main, rate], label_on=main[0])
     _legend(fig, names, colors, styles)
     return fig

@@ -15,9 +15,10 @@ from pydantic import (
 )
 
 from lbsim import algorithms
-from lbsim.scenario import labels
+from lbsim.scenario import labels, numbers
 from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
+from lbsim.scenario.models.connections import ConnectionLimits
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
 from lbsim.scenario.models.sessions import Sticky
@@ -41,6 +42,9 @@ class AlgorithmChoice(BaseModel):
             known = ", ".join(algorithms.available())
             hint = did_you_mean(self.name, list(algorithms.available()))
             raise ValueError(f"unknown algorithm {self.name!r}{hint} (known: {known})") from None
+        wrong = numbers.problems(spec.params, self.model_extra or {})
+        if wrong:
+            raise ValueError(f"{self.name}: {'; '.join(wrong)}")
         try:
             spec.params.model_validate(self.model_extra or {})
         except ValidationError as err:
@@ -61,8 +65,14 @@ class AlgorithmChoice(BaseModel):
 
 def _algorithm_schema() -> dict[str, Any]:
     names = list(algorithms.BUILTIN_NAMES)
-    described = {"type": "string", "examples": names, "description": "a registered algorithm"}
+    described = {
+        "type": "string",
+        "enum": names,
+        "description": "a built-in algorithm (`lbsim algorithms` lists them; a plugin's name "
+        "is accepted too, but only `lbsim schema` run where it is installed lists it)",
+    }
     return {
+        "description": "balancing algorithm: a name, or {name: ..., its own parameters}",
         "anyOf": [
             described,
             {
@@ -72,7 +82,7 @@ def _algorithm_schema() -> dict[str, Any]:
                 "additionalProperties": True,
                 "description": "name plus the algorithm's own parameters",
             },
-        ]
+        ],
     }
 
 
@@ -83,10 +93,21 @@ class SlowStart(Frozen):
     (slow_start docs); ``haproxy``: ``(16·t + window)/window`` sixteenths, at
     each health check (server.c); ``alb``: linear from 0."""
 
-    preset: Literal["envoy", "haproxy", "alb"] = "envoy"
+    preset: Literal["envoy", "haproxy", "alb"] = Field(
+        default="envoy", description="whose ramp: envoy, haproxy or alb"
+    )
     window: PositiveDuration
-    aggression: float = Field(default=1.0, gt=0)
-    min_weight_percent: float = Field(default=10.0, ge=0, le=100)
+    aggression: float = Field(
+        default=1.0,
+        gt=0,
+        description="Envoy aggression: 1 is a linear ramp, larger is faster at first",
+    )
+    min_weight_percent: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="Envoy min_weight_percent: the ramp never starts below this % of the weight",
+    )
 
 
 class Subset(Frozen):
@@ -96,7 +117,9 @@ class Subset(Frozen):
     shared ring)."""
 
     size: int = Field(ge=1, le=1_000_000, description="hosts per balancer instance")
-    mode: Literal["deterministic", "random", "aperture"] = "deterministic"
+    mode: Literal["deterministic", "random", "aperture"] = Field(
+        default="deterministic", description="how each instance's subset is chosen"
+    )
 
 
 class Balancer(Frozen):
@@ -105,11 +128,16 @@ class Balancer(Frozen):
     algorithm: Annotated[
         AlgorithmChoice, BeforeValidator(labels.algorithm_name), WithJsonSchema(_algorithm_schema())
     ] = AlgorithmChoice(name="round_robin")
-    health_check: HealthCheck | None = None
+    health_check: HealthCheck | None = Field(
+        default=None,
+        description="active health checks (default: none, every server always in rotation)",
+    )
     passive: PassiveCheck | None = Field(
         default=None, description="passive checks: outlier detection from real traffic"
     )
-    slow_start: SlowStart | None = None
+    slow_start: SlowStart | None = Field(
+        default=None, description="ramp a (re)entering server's weight up over a window"
+    )
     connect_timeout: PositiveDuration = Field(
         default=5.0,
         description="a request sent to a server that is down fails (conn_error) after this "
@@ -148,6 +176,16 @@ class Balancer(Frozen):
         default=None,
         description="session persistence: {cookie: NAME} (any algorithm) or source_ip "
         "(a hashing algorithm keyed on the client address)",
+    )
+    layer: Literal[4, 7] = Field(
+        default=7,
+        description="4: a host is picked per connection, every request on it follows, and "
+        "the load an algorithm sees is open connections (HAProxy mode tcp, NGINX stream); "
+        "7: a host per request, the load is requests in flight (HAProxy mode http, Envoy, "
+        "NGINX http). Matters with clients.connections",
+    )
+    connections: ConnectionLimits | None = Field(
+        default=None, description="max lifetime and draining of open connections"
     )
 
     @model_validator(mode="after")

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import Field, model_validator
 
-from lbsim.scenario.dists import Distribution, Duration, Frozen, PositiveDuration
+from lbsim.scenario.dists import (
+    Distribution,
+    Duration,
+    Frozen,
+    PositiveDuration,
+    PositiveRate,
+    Rate,
+)
+from lbsim.scenario.models.connections import Connections
 from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
 from lbsim.scenario.models.sessions import Sessions
-from lbsim.scenario.units import parse_rate
-
-_RATE_SCHEMA = {
-    "anyOf": [
-        {"type": "number"},
-        {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*(k|M)?\s*(/\s*(s|m|h))?\s*$"},
-    ],
-    "description": "events per second, or with a unit: 800/s, 10k/s, 90/m",
-}
-Rate = Annotated[float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(ge=0)]
-PositiveRate = Annotated[
-    float, BeforeValidator(parse_rate), WithJsonSchema(_RATE_SCHEMA), Field(gt=0)
-]
 
 
 class RatePoint(Frozen):
     """One corner of a piecewise-linear arrival-rate profile."""
 
-    at: Duration
-    rate: Rate
+    at: Duration = Field(description="time of this corner of the profile")
+    rate: Rate = Field(description="arrival rate at that time")
 
 
 class Arrivals(Frozen):
@@ -37,9 +32,18 @@ class Arrivals(Frozen):
     at a constant ``rate`` or along a piecewise-linear ``profile`` (the rate is
     interpolated between points and held after the last one)."""
 
-    process: Literal["poisson", "deterministic"] = "poisson"
-    rate: PositiveRate | None = None
-    profile: tuple[RatePoint, ...] | None = Field(default=None, min_length=1)
+    process: Literal["poisson", "deterministic"] = Field(
+        default="poisson",
+        description="poisson: random, exponential gaps; deterministic: evenly spaced",
+    )
+    rate: PositiveRate | None = Field(
+        default=None, description="constant arrival rate (give `rate` or `profile`)"
+    )
+    profile: tuple[RatePoint, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="piecewise-linear rate: points {at, rate}, interpolated, held after the last",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> Arrivals:
@@ -65,8 +69,15 @@ class Nat(Frozen):
     """A share of the clients hidden behind a few NAT gateways: they share
     the gateways' addresses, which is what makes IP hashing lopsided."""
 
-    gateways: int = Field(default=1, ge=1)
-    fraction: float = Field(default=0.5, gt=0, le=1)
+    gateways: int = Field(
+        default=1,
+        ge=1,
+        le=2**24,
+        description="NAT gateways: the addresses the hidden clients share",
+    )
+    fraction: float = Field(
+        default=0.5, gt=0, le=1, description="share of the clients behind the gateways"
+    )
 
 
 class Clients(Frozen):
@@ -74,14 +85,22 @@ class Clients(Frozen):
     long clients wait and retry (timeouts include all retries, as Envoy's
     route timeout does)."""
 
-    count: int = Field(default=1000, ge=1, le=10_000_000)
+    count: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000_000,
+        description="distinct clients (each with its own address, for hashing)",
+    )
     subnets: int | None = Field(
         default=None,
         ge=1,
+        le=2**24,  # the /24 networks of IPv4
         description="distinct /24 networks the clients come from (default: one per client)",
     )
-    nat: Nat | None = None
-    arrivals: Arrivals
+    nat: Nat | None = Field(
+        default=None, description="a share of the clients behind a few NAT gateways"
+    )
+    arrivals: Arrivals = Field(description="when requests arrive")
     service: Distribution = Field(description="service demand in seconds on a speed-1 server")
     timeout: PositiveDuration | None = Field(
         default=None, description="overall: the client gives up (status timeout)"
@@ -89,7 +108,7 @@ class Clients(Frozen):
     per_try_timeout: PositiveDuration | None = Field(
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
-    retries: Retries | None = None
+    retries: Retries | None = Field(default=None, description="client retries (default: none)")
     rtt: Distribution | None = Field(
         default=None,
         description="network round trip of each attempt, added when the answer travels back "
@@ -99,11 +118,24 @@ class Clients(Frozen):
         default=None,
         description="closed-loop users: each arrival starts a session of requests with think times",
     )
-    hedge: Hedge | None = None
-    fanout: Fanout | None = None
+    connections: Connections | None = Field(
+        default=None,
+        description="connections carry many requests (keep-alive, HTTP/2, WebSockets); "
+        "none: every request is its own connection",
+    )
+    hedge: Hedge | None = Field(
+        default=None, description="send a backup copy of a request not answered in time"
+    )
+    fanout: Fanout | None = Field(
+        default=None, description="each request is several calls, answered at a quorum"
+    )
 
     @model_validator(mode="after")
     def _one_pattern(self) -> Clients:
         if self.hedge is not None and self.fanout is not None:
             raise ValueError("give at most one of `hedge` or `fanout`")
+        if self.connections is not None and (self.hedge is not None or self.fanout is not None):
+            raise ValueError("`hedge` and `fanout` do not work with `connections` yet")
+        if self.connections is not None and self.sessions is not None:
+            raise ValueError("`sessions` do not work with `connections` yet")
         return self

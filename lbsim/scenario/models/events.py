@@ -21,14 +21,20 @@ class Crashes(Frozen):
     """Random crash/repair of each server of a pool: up for ``mtbf``, down for
     ``mttr``, alternating (a bare duration means exponential with that mean)."""
 
-    mtbf: RandomDuration
-    mttr: RandomDuration
+    mtbf: RandomDuration = Field(
+        description="time up between crashes: a duration (exponential mean) or a distribution"
+    )
+    mttr: RandomDuration = Field(
+        description="time down per crash: a duration (exponential mean) or a distribution"
+    )
 
 
 class Faults(Frozen):
     """Random failures of each server of a pool."""
 
-    crash: Crashes | None = None
+    crash: Crashes | None = Field(
+        default=None, description="random crashes of each server of the pool"
+    )
 
 
 Action = Literal["crash", "recover", "slow", "error_rate", "hang", "drain", "undrain", "set_weight"]
@@ -48,12 +54,21 @@ class TimelineEvent(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     at: Duration
-    target: str
-    action: Action
-    for_: PositiveDuration | None = Field(default=None, alias="for")
-    factor: float | None = Field(default=None, gt=0)
-    rate: float | None = Field(default=None, ge=0, le=1)
-    weight: int | None = Field(default=None, ge=1, le=256)
+    target: str = Field(description="a server (web-3) or a balancer instance (lb-0)")
+    action: Action = Field(description="what happens to the target")
+    for_: PositiveDuration | None = Field(
+        default=None, alias="for", description="until it reverts (default: for good)"
+    )
+    factor: float | None = Field(
+        default=None, gt=0, description="slow: service takes this many times longer"
+    )
+    rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="error_rate: share of requests answered with a server error",
+    )
+    weight: int | None = Field(default=None, ge=1, le=256, description="set_weight: the new weight")
 
     @model_validator(mode="after")
     def _parameters(self) -> TimelineEvent:

@@ -38,7 +38,9 @@ class HealthCheck(Frozen):
     ``*_interval`` fields of Envoy's ``health_check.proto``).
     """
 
-    preset: Literal["alb", "haproxy", "envoy"] = "alb"
+    preset: Literal["alb", "haproxy", "envoy"] = Field(
+        default="alb", description="whose defaults and rules: alb, haproxy or envoy"
+    )
     interval: PositiveDuration | None = Field(default=None, description="between probes")
     timeout: PositiveDuration | None = Field(default=None, description="a probe fails after this")
     unhealthy_threshold: int | None = Field(default=None, ge=1, description="HAProxy `fall`")

@@ -23,8 +23,13 @@ class Backoff(Frozen):
     with previous = base before the first retry."""
 
     base: PositiveDuration = 0.025
-    max: PositiveDuration | None = None
-    jitter: Literal["envoy", "none", "full", "equal", "decorrelated"] = "envoy"
+    max: PositiveDuration | None = Field(
+        default=None, description="longest back-off (default: 10 × base, as Envoy)"
+    )
+    jitter: Literal["envoy", "none", "full", "equal", "decorrelated"] = Field(
+        default="envoy",
+        description="how the wait is drawn (see Backoff): envoy, none, full, equal, decorrelated",
+    )
 
     @property
     def cap(self) -> float:
@@ -35,8 +40,15 @@ class RetryBudget(Frozen):
     """Envoy's retry budget: retries in flight may not exceed ``percent`` of
     the active requests, but ``min_concurrency`` are always allowed."""
 
-    percent: float = Field(default=20.0, ge=0, le=100)
-    min_concurrency: int = Field(default=3, ge=0)
+    percent: float = Field(
+        default=20.0,
+        ge=0,
+        le=100,
+        description="retries in flight at most this % of the active requests",
+    )
+    min_concurrency: int = Field(
+        default=3, ge=0, description="retries always allowed up to this many in flight"
+    )
 
 
 class Retries(Frozen):
@@ -47,8 +59,13 @@ class Retries(Frozen):
         default=("conn_error", "server_error", "rejected", "timeout"),
         description="outcomes that are retried (Envoy 5xx, reset, connect-failure)",
     )
-    backoff: Backoff = Backoff()
-    budget: RetryBudget | None = None
+    backoff: Backoff = Field(
+        default=Backoff(), description="wait between attempts (Envoy back-off)"
+    )
+    budget: RetryBudget | None = Field(
+        default=None,
+        description="cap on retries as a share of active requests (Envoy retry budget)",
+    )
     redispatch: bool | Literal["last"] = Field(
         default=True,
         description="true: every retry is balanced anew (Envoy); last: retries go to the "

@@ -13,6 +13,7 @@ from lbsim.scenario.models.balancer import Balancer
 from lbsim.scenario.models.clients import Clients
 from lbsim.scenario.models.events import TimelineEvent
 from lbsim.scenario.models.recovery import Recovery
+from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.servers import Name, ServerPool
 from lbsim.scenario.models.sessions import STORE_ACTIONS, Cookie, SessionStore
 from lbsim.scenario.models.sweep import Sweep
@@ -23,8 +24,15 @@ class Scenario(Frozen):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="lbsim scenario")
 
-    name: Name = "scenario"
-    seed: int = Field(default=0, ge=0)
+    name: Name = Field(
+        default="scenario",
+        description="names the report and the default output folder (reports/<name>)",
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="root seed of every random stream: the same seed gives the same results",
+    )
     duration: PositiveDuration = Field(description="arrivals stop after this much simulated time")
     warmup: Duration = Field(default=0.0, description="requests arriving earlier are not measured")
     drain: Duration | None = Field(
@@ -40,18 +48,25 @@ class Scenario(Frozen):
         description="per-request rows kept: all, a deterministic sample (every 100th request) "
         "or none (summaries, latency histograms and time series only)",
     )
-    clients: Clients
-    balancer: Balancer = Balancer()
-    servers: tuple[ServerPool, ...] = Field(min_length=1)
+    clients: Clients = Field(description="who sends requests, when, and what each costs")
+    balancer: Balancer = Field(
+        default=Balancer(), description="the load balancer in front of the servers"
+    )
+    servers: tuple[ServerPool, ...] = Field(min_length=1, description="server pools, at least one")
     session_store: SessionStore | None = Field(
         default=None, description="shared session state: a station every request visits"
     )
     compare: dict[str, list[Any]] | None = Field(
         default=None, description="dotted path -> values; every combination is a variant"
     )
-    sweep: Sweep | None = None
+    sweep: Sweep | None = Field(default=None, description="grid and replications for `lbsim sweep`")
     events: tuple[TimelineEvent, ...] = Field(default=(), description="scripted timeline")
-    recovery: Recovery | None = None
+    report: Report = Field(
+        default=Report(), description="what the summary table shows (default: from what is enabled)"
+    )
+    recovery: Recovery | None = Field(
+        default=None, description="when a trigger acts, so the summary can time the recovery"
+    )
 
     @field_validator("events")
     @classmethod
@@ -108,6 +123,14 @@ class Scenario(Frozen):
             )
         return balancer
 
+    @field_validator("balancer")
+    @classmethod
+    def _limits_need_connections(cls, balancer: Balancer, info: ValidationInfo) -> Balancer:
+        clients = info.data.get("clients")
+        if balancer.connections is not None and clients is not None and not clients.connections:
+            raise ValueError("`connections` limits need clients.connections (a connection model)")
+        return balancer
+
     @field_validator("warmup")
     @classmethod
     def _warmup_before_end(cls, warmup: float, info: ValidationInfo) -> float:
@@ -132,12 +155,19 @@ class Scenario(Frozen):
 
     @field_validator("servers")
     @classmethod
-    def _distinct_pools(cls, servers: tuple[ServerPool, ...]) -> tuple[ServerPool, ...]:
+    def _distinct_pools(
+        cls, servers: tuple[ServerPool, ...], info: ValidationInfo
+    ) -> tuple[ServerPool, ...]:
         names = [pool.name for pool in servers]
         if len(set(names)) != len(names):
             raise ValueError(f"server pool names must be unique: {names}")
-        if sum(pool.count for pool in servers) > 100_000:
+        total = sum(pool.count for pool in servers)
+        if total > 100_000:
             raise ValueError("at most 100000 servers in all")
+        balancer = info.data.get("balancer")
+        size = getattr(balancer.algorithm.params(), "table_size", None) if balancer else None
+        if size is not None and size < total:  # a Maglev table holds every backend
+            raise ValueError(f"{total} servers do not fit a table_size of {size}")
         return servers
 
     @property

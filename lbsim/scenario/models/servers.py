@@ -9,7 +9,8 @@ from pydantic import Field, field_validator
 from lbsim.scenario.dists import Frozen
 from lbsim.scenario.models.events import Faults
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"  # also a safe file name: no slash, no leading dot
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 
 
 class SlowdownPoint(Frozen):
@@ -22,8 +23,10 @@ class SlowdownPoint(Frozen):
 class ServerPool(Frozen):
     """``count`` identical servers named ``<name>-0`` ... ``<name>-<count-1>``."""
 
-    name: Name = "web"
-    count: int = Field(default=1, ge=1, le=100_000)
+    name: Name = Field(
+        default="web", description="pool name; its servers are <name>-0, <name>-1, ..."
+    )
+    count: int = Field(default=1, ge=1, le=100_000, description="servers in the pool")
     workers: int = Field(default=1, ge=1, description="requests served at once")
     queue_limit: int | None = Field(
         default=None, ge=0, description="waiting requests beyond which new ones are rejected"
@@ -31,7 +34,7 @@ class ServerPool(Frozen):
     speed: float = Field(default=1.0, gt=0, description="service time = demand / speed")
     weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
     backup: bool = Field(default=False, description="used only when no primary is available")
-    faults: Faults | None = None
+    faults: Faults | None = Field(default=None, description="random failures of the pool's servers")
     contention: Literal["none", "optimistic"] = Field(
         default="none",
         description="optimistic: each server is one contended row (OCC): a request reads its "

@@ -52,7 +52,7 @@ class SessionStore(Frozen):
     and can fail on the timeline (target ``name``); when it fails, the server
     answers 5xx (``server_error``)."""
 
-    name: Name = "store"
+    name: Name = Field(default="store", description="its name on the timeline (events target it)")
     workers: int = Field(
         default=1,
         ge=1,

@@ -1,0 +1,272 @@
+"""Client connections: which connection carries each request, and their lives.
+
+With ``clients.connections`` every request rides a connection, kept in one
+:class:`ConnectionTable` per world. A request's connection is chosen when it
+arrives (:meth:`ConnectionTable.assign`):
+
+* keep-alive (HTTP/1.1, ``streams: 1``): an open connection of the same
+  client with no request in flight, else a new one; with ``streams: N``
+  (HTTP/2) one with fewer than N requests in flight. A new connection may
+  carry ``keepalive.requests`` requests (drawn per connection, rounded up,
+  from the ``keepalive-requests`` stream, in the order connections open); it
+  is closed when its last one ends, or after ``idle_timeout`` with nothing in
+  flight.
+* WebSockets: the connection of the request's WebSocket (its upgrade opened
+  it), until the WebSocket ends; a message whose connection the balancer
+  closed opens a new one (the client reconnects when it next has a message).
+
+The balancer (:class:`lbsim.engine.connected.ConnectedBalancer`) binds a
+connection to a host when it is *pinned* (layer 4, or a WebSocket, which
+even a layer-7 proxy tunnels to the host its upgrade went to) and is told
+when a bound connection closes. With ``balancer.connections``, a connection
+is closed at ``max_lifetime`` (at once if idle, else when its requests end)
+and a drained host's connections after ``drain_timeout``.
+
+Hook for TLS: :meth:`ConnectionTable.is_new` says whether a request opened
+its connection (so a handshake is charged once per connection);
+``opened_by`` holds the same per request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from lbsim.engine.loop import Loop, Timers
+from lbsim.engine.records import column
+from lbsim.engine.workload import Workload
+from lbsim.scenario.models import ConnectionLimits, Connections
+
+OPEN, CLOSING, CLOSED = 0, 1, 2
+UNLIMITED = 1 << 62  # the request budget of a WebSocket
+BLOCK = 4096
+
+Closed = Callable[[int, int, float], None]  # (balancer index, host, lifetime)
+
+
+class ConnectionTable:
+    """Every client connection of one run: per-connection lists, per-request columns."""
+
+    def __init__(
+        self,
+        env: Loop,
+        workload: Workload,
+        model: Connections,
+        limits: ConnectionLimits | None,
+        n_servers: int,
+        window: tuple[float, float],
+        rng: np.random.Generator,
+        *,
+        pinned: bool,
+    ) -> None:
+        n = len(workload)
+        self.pinned = pinned
+        self.env = env
+        self.streams = model.streams
+        self.window = window
+        self.of = np.full(n, -1, dtype=np.int32)  # the connection carrying each request
+        self.opened_by = bytearray(n)  # 1: the request opened its connection
+        self._of = column(self.of)
+        self._riding = bytearray(n)  # 1 while the request counts on its connection
+        self._clients = column(workload.client)
+        self._channels = None if workload.channel is None else column(workload.channel)
+        self._channel_end = workload.channel_end
+        channels = 0 if workload.channel_end is None else len(workload.channel_end)
+        self._current = [-1] * channels  # WebSocket -> its connection now
+        self._ending = bytearray(channels)  # 1: its end is scheduled
+        self._pools: dict[int, list[int]] = {}  # client -> its assignable connections
+        self.on_close: Closed | None = None  # told when a bound connection closes
+        # per connection
+        self.host: list[int] = []  # -1 unless bound (pinned)
+        self.owner: list[int] = []  # the balancer instance it goes through
+        self.client: list[int] = []
+        self.opened: list[float] = []
+        self.closed: list[float] = []
+        self.carried: list[int] = []
+        self.active: list[int] = []
+        self.left: list[int] = []
+        self.state: list[int] = []
+        # per host: open bound connections, their integral over the window
+        self.open_per_host = [0] * n_servers
+        self.area = [0.0] * n_servers
+        self._since = [0.0] * n_servers
+        self._requests = model.keepalive.requests
+        self._rng = rng
+        self._budgets: list[int] = []
+        self._idle = (
+            Timers(env, model.keepalive.idle_timeout, self._idle_expired)
+            if model.websocket is None
+            else None
+        )
+        lifetime = limits.max_lifetime if limits is not None else None
+        self._aging = Timers(env, lifetime, self._aged) if lifetime is not None else None
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def is_new(self, request: int) -> bool:
+        """Whether ``request`` opened the connection it rides (TLS: a handshake)."""
+        return bool(self.opened_by[request])
+
+    # ------------------------------------------------------------ requests
+
+    def assign(self, request: int, owner: int) -> int:
+        """The connection ``request`` rides through balancer ``owner`` (opened if needed)."""
+        if self._riding[request]:  # its connection closed under it: leave it
+            self._riding[request] = 0
+            self.active[self._of[request]] -= 1
+        channels = self._channels
+        if channels is not None:
+            channel = channels[request]
+            c = self._current[channel]
+            if c < 0 or self.state[c] != OPEN:
+                c = self._open(request, owner, UNLIMITED)
+                self._current[channel] = c
+                if not self._ending[channel]:
+                    self._ending[channel] = 1
+                    assert self._channel_end is not None
+                    end = float(self._channel_end[channel])
+                    self.env.after(end - self.env._now, self._channel_over, channel)
+        else:
+            c = self._reusable(self._clients[request], owner)
+            if c < 0:
+                c = self._open(request, owner, self._budget())
+        self._of[request] = c
+        self._riding[request] = 1
+        self.active[c] += 1
+        self.carried[c] += 1
+        self.left[c] -= 1
+        if not self.left[c]:
+            self._stop_assigning(c)
+        return c
+
+    def _reusable(self, client: int, owner: int) -> int:
+        pool = self._pools.get(client)
+        if pool:
+            streams, active, owners = self.streams, self.active, self.owner
+            for c in pool:
+                if active[c] < streams and owners[c] == owner:
+                    return c
+        return -1
+
+    def _budget(self) -> int:
+        if not self._budgets:
+            draws = self._requests.sample(self._rng, BLOCK)
+            self._budgets = [max(1, math.ceil(x)) for x in draws.tolist()]
+            self._budgets.reverse()
+        return self._budgets.pop()
+
+    def _open(self, request: int, owner: int, budget: int) -> int:
+        c = len(self.state)
+        client = self._clients[request]
+        self.host.append(-1)
+        self.owner.append(owner)
+        self.client.append(client)
+        self.opened.append(self.env._now)
+        self.closed.append(math.nan)
+        self.carried.append(0)
+        self.active.append(0)
+        self.left.append(budget)
+        self.state.append(OPEN)
+        self.opened_by[request] = 1
+        if self._channels is None:
+            self._pools.setdefault(client, []).append(c)
+        if self._aging is not None:
+            self._aging.add(c)
+        return c
+
+    def release(self, request: int) -> None:
+        """``request`` ended: its connection has one request fewer in flight."""
+        if not self._riding[request]:
+            return
+        self._riding[request] = 0
+        c = self._of[request]
+        self.active[c] -= 1
+        if self.active[c]:
+            return
+        if self.state[c] == CLOSING:
+            self.close(c)
+        elif self._idle is not None and self.state[c] == OPEN:
+            self._idle.add((c, self.carried[c]))
+
+    # ------------------------------------------------------------ lives
+
+    def bind(self, c: int, host: int) -> None:
+        """Pin connection ``c`` to ``host``."""
+        self.host[c] = host
+        self._count(host, 1)
+
+    def close(self, c: int) -> None:
+        if self.state[c] == CLOSED:
+            return
+        self._stop_assigning(c)
+        self.state[c] = CLOSED
+        now = self.env._now
+        self.closed[c] = now
+        host = self.host[c]
+        if host >= 0:
+            self._count(host, -1)
+            if self.on_close is not None:
+                self.on_close(self.owner[c], host, now - self.opened[c])
+
+    def _stop_assigning(self, c: int) -> None:
+        if self.state[c] == OPEN:
+            self.state[c] = CLOSING
+            pool = self._pools.get(self.client[c])
+            if pool is not None and c in pool:
+                pool.remove(c)
+
+    def _idle_expired(self, stamp: tuple[int, int]) -> None:
+        c, carried = stamp
+        if self.state[c] == OPEN and not self.active[c] and self.carried[c] == carried:
+            self.close(c)
+
+    def _aged(self, c: int) -> None:
+        if self.state[c] == CLOSED:
+            return
+        if self.active[c]:
+            self._stop_assigning(c)  # closes when its requests end
+        else:
+            self.close(c)
+
+    def _channel_over(self, channel: int) -> None:
+        c = self._current[channel]
+        if c >= 0:
+            self.close(c)
+        self._current[channel] = -1
+
+    def close_where(self, owner: int, host: int | None = None) -> None:
+        """Close every connection through balancer ``owner`` (bound to ``host``, if given)."""
+        for c, state in enumerate(self.state):
+            if state != CLOSED and self.owner[c] == owner and host in (None, self.host[c]):
+                self.close(c)
+
+    # ------------------------------------------------------------ accounting
+
+    def _count(self, host: int, delta: int) -> None:
+        self._integrate(host, self.env._now)
+        self.open_per_host[host] += delta
+
+    def _integrate(self, host: int, now: float) -> None:
+        lo, hi = self.window
+        start, end = max(self._since[host], lo), min(now, hi)
+        if end > start:
+            self.area[host] += self.open_per_host[host] * (end - start)
+        self._since[host] = now
+
+    def stats(self) -> dict[str, np.ndarray]:
+        """The recorded facts: per connection, per request, per host."""
+        for host in range(len(self.area)):
+            self._integrate(host, self.env._now)
+        return {
+            "request_connection": self.of,
+            "request_opened": np.frombuffer(bytes(self.opened_by), dtype=np.uint8).astype(bool),
+            "host": np.array(self.host, dtype=np.int32),
+            "opened": np.array(self.opened, dtype=np.float64),
+            "closed": np.array(self.closed, dtype=np.float64),
+            "requests": np.array(self.carried, dtype=np.int64),
+            "server_connection_seconds": np.array(self.area),
+            "pinned": np.array([self.pinned]),
+        }
