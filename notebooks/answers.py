@@ -162,6 +162,31 @@ def check_04_ex3(bound: float) -> None:
     _close(bound, 1.2, 1e-9, "1 + percent / 100")
 
 
+# --- 05 Sessions -----------------------------------------------------------
+
+
+def check_05_ex1(rate: float) -> None:
+    """Interactive response-time law: X = N / (R + Z) = 160 / 2.025 ≈ 79.0 req/s (1%)."""
+    _close(rate, 160 / (2.0 + 0.025), 0.01, "users / (response time + think time)")
+
+
+def check_05_ex2(lost: float) -> None:
+    """Sessions lost with cookie stickiness when one of 4 servers dies: its
+    share, 160 / 4 = 40 (10%: every one of them sends again during the outage)."""
+    _close(lost, 160 / 4, 0.10, "the dead server's share of the sessions")
+
+
+def check_05_ex3(share: float) -> None:
+    """ip_hash, 4 servers, 40% behind one address: 0.4 + 0.6 / 4 = 0.55 (1%)."""
+    _close(share, 0.4 + 0.6 / 4, 0.01, "the NAT users all, plus a fair quarter of the others")
+
+
+def check_05_ex4(mean_wait: float) -> None:
+    """Full jitter before retry 3, base 5 ms: uniform below 5 ms × 2^3 = 40 ms,
+    mean 20 ms = 0.020 s (1%)."""
+    _close(mean_wait, 0.005 * 2**3 / 2, 0.01, "half of base × 2^N (in seconds)")
+
+
 # --- 07 Beyond round robin -------------------------------------------------
 
 

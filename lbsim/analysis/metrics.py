@@ -35,6 +35,7 @@ _DISPLAY_UNIT: dict[Quantity, str] = {"seconds": "ms", "fraction": "%", "rate": 
 # short tag (shown under the column heading) and what it covers (the legend).
 OK_LATENCY = "ok requests after warm-up"
 MEASURED = "requests after warm-up"
+SESSIONS = "sessions started after warm-up"
 ALL_LATENCY = (
     "every request after warm-up: a failure at the time the client learned of it, "
     "a timeout at the timeout, one never answered as ∞"
@@ -166,6 +167,25 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect up",
             "detup",
             "recoveries (recover -> marked up)",
+        ),
+        Metric("sessions_started", "number", None, "sessions started", "sess", SESSIONS, "sess"),
+        Metric("sessions_lost", "number", "lower", "sessions lost", "lost", SESSIONS, "sess"),
+        Metric(
+            "session_imbalance",
+            "number",
+            "lower",
+            "session imbalance",
+            "simbal",
+            "sessions started after warm-up, by the server their state first lived on",
+            "max/mean",
+        ),
+        Metric(
+            "store_utilization",
+            "fraction",
+            None,
+            "session store utilisation",
+            "store",
+            "session store workers, time-weighted over the measurement window",
         ),
         Metric(
             "extra_load",
@@ -317,12 +337,17 @@ METRICS: dict[str, Metric] = {m.name: m for m in _catalogue()}
 
 #: Metrics in the summary only when the scenario asks for them: ``extra_load``
 #: with ``clients.hedge`` or ``clients.fanout``, ``recovery_time`` with ``recovery``,
+#: the session metrics with ``clients.sessions``, ``store_utilization`` with a store,
 #: the connection metrics with ``clients.connections``, and each metric with a
 #: ``feature`` (balancer CPU, TLS, versions) when it uses it.
 OPTIONAL_METRICS: frozenset[str] = frozenset(
     {
         "extra_load",
         "recovery_time",
+        "sessions_started",  # these three with clients.sessions
+        "sessions_lost",
+        "session_imbalance",
+        "store_utilization",  # with a session_store
         "connections_opened",
         "requests_per_connection",
         "connection_imbalance",
@@ -341,7 +366,8 @@ HEADLINE_METRICS: tuple[str, ...] = ("goodput", "error_rate", "latency_p99", "la
 #: (:func:`scenario_metrics`), most important first, shown while they fit.
 TERMINAL_METRICS: tuple[str, ...] = (
     *HEADLINE_METRICS,
-    "recovery_time",  # these two only when the scenario has them (OPTIONAL_METRICS)
+    "sessions_lost",  # these three only when the scenario has them (OPTIONAL_METRICS)
+    "recovery_time",
     "extra_load",
     "latency_p50",
     "latency_p999",

@@ -25,6 +25,7 @@ import pandas as pd
 from lbsim.analysis.layer7 import layer7_metrics
 from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
 from lbsim.analysis.recovery import pattern_metrics
+from lbsim.analysis.sessions import session_metrics, session_share
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
 from lbsim.io import read_manifest, read_member, retire, write_set
@@ -74,6 +75,11 @@ class Result:
     def _repr_html_(self) -> str:
         render = type(self).html_renderer
         return render(self) if render is not None else str(self.summary.to_html(index=False))
+
+    def session_share(self) -> pd.DataFrame:
+        """Sessions per variant and server by where their state first lived
+        (:func:`lbsim.analysis.sessions.session_share`)."""
+        return session_share(self.requests)
 
     def save(
         self,
@@ -266,6 +272,7 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
+    row.update(session_metrics(rec, scenario.session_store, lo, hi))
     row.update(pattern_metrics(variant, workload, rec, first))
     row.update(layer7_metrics(scenario, rec, first, window))
     if rec.connections is not None:
@@ -365,6 +372,8 @@ def requests_frame(
     for name, values in rec.columns.items():
         if name not in _SHAPED:
             columns[name] = values[rows]
+    if workload.session is not None:
+        columns["session"] = workload.session[rows]
     if rec.extra is not None:  # hedged or fan-out: calls beyond the first
         columns["extra_calls"] = rec.extra[rows]
     failed = sent - arrival

@@ -16,12 +16,13 @@ the first healthy ``backup`` server (HAProxy; all of them with
 primary when ``fail_open`` (ALB); otherwise none, and requests fail with
 ``no_backend`` (503).
 
-A request's life: attempt 0 is sent; a failure whose outcome is in
-``retries.retry_on`` is retried after Envoy's back-off while retries (and the
-retry budget) last; a per-try timeout abandons the attempt (the server still
-does the work: wasted), an overall timeout ends the request. An attempt is a
-job ``request << 4 | attempt`` so a late answer to an abandoned attempt is
-recognised and ignored.
+A request's life: attempt 0 is sent (to its persisted backend when a
+session hook says so); a failure whose outcome is in ``retries.retry_on`` is
+retried after the configured back-off (:mod:`lbsim.engine.backoff`) while
+retries (and the retry budget) last; a per-try timeout abandons the attempt
+(the server still does the work: wasted), an overall timeout ends the
+request. An attempt is a job ``request << ATTEMPT_BITS | attempt`` so a late
+answer to an abandoned attempt is recognised and ignored.
 
 Each pick gets the balancer's one reusable :class:`~lbsim.algorithms.RequestView`,
 filled with the request's client, attempt and ``tried``: the hosts of its
@@ -45,6 +46,7 @@ import numpy as np
 
 from lbsim.algorithms import Algorithm, HostSet, RequestView
 from lbsim.algorithms.base import BaseAlgorithm, Uniforms
+from lbsim.engine.backoff import Backoffs
 from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import (
     CONN_ERROR,
@@ -137,19 +139,24 @@ class Balancer:
         self._retry = clients.retries
         self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
         # the first attempt number that is balanced anew rather than resent
-        # to the same server (attempt numbers stop at 15, so 16 = never)
+        # to the same server (attempt numbers stop below 1 << ATTEMPT_BITS: never)
         redispatch = True if self._retry is None else self._retry.redispatch
         if redispatch is True:
             self._redispatch_from = 1
         elif redispatch == "last" and self._retry is not None:
             self._redispatch_from = self._retry.max
         else:
-            self._redispatch_from = 16
+            self._redispatch_from = 1 << ATTEMPT_BITS
         self._uniforms = Uniforms(rng)
+        self._backoffs = Backoffs(self._retry.backoff, self._uniforms) if self._retry else None
         self._view = RequestView()
         self.active_retries = 0
         self.traffic_seen = False  # Envoy health checks slow down until traffic
         self._watches: dict[float, Timers] = {}  # per timeout: requests watched from arrival
+        # session hooks (lbsim.engine.sessions): the persisted backend of a
+        # first attempt, or None to balance; told of every request that ends
+        self.persist: Callable[[int], int | None] | None = None
+        self.finished: Callable[[int], None] | None = None
         self.refresh()
 
     @property
@@ -183,7 +190,13 @@ class Balancer:
             self.env.after(self.connect_timeout, self._unreachable, request)
             return
         backend: int | None
-        if attempt == 0 or attempt >= self._redispatch_from or self._server[request] < 0:
+        if (
+            attempt == 0
+            and self.persist is not None
+            and (backend := self.persist(request)) is not None
+        ):
+            pass  # persistence overrides balance (HAProxy); a redispatched retry breaks it
+        elif attempt == 0 or attempt >= self._redispatch_from or self._server[request] < 0:
             view = self._view
             view.hash_key = view.client_address = self._keys[request]
             view.client_id = self._client_ids[request]
@@ -227,6 +240,8 @@ class Balancer:
         if status == OK and not self._tries[request]:  # the common case of _finish, inlined
             self._end[request] = self.env._now
             self._status[request] = OK
+            if self.finished is not None:
+                self.finished(request)
         elif status == OK:
             self._finish(request, OK)
         else:
@@ -236,8 +251,12 @@ class Balancer:
         if self._tries[request]:
             self.active_retries -= 1
             self._tried.pop(request, None)
+            if self._backoffs is not None:
+                self._backoffs.forget(request)
         self._end[request] = self.env._now
         self._status[request] = status
+        if self.finished is not None:
+            self.finished(request)
 
     def _failed(self, request: int, status: int) -> None:
         retry = self._retry
@@ -262,10 +281,8 @@ class Balancer:
                     tried.add(backend)
             self._tries[request] = attempt + 1
             self._totals.pending_retries += 1
-            backoff = retry.backoff
-            delay = self._uniforms.next() * min(
-                (2 ** (attempt + 1) - 1) * backoff.base, backoff.cap
-            )
+            assert self._backoffs is not None
+            delay = self._backoffs.delay(request, attempt)
             self._backoff[request] += delay
             self.env.after(delay, self._again, request)
         else:

@@ -108,6 +108,16 @@ L7_FACTS = (
 
 
 @dataclass
+class SessionFacts:
+    """Per session (index = session id): when it started, the server its state
+    first lived on (-1: never answered ok) and whether that state was lost."""
+
+    start: np.ndarray  # float64 seconds
+    home: np.ndarray  # int32 server index
+    lost: np.ndarray  # bool
+
+
+@dataclass
 class Recorder:
     """Per-request facts (:data:`FACTS`), sampled levels and the event log of one run.
 
@@ -132,6 +142,8 @@ class Recorder:
     lb_queue_area: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lb_queue_peak: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     events: list[Event] = field(default_factory=list)
+    sessions: SessionFacts | None = None  # closed-loop sessions only
+    store_busy_area: float | None = None  # worker-seconds of the session store in the window
     # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
     connections: dict[str, np.ndarray] | None = None
 

@@ -40,7 +40,7 @@ from lbsim.engine.state import Totals
 
 Done = Callable[[int, int, int], None]  # (job, server index, status) -> None
 ERROR_RESPONSE_TIME = 0.001  # a failing server's quick 5xx, in seconds
-ATTEMPT_BITS = 4  # a job is ``request << ATTEMPT_BITS | attempt``; probes are negative
+ATTEMPT_BITS = 6  # a job is ``request << ATTEMPT_BITS | attempt``; probes are negative
 ATTEMPT_MASK = (1 << ATTEMPT_BITS) - 1
 
 

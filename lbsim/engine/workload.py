@@ -35,6 +35,10 @@ class Workload:
     request_class: np.ndarray | None = None  # int16 index into clients.mix (None: no mix)
     channel: np.ndarray | None = None  # int32 WebSocket of each request (None: no WebSockets)
     channel_end: np.ndarray | None = None  # float64 when each WebSocket closes
+    # closed-loop sessions only (lbsim.engine.sessions): the session of each
+    # request, and the think time before it (after the previous answer)
+    session: np.ndarray | None = None  # int32
+    think: np.ndarray | None = None  # float64 seconds
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -107,6 +111,40 @@ def client_addresses(clients: Clients, rng: np.random.Generator) -> np.ndarray:
     return ips.astype(np.uint32)
 
 
+def session_workload(scenario: Scenario) -> Workload:
+    """Every request of every session, in session order, drawn before the run.
+
+    Session starts follow ``clients.arrivals``; each session's client, length,
+    demands and think times come from their own streams in session order, so
+    each session's sequence is fixed whatever a variant does (common random
+    numbers, as if each session had a stream of its own). Only a session's
+    first request has its arrival time here (its start); the others are sent
+    when the closed loop reaches them, and their ``arrival`` is NaN.
+    """
+    seed = scenario.seed
+    clients = scenario.clients
+    sessions = clients.sessions
+    assert sessions is not None
+    starts = arrival_times(clients.arrivals, scenario.duration, stream(seed, "session-starts"))
+    count = len(starts)
+    if isinstance(sessions.requests, int):
+        lengths = np.full(count, sessions.requests, dtype=np.int64)
+    else:
+        drawn = sessions.requests.sample(stream(seed, "session-lengths"), count)
+        lengths = np.maximum(1, np.rint(drawn)).astype(np.int64)
+    n = int(lengths.sum())
+    session = np.repeat(np.arange(count, dtype=np.int32), lengths)
+    users = stream(seed, "session-clients").integers(0, clients.count, count, dtype=np.int32)
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    arrival = np.full(n, np.nan)
+    arrival[firsts] = starts
+    think = sessions.think.sample(stream(seed, "session-think"), n).astype(np.float64)
+    think[firsts] = 0.0
+    demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
+    ips = client_addresses(clients, stream(seed, "client-addresses"))
+    return Workload(arrival, users[session], demand, ips, session=session, think=think)
+
+
 def websocket_messages(
     opened: np.ndarray, websocket: WebSocket, duration: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,6 +173,8 @@ def draw_workload(scenario: Scenario) -> Workload:
     client per WebSocket; its requests are its upgrade and its messages."""
     seed = scenario.seed
     clients = scenario.clients
+    if clients.sessions is not None:
+        return session_workload(scenario)
     websocket = clients.connections.websocket if clients.connections else None
     arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
     channel = ends = None

@@ -5,7 +5,9 @@ create the servers, then the balancer instances, each with its own view,
 algorithm and stream (a plug-in that is no BaseAlgorithm but has listener
 methods is subscribed to its host set here), its health probers (their
 initial verdicts applied in one refresh, so building is O(n)), passive
-checker and slow start; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
+checker and slow start; closed-loop sessions, persistence, a session store
+or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
+hooked into them; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
 timeouts (one event per request: DNS round robin over instances, or the
 active one of a pair), services end by one timeout each, completions are
 routed back to the balancer that sent them, and a sampler records levels
@@ -42,6 +44,7 @@ from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import L7_FACTS, LEVELS, Recorder, column
 from lbsim.engine.servers import ATTEMPT_BITS, Server
+from lbsim.engine.sessions import SessionDriver, needs_driver
 from lbsim.engine.slowstart import SlowStarter
 from lbsim.engine.state import RequestState, Totals
 from lbsim.engine.workload import Workload
@@ -59,6 +62,7 @@ class World:
 
     def __init__(self, scenario: Scenario, workload: Workload) -> None:
         self.scenario = scenario
+        self.requested = workload  # the requests as the clients made them
         self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
         if self.calls is not None:
             workload = self.calls.workload  # the balancer sees each call as a request
@@ -146,10 +150,11 @@ class World:
         else:
             self._client_lb = None
         self._clients = column(workload.client)
+        self.sessions = SessionDriver(self) if needs_driver(scenario) else None
         Faults(
             self.env,
             scenario,
-            self.servers,
+            self.servers + (self.sessions.stations if self.sessions else []),
             self.balancers,
             self.recorder,
             self.active,
@@ -369,8 +374,15 @@ class World:
         ``progress`` is called after each of ``CHUNKS`` slices of simulated
         time with the fraction done, never per event.
         """
-        simple = self._client_lb is None and len(self.balancers) == 1 and not self.fronts
+        sessions = self.sessions
+        simple = (
+            self._client_lb is None
+            and len(self.balancers) == 1
+            and not self.fronts
+            and sessions is None
+        )
         fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
+        times: Sequence[float] = self._arrival
         arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
@@ -380,7 +392,9 @@ class World:
                 hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
             )
             arrive = self._hedging.arrive
-        arrivals = Arrivals(self.env, self._arrival, arrive)
+        if sessions is not None and self.workload.session is not None:
+            times, arrive = sessions.feed(arrive)
+        arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
         if simple:  # answers go straight back to the one balancer
             for server in self.servers:
@@ -418,7 +432,10 @@ class World:
         self.recorder.lb_queue_peak = np.array([s.queue_peak for s in stations], dtype=np.int64)
         if self.connections is not None:
             self.recorder.connections = self.connections.stats()
-        if self.calls is not None:
+        if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
+            self.workload = sessions.realised()
+        if self.calls is not None:  # one row per request again, as the clients made them
+            self.workload = self.requested
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder

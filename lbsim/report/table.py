@@ -50,7 +50,8 @@ def parameter_columns(summary: pd.DataFrame) -> list[str]:
 
 
 def metric_columns(summary: pd.DataFrame) -> list[str]:
-    """Numeric columns after the parameters, in the summary's order."""
+    """Numeric columns after the parameters, in the summary's order, except
+    those empty in every row (e.g. session metrics of a run without sessions)."""
     skip = {"variant", *parameter_columns(summary)}
     return [
         c
@@ -58,6 +59,7 @@ def metric_columns(summary: pd.DataFrame) -> list[str]:
         if c not in skip
         and pd.api.types.is_numeric_dtype(summary[c])
         and not pd.api.types.is_bool_dtype(summary[c])
+        and not summary[c].isna().all()
     ]
 
 
@@ -98,13 +100,15 @@ def terminal_columns(
 
     Required: the headline (:data:`HEADLINE_METRICS`) and what the scenario
     is about (:func:`scenario_metrics`); never dropped. Optional, shown while
-    they fit: error kinds that occurred, then :data:`TERMINAL_METRICS`.
+    they fit: error kinds that occurred, then :data:`TERMINAL_METRICS` (those
+    with a value in some row).
     """
     about = scenario_metrics(scenario or {})
     required = [c for c in dict.fromkeys([*HEADLINE_METRICS, *about]) if c in summary]
     kinds = [f"{s}_rate" for s in STATUSES[1:]]
     occurred = [k for k in kinds if k in summary and (summary[k].fillna(0) > 0).any()]
-    optional = [c for c in [*occurred, *TERMINAL_METRICS] if c in summary and c not in required]
+    shown = metric_columns(summary)  # not those empty in every row
+    optional = [c for c in [*occurred, *TERMINAL_METRICS] if c in shown and c not in required]
     return required, list(dict.fromkeys(optional))
 
 

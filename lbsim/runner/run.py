@@ -95,8 +95,9 @@ def replicate(
             step = r * len(loaded.variants) + index
             on_chunk = None if progress is None else partial(progress, step, count, variant.name)
             workload = workloads.get(config)
-            records = World(config, workload).run(on_chunk)
-            row = summarize(variant, workload, records)
+            world = World(config, workload)
+            records = world.run(on_chunk)
+            row = summarize(variant, world.workload, records)
             rows.append({"variant": row.pop("variant"), "replication": r, "seed": seed, **row})
     return pd.DataFrame(rows)
 
@@ -150,9 +151,10 @@ def run(
         on_chunk = None if progress is None else partial(progress, index, count, variant.name)
         config = variant.scenario
         workload = workloads.get(config)
-        records = World(config, workload).run(on_chunk)
+        world = World(config, workload)
+        records = world.run(on_chunk)
         names = config.server_names()
-        row, histogram, rows = kept(variant, workload, records, config.records)
+        row, histogram, rows = kept(variant, world.workload, records, config.records)
         summaries.append(row)
         histograms[variant.name] = histogram.to_dict()
         requests.append(rows)

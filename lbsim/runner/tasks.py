@@ -70,7 +70,9 @@ def run_task(task: Task) -> Outcome:
         scenario = load(data=task.scenario).base
         variant = Variant(task.variant, task.params, scenario)
         workload = draw_workload(scenario)
-        records = World(scenario, workload).run()
+        world = World(scenario, workload)
+        records = world.run()
+        workload = world.workload  # as sent (closed-loop sessions send when answered)
         # Sweeps keep no rows unless asked: summaries and histograms (records: none).
         mode: Records = "all" if task.keep_requests else "none"
         row, histogram, rows = kept(variant, workload, records, mode)

@@ -93,7 +93,7 @@ def expand(
             paths.set_value(variant_data, paths.split(dotted), value)
             variant_origins[paths.split(dotted)] = origin
         scenario, variant_problems = validate(variant_data, source, marks, context, variant_origins)
-        name = variant_name(params) if varied else default_name
+        name = variant_name(_distinct(params, varied)) if varied else default_name
         for problem in variant_problems:
             problem = replace(problem, message=f"{problem.message} (in variant {name})")
             if problem not in problems:
@@ -104,3 +104,16 @@ def expand(
     if len(set(names)) != len(names):
         variants = [Variant(f"{v.name} #{i}", v.params, v.scenario) for i, v in enumerate(variants)]
     return variants, problems
+
+
+def _distinct(params: dict[str, Any], varied: list[Axis]) -> dict[str, Any]:
+    """``params`` without the keys that every value of an axis of mappings
+    shares (``health_check: {preset: haproxy}`` in each ``balancer`` compared),
+    so a variant is named by what differs."""
+    shown = dict(params)
+    for dotted, values, _ in varied:
+        value = params[dotted]
+        if len(values) > 1 and all(isinstance(v, dict) for v in values):
+            same = {k for k in value if all(k in v and v[k] == value[k] for v in values)}
+            shown[dotted] = {k: v for k, v in value.items() if k not in same} or value
+    return shown

@@ -47,15 +47,27 @@ def test_optional_metrics_appear_only_when_asked_for() -> None:
     }
     summary = lbsim.run(data).summary
     always = [name for name in METRICS if name not in OPTIONAL_METRICS]
+    sessions = ["sessions_started", "sessions_lost", "session_imbalance", "store_utilization"]
+    connections = ["connections_opened", "requests_per_connection", "connection_imbalance"]
     optional = [name for name in METRICS if name in OPTIONAL_METRICS]
     layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
-    connection = ["connections_opened", "requests_per_connection", "connection_imbalance"]
-    assert optional == ["extra_load", "recovery_time", *layer7, *connection]
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *optional[:2]]
+    patterns = ["extra_load", "recovery_time"]
+    wanted = {*sessions, *patterns, *layer7, *connections}
+    assert optional == [name for name in METRICS if name in wanted]
+    assert len(optional) == len(sessions) + len(patterns) + len(layer7) + len(connections)
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *patterns]
+    # the session metrics with clients.sessions (and the store's with a store)
+    sessions_data = {
+        **SCENARIO,
+        "clients": {**SCENARIO["clients"], "sessions": {"requests": 3, "think": 1.0}},
+        "session_store": {"name": "store"},
+    }
+    columns = list(lbsim.run(sessions_data).summary.columns)
+    assert columns == ["variant", "balancer.algorithm", *always, *sessions]
     # the connection metrics with clients.connections
     clients = {**SCENARIO["clients"], "connections": {"keepalive": {"requests": 10}}}  # type: ignore[dict-item]
     summary = lbsim.run({**SCENARIO, "clients": clients}).summary
-    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *connection]
+    assert list(summary.columns) == ["variant", "balancer.algorithm", *always, *connections]
 
 
 def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
@@ -110,6 +122,8 @@ def test_directions_and_units() -> None:
         "requests",
         "throughput",  # answers of any status: failing fast would look good
         "utilization_mean",
+        "sessions_started",
+        "store_utilization",
         "connections_opened",
         "requests_per_connection",
         "balancer_utilization",
@@ -120,6 +134,8 @@ def test_directions_and_units() -> None:
         "canary_share",
     }
     assert METRICS["balancer_cpu_parse"].unit == "cores"
+    assert METRICS["sessions_lost"].better == "lower" and METRICS["sessions_lost"].unit == "sess"
+    assert METRICS["store_utilization"].unit == "%"
     assert {n for n, m in METRICS.items() if m.better == "higher"} == {"goodput", "ok"}
     assert METRICS["latency_p99"].unit == "ms" and METRICS["latency_p99"].scale == 1e3
     assert METRICS["error_rate"].unit == "%" and METRICS["error_rate"].scale == 100

@@ -98,7 +98,11 @@ def test_server_serves_fcfs_queues_one_and_rejects_the_next() -> None:
     for time, request in [(0.0, 0), (0.5, 1), (1.0, 2)]:
         at(env, time, lambda r=request: server.accept(r << ATTEMPT_BITS))
     env.run()
-    assert log == [(1.0, 2 << 4, 0, REJECTED), (2.0, 0, 0, OK), (5.0, 1 << 4, 0, OK)]
+    assert log == [
+        (1.0, 2 << ATTEMPT_BITS, 0, REJECTED),
+        (2.0, 0, 0, OK),
+        (5.0, 1 << ATTEMPT_BITS, 0, OK),
+    ]
     np.testing.assert_array_equal(recorder.start, [0.0, 2.0, np.nan])
     # busy 0..5 (2 + 3 s), request 1 queued 0.5..2 (1.5 job-seconds), peak 1
     assert (server.busy_area, server.queue_area, server.queue_peak) == (5.0, 1.5, 1)
@@ -119,7 +123,11 @@ def test_server_crash_fails_what_it_holds_and_refuses_after_connect_timeout() ->
     at(env, 1.0, server.crash)
     at(env, 1.5, lambda: server.accept(2 << ATTEMPT_BITS))
     env.run()
-    assert log == [(1.0, 0, 0, CONN_ERROR), (1.0, 16, 0, CONN_ERROR), (2.5, 32, 0, CONN_ERROR)]
+    assert log == [
+        (1.0, 0, 0, CONN_ERROR),
+        (1.0, 1 << ATTEMPT_BITS, 0, CONN_ERROR),
+        (2.5, 2 << ATTEMPT_BITS, 0, CONN_ERROR),
+    ]
     assert totals.jobs == 0
 
 
@@ -180,10 +188,10 @@ def test_balancer_retries_on_another_host_after_the_backoff() -> None:
     assert outcomes == [(1.0, 0, CONN_ERROR), (1.5, 0, CONN_ERROR), (3.25, 1, OK), (4.25, 1, OK)]
     assert again == outcomes
     assert log == [
-        (1.0, 0 << 4 | 0, 0, CONN_ERROR),
-        (1.5, 1 << 4 | 0, 0, CONN_ERROR),
-        (3.25, 0 << 4 | 1, 1, OK),
-        (4.25, 1 << 4 | 1, 1, OK),
+        (1.0, 0 << ATTEMPT_BITS | 0, 0, CONN_ERROR),
+        (1.5, 1 << ATTEMPT_BITS | 0, 0, CONN_ERROR),
+        (3.25, 0 << ATTEMPT_BITS | 1, 1, OK),
+        (4.25, 1 << ATTEMPT_BITS | 1, 1, OK),
     ]
     np.testing.assert_array_equal(recorder.start, [1.25, 3.25])
     np.testing.assert_array_equal(recorder.sent, [1.25, 1.75])

@@ -25,6 +25,10 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_04_ex1, 627, 200),  # the measured count; 200 is λ, not λ·T
     (answers.check_04_ex2, 4, 3),  # retries plus the first attempt
     (answers.check_04_ex3, 1.2, 0.2),
+    (answers.check_05_ex1, 79.0, 80.0 / 2),  # N/(R+Z); 40 is N/Z/2 (a think-time slip)
+    (answers.check_05_ex2, 40, 160),  # one server's share; 160 is every session
+    (answers.check_05_ex3, 0.55, 0.4),  # the NAT share alone forgets the others' quarter
+    (answers.check_05_ex4, 0.020, 0.040),  # 0.040 is the ceiling, not the mean
     (answers.check_06_ex1, 80000.0, 100000.0),  # 4/(10+40 µs); 4/40 µs forgets the connection
     (answers.check_06_ex2, 0.69, 1.5),  # 3000 × 0.23 ms; 1.5 ignores resumption
     (answers.check_06_ex3, 7.0, 6.0),  # 35/5; 30/5 forgets L7 pays the connection too

@@ -19,6 +19,7 @@ LESSONS = [
     "02_algorithms",
     "03_health_checks",
     "04_failover_and_retries",
+    "05_sessions",
     "06_l4_l7_tls",
     "07_beyond_round_robin",
     "10_reading_results",

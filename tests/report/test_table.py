@@ -63,6 +63,9 @@ def typical_summary(scale: float = 1.0) -> pd.DataFrame:
             "utilization_mean": [0.901, 0.902, 0.903, 0.904],
             "load_imbalance": [1.234, 1.012, 1.019, 1.101],
             "retry_amplification": [1.01, 1.0, 1.0, 1.002],
+            "sessions_lost": [float("nan")] * 4,  # empty columns are not shown
+            "recovery_time": [float("nan")] * 4,
+            "extra_load": [float("nan")] * 4,
         }
     )
 

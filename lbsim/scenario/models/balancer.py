@@ -22,6 +22,7 @@ from lbsim.scenario.models.capacity import BalancerCpu, Tls
 from lbsim.scenario.models.connections import ConnectionLimits
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
+from lbsim.scenario.models.sessions import Sticky
 
 if TYPE_CHECKING:  # defined after Balancer, which is rebuilt there (routes name a pool)
     from lbsim.scenario.models.routes import Route
@@ -186,6 +187,11 @@ class Balancer(Frozen):
     tls: Tls | None = Field(
         default=None, description="TLS termination, re-encryption or passthrough"
     )
+    sticky: Sticky | None = Field(
+        default=None,
+        description="session persistence: {cookie: NAME} (any algorithm) or source_ip "
+        "(a hashing algorithm keyed on the client address)",
+    )
     layer: Literal[4, 7] = Field(
         default=7,
         description="4: a host is picked per connection, every request on it follows, and "
@@ -204,6 +210,12 @@ class Balancer(Frozen):
             raise ValueError(
                 f"slow_start does not apply to {self.algorithm.name} "
                 "(NGINX and Envoy allow it only with weighted algorithms)"
+            )
+        if self.sticky == "source_ip" and self.algorithm.name not in NO_SLOW_START:
+            raise ValueError(
+                f"sticky: source_ip needs a hashing algorithm ({', '.join(NO_SLOW_START)}); "
+                f"{self.algorithm.name} ignores the client address (Envoy applies a source_ip "
+                "hash policy only with ring_hash or maglev; NGINX's is ip_hash)"
             )
         return self
 

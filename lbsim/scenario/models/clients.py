@@ -18,6 +18,7 @@ from lbsim.scenario.models.connections import Connections
 from lbsim.scenario.models.mix import RequestClass
 from lbsim.scenario.models.patterns import Fanout, Hedge
 from lbsim.scenario.models.retries import Retries
+from lbsim.scenario.models.sessions import Sessions
 
 
 class RatePoint(Frozen):
@@ -109,6 +110,15 @@ class Clients(Frozen):
         default=None, description="one attempt is abandoned after this (and maybe retried)"
     )
     retries: Retries | None = Field(default=None, description="client retries (default: none)")
+    rtt: Distribution | None = Field(
+        default=None,
+        description="network round trip of each attempt, added when the answer travels back "
+        "(the client sees it this much later; a retry leaves after it and the back-off)",
+    )
+    sessions: Sessions | None = Field(
+        default=None,
+        description="closed-loop users: each arrival starts a session of requests with think times",
+    )
     connections: Connections | None = Field(
         default=None,
         description="connections carry many requests (keep-alive, HTTP/2, WebSockets); "
@@ -127,6 +137,8 @@ class Clients(Frozen):
             raise ValueError("give at most one of `hedge` or `fanout`")
         if self.connections is not None and (self.hedge is not None or self.fanout is not None):
             raise ValueError("`hedge` and `fanout` do not work with `connections` yet")
+        if self.connections is not None and self.sessions is not None:
+            raise ValueError("`sessions` do not work with `connections` yet")
         return self
 
     mix: tuple[RequestClass, ...] | None = Field(

@@ -12,12 +12,23 @@ Outcome = Literal["rejected", "no_backend", "conn_error", "server_error", "timeo
 
 
 class Backoff(Frozen):
-    """Envoy's retry back-off: before retry N wait a uniform time in
-    ``[0, (2^N - 1) * base)``, capped at ``max`` (default 10 x base)."""
+    """The wait before retry N (N = 1, 2, ...), capped at ``max`` (default 10 x base).
+
+    ``envoy`` (the default): uniform in ``[0, min(max, (2^N - 1) * base))``
+    (router filter, x-envoy-max-retries). The others are the AWS Architecture
+    Blog's "Exponential Backoff and Jitter" (Brooker, 2015) with
+    ``e = min(max, base * 2^N)``: ``none`` waits ``e`` (plain exponential),
+    ``full`` uniform in ``[0, e)``, ``equal`` ``e/2`` plus uniform in
+    ``[0, e/2)``, ``decorrelated`` ``min(max, uniform in [base, 3 * previous))``
+    with previous = base before the first retry."""
 
     base: PositiveDuration = 0.025
     max: PositiveDuration | None = Field(
         default=None, description="longest back-off (default: 10 × base, as Envoy)"
+    )
+    jitter: Literal["envoy", "none", "full", "equal", "decorrelated"] = Field(
+        default="envoy",
+        description="how the wait is drawn (see Backoff): envoy, none, full, equal, decorrelated",
     )
 
     @property
@@ -43,7 +54,7 @@ class RetryBudget(Frozen):
 class Retries(Frozen):
     """Retrying failed attempts (Envoy's router defaults where it has them)."""
 
-    max: int = Field(default=1, ge=0, le=15, description="retries after the first attempt")
+    max: int = Field(default=1, ge=0, le=63, description="retries after the first attempt")
     retry_on: tuple[Outcome, ...] = Field(
         default=("conn_error", "server_error", "rejected", "timeout"),
         description="outcomes that are retried (Envoy 5xx, reset, connect-failure)",

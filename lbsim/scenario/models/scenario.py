@@ -25,6 +25,7 @@ from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.routes import Pool
 from lbsim.scenario.models.routing import routing_problems
 from lbsim.scenario.models.servers import Name, ServerPool
+from lbsim.scenario.models.sessions import STORE_ACTIONS, Cookie, SessionStore
 from lbsim.scenario.models.sweep import Sweep
 
 
@@ -65,6 +66,9 @@ class Scenario(Frozen):
     pools: tuple[Pool, ...] = Field(
         default=(), description="clusters that routes send to (a route may also name a group)"
     )
+    session_store: SessionStore | None = Field(
+        default=None, description="shared session state: a station every request visits"
+    )
     compare: dict[str, list[Any]] | None = Field(
         default=None, description="dotted path -> values; every combination is a variant"
     )
@@ -89,6 +93,9 @@ class Scenario(Frozen):
         versioned = {p.name: p for p in info.data.get("pools", ()) if p.versions is not None}
         balancer = info.data.get("balancer")
         names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
+        store = info.data.get("session_store")
+        if store is not None:
+            names.append(store.name)
         duration = info.data.get("duration")
         drain = info.data.get("drain")
         end = None if duration is None else duration + (duration if drain is None else drain)
@@ -106,6 +113,13 @@ class Scenario(Frozen):
                 continue
             if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
                 raise ValueError(f"a balancer ({event.target}) can only crash and recover")
+            if (
+                store is not None
+                and event.target == store.name
+                and event.action not in STORE_ACTIONS
+            ):
+                allowed = ", ".join(STORE_ACTIONS)
+                raise ValueError(f"the session store can only {allowed}, not {event.action}")
             if event.target not in names:
                 hint = did_you_mean(event.target, names)
                 raise ValueError(f"unknown target {event.target!r}{hint}")
@@ -127,6 +141,27 @@ class Scenario(Frozen):
                 ],
             )
         return self
+
+    @field_validator("session_store")
+    @classmethod
+    def _store_name_is_free(
+        cls, store: SessionStore | None, info: ValidationInfo
+    ) -> SessionStore | None:
+        servers = info.data.get("servers") or ()
+        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        if store is not None and (store.name in names or store.name.startswith("lb-")):
+            raise ValueError(f"the store's name {store.name!r} is taken by a server or balancer")
+        return store
+
+    @field_validator("balancer")
+    @classmethod
+    def _cookie_needs_sessions(cls, balancer: Balancer, info: ValidationInfo) -> Balancer:
+        clients = info.data.get("clients")
+        if isinstance(balancer.sticky, Cookie) and clients is not None and not clients.sessions:
+            raise ValueError(
+                "sticky: {cookie: ...} needs clients.sessions (a cookie lives in a session)"
+            )
+        return balancer
 
     @field_validator("balancer")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -35,6 +35,12 @@ class ServerPool(Frozen):
     weight: int = Field(default=1, ge=1, le=256, description="balancer weight (HAProxy 1-256)")
     backup: bool = Field(default=False, description="used only when no primary is available")
     faults: Faults | None = Field(default=None, description="random failures of the pool's servers")
+    contention: Literal["none", "optimistic"] = Field(
+        default="none",
+        description="optimistic: each server is one contended row (OCC): a request reads its "
+        "version when service starts and commits at the end only if no other request "
+        "committed meanwhile, else it fails (server_error, a conditional-write conflict)",
+    )
     slowdown: tuple[SlowdownPoint, ...] | None = Field(
         default=None,
         min_length=1,
