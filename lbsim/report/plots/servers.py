@@ -47,6 +47,12 @@ def _workers(servers: list[dict[str, object]]) -> dict[str, float]:
     }
 
 
+#: fewer level samples per server than this in the measured window draw no
+#: utilisation bar: a mean of so few snapshots would contradict the summary's
+#: exact figure (a 4 ms window sampled every 100 ms shows one idle snapshot)
+MIN_UTILISATION_SAMPLES = 10
+
+
 def measured_samples(result: ResultLike) -> pd.DataFrame:
     """Time-series rows in the measured window [warm-up, duration)."""
     samples = result.timeseries
@@ -90,6 +96,7 @@ def server_load(result: ResultLike) -> Figure:
     req_groups, ts_groups = _by_variant(result.requests), _by_variant(samples)
     x = np.arange(len(servers), dtype=float)
     width = 0.8 / max(len(names), 1)
+    drawn: list[float] = []  # every utilisation bar's height, nan where none
     for i, name in enumerate(names):
         offset = (i - (len(names) - 1) / 2) * width
         frame = req_groups.get(name, pd.DataFrame())
@@ -104,9 +111,10 @@ def server_load(result: ResultLike) -> Figure:
         ts = ts_groups.get(name, pd.DataFrame())
         util: list[float] = []
         if {"server", "in_service"} <= set(ts.columns) and not ts.empty:
-            per_server = ts.groupby(ts["server"].astype(str))["in_service"].agg(["mean", "max"])
+            grouped = ts.groupby(ts["server"].astype(str))["in_service"]
+            per_server = grouped.agg(["mean", "max", "size"])
             for s in servers:
-                if s not in per_server.index:
+                if s not in per_server.index or per_server.loc[s, "size"] < MIN_UTILISATION_SAMPLES:
                     util.append(math.nan)
                     continue
                 slots = own_workers.get(name, base_workers).get(s, math.nan)
@@ -116,9 +124,15 @@ def server_load(result: ResultLike) -> Figure:
         else:
             util = [math.nan] * len(servers)
         ax_util.bar(x + offset, util, width, color=colors[name], label=name, gid="utilization")
+        drawn.extend(util)
     ax_req.set_ylabel("requests", fontsize="small")
     ax_req.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     ax_req.tick_params(labelbottom=False)
+    if not np.isfinite(drawn).any():
+        ax_util.text(
+            0.5, 0.5, f"fewer than {MIN_UTILISATION_SAMPLES} level samples in the measured window",
+            transform=ax_util.transAxes, ha="center", va="center", fontsize="small",
+        )  # fmt: skip
     ax_util.set_ylabel("utilisation", fontsize="small")
     ax_util.set_ylim(0, 105)
     ax_util.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
