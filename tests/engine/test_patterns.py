@@ -145,6 +145,7 @@ def test_service_slows_with_the_load_at_its_start() -> None:
         duration="3ms",
         drain="10s",
         warmup=0,
+        sample_interval="1s",  # the default, duration / 500, samples the drain 1.7M times
         **{
             "clients.arrivals": {"process": "deterministic", "rate": 1000},
             "clients.service": {"dist": "deterministic", "value": 1.0},
@@ -162,6 +163,7 @@ def test_a_slow_event_multiplies_the_curve() -> None:
         duration="3ms",
         drain="10s",
         warmup=0,
+        sample_interval="1s",  # the default, duration / 500, samples the drain 1.7M times
         events=[{"at": 0, "target": "web-0", "action": "slow", "factor": 2}],
         **{
             "clients.arrivals": {"process": "deterministic", "rate": 1000},
