@@ -125,12 +125,18 @@ def test_lb_failover_errors_grow_with_the_takeover_time() -> None:
     assert len(event_times(result, "takeover")) == 3  # once per variant
 
 
-def test_slow_start_halves_the_queue_of_the_cold_server() -> None:
+def test_slow_start_about_halves_the_queue_and_p99_but_no_more() -> None:
+    """The comment's claim both ways: slow start cuts the p99 and the peak
+    queue to about half (at most 2/3 of none's), and only about half (at
+    least 0.35): a linear ramp still sends the cold server over a third of its
+    share before it is warm. Both fail if slow start is ignored (ratio 1) or
+    if the ramp kept the cold server idle (its queue would stay near 0)."""
     rows = by_variant(run("slow_start"))
     none = rows["slow_start=none"]
     for ramped in ("envoy(window=60s)", "haproxy(window=60s)"):
-        assert 1.5 * rows[ramped]["latency_p99"] < none["latency_p99"]
-        assert 1.5 * rows[ramped]["queue_max"] < none["queue_max"]
+        for metric in ("latency_p99", "queue_max"):
+            ratio = rows[ramped][metric] / none[metric]
+            assert 0.35 < ratio < 2 / 3, (ramped, metric, ratio)
 
 
 def test_retry_storm_retries_halve_goodput_and_the_budget_keeps_most() -> None:
