@@ -17,7 +17,9 @@ the form every analysis expects (:meth:`SessionDriver.realised`).
 server, or from its home after that server crashed or hung (a restart wipes
 memory), the state is gone: the session is counted lost (once) and the new
 server becomes its home (the cookie is rewritten). With a ``session_store``
-state is shared and nothing is lost.
+state is shared and nothing is lost. With several ``routes`` a session has a
+home per route (each backend sets its own cookie, as HAProxy's ``cookie`` is
+a backend setting); the reported home is the first one.
 
 **Persistence** (``balancer.sticky``). ``{cookie: NAME}``: a first attempt
 whose session has a home goes there while this balancer believes it healthy,
@@ -28,8 +30,10 @@ break persistence, configuration.txt), NGINX's ``sticky`` (the sticky peer
 unless it is down, failed or full, ngx_http_upstream_round_robin.c) and ALB's
 ``lb_cookie`` stickiness (a deregistering target gets no new requests: a
 drained host breaks the cookie here, where NGINX's ``drain`` would still take
-it). Retries follow ``retries.redispatch``: resent to the same server, or
-balanced anew (the redispatch). ``source_ip`` is the hashing algorithm's own
+it). A cookie naming a server outside the cluster a request goes to (another
+version of a canary pool) is not followed. Retries follow
+``retries.redispatch``: resent to the same server, or balanced anew (the
+redispatch). ``source_ip`` is the hashing algorithm's own
 affinity (NGINX ``ip_hash``, HAProxy ``balance source``, Envoy's ``source_ip``
 hash policy): all clients behind one NAT address share a server.
 
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     from lbsim.engine.world import World
 
 WIPES = ("crash", "hang")  # events after which a server's memory is gone
+REQUEST_CONNECTION_FACTS = ("request_connection", "request_opened")  # per request
 
 
 def needs_driver(scenario: Scenario) -> bool:
@@ -147,8 +152,11 @@ class SessionDriver:
             home=np.full(count, -1, dtype=np.int32),
             lost=np.zeros(count, dtype=bool),
         )
-        self._home = [-1] * count  # where each session's state lives now
-        self._since = [0.0] * count  # when that home last answered it
+        routes = world.recorder.columns.get("route")
+        self._route = None if routes is None else column(routes)
+        self._routes = len(world.fronts[0].routes) if world.fronts else 1
+        self._home = [-1] * (count * self._routes)  # per session and route: its home now
+        self._since = [0.0] * (count * self._routes)  # when that home last answered it
         self._shared = world.scenario.session_store is not None
         self._names = [server.name for server in world.servers]
         self._wiped: dict[str, list[float]] = {}
@@ -168,26 +176,32 @@ class SessionDriver:
     def _begin(self, session: int) -> None:
         self.arrive(self.firsts[session])
 
+    def _key(self, request: int) -> int:
+        """Where ``request``'s session keeps its home on ``request``'s route."""
+        session = self._session[request]
+        return session if self._route is None else session * self._routes + self._route[request]
+
     def _persist(self, balancer: Balancer, request: int) -> int | None:
-        home = self._home[self._session[request]]
-        if home < 0 or not balancer.healthy[home] or balancer.draining[home]:
+        home = self._home[self._key(request)]
+        if home < 0 or not balancer.members[home] or not balancer.healthy[home]:
             return None
-        return None if balancer.ejected[home] else home
+        return None if balancer.draining[home] or balancer.ejected[home] else home
 
     def _finished(self, request: int) -> None:
         session = self._session[request]
         now = self.env._now
         if self._status[request] == OK:
             server = self._server[request]
-            home = self._home[session]
+            key = self._key(request)
+            home = self._home[key]
+            assert self.facts is not None
             if home < 0:
-                assert self.facts is not None
-                self.facts.home[session] = server
-            elif not self._shared and (server != home or self._wiped_since(home, session)):
-                assert self.facts is not None
+                if self.facts.home[session] < 0:
+                    self.facts.home[session] = server
+            elif not self._shared and (server != home or self._wiped_since(home, key)):
                 self.facts.lost[session] = True
-            self._home[session] = server
-            self._since[session] = now
+            self._home[key] = server
+            self._since[key] = now
         following = request + 1
         if following <= self._last[session]:
             think = self._think[following]
@@ -200,15 +214,16 @@ class SessionDriver:
         self._arrival[request] = self.env._now
         self.arrive(request)
 
-    def _wiped_since(self, server: int, session: int) -> bool:
-        """Whether ``server`` crashed or hung since it last answered ``session``."""
+    def _wiped_since(self, server: int, key: int) -> bool:
+        """Whether ``server`` crashed or hung since it last answered the
+        session (and route) ``key``."""
         events = self.recorder.events
         for event in events[self._seen :]:
             if event.kind in WIPES:
                 self._wiped.setdefault(event.target, []).append(event.time)
         self._seen = len(events)
         times = self._wiped.get(self._names[server], [])
-        return bisect_right(times, self._since[session]) < len(times)
+        return bisect_right(times, self._since[key]) < len(times)
 
     # ------------------------------------------------------------ after service
 
@@ -286,12 +301,16 @@ class SessionDriver:
         rec = self.recorder
         rec.columns = {name: values[order] for name, values in rec.columns.items()}
         rec.n_requests = len(order)
-        think = workload.think
+        if rec.connections is not None:
+            for name in REQUEST_CONNECTION_FACTS:
+                rec.connections[name] = rec.connections[name][order]
+        think, kinds = workload.think, workload.request_class
         return Workload(
             self.arrival[order],
             workload.client[order],
             workload.demand[order],
             workload.client_ips,
+            None if kinds is None else kinds[order],
             session=workload.session[order],
             think=None if think is None else think[order],
         )

@@ -115,7 +115,8 @@ def session_workload(scenario: Scenario) -> Workload:
     """Every request of every session, in session order, drawn before the run.
 
     Session starts follow ``clients.arrivals``; each session's client, length,
-    demands and think times come from their own streams in session order, so
+    demands, think times and request classes (``mix``) come from their own
+    streams in session order, so
     each session's sequence is fixed whatever a variant does (common random
     numbers, as if each session had a stream of its own). Only a session's
     first request has its arrival time here (its start); the others are sent
@@ -142,7 +143,8 @@ def session_workload(scenario: Scenario) -> Workload:
     think[firsts] = 0.0
     demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    return Workload(arrival, users[session], demand, ips, session=session, think=think)
+    kinds = _mix(clients, demand, seed)
+    return Workload(arrival, users[session], demand, ips, kinds, session=session, think=think)
 
 
 def websocket_messages(
@@ -185,18 +187,24 @@ def draw_workload(scenario: Scenario) -> Workload:
         client = owner[channel]
     else:
         client = stream(seed, "clients").integers(0, clients.count, len(arrival), dtype=np.int32)
-    n = len(arrival)
-    demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
+    demand = clients.service.sample(stream(seed, "demand"), len(arrival)).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    kinds = None
-    if clients.mix is not None:
-        kinds = request_classes([c.share for c in clients.mix], stream(seed, "mix"), n)
-        for index, kind in enumerate(clients.mix):
-            if kind.service is not None:  # its own distribution, from its own stream
-                chosen = kinds == index
-                own = kind.service.sample(stream(seed, f"demand/{kind.name}"), int(chosen.sum()))
-                demand[chosen] = own
+    kinds = _mix(clients, demand, seed)
     return Workload(arrival, client, demand, ips, kinds, channel, ends)
+
+
+def _mix(clients: Clients, demand: np.ndarray, seed: int) -> np.ndarray | None:
+    """The class of each request (None without ``clients.mix``); a class with
+    its own service distribution overwrites its requests' ``demand``."""
+    if clients.mix is None:
+        return None
+    kinds = request_classes([c.share for c in clients.mix], stream(seed, "mix"), len(demand))
+    for index, kind in enumerate(clients.mix):
+        if kind.service is not None:  # its own distribution, from its own stream
+            chosen = kinds == index
+            own = kind.service.sample(stream(seed, f"demand/{kind.name}"), int(chosen.sum()))
+            demand[chosen] = own
+    return kinds
 
 
 def request_classes(shares: list[float], rng: np.random.Generator, n: int) -> np.ndarray:

@@ -65,10 +65,26 @@ def test_the_store_cannot_be_drained(tmp_path: Path) -> None:
     assert "s.yaml:10:" in err and "can only crash" in err
 
 
-def test_sessions_with_connections_are_refused(tmp_path: Path) -> None:
-    text = BASE.replace(
+def test_sessions_ride_keepalive_connections_not_websockets(tmp_path: Path) -> None:
+    keepalive = BASE.replace(
         "  sessions: {requests: 5, think: 1s}\n",
         "  sessions: {requests: 5, think: 1s}\n  connections: {keepalive: {requests: 10}}\n",
     )
-    code, err = validate(tmp_path, text)
-    assert code == 2 and "s.yaml:3:1: clients: `sessions` do not work with `connections`" in err
+    assert validate(tmp_path, keepalive)[0] == 0
+    websocket = BASE.replace(
+        "  sessions: {requests: 5, think: 1s}\n",
+        "  sessions: {requests: 5, think: 1s}\n"
+        "  connections: {websocket: {duration: 10s, message_rate: 1/s}}\n",
+    )
+    code, err = validate(tmp_path, websocket)
+    assert code == 2 and "s.yaml:3:1: clients: `sessions` ride keep-alive connections" in err
+
+
+def test_a_cookie_at_layer_4_cannot_be_read(tmp_path: Path) -> None:
+    for balancer in (
+        "{layer: 4, sticky: {cookie: SID}}",
+        "{tls: {mode: passthrough}, sticky: {cookie: SID}}",
+    ):
+        code, err = validate(tmp_path, BASE + f"balancer: {balancer}\n")
+        assert code == 2
+        assert "s.yaml:9:" in err and "sticky: {cookie: ...} needs layer 7" in err

@@ -22,7 +22,7 @@ from lbsim.scenario.models.capacity import BalancerCpu, Tls
 from lbsim.scenario.models.connections import ConnectionLimits
 from lbsim.scenario.models.health import HealthCheck
 from lbsim.scenario.models.passive import HaproxyPassive, PassiveCheck
-from lbsim.scenario.models.sessions import Sticky
+from lbsim.scenario.models.sessions import Cookie, Sticky
 
 if TYPE_CHECKING:  # defined after Balancer, which is rebuilt there (routes name a pool)
     from lbsim.scenario.models.routes import Route
@@ -216,6 +216,14 @@ class Balancer(Frozen):
                 f"sticky: source_ip needs a hashing algorithm ({', '.join(NO_SLOW_START)}); "
                 f"{self.algorithm.name} ignores the client address (Envoy applies a source_ip "
                 "hash policy only with ring_hash or maglev; NGINX's is ip_hash)"
+            )
+        opaque = self.layer == 4 or (self.tls is not None and self.tls.mode == "passthrough")
+        if isinstance(self.sticky, Cookie) and opaque:
+            raise ValueError(
+                "sticky: {cookie: ...} needs layer 7: a layer-4 balancer (layer 4 or tls "
+                "passthrough) cannot read cookies (HAProxy ignores `cookie` outside mode http); "
+                "there a keep-alive connection pins its host (clients.connections), or use "
+                "sticky: source_ip"
             )
         return self
 

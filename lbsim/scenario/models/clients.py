@@ -137,8 +137,11 @@ class Clients(Frozen):
             raise ValueError("give at most one of `hedge` or `fanout`")
         if self.connections is not None and (self.hedge is not None or self.fanout is not None):
             raise ValueError("`hedge` and `fanout` do not work with `connections` yet")
-        if self.connections is not None and self.sessions is not None:
-            raise ValueError("`sessions` do not work with `connections` yet")
+        if self.connections and self.connections.websocket and self.sessions is not None:
+            raise ValueError(
+                "`sessions` ride keep-alive connections, not WebSockets "
+                "(give connections.keepalive, or drop sessions)"
+            )
         return self
 
     mix: tuple[RequestClass, ...] | None = Field(
