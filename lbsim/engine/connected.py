@@ -69,7 +69,7 @@ class ConnectedBalancer(Balancer):
             return bound
         host = self._inner_pick(request)
         if host is not None:
-            self.table.bind(c, host)
+            self.table.bind(c, host, self.slot)
             self.backends.outstanding[host] += 1
             if self._opened is not None:
                 self._opened(host)
@@ -104,4 +104,4 @@ class ConnectedBalancer(Balancer):
 
     def _drained(self, backend: int) -> None:
         if self.draining[backend]:
-            self.table.close_where(self.index, backend)
+            self.table.close_where(self.index, backend, self.slot)

@@ -5,7 +5,9 @@ With ``clients.connections`` every request rides a connection, kept in one
 arrives (:meth:`ConnectionTable.assign`):
 
 * keep-alive (HTTP/1.1, ``streams: 1``): an open connection of the same
-  client with no request in flight, else a new one; with ``streams: N``
+  client *to the same origin* (the ``host`` of the request's ``mix`` class: a
+  browser keeps connections per origin, and at layer 4 the SNI of its
+  handshake chose the route) with no request in flight, else a new one; with ``streams: N``
   (HTTP/2) one with fewer than N requests in flight. A new connection may
   carry ``keepalive.requests`` requests (drawn per connection, rounded up,
   from the ``keepalive-requests`` stream, in the order connections open); it
@@ -18,7 +20,10 @@ arrives (:meth:`ConnectionTable.assign`):
 The balancer (:class:`lbsim.engine.connected.ConnectedBalancer`) binds a
 connection to a host when it is *pinned* (layer 4, or a WebSocket, which
 even a layer-7 proxy tunnels to the host its upgrade went to) and is told
-when a bound connection closes. With ``balancer.connections``, a connection
+when a bound connection closes (``on_close`` with the slot of the cluster
+that bound it). Every request on a connection has its connection's route:
+at layer 4 routes match the host only, the same for a whole origin, and a
+WebSocket's messages have its upgrade's class. With ``balancer.connections``, a connection
 is closed at ``max_lifetime`` (at once if idle, else when its requests end)
 and a drained host's connections after ``drain_timeout``.
 
@@ -30,7 +35,7 @@ its connection (so a handshake is charged once per connection);
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -38,12 +43,13 @@ from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import column
 from lbsim.engine.workload import Workload
 from lbsim.scenario.models import ConnectionLimits, Connections
+from lbsim.scenario.models.mix import RequestClass
 
 OPEN, CLOSING, CLOSED = 0, 1, 2
 UNLIMITED = 1 << 62  # the request budget of a WebSocket
 BLOCK = 4096
 
-Closed = Callable[[int, int, float], None]  # (balancer index, host, lifetime)
+Closed = Callable[[int, int, float], None]  # (slot of the cluster that bound it, host, lifetime)
 
 
 class ConnectionTable:
@@ -60,6 +66,7 @@ class ConnectionTable:
         rng: np.random.Generator,
         *,
         pinned: bool,
+        origin: np.ndarray | None = None,
     ) -> None:
         n = len(workload)
         self.pinned = pinned
@@ -71,15 +78,23 @@ class ConnectionTable:
         self._of = column(self.of)
         self._riding = bytearray(n)  # 1 while the request counts on its connection
         self._clients = column(workload.client)
+        # the key of a request's reusable connections: its client, and its origin if any
+        self._keys = (
+            self._clients
+            if origin is None
+            else column(workload.client.astype(np.int64) * (int(origin.max()) + 1) + origin)
+        )
         self._channels = None if workload.channel is None else column(workload.channel)
         self._channel_end = workload.channel_end
         channels = 0 if workload.channel_end is None else len(workload.channel_end)
         self._current = [-1] * channels  # WebSocket -> its connection now
         self._ending = bytearray(channels)  # 1: its end is scheduled
-        self._pools: dict[int, list[int]] = {}  # client -> its assignable connections
+        self._pools: dict[int, list[int]] = {}  # key -> its assignable connections
         self.on_close: Closed | None = None  # told when a bound connection closes
         # per connection
         self.host: list[int] = []  # -1 unless bound (pinned)
+        self.slot: list[int] = []  # the cluster that bound it (-1: unbound)
+        self.key: list[int] = []
         self.owner: list[int] = []  # the balancer instance it goes through
         self.client: list[int] = []
         self.opened: list[float] = []
@@ -130,7 +145,7 @@ class ConnectionTable:
                     end = float(self._channel_end[channel])
                     self.env.after(end - self.env._now, self._channel_over, channel)
         else:
-            c = self._reusable(self._clients[request], owner)
+            c = self._reusable(self._keys[request], owner)
             if c < 0:
                 c = self._open(request, owner, self._budget())
         self._of[request] = c
@@ -142,8 +157,8 @@ class ConnectionTable:
             self._stop_assigning(c)
         return c
 
-    def _reusable(self, client: int, owner: int) -> int:
-        pool = self._pools.get(client)
+    def _reusable(self, key: int, owner: int) -> int:
+        pool = self._pools.get(key)
         if pool:
             streams, active, owners = self.streams, self.active, self.owner
             for c in pool:
@@ -161,7 +176,10 @@ class ConnectionTable:
     def _open(self, request: int, owner: int, budget: int) -> int:
         c = len(self.state)
         client = self._clients[request]
+        key = self._keys[request]
         self.host.append(-1)
+        self.slot.append(-1)
+        self.key.append(key)
         self.owner.append(owner)
         self.client.append(client)
         self.opened.append(self.env._now)
@@ -172,7 +190,7 @@ class ConnectionTable:
         self.state.append(OPEN)
         self.opened_by[request] = 1
         if self._channels is None:
-            self._pools.setdefault(client, []).append(c)
+            self._pools.setdefault(key, []).append(c)
         if self._aging is not None:
             self._aging.add(c)
         return c
@@ -193,9 +211,10 @@ class ConnectionTable:
 
     # ------------------------------------------------------------ lives
 
-    def bind(self, c: int, host: int) -> None:
-        """Pin connection ``c`` to ``host``."""
+    def bind(self, c: int, host: int, slot: int) -> None:
+        """Pin connection ``c`` to ``host`` (by the cluster in ``slot``)."""
         self.host[c] = host
+        self.slot[c] = slot
         self._count(host, 1)
 
     def close(self, c: int) -> None:
@@ -209,12 +228,12 @@ class ConnectionTable:
         if host >= 0:
             self._count(host, -1)
             if self.on_close is not None:
-                self.on_close(self.owner[c], host, now - self.opened[c])
+                self.on_close(self.slot[c], host, now - self.opened[c])
 
     def _stop_assigning(self, c: int) -> None:
         if self.state[c] == OPEN:
             self.state[c] = CLOSING
-            pool = self._pools.get(self.client[c])
+            pool = self._pools.get(self.key[c])
             if pool is not None and c in pool:
                 pool.remove(c)
 
@@ -237,10 +256,16 @@ class ConnectionTable:
             self.close(c)
         self._current[channel] = -1
 
-    def close_where(self, owner: int, host: int | None = None) -> None:
-        """Close every connection through balancer ``owner`` (bound to ``host``, if given)."""
+    def close_where(self, owner: int, host: int | None = None, slot: int | None = None) -> None:
+        """Close every connection through balancer instance ``owner`` (bound
+        to ``host`` by the cluster in ``slot``, if given)."""
         for c, state in enumerate(self.state):
-            if state != CLOSED and self.owner[c] == owner and host in (None, self.host[c]):
+            if (
+                state != CLOSED
+                and self.owner[c] == owner
+                and host in (None, self.host[c])
+                and slot in (None, self.slot[c])
+            ):
                 self.close(c)
 
     # ------------------------------------------------------------ accounting
@@ -270,3 +295,12 @@ class ConnectionTable:
             "server_connection_seconds": np.array(self.area),
             "pinned": np.array([self.pinned]),
         }
+
+
+def origins(mix: Sequence[RequestClass] | None, classes: np.ndarray | None) -> np.ndarray | None:
+    """The origin of each request: the index of its class's ``host`` among the
+    mix's distinct hosts (None when the mix names no host: one origin)."""
+    if mix is None or classes is None or all(kind.host is None for kind in mix):
+        return None
+    hosts = list(dict.fromkeys(kind.host for kind in mix))
+    return np.array([hosts.index(kind.host) for kind in mix], dtype=np.int64)[classes]

@@ -189,16 +189,25 @@ def draw_workload(scenario: Scenario) -> Workload:
         client = stream(seed, "clients").integers(0, clients.count, len(arrival), dtype=np.int32)
     demand = clients.service.sample(stream(seed, "demand"), len(arrival)).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    kinds = _mix(clients, demand, seed)
+    kinds = _mix(clients, demand, seed, channel)
     return Workload(arrival, client, demand, ips, kinds, channel, ends)
 
 
-def _mix(clients: Clients, demand: np.ndarray, seed: int) -> np.ndarray | None:
+def _mix(
+    clients: Clients, demand: np.ndarray, seed: int, channel: np.ndarray | None = None
+) -> np.ndarray | None:
     """The class of each request (None without ``clients.mix``); a class with
-    its own service distribution overwrites its requests' ``demand``."""
+    its own service distribution overwrites its requests' ``demand``. With
+    WebSockets the class is drawn per WebSocket: its messages have its
+    upgrade's path and host (they travel on its connection)."""
     if clients.mix is None:
         return None
-    kinds = request_classes([c.share for c in clients.mix], stream(seed, "mix"), len(demand))
+    shares, rng = [c.share for c in clients.mix], stream(seed, "mix")
+    if channel is None:
+        kinds = request_classes(shares, rng, len(demand))
+    else:
+        count = int(channel.max()) + 1 if len(channel) else 0
+        kinds = request_classes(shares, rng, count)[channel]
     for index, kind in enumerate(clients.mix):
         if kind.service is not None:  # its own distribution, from its own stream
             chosen = kinds == index

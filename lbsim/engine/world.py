@@ -33,7 +33,7 @@ from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
 from lbsim.engine.connected import ConnectedBalancer
-from lbsim.engine.connections import CLOSED, ConnectionTable
+from lbsim.engine.connections import CLOSED, ConnectionTable, origins
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
@@ -256,12 +256,13 @@ class World:
             window,
             stream(self.scenario.seed, "keepalive-requests"),
             pinned=self.scenario.balancer.layer == 4 or model.websocket is not None,
+            origin=origins(self.scenario.clients.mix, self.workload.request_class),
         )
         table.on_close = self._connection_closed
         return table
 
-    def _connection_closed(self, owner: int, host: int, lifetime: float) -> None:
-        balancer = self.instances[owner][0]  # pinned: one cluster per instance
+    def _connection_closed(self, slot: int, host: int, lifetime: float) -> None:
+        balancer = self.balancers[slot]
         assert isinstance(balancer, ConnectedBalancer)
         balancer.connection_closed(host, lifetime)
 

@@ -52,14 +52,23 @@ def test_without_keepalive_reuse_every_request_pays() -> None:
     assert np.allclose(requests["balancer_cpu"], REQUEST + CONNECTION + FULL)
 
 
-def test_pinned_connections_refuse_several_routes() -> None:
+def test_pinned_connections_refuse_pool_versions() -> None:
     data = scenario(
         KEEPALIVE,
         **{
             "balancer.layer": 4,
             "servers": [{"name": "a", "count": 1}, {"name": "b", "count": 1}],
-            "balancer.routes": [{"match": {"host": "a.example"}, "pool": "a"}, {"pool": "b"}],
+            "pools": [
+                {
+                    "name": "api",
+                    "versions": [
+                        {"name": "stable", "servers": ["a"], "weight": 80},
+                        {"name": "canary", "servers": ["b"], "weight": 20},
+                    ],
+                }
+            ],
+            "balancer.routes": [{"pool": "api"}],
         },
     )
-    with pytest.raises(lbsim.ScenarioError, match="pinned connections"):
+    with pytest.raises(lbsim.ScenarioError, match=r"pinned connections .* pool versions"):
         lbsim.run(data)

@@ -15,7 +15,7 @@ Loc = tuple[str | int, ...]
 def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
     """Each problem's field path and message: a route to an unknown pool, a
     pool of unknown server groups, a mix class no route matches, pinned
-    connections with more than one cluster per instance."""
+    connections with pool versions, a path route at layer 4."""
     problems: list[tuple[Loc, str]] = []
     groups = [pool.name for pool in scenario.servers]
     pools = [pool.name for pool in scenario.pools]
@@ -36,12 +36,13 @@ def routing_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
     config = scenario.balancer
     connections = scenario.clients.connections
     pinned = connections is not None and (config.layer == 4 or connections.websocket is not None)
-    if pinned and (len(routes or ()) > 1 or any(p.versions for p in scenario.pools)):
+    if pinned and any(p.versions for p in scenario.pools):
         problems.append(
             (
-                ("balancer", "routes" if len(routes or ()) > 1 else "layer"),
-                "pinned connections (balancer.layer 4 or WebSockets) go to one cluster per "
-                "instance: more than one route or pool version is not modelled with them",
+                ("balancer", "layer" if config.layer == 4 else "routes"),
+                "pinned connections (balancer.layer 4 or WebSockets) are not modelled with "
+                "pool versions: the canary split is drawn per request, a pinned connection "
+                "would need it per connection",
             )
         )
     if routes is None:
