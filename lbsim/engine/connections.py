@@ -12,7 +12,8 @@ arrives (:meth:`ConnectionTable.assign`):
   carry ``keepalive.requests`` requests (drawn per connection, rounded up,
   from the ``keepalive-requests`` stream, in the order connections open); it
   is closed when its last one ends, or after ``idle_timeout`` with nothing in
-  flight.
+  flight (one pending timer per connection, re-armed to the end of its
+  latest idle spell, so a busy connection does not cost an event per request).
 * WebSockets: the connection of the request's WebSocket (its upgrade opened
   it), until the WebSocket ends; a message whose connection the balancer
   closed opens a new one (the client reconnects when it next has a message).
@@ -36,8 +37,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from heapq import heappush
+from typing import Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import column
@@ -103,6 +107,8 @@ class ConnectionTable:
         self.active: list[int] = []
         self.left: list[int] = []
         self.state: list[int] = []
+        self._idle_since: list[float] = []  # when it last had no request in flight
+        self._armed = bytearray()  # 1: an idle timer of it is pending
         # per host: open bound connections, their integral over the window
         self.open_per_host = [0] * n_servers
         self.area = [0.0] * n_servers
@@ -188,6 +194,8 @@ class ConnectionTable:
         self.active.append(0)
         self.left.append(budget)
         self.state.append(OPEN)
+        self._idle_since.append(math.nan)
+        self._armed.append(0)
         self.opened_by[request] = 1
         if self._channels is None:
             self._pools.setdefault(key, []).append(c)
@@ -207,7 +215,10 @@ class ConnectionTable:
         if self.state[c] == CLOSING:
             self.close(c)
         elif self._idle is not None and self.state[c] == OPEN:
-            self._idle.add((c, self.carried[c]))
+            self._idle_since[c] = self.env._now
+            if not self._armed[c]:  # one timer per connection, not one per request
+                self._armed[c] = 1
+                self._idle.add(c)
 
     # ------------------------------------------------------------ lives
 
@@ -237,10 +248,22 @@ class ConnectionTable:
             if pool is not None and c in pool:
                 pool.remove(c)
 
-    def _idle_expired(self, stamp: tuple[int, int]) -> None:
-        c, carried = stamp
-        if self.state[c] == OPEN and not self.active[c] and self.carried[c] == carried:
+    def _idle_expired(self, c: int) -> None:
+        """An idle timer of ``c`` is due: close it if it has been idle for the
+        whole ``idle_timeout`` since its last request ended; if it went idle
+        again later, wait until that idle time is up (if it is busy, the end
+        of its requests sets a timer)."""
+        self._armed[c] = 0
+        if self.state[c] != OPEN or self.active[c]:
+            return
+        assert self._idle is not None
+        due = self._idle_since[c] + self._idle.delay  # the time its own timer would have
+        if due <= self.env._now:
             self.close(c)
+        else:
+            self._armed[c] = 1
+            queue: list[Any] = self.env._queue
+            heappush(queue, (due, NORMAL, next(self.env._eid), self._idle_expired, c))
 
     def _aged(self, c: int) -> None:
         if self.state[c] == CLOSED:

@@ -132,8 +132,9 @@ class SessionDriver:
         if scenario.session_store is not None:
             self.store = self._store(world)
             self.stations.append(self.store)
-        for server in world.servers:
-            server.done = self._served
+        if any(self.occ) or self.store is not None or self._rtt is not None:
+            for server in world.servers:
+                server.done = self._served
 
     # ------------------------------------------------------------ sessions
 
@@ -152,14 +153,21 @@ class SessionDriver:
             home=np.full(count, -1, dtype=np.int32),
             lost=np.zeros(count, dtype=bool),
         )
-        routes = world.recorder.columns.get("route")
-        self._route = None if routes is None else column(routes)
-        self._routes = len(world.fronts[0].routes) if world.fronts else 1
-        self._home = [-1] * (count * self._routes)  # per session and route: its home now
-        self._since = [0.0] * (count * self._routes)  # when that home last answered it
+        # where a request's session keeps its home: per session and route (a
+        # front routes by class alone, so the key is known before the run)
+        routes = len(world.fronts[0].routes) if world.fronts else 1
+        keys = session
+        if world.fronts:
+            class_route = np.asarray(world.fronts[0].class_route, dtype=np.int64)
+            kinds = workload.request_class
+            route = class_route[kinds] if kinds is not None else class_route[0]
+            keys = session.astype(np.int64) * routes + route
+        self._keys = column(keys)
+        self._home = [-1] * (count * routes)  # per session and route: its home now
+        self._since = [0.0] * (count * routes)  # when that home last answered it
         self._shared = world.scenario.session_store is not None
-        self._names = [server.name for server in world.servers]
-        self._wiped: dict[str, list[float]] = {}
+        self._index = {server.name: server.index for server in world.servers}
+        self._wiped: dict[int, list[float]] = {}  # server -> when it crashed or hung
         self._seen = 0  # events of the recorder already read for wipes
         sticky = world.scenario.balancer.sticky
         for balancer in world.balancers:
@@ -176,13 +184,8 @@ class SessionDriver:
     def _begin(self, session: int) -> None:
         self.arrive(self.firsts[session])
 
-    def _key(self, request: int) -> int:
-        """Where ``request``'s session keeps its home on ``request``'s route."""
-        session = self._session[request]
-        return session if self._route is None else session * self._routes + self._route[request]
-
     def _persist(self, balancer: Balancer, request: int) -> int | None:
-        home = self._home[self._key(request)]
+        home = self._home[self._keys[request]]
         if home < 0 or not balancer.members[home] or not balancer.healthy[home]:
             return None
         return None if balancer.draining[home] or balancer.ejected[home] else home
@@ -192,14 +195,21 @@ class SessionDriver:
         now = self.env._now
         if self._status[request] == OK:
             server = self._server[request]
-            key = self._key(request)
+            key = self._keys[request]
             home = self._home[key]
-            assert self.facts is not None
+            facts = self.facts
+            assert facts is not None
             if home < 0:
-                if self.facts.home[session] < 0:
-                    self.facts.home[session] = server
-            elif not self._shared and (server != home or self._wiped_since(home, key)):
-                self.facts.lost[session] = True
+                if facts.home[session] < 0:
+                    facts.home[session] = server
+            elif not self._shared and (
+                server != home
+                or (
+                    (self._wiped or len(self.recorder.events) != self._seen)
+                    and self._wiped_since(home, key)
+                )
+            ):
+                facts.lost[session] = True
             self._home[key] = server
             self._since[key] = now
         following = request + 1
@@ -219,11 +229,11 @@ class SessionDriver:
         session (and route) ``key``."""
         events = self.recorder.events
         for event in events[self._seen :]:
-            if event.kind in WIPES:
-                self._wiped.setdefault(event.target, []).append(event.time)
+            if event.kind in WIPES and event.target in self._index:
+                self._wiped.setdefault(self._index[event.target], []).append(event.time)
         self._seen = len(events)
-        times = self._wiped.get(self._names[server], [])
-        return bisect_right(times, self._since[key]) < len(times)
+        times = self._wiped.get(server)
+        return times is not None and bisect_right(times, self._since[key]) < len(times)
 
     # ------------------------------------------------------------ after service
 

@@ -383,6 +383,8 @@ class World:
             and sessions is None
         )
         fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
+        if len(self.fronts) == 1:  # one instance: nothing to choose
+            fallback = self.fronts[0].arrive
         times: Sequence[float] = self._arrival
         arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
         hedge = self.scenario.clients.hedge

@@ -194,6 +194,18 @@ def test_idle_timeout_closes_connections() -> None:
     assert len(connections(rec)["opened"]) == 1
 
 
+def test_a_reused_connection_closes_idle_timeout_after_its_last_answer() -> None:
+    # Requests at 0, 2, ..., 8 s (10 ms each), idle_timeout 3 s: the timer set
+    # at the first answer (due 3.01) finds the connection idle only since 2.01
+    # and waits to 5.01, and so on; it closes 3 s after the last answer, 8.01.
+    base = scenario(SEQUENTIAL, duration="10s", **{"clients.arrivals.rate": 0.5})
+    data = scenario(base, **{"clients.connections": {"keepalive": {"idle_timeout": "3s"}}})
+    _, rec, _ = simulate(data)
+    stats = connections(rec)
+    assert len(rec.end) == 5 and len(stats["opened"]) == 1
+    assert stats["closed"][0] == rec.end[-1] + 3.0
+
+
 def test_http2_streams_cap() -> None:
     # One client, about 10 requests in flight (50/s x 200 ms), streams: 4. A
     # connection never has more than 4 in flight, and a new one is opened
