@@ -24,13 +24,14 @@ even a layer-7 proxy tunnels to the host its upgrade went to) and is told
 when a bound connection closes (``on_close`` with the slot of the cluster
 that bound it). Every request on a connection has its connection's route:
 at layer 4 routes match the host only, the same for a whole origin, and a
-WebSocket's messages have its upgrade's class. With ``balancer.connections``, a connection
-is closed at ``max_lifetime`` (at once if idle, else when its requests end)
-and a drained host's connections after ``drain_timeout``.
+WebSocket's messages have its upgrade's class. With ``balancer.connections``,
+a connection is closed at ``max_lifetime`` (at once if idle, else when its
+requests end) and a drained host's connections after ``drain_timeout``.
 
-Hook for TLS: :meth:`ConnectionTable.is_new` says whether a request opened
-its connection (so a handshake is charged once per connection);
-``opened_by`` holds the same per request.
+Hook for TLS: :meth:`ConnectionTable.ride` puts a request on its connection
+as it reaches the listener and says whether it opened it (so a handshake is
+charged once per connection); :meth:`ConnectionTable.is_new` and
+``opened_by`` hold the same per request.
 """
 
 from __future__ import annotations
@@ -150,27 +151,34 @@ class ConnectionTable:
                     assert self._channel_end is not None
                     end = float(self._channel_end[channel])
                     self.env.after(end - self.env._now, self._channel_over, channel)
-        else:
-            c = self._reusable(self._keys[request], owner)
+        else:  # the first of the key's connections with a free stream (inlined: hot)
+            c = -1
+            pool = self._pools.get(self._keys[request])
+            if pool:
+                streams, active, owners = self.streams, self.active, self.owner
+                for candidate in pool:
+                    if active[candidate] < streams and owners[candidate] == owner:
+                        c = candidate
+                        break
             if c < 0:
                 c = self._open(request, owner, self._budget())
         self._of[request] = c
         self._riding[request] = 1
         self.active[c] += 1
         self.carried[c] += 1
-        self.left[c] -= 1
-        if not self.left[c]:
+        left = self.left[c] - 1
+        self.left[c] = left
+        if not left:
             self._stop_assigning(c)
         return c
 
-    def _reusable(self, key: int, owner: int) -> int:
-        pool = self._pools.get(key)
-        if pool:
-            streams, active, owners = self.streams, self.active, self.owner
-            for c in pool:
-                if active[c] < streams and owners[c] == owner:
-                    return c
-        return -1
+    def ride(self, owner: int, request: int) -> bool:
+        """Put ``request`` on its connection through instance ``owner`` as it
+        reaches the listener (unless it is on an open one); whether it opened it."""
+        c = self._of[request]
+        if c < 0 or self.state[c] == CLOSED:
+            self.assign(request, owner)
+        return bool(self.opened_by[request])
 
     def _budget(self) -> int:
         if not self._budgets:

@@ -20,7 +20,7 @@ handshake on the server instead.
 Connections: without ``clients.connections`` every request opens its own
 connection. With them the world sets :attr:`Front.first_on_connection` to a
 function ``request -> bool`` that puts the request on its connection as it
-arrives and tells whether it opened it (``ConnectionTable.is_new``);
+arrives and tells whether it opened it (``ConnectionTable.ride``);
 requests for which it returns False pay no connection cost, no handshake
 and no extra round trip.
 """

@@ -33,7 +33,7 @@ from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
 from lbsim.engine.connected import ConnectedBalancer
-from lbsim.engine.connections import CLOSED, ConnectionTable, origins
+from lbsim.engine.connections import ConnectionTable, origins
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
@@ -135,9 +135,7 @@ class World:
             build_layer7(self, self._cluster, self._slots)
             if self.connections is not None:  # a handshake once per connection
                 for front in self.fronts:
-                    front.first_on_connection = partial(
-                        _opens_connection, self.connections, front.index
-                    )
+                    front.first_on_connection = partial(self.connections.ride, front.index)
         load_reports.attach(self.env, scenario, self.servers, self.balancers, self.active)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
@@ -442,15 +440,6 @@ class World:
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder
-
-
-def _opens_connection(table: ConnectionTable, owner: int, request: int) -> bool:
-    """Put ``request`` on its connection through instance ``owner`` as it
-    reaches the listener; whether it opened that connection."""
-    c = table._of[request]
-    if c < 0 or table.state[c] == CLOSED:
-        table.assign(request, owner)
-    return table.is_new(request)
 
 
 def _cpu_levels(front: Front | None) -> tuple[int, int]:
