@@ -156,8 +156,10 @@ class Front:
         if self.tls_delay and self._handshake[request]:
             self._latency_tls[request] = self.tls_delay
             self.env.after(self.tls_delay, self._forward, request)
-        else:
-            self._forward(request)
+            return
+        self._totals.jobs -= 1  # _forward, inlined: once per request
+        if self._status[request] == PENDING:
+            self.balancers[self._slots[request]].dispatch(request)
 
     def _forward(self, request: int) -> None:
         self._totals.jobs -= 1
