@@ -205,6 +205,7 @@ def _catalogue() -> tuple[Metric, ...]:
         ),
         *_layer7(),
         *_connection_metrics(),
+        *_region_metrics(),
     )
 
 
@@ -301,6 +302,50 @@ def _layer7() -> tuple[Metric, ...]:
             "prim err",
             "requests after warm-up sent to a pool's first version",
             feature="versions",
+        ),
+    )
+
+
+def _region_metrics() -> tuple[Metric, ...]:
+    """Columns of runs with ``regions`` (lbsim.analysis.regions)."""
+    outage = "region failures: from the failure to its recovery (or the end of arrivals)"
+    return (
+        Metric(
+            "cross_region_share",
+            "fraction",
+            "lower",
+            "cross-region share",
+            "x-region",
+            "requests after warm-up sent to a region other than their client's",
+            feature="regions",
+        ),
+        Metric(
+            "dns_queries_per_s",
+            "rate",
+            None,
+            "DNS queries",
+            "dns q/s",
+            "authoritative DNS queries (a resolver's cache expired) per second",
+            feature="regions",
+        ),
+        Metric(
+            "dead_region_requests",
+            "number",
+            "lower",
+            "requests to a dead region",
+            "to dead",
+            outage,
+            "req",
+            feature="regions",
+        ),
+        Metric(
+            "failover_time",
+            "seconds",
+            "lower",
+            "time until 99% of traffic moved",
+            "moved",
+            outage + ", mean over failures",
+            feature="regions",
         ),
     )
 
