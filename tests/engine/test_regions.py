@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import lbsim
 from lbsim.streams import stream
@@ -56,6 +57,12 @@ def regions(**dns: Any) -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(scope="module")
+def weighted() -> lbsim.Result:
+    """The three outages, run once for the tests that read them."""
+    return lbsim.run(regions())
+
+
 def _late(requests: pd.DataFrame, slack: float) -> list[pd.DataFrame]:
     """Per outage: requests reaching the failed region later than ``slack``
     after its failure, while it is still down."""
@@ -66,9 +73,11 @@ def _late(requests: pd.DataFrame, slack: float) -> list[pd.DataFrame]:
     ]
 
 
-def test_traffic_to_a_failed_region_stops_within_detection_plus_ttl() -> None:
+def test_traffic_to_a_failed_region_stops_within_detection_plus_ttl(
+    weighted: lbsim.Result,
+) -> None:
     window = THRESHOLD * INTERVAL + TTL + MAX_RTT
-    result = lbsim.run(regions())
+    result = weighted
     requests = result.requests
     assert all(len(late) == 0 for late in _late(requests, window))
     # and caching is why it takes that long: some requests still went there after the failure
@@ -101,3 +110,37 @@ def test_with_stale_clients_only_the_stale_ones_keep_going_there() -> None:
     stuck = np.unique(after[after["region"] == 1]["client"].to_numpy())
     n = len(seen)
     assert abs(len(stuck) - n / 2) <= 3.5 * np.sqrt(n / 4)
+
+
+def test_a_recovered_region_gets_traffic_again_after_detection_plus_ttl(
+    weighted: lbsim.Result,
+) -> None:
+    """A recovered region is healthy again once the checkers have seen
+    ``failure_threshold`` good probes (≤ threshold × interval) and resolvers
+    re-ask within a TTL; by then about half the weighted answers are it again.
+    Each of the 600 clients has its own resolver and answer (p = 1/2) per TTL,
+    so the share has a standard error of at most sqrt(0.25 / 600) ≈ 0.02;
+    0.35-0.65 is 7 of them, and a region left out (share 0) or kept
+    exclusively (share 1) fails at once."""
+    requests = weighted.requests
+    window = THRESHOLD * INTERVAL + TTL
+    reached = requests["arrival"] + requests["latency_network"]
+    for (at, length), (following, _) in zip(OUTAGES, [*OUTAGES[1:], (25 * 60.0, 0.0)], strict=True):
+        back = requests[(reached >= at + length + window) & (reached < following)]
+        assert 0.35 < (back["region"] == 1).mean() < 0.65
+
+
+def test_with_a_layer7_front_each_region_serves_from_its_own_servers_only() -> None:
+    """Pools spanning regions: an instance of a region balances over the part
+    of the pool in its region; the balancer-CPU time excludes the network."""
+    data = regions()
+    data["events"] = []
+    data["duration"] = "5m"
+    data["balancer"] = {"cpu": {"workers": 1, "request_cost": "1ms"}}
+    data["pools"] = [{"name": "web", "servers": ["us-web", "eu-web"]}]
+    data["balancer"]["routes"] = [{"pool": "web"}]
+    requests = lbsim.run(data).requests
+    prefix = requests["server"].astype(str).str.split("-").str[0]
+    assert (prefix == np.where(requests["region"] == 0, "us", "eu")).all()
+    # the balancer CPU share of latency is its queue and 1 ms cost, not the 10-80 ms round trip
+    assert requests["latency_balancer"].max() < 0.01 <= requests["latency_network"].min()
