@@ -450,7 +450,8 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     """The metrics a scenario is about, from its resolved form (``resolved()``):
     ``report.metrics`` if it names them, else what it enables, in the base or
     in any ``compare:`` value: server failures (detection delays,
-    ``conn_error_rate``), a balancer that can fail, health checks
+    ``conn_error_rate``), a balancer or region that can fail, regions (their
+    failover and DNS metrics), health checks
     (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
     timeouts, queue limits (``rejected_rate``)."""
     named = (scenario.get("report") or {}).get("metrics")
@@ -467,14 +468,23 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
         return bool(node) or any(bool(v) for v in varied)
 
     events = [*(scenario.get("events") or ()), *(e for v in compare.get("events", []) for e in v)]
+    regions = {region.get("name") for region in scenario.get("regions") or ()}
     server_failures = any(
-        e.get("action") in ("crash", "hang") and not str(e.get("target")).startswith("lb-")
+        e.get("action") in ("crash", "hang")
+        and not str(e.get("target")).startswith("lb-")
+        and e.get("target") not in regions
         for e in events
     ) or any(pool.get("faults") for pool in scenario.get("servers") or ())
-    lb_failures = any(str(e.get("target")).startswith("lb-") for e in events)
+    lb_failures = any(
+        str(e.get("target")).startswith("lb-") or e.get("target") in regions for e in events
+    )
     rules = (
         (server_failures, ("detect_down_mean", "detect_up_mean", "conn_error_rate")),
         (lb_failures, ("conn_error_rate",)),
+        (
+            bool(regions),
+            ("failover_time", "dead_region_requests", "dns_queries_per_s", "cross_region_share"),
+        ),
         (enabled("balancer.health_check"), ("no_backend_rate",)),
         (enabled("clients.retries"), ("retry_amplification", "wasted_rate")),
         (enabled("clients.hedge") or enabled("clients.fanout"), ("extra_load",)),

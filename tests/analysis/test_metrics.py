@@ -15,6 +15,7 @@ from lbsim.analysis.metrics import (
     TERMINAL_METRICS,
     describe,
     percentiles,
+    scenario_metrics,
 )
 from lbsim.engine.records import STATUSES
 
@@ -155,3 +156,13 @@ def test_unknown_columns_are_inferred_from_their_form() -> None:
     assert describe("wait_p50").heading == "wait p50"
     whatever = describe("whatever_thing")
     assert whatever.better is None and whatever.unit == "" and whatever.heading == "whatever thing"
+
+
+def test_a_region_failure_is_about_failover_not_server_detection() -> None:
+    scenario = {
+        "regions": [{"name": "eu"}, {"name": "us"}],
+        "events": [{"at": 60, "target": "eu", "action": "crash"}],
+    }
+    about = scenario_metrics(scenario)
+    assert about[:2] == ("conn_error_rate", "failover_time")
+    assert "dns_queries_per_s" in about and "detect_down_mean" not in about
