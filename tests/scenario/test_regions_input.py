@@ -93,6 +93,12 @@ def test_the_good_file_validates(tmp_path: Path) -> None:
             "`role` is for the failover policy",
         ),
         (
+            "  - {name: eu, servers: [eu-web]}",
+            "  - {name: eu-web-1, servers: [eu-web]}",
+            "regions.1.name",
+            "'eu-web-1' is taken by a server",
+        ),
+        (
             "name: global\n",
             "name: global\nevents: [{at: 10s, target: eu, action: hang}]\n",
             "events",

@@ -114,6 +114,12 @@ def region_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
     owner: dict[str, str] = {}
     if len(set(regions)) != len(regions):
         problems.append((("regions",), f"region names must be unique: {regions}"))
+    taken = set(scenario.server_names())
+    for i, name in enumerate(regions):
+        if name in taken or name.startswith("lb-"):
+            problems.append(
+                (("regions", i, "name"), f"{name!r} is taken by a server or balancer instance")
+            )
     for i, region in enumerate(scenario.regions):
         for group in region.servers:
             if group not in groups:
