@@ -217,6 +217,27 @@ def check_07_ex3(slow_fraction: float) -> None:
     )
 
 
+# --- 08 Global balancing ---------------------------------------------------
+
+
+def check_08_ex1(seconds: float) -> None:
+    """Worst case until TTL-honouring clients leave a failed region: every
+    checker has failed ``threshold`` times after threshold × interval = 90 s,
+    then a resolver's cached answer lasts one TTL more: 150 s."""
+    _close(seconds, 3 * 30 + 60, 1e-9, "failure threshold × interval, plus the TTL")
+
+
+def check_08_ex2(queries_per_s: float) -> None:
+    """A resolver asks the authority at most once per TTL: 40 / 20 s = 2 per second."""
+    _close(queries_per_s, 40 / 20, 1e-9, "resolvers / TTL")
+
+
+def check_08_ex3(share: float) -> None:
+    """Route 53 weighted: a zero-weight record is answered only when every
+    non-zero one is unhealthy, so B (weight 1) gets every answer."""
+    _close(share, 1.0, 1e-9, "a weight-0 record is a last resort, not an equal share")
+
+
 # --- 10 Reading results ----------------------------------------------------
 
 

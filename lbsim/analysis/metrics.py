@@ -205,6 +205,7 @@ def _catalogue() -> tuple[Metric, ...]:
         ),
         *_layer7(),
         *_connection_metrics(),
+        *_region_metrics(),
     )
 
 
@@ -301,6 +302,50 @@ def _layer7() -> tuple[Metric, ...]:
             "prim err",
             "requests after warm-up sent to a pool's first version",
             feature="versions",
+        ),
+    )
+
+
+def _region_metrics() -> tuple[Metric, ...]:
+    """Columns of runs with ``regions`` (lbsim.analysis.regions)."""
+    outage = "region failures: from the failure to its recovery (or the end of arrivals)"
+    return (
+        Metric(
+            "cross_region_share",
+            "fraction",
+            "lower",
+            "cross-region share",
+            "x-region",
+            "requests after warm-up sent to a region other than their client's",
+            feature="regions",
+        ),
+        Metric(
+            "dns_queries_per_s",
+            "rate",
+            None,
+            "DNS queries",
+            "dns q/s",
+            "authoritative DNS queries (a resolver's cache expired) per second",
+            feature="regions",
+        ),
+        Metric(
+            "dead_region_requests",
+            "number",
+            "lower",
+            "requests to a dead region",
+            "to dead",
+            outage,
+            "req",
+            feature="regions",
+        ),
+        Metric(
+            "failover_time",
+            "seconds",
+            "lower",
+            "time until 99% of traffic moved",
+            "moved",
+            outage + ", mean over failures",
+            feature="regions",
         ),
     )
 
@@ -405,7 +450,8 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     """The metrics a scenario is about, from its resolved form (``resolved()``):
     ``report.metrics`` if it names them, else what it enables, in the base or
     in any ``compare:`` value: server failures (detection delays,
-    ``conn_error_rate``), a balancer that can fail, health checks
+    ``conn_error_rate``), a balancer or region that can fail, regions (their
+    failover and DNS metrics), health checks
     (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
     timeouts, queue limits (``rejected_rate``)."""
     named = (scenario.get("report") or {}).get("metrics")
@@ -422,14 +468,23 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
         return bool(node) or any(bool(v) for v in varied)
 
     events = [*(scenario.get("events") or ()), *(e for v in compare.get("events", []) for e in v)]
+    regions = {region.get("name") for region in scenario.get("regions") or ()}
     server_failures = any(
-        e.get("action") in ("crash", "hang") and not str(e.get("target")).startswith("lb-")
+        e.get("action") in ("crash", "hang")
+        and not str(e.get("target")).startswith("lb-")
+        and e.get("target") not in regions
         for e in events
     ) or any(pool.get("faults") for pool in scenario.get("servers") or ())
-    lb_failures = any(str(e.get("target")).startswith("lb-") for e in events)
+    lb_failures = any(
+        str(e.get("target")).startswith("lb-") or e.get("target") in regions for e in events
+    )
     rules = (
         (server_failures, ("detect_down_mean", "detect_up_mean", "conn_error_rate")),
         (lb_failures, ("conn_error_rate",)),
+        (
+            bool(regions),
+            ("failover_time", "dead_region_requests", "dns_queries_per_s", "cross_region_share"),
+        ),
         (enabled("balancer.health_check"), ("no_backend_rate",)),
         (enabled("clients.retries"), ("retry_amplification", "wasted_rate")),
         (enabled("clients.hedge") or enabled("clients.fanout"), ("extra_load",)),

@@ -25,6 +25,7 @@ import pandas as pd
 from lbsim.analysis.layer7 import layer7_metrics
 from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
 from lbsim.analysis.recovery import pattern_metrics
+from lbsim.analysis.regions import region_metrics
 from lbsim.analysis.sessions import session_metrics, session_share
 from lbsim.engine.records import BALANCER_LEVELS, LEVELS, STATUSES, Recorder
 from lbsim.engine.workload import Workload
@@ -275,6 +276,7 @@ def summarize(
     row.update(session_metrics(rec, scenario.session_store, lo, hi))
     row.update(pattern_metrics(variant, workload, rec, first))
     row.update(layer7_metrics(scenario, rec, first, window))
+    row.update(region_metrics(scenario, workload, rec, first, window))
     if rec.connections is not None:
         row.update(connection_metrics(rec.connections, lo, hi))
     params = {path: _param_value(value) for path, value in variant.params.items()}
@@ -378,7 +380,7 @@ def requests_frame(
         columns["extra_calls"] = rec.extra[rows]
     failed = sent - arrival
     failed -= rec.columns["latency_backoff"][rows]
-    for part in ("latency_balancer", "latency_tls"):  # before the first send
+    for part in ("latency_balancer", "latency_tls", "latency_network"):  # before the first send
         if part in rec.columns:
             failed -= rec.columns[part][rows]
     columns["latency_failed_attempts"] = failed

@@ -36,6 +36,7 @@ class Faults:
         active: Callable[[], bool],
         on_balancer: Callable[[int, bool], None],
         on_pool: Callable[[TimelineEvent], None] | None = None,
+        on_region: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.env = env
         self.active = active  # no new random crashes once the run has nothing left to do
@@ -43,6 +44,8 @@ class Faults:
         self.balancers = balancers
         self.on_balancer = on_balancer  # (instance, up) -> None
         self.on_pool = on_pool  # a pool's ``shift``
+        self.on_region = on_region  # (region, up) -> None: a whole region fails or recovers
+        self.regions = {region.name for region in scenario.regions}
         self.recorder = recorder
         self.seed = scenario.seed
         for event in scenario.events:
@@ -71,6 +74,11 @@ class Faults:
             self.on_balancer(int(event.target[3:]), event.action == "recover")
             self._log(event.action, event.target)
             return
+        if event.target in self.regions:
+            assert self.on_region is not None
+            self.on_region(event.target, event.action == "recover")
+            self._log(event.action, event.target, "region")
+            return
         server = self.servers[event.target]
         action = event.action
         if action == "crash":
@@ -95,9 +103,13 @@ class Faults:
         self._log(action, server.name, _detail(event))
 
     def _undo(self, event: TimelineEvent) -> None:
-        if event.target.startswith("lb-"):
-            self.on_balancer(int(event.target[3:]), True)
-            self._log("recover", event.target)
+        if event.target.startswith("lb-") or event.target in self.regions:
+            if event.target in self.regions:
+                assert self.on_region is not None
+                self.on_region(event.target, True)
+            else:
+                self.on_balancer(int(event.target[3:]), True)
+            self._log("recover", event.target, "region" if event.target in self.regions else "")
             return
         server = self.servers[event.target]
         if event.action in ("crash", "hang"):

@@ -20,6 +20,7 @@ from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout, Splitter, Weights
 from lbsim.engine.front import Front
 from lbsim.engine.records import column
+from lbsim.engine.regions import instance_members
 from lbsim.scenario import AlgorithmChoice, HealthCheck, PassiveCheck, Scenario
 from lbsim.scenario.models.routes import Pool, Route
 from lbsim.scenario.models.routing import route_of
@@ -85,14 +86,17 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
         resumed = column((draws < tls.resumption).astype(np.uint8))
     window = (scenario.warmup, scenario.duration)
     by_version: dict[str, list[list[Balancer]]] = {name: [] for name in weights}
-    for index in range(config.instances):
+    for index, region in enumerate(instance_members(scenario)):
         suffix = f"/{index}" if index else ""
         clusters: list[list[Balancer]] = []
         splitters: list[Splitter | None] = []
         for r, (route, pool) in enumerate(zip(routes, pools, strict=True)):
             versions = []
             for v, groups in enumerate(pool.groups()):
-                members = [group in groups for group in group_of]
+                members = [
+                    group in groups and (region is None or region[i])
+                    for i, group in enumerate(group_of)
+                ]
                 versions.append(
                     cluster(
                         index,
@@ -122,7 +126,7 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
                 classes=column(world.workload.request_class)
                 if world.workload.request_class is not None
                 else None,
-                arrival=column(world.workload.arrival),
+                arrival=column(world.reached),
                 slots=column(slots),
                 cpu=config.cpu,
                 layer=config.layer,

@@ -106,6 +106,25 @@ L7_FACTS = (
     register("latency_tls", "float64", 0.0, "seconds of extra TLS round trips", optional=True),
 )
 
+# Regions and DNS: only in runs with regions
+REGION_FACTS = (
+    register("region", "int8", -1, "region the request was sent to (-1: none)", optional=True),
+    register(
+        "latency_network",
+        "float64",
+        0.0,
+        "seconds of network round trip between the client and its region",
+        optional=True,
+    ),
+    register(
+        "dns",
+        "int8",
+        0,
+        "DNS: 0 the client's cached answer, 1 its resolver's cache, 2 an authoritative query",
+        optional=True,
+    ),
+)
+
 
 @dataclass
 class SessionFacts:

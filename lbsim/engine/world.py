@@ -42,7 +42,8 @@ from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
-from lbsim.engine.records import L7_FACTS, LEVELS, Recorder, column
+from lbsim.engine.records import L7_FACTS, LEVELS, REGION_FACTS, Recorder, column
+from lbsim.engine.regions import Regional, instance_members
 from lbsim.engine.servers import ATTEMPT_BITS, Server
 from lbsim.engine.sessions import SessionDriver, needs_driver
 from lbsim.engine.slowstart import SlowStarter
@@ -72,12 +73,15 @@ class World:
         self.totals = Totals()
         self.state = RequestState(len(workload))
         layer7 = is_layer7(scenario)
+        facts = (L7_FACTS if layer7 else ()) + (REGION_FACTS if scenario.regions else ())
         self.recorder = Recorder(
             len(workload),
             sum(pool.count for pool in scenario.servers),
             shared=self.state.columns(),
-            optional=[fact.name for fact in L7_FACTS] if layer7 else (),
+            optional=[fact.name for fact in facts],
         )
+        # when each request reached its balancer (later than its arrival across a network)
+        self.reached = workload.arrival.copy() if scenario.regions else workload.arrival
         # TLS on the servers adds to a request's demand: a copy, the workload stays
         self.demand = workload.demand.copy() if layer7 else workload.demand
         demand = column(self.demand)
@@ -122,12 +126,12 @@ class World:
         self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
         self.connections = self._connection_table(len(self.servers), window)
         if not is_layer7(scenario):
-            for index in range(config.instances):
+            for index, members in enumerate(instance_members(scenario)):
                 # Each instance has its own view and its own algorithm (Envoy's
                 # per-worker balancers; one LB node per zone in ALB).
                 suffix = f"/{index}" if index else ""
                 balancer = self._cluster(
-                    index, suffix, None, config.algorithm, config.health_check, config.passive
+                    index, suffix, members, config.algorithm, config.health_check, config.passive
                 )
                 self.instances.append([balancer])
         else:
@@ -142,13 +146,14 @@ class World:
         # answers go back to the balancer of a request's instance (flat) or cluster
         self._route = column(self._slots) if self.fronts else self.recorder.balancer.data
         instances = config.instances
-        if instances > 1 and config.mode == "active_active":
+        if instances > 1 and config.mode == "active_active" and not scenario.regions:
             # DNS round robin: each client resolved the name once, to one instance.
             self._client_lb: np.ndarray | None = np.arange(scenario.clients.count) % instances
         else:
             self._client_lb = None
         self._clients = column(workload.client)
         self.sessions = SessionDriver(self) if needs_driver(scenario) else None
+        self.regional = self._regional() if scenario.regions else None
         Faults(
             self.env,
             scenario,
@@ -158,6 +163,7 @@ class World:
             self.active,
             on_balancer=self._balancer_event,
             on_pool=self._pool_event,
+            on_region=self._region_event,
         )
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
@@ -237,6 +243,33 @@ class World:
                 self.active,
             )
         return balancer
+
+    def _regional(self) -> Regional:
+        """DNS and the network in front of the regions' balancer instances."""
+        regional = Regional(
+            self.env,
+            self.scenario,
+            self._clients,
+            self.reached,
+            self.recorder,
+            lambda region: any(self.instances[i][0].up for i in regional.instances_of(region)),
+            self.active,
+        )
+        instance = column(self.recorder.balancer)
+        if self.fronts:
+            fronts = self.fronts
+            regional.enter = lambda request: fronts[instance[request]].arrive(request)
+        else:
+            balancers = self.balancers  # one per instance: answers come back by this column
+            regional.enter = lambda request: balancers[instance[request]].dispatch(request)
+        return regional
+
+    def _region_event(self, name: str, up: bool) -> None:
+        """A whole region failed or recovered (from the timeline)."""
+        assert self.regional is not None
+        region = [r.name for r in self.scenario.regions].index(name)
+        for index in self.regional.instances_of(region):
+            self._balancer_event(index, up)
 
     def _connection_table(
         self, n_servers: int, window: tuple[float, float]
@@ -379,10 +412,13 @@ class World:
             and len(self.balancers) == 1
             and not self.fronts
             and sessions is None
+            and self.regional is None
         )
         fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
         if len(self.fronts) == 1:  # one instance: nothing to choose
             fallback = self.fronts[0].arrive
+        if self.regional is not None:
+            fallback = self.regional.arrive
         times: Sequence[float] = self._arrival
         arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
         hedge = self.scenario.clients.hedge

@@ -53,7 +53,7 @@ def _run_cost(scenario: Scenario) -> tuple[float, float, float, float]:
     requests = mean_rate(scenario) * scenario.duration
     drawn = scenario.clients.arrivals.peak_rate * scenario.duration  # thinning draws the peak
     servers = sum(p.count for p in scenario.servers)
-    instances = scenario.balancer.instances
+    instances = scenario.instance_count
     check = scenario.balancer.health_check
     probes = 0.0 if check is None else instances * servers * horizon / check.period
     interval = getattr(scenario.balancer.passive, "interval", None)  # Envoy's sweeps

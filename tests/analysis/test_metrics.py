@@ -15,6 +15,7 @@ from lbsim.analysis.metrics import (
     TERMINAL_METRICS,
     describe,
     percentiles,
+    scenario_metrics,
 )
 from lbsim.engine.records import STATUSES
 
@@ -86,9 +87,10 @@ def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
         "balancer": {"cpu": {"workers": 1}, "tls": {}, "routes": [{"pool": "api"}]},
     }
     summary = lbsim.run(data).summary
-    layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
+    features = ("cpu", "tls", "versions")
+    layer7 = [name for name, metric in METRICS.items() if metric.feature in features]
     assert list(summary.columns)[-len(layer7) :] == layer7
-    assert {m.feature for m in METRICS.values()} == {None, "cpu", "tls", "versions"}
+    assert {m.feature for m in METRICS.values()} == {None, *features, "regions"}
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -132,6 +134,7 @@ def test_directions_and_units() -> None:
         "balancer_cpu_handshake",
         "handshakes_per_s",
         "canary_share",
+        "dns_queries_per_s",  # the TTL's price, set by the resolvers and the TTL
     }
     assert METRICS["balancer_cpu_parse"].unit == "cores"
     assert METRICS["sessions_lost"].better == "lower" and METRICS["sessions_lost"].unit == "sess"
@@ -153,3 +156,13 @@ def test_unknown_columns_are_inferred_from_their_form() -> None:
     assert describe("wait_p50").heading == "wait p50"
     whatever = describe("whatever_thing")
     assert whatever.better is None and whatever.unit == "" and whatever.heading == "whatever thing"
+
+
+def test_a_region_failure_is_about_failover_not_server_detection() -> None:
+    scenario = {
+        "regions": [{"name": "eu"}, {"name": "us"}],
+        "events": [{"at": 60, "target": "eu", "action": "crash"}],
+    }
+    about = scenario_metrics(scenario)
+    assert about[:2] == ("conn_error_rate", "failover_time")
+    assert "dns_queries_per_s" in about and "detect_down_mean" not in about

@@ -5,8 +5,8 @@ the hot-path rework (issue 14): a sha256 per column of ``result.requests``
 below. A change of event order, of a float
 operation or of a random draw anywhere changes some column's hash.
 load_curve.yaml (a sweep of many runs) is left out for time. Scenarios added
-later (sticky_sessions.yaml, websockets.yaml) are pinned as recorded when they
-were added.
+later (sticky_sessions.yaml, websockets.yaml, global_failover.yaml) are pinned
+as recorded when they were added.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_07_ex1, 0.634, 0.01),  # 1 − 0.99^100; 0.01 is one leaf's chance
     (answers.check_07_ex2, 1.75, 3.0),  # 1 + 0.5 + 0.25; 3 is the worst case N + 1
     (answers.check_07_ex3, 0.264, 0.634),  # 0.634 forgets the quorum
+    (answers.check_08_ex1, 150.0, 90.0),  # 3 × 30 + 60; 90 forgets the TTL
+    (answers.check_08_ex2, 2.0, 0.5),  # 40 / 20; 0.5 is TTL / resolvers
+    (answers.check_08_ex3, 1.0, 1 / 3),  # 1/3 treats weight 0 as a share
     (answers.check_10_ex1, 23.03, 4.6),  # ln 100 / 0.2; 4.6 forgets the rate
     (answers.check_10_ex2, 4, 2),
     (answers.check_10_ex3, (18.9, 25.9), (15.0, 20.0)),

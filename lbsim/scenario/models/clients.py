@@ -17,6 +17,7 @@ from lbsim.scenario.dists import (
 from lbsim.scenario.models.connections import Connections
 from lbsim.scenario.models.mix import RequestClass
 from lbsim.scenario.models.patterns import Fanout, Hedge
+from lbsim.scenario.models.regions import Location
 from lbsim.scenario.models.retries import Retries
 from lbsim.scenario.models.sessions import Sessions
 
@@ -97,6 +98,9 @@ class Clients(Frozen):
         ge=1,
         le=2**24,  # the /24 networks of IPv4
         description="distinct /24 networks the clients come from (default: one per client)",
+    )
+    locations: tuple[Location, ...] = Field(
+        default=(), description="where the clients are, by share (with regions:)"
     )
     nat: Nat | None = Field(
         default=None, description="a share of the clients behind a few NAT gateways"

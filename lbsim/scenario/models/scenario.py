@@ -19,8 +19,10 @@ from lbsim.scenario.dists import Duration, Frozen, PositiveDuration
 from lbsim.scenario.errors import did_you_mean
 from lbsim.scenario.models.balancer import Balancer
 from lbsim.scenario.models.clients import Clients
+from lbsim.scenario.models.dns import Dns
 from lbsim.scenario.models.events import TimelineEvent
 from lbsim.scenario.models.recovery import Recovery
+from lbsim.scenario.models.regions import Network, Region, region_problems
 from lbsim.scenario.models.report import Report
 from lbsim.scenario.models.routes import Pool
 from lbsim.scenario.models.routing import routing_problems
@@ -66,6 +68,15 @@ class Scenario(Frozen):
     pools: tuple[Pool, ...] = Field(
         default=(), description="clusters that routes send to (a route may also name a group)"
     )
+    regions: tuple[Region, ...] = Field(
+        default=(), description="regions, each a group of server groups behind its own balancers"
+    )
+    network: Network | None = Field(
+        default=None, description="round trips from client locations to regions"
+    )
+    dns: Dns | None = Field(
+        default=None, description="how clients find a region (default with regions: latency)"
+    )
     session_store: SessionStore | None = Field(
         default=None, description="shared session state: a station every request visits"
     )
@@ -92,7 +103,11 @@ class Scenario(Frozen):
         names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
         versioned = {p.name: p for p in info.data.get("pools", ()) if p.versions is not None}
         balancer = info.data.get("balancer")
-        names += [f"lb-{i}" for i in range(balancer.instances if balancer else 1)]
+        regions = [r.name for r in info.data.get("regions", ())]
+        instances = sum(r.instances for r in info.data.get("regions", ())) or (
+            balancer.instances if balancer else 1
+        )
+        names += [f"lb-{i}" for i in range(instances)] + regions
         store = info.data.get("session_store")
         if store is not None:
             names.append(store.name)
@@ -113,6 +128,8 @@ class Scenario(Frozen):
                 continue
             if event.target.startswith("lb-") and event.action not in ("crash", "recover"):
                 raise ValueError(f"a balancer ({event.target}) can only crash and recover")
+            if event.target in regions and event.action not in ("crash", "recover"):
+                raise ValueError(f"a region ({event.target}) can only crash and recover")
             if (
                 store is not None
                 and event.target == store.name
@@ -127,7 +144,7 @@ class Scenario(Frozen):
 
     @model_validator(mode="after")
     def _routing(self) -> Scenario:
-        problems = routing_problems(self)
+        problems = routing_problems(self) + region_problems(self)
         if problems:
             raise ValidationError.from_exception_data(
                 "Scenario",
@@ -217,6 +234,11 @@ class Scenario(Frozen):
     @property
     def sampling(self) -> float:
         return self.sample_interval or self.duration / 500
+
+    @property
+    def instance_count(self) -> int:
+        """Balancer instances in all: each region's, or ``balancer.instances``."""
+        return sum(r.instances for r in self.regions) or self.balancer.instances
 
     def server_names(self) -> list[str]:
         return [f"{pool.name}-{i}" for pool in self.servers for i in range(pool.count)]
