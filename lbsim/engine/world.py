@@ -21,14 +21,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Sequence
 from functools import partial
-from operator import attrgetter
 
 import numpy as np
 from simpy.events import Timeout
 
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
-from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostListener
 from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
@@ -42,8 +41,9 @@ from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, advance
 from lbsim.engine.outlier import passive_checker
-from lbsim.engine.records import L7_FACTS, LEVELS, Recorder, column
-from lbsim.engine.servers import ATTEMPT_BITS, Server
+from lbsim.engine.records import L7_FACTS, Recorder, column
+from lbsim.engine.sampler import LevelSampler
+from lbsim.engine.servers import ATTEMPT_BITS, LazyUniforms, Server
 from lbsim.engine.sessions import SessionDriver, needs_driver
 from lbsim.engine.slowstart import SlowStarter
 from lbsim.engine.state import RequestState, Totals
@@ -106,7 +106,7 @@ class World:
                         inflight=self.state.inflight,
                         done=self._done,
                         connect_timeout=config.connect_timeout,
-                        errors=Uniforms(stream(seed, f"server-errors/{name}")),
+                        errors=LazyUniforms(partial(stream, seed, f"server-errors/{name}")),
                         window=window,
                         totals=self.totals,
                     )
@@ -163,6 +163,7 @@ class World:
         )
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
+        self._sampler: LevelSampler | None = None
 
     def _cluster(
         self,
@@ -214,7 +215,15 @@ class World:
         self.balancers.append(balancer)
         probers = (
             [
-                Prober(self.env, server, balancer, health_check, self.recorder, seed, self.active)
+                Prober(
+                    self.env,
+                    server,
+                    balancer,
+                    health_check,
+                    self.recorder,
+                    seed,
+                    self.active,
+                )
                 for server in self.servers
                 if balancer.members[server.index]
             ]
@@ -313,33 +322,16 @@ class World:
             self._serving = standby
             self.recorder.log(self.env.now, "takeover", f"lb-{standby}")
 
-    def _sample(self, event: Timeout | None = None) -> None:
-        levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
-        servers, n = self.servers, len(self.servers)  # read in C (map), not a Python loop
-        levels[0] = np.fromiter(map(len, map(_queue_of, servers)), np.int32, n)
-        levels[1] = np.fromiter(map(_busy_of, servers), np.int32, n)
-        levels[2] = np.sum([b.backends.outstanding for b in self.balancers], axis=0)
-        levels[3] = (
-            np.sum([b.backends.available for b in self.balancers if b.up], axis=0)
-            if any(b.up for b in self.balancers)
-            else 0
-        )
-        levels[4] = np.fromiter(map(_up_of, servers), np.int32, n)
-        views = np.array(
-            [
-                (
-                    sum(sum(b.backends.available) for b in clusters) if clusters[0].up else 0,
-                    sum(sum(b.backends.outstanding) for b in clusters),
-                    clusters[0].up,
-                    *_cpu_levels(self.fronts[index] if self.fronts else None),
-                )
-                for index, clusters in enumerate(self.instances)
-            ],
-            dtype=np.int32,
-        )
+    def _sample(self, event: object = None) -> None:
+        if self._sampler is None:  # the world is complete: its parts are known
+            self._sampler = LevelSampler(self.servers, self.balancers, self.instances, self.fronts)
+        levels, views = self._sampler.sample()
         self.recorder.sample(self.env.now, levels, views)
-        if self.active() and self.env.now + self.sampling <= self.end_time:
-            Timeout(self.env, self.sampling).callbacks.append(self._sample)
+        period = self.sampling
+        if self.env.now >= self.scenario.duration:
+            period *= self._drain_stretch
+        if self.active() and self.env.now + period <= self.end_time:
+            self.env.after(period, self._sample)
 
     def _window_opens(self, event: Timeout) -> None:
         for server in self.servers:
@@ -362,6 +354,18 @@ class World:
             return scenario.sampling
         samples = max(MIN_SAMPLES, len(self.workload) // max(len(self.servers), 1))
         return max(scenario.sampling, scenario.duration / samples)
+
+    @property
+    def _drain_stretch(self) -> float:
+        """How many times longer the default sampling period is in the drain:
+        a drain longer than the run is sampled no more often than the run
+        was (``drain_time / duration``), so a short run with a long drain
+        cannot take ``duration / 500`` samples for as long as the drain lasts.
+        An explicit ``sample_interval`` holds throughout (1)."""
+        scenario = self.scenario
+        if scenario.sample_interval is not None or scenario.duration <= 0:
+            return 1.0
+        return max(1.0, scenario.drain_time / scenario.duration)
 
     @property
     def end_time(self) -> float:
@@ -448,17 +452,6 @@ def _opens_connection(table: ConnectionTable, owner: int, request: int) -> bool:
     if c < 0 or table.state[c] == CLOSED:
         table.assign(request, owner)
     return table.is_new(request)
-
-
-def _cpu_levels(front: Front | None) -> tuple[int, int]:
-    """Cores busy and requests queued at an instance's CPU (0, 0 without one)."""
-    station = front.station if front is not None else None
-    return (station.busy, len(station.queue)) if station is not None else (0, 0)
-
-
-_queue_of = attrgetter("queue")
-_busy_of = attrgetter("busy")
-_up_of = attrgetter("up")
 
 
 class _PluginListener(HostListener):
