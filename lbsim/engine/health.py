@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lbsim.engine.balancer import Balancer
-from lbsim.engine.loop import Loop
+from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import Recorder
 from lbsim.engine.servers import ERROR_RESPONSE_TIME, Server
 from lbsim.scenario import HealthCheck
@@ -69,8 +69,12 @@ class Prober:
         recorder: Recorder,
         seed: int,
         active: Callable[[], bool],
+        timers: dict[float, Timers] | None = None,
     ) -> None:
         self.env = env
+        # without jitter the next probe waits one of a few intervals: the
+        # probers of a world share one timer list per interval (loop.Timers)
+        self.timers = timers if timers is not None and not config.jitter else None
         self.active = active  # probing stops when the run has nothing left to do
         self.server = server
         self.balancer = balancer
@@ -122,7 +126,14 @@ class Prober:
         changed = self.update(ok)
         jitter = float(self.rng.uniform(0, self.config.jitter)) if self.config.jitter else 0.0
         if self.active():
-            self.env.after(self._interval(changed) * (1 + jitter), self._probe)
+            delay = self._interval(changed) * (1 + jitter)
+            if self.timers is None:
+                self.env.after(delay, self._probe)
+                return
+            timers = self.timers.get(delay)
+            if timers is None:
+                timers = self.timers[delay] = Timers(self.env, delay, _probe)
+            timers.add(self)
 
     def _interval(self, changed: bool) -> float:
         """The wait before the next probe, by state (HAProxy, Envoy rules)."""
@@ -174,3 +185,8 @@ class Prober:
             self.balancer.set_health(self.server.index, healthy)
             return True
         return False
+
+
+def _probe(prober: Prober) -> None:
+    """The handler of the shared timer lists: ``prober`` sends its next probe."""
+    prober._probe()

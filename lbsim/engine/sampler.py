@@ -22,7 +22,6 @@ straightforward full read, kept as the reference the tests compare with.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
 
 import numpy as np
 
@@ -30,11 +29,6 @@ from lbsim.engine.balancer import Balancer
 from lbsim.engine.front import Front
 from lbsim.engine.records import LEVELS
 from lbsim.engine.servers import Server
-
-_queue_of = attrgetter("queue")
-_busy_of = attrgetter("busy")
-_up_of = attrgetter("up")
-_index_of = attrgetter("index")
 
 
 class LevelSampler:
@@ -72,15 +66,16 @@ class LevelSampler:
         ``(instances, len(BALANCER_LEVELS))``, both int32."""
         changed, balancers = self.changed, self.balancers
         if changed:
-            k = len(changed)
-            index = np.fromiter(map(_index_of, changed), np.intp, k)
-            self.queue[index] = np.fromiter(map(len, map(_queue_of, changed)), np.int32, k)
-            self.busy[index] = np.fromiter(map(_busy_of, changed), np.int32, k)
-            self.up[index] = np.fromiter(map(_up_of, changed), np.int32, k)
-            hosts = index.tolist()
+            # list comprehensions (specialised attribute reads), then one
+            # conversion each: cheaper per server than map(attrgetter)
+            hosts = [server.index for server in changed]
+            index = np.array(hosts, dtype=np.intp)
+            self.queue[index] = [len(server.queue) for server in changed]
+            self.busy[index] = [server.busy for server in changed]
+            self.up[index] = [server.up for server in changed]
             for row, balancer in zip(self.outstanding, balancers, strict=True):
                 counts = balancer.backends.outstanding
-                row[index] = np.fromiter(map(counts.__getitem__, hosts), np.int32, k)
+                row[index] = [counts[host] for host in hosts]
             for server in changed:
                 server.dirty = False
             changed.clear()

@@ -39,7 +39,7 @@ from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.layer7 import build_layer7, is_layer7
-from lbsim.engine.loop import Arrivals, Loop, advance
+from lbsim.engine.loop import Arrivals, Loop, Timers, advance
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import L7_FACTS, Recorder, column
 from lbsim.engine.sampler import LevelSampler
@@ -55,6 +55,7 @@ Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
 
 CHUNKS = 200
 MIN_SAMPLES = 50  # level samples of a run, however big the cluster
+READS_PER_REQUEST = 1  # requests per server read by the default level sampling
 
 
 class World:
@@ -121,6 +122,7 @@ class World:
         self.fronts: list[Front] = []
         self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
         self.connections = self._connection_table(len(self.servers), window)
+        self._probe_timers: dict[float, Timers] = {}  # health probes' timer lists, by interval
         if not is_layer7(scenario):
             for index in range(config.instances):
                 # Each instance has its own view and its own algorithm (Envoy's
@@ -223,6 +225,7 @@ class World:
                     self.recorder,
                     seed,
                     self.active,
+                    self._probe_timers,
                 )
                 for server in self.servers
                 if balancer.members[server.index]
@@ -346,13 +349,18 @@ class World:
     @property
     def sampling(self) -> float:
         """The level sampling period: ``sample_interval`` if set, else
-        ``scenario.sampling`` (500 samples) unless that costs more than about
-        one server level per request: a sample reads every server, so big
-        clusters get ``requests / servers`` samples (at least ``MIN_SAMPLES``)."""
+        ``scenario.sampling`` (500 samples) unless that makes more than about
+        one server read per ``READS_PER_REQUEST`` requests: a sample reads
+        the servers that changed since the last one (lbsim.engine.sampler),
+        all of them once each server sees an event or two per period, so big
+        clusters get ``requests / (servers * READS_PER_REQUEST)`` samples, at
+        least ``MIN_SAMPLES`` (the time series' rows, samples x servers,
+        stay below the number of requests too)."""
         scenario = self.scenario
         if scenario.sample_interval is not None:
             return scenario.sampling
-        samples = max(MIN_SAMPLES, len(self.workload) // max(len(self.servers), 1))
+        servers = max(len(self.servers), 1)
+        samples = max(MIN_SAMPLES, len(self.workload) // (servers * READS_PER_REQUEST))
         return max(scenario.sampling, scenario.duration / samples)
 
     @property
