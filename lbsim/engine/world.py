@@ -4,14 +4,17 @@ Build: draw nothing here (the workload comes ready from the client side);
 create the servers, then the balancer instances, each with its own view,
 algorithm and stream (a plug-in that is no BaseAlgorithm but has listener
 methods is subscribed to its host set here), its health probers (their
-initial verdicts applied in one refresh, so building is O(n)), passive
+initial verdicts applied in one refresh, so building is O(n); they share
+one timer list per interval), passive
 checker and slow start; closed-loop sessions, persistence, a session store
 or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
 hooked into them; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
 timeouts (one event per request: DNS round robin over instances, or the
 active one of a pair), services end by one timeout each, completions are
 routed back to the balancer that sent them, and a sampler records levels
-every ``sample_interval``. The simulation advances in chunks so a caller can
+every ``sample_interval``, reading only the servers that changed since the
+last sample (:mod:`lbsim.engine.sampler`; a drain longer than the run is
+sampled no more often than the run). The simulation advances in chunks so a caller can
 show progress without any per-event cost. Whether anything is left to do
 (:meth:`World.active`) is read from running totals, not a scan.
 """
