@@ -4,6 +4,7 @@ drain sampled no more often than the run."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -156,3 +157,27 @@ def test_a_long_drain_is_sampled_no_more_often_than_the_run() -> None:
     explicit = _world({**data, "sample_interval": "1s"})
     explicit.run()
     assert np.allclose(np.diff(explicit.recorder.sample_times), 1.0)  # an explicit period holds
+
+
+def test_building_grows_linearly_with_the_cluster() -> None:
+    # health checks (a prober per server, initial verdicts in one refresh)
+    # and a hash ring: 4x the servers cost about 4x to build (16x if O(n^2));
+    # CPU time, best of 2, so the other processes of a shared machine count less
+    def build(servers: int) -> float:
+        data = cluster(
+            duration="1s",
+            **{
+                "servers.0.count": servers,
+                "balancer": {"algorithm": "ring_hash", "health_check": {"preset": "haproxy"}},
+            },
+        )
+        scenario = load(data=data).base
+        workload = draw_workload(scenario)
+        best = float("inf")
+        for _ in range(2):
+            started = time.process_time()
+            World(scenario, workload)
+            best = min(best, time.process_time() - started)
+        return best
+
+    assert build(1200) < 8 * build(300)
