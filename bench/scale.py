@@ -4,10 +4,14 @@ The same per-server load (utilisation 0.8, exponential demand of 1 s, one
 worker each) over 8, 1,000 and 10,000 servers, with the scenario's default
 level sampling, in three cases: plain; with active health checks (HAProxy
 preset, one prober per server); with an overall and a per-try timeout that
-never fire (timer lists). Prints wall-microseconds per simulated request and
-the ratios to 8 servers, next to the textbook SimPy model of bench/w1.py
-timed at the same sizes in the same run (how much of a ratio is the event
-heap's own growth). World build and run are timed separately.
+never fire (timer lists). Prints CPU-microseconds per simulated request
+(``time.process_time``: on a shared machine wall time mostly measures the
+other processes) and the ratios to 8 servers, next to two anchors timed at
+the same sizes in the same run: the textbook SimPy model of bench/w1.py and
+a bare ``heapq`` event loop of the same system (random choice, FCFS queues)
+— the floor, whose own growth is the event heap's and the memory's (a heap
+of 0.8 x servers pending completions; servers' state no longer in cache).
+World build and run are timed separately.
 
 ``--policies`` times the newer policies instead (issue 12: peak EWMA,
 client-side weighted round robin, join-idle-queue, bounded-load ring hash,
@@ -15,6 +19,7 @@ subsetting, stale load counts), plain, at 8 and 1,000 servers, each next to
 round robin timed in the same run.
 
     python bench/scale.py                               # random, every case
+    python bench/scale.py --repeat 3                    # best of 3 runs each (the README's)
     python bench/scale.py --algorithms random least_connections --requests 50000
     python bench/scale.py --policies --requests 20000   # the newer policies, short
 """
@@ -22,9 +27,13 @@ round robin timed in the same run.
 from __future__ import annotations
 
 import argparse
+import heapq
 import time
+from collections import deque
 from typing import Any
 
+import numpy as np
+import w1
 from w1 import textbook
 
 from lbsim.engine.workload import draw_workload
@@ -63,6 +72,56 @@ def _policies(servers: int) -> dict[str, dict[str, Any]]:
     }
 
 
+def heapq_loop(requests: int, servers: int, seed: int = 1) -> float:
+    """CPU-µs per request of bench/w1.py's bare heapq loop over ``servers``
+    servers at utilisation 0.8 (exponential demand of 1 s, random choice)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / (0.8 * servers), requests)).tolist()
+    demands = rng.exponential(1.0, requests).tolist()
+    choices = rng.integers(0, servers, requests).tolist()
+    started = time.process_time()
+    queues: list[deque[int]] = [deque() for _ in range(servers)]
+    busy = [False] * servers
+    latency = [0.0] * requests
+    events: list[tuple[float, int, int]] = [(arrivals[0], 0, 0)]  # (time, kind, request)
+    pop, push = heapq.heappop, heapq.heappush
+    while events:
+        now, kind, request = pop(events)
+        server = choices[request]
+        if kind == 0:  # arrival
+            if request + 1 < requests:
+                push(events, (arrivals[request + 1], 0, request + 1))
+            if busy[server]:
+                queues[server].append(request)
+            else:
+                busy[server] = True
+                push(events, (now + demands[request], 1, request))
+        else:  # departure
+            latency[request] = now - arrivals[request]
+            waiting = queues[server]
+            if waiting:
+                following = waiting.popleft()
+                push(events, (now + demands[following], 1, following))
+            else:
+                busy[server] = False
+    return (time.process_time() - started) / requests * 1e6
+
+
+class _CPUClock:
+    """``time`` for bench/w1.py's textbook model, reading CPU time."""
+
+    perf_counter = staticmethod(time.process_time)
+
+
+def textbook_cpu(requests: int, servers: int) -> float:
+    """CPU-µs per request of the textbook SimPy model at ``servers`` servers."""
+    clock, w1.time = w1.time, _CPUClock  # type: ignore[assignment]
+    try:
+        return 1e6 / textbook(requests, 1, servers, 0.8 * servers)
+    finally:
+        w1.time = clock
+
+
 def per_request(
     algorithm: str,
     servers: int,
@@ -87,11 +146,11 @@ def per_request(
     }
     scenario = load(data=data).base
     workload = draw_workload(scenario)
-    started = time.perf_counter()
+    started = time.process_time()
     world = World(scenario, workload)
-    built = time.perf_counter()
+    built = time.process_time()
     world.run()
-    return built - started, (time.perf_counter() - built) / len(workload) * 1e6
+    return built - started, (time.process_time() - built) / len(workload) * 1e6
 
 
 def main() -> None:
@@ -100,23 +159,37 @@ def main() -> None:
     parser.add_argument("--algorithms", nargs="+", default=["random"])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--policies", action="store_true", help="time the newer policies")
+    parser.add_argument("--repeat", type=int, default=1, help="best of this many runs each")
     args = parser.parse_args()
     if args.policies:
         policies(args.requests)
         return
     sizes = "".join(f"{n:>11,}" for n in SIZES)
     print(f"{'':<36}{sizes}  ratios to 8 servers")
-    anchor = [1e6 / textbook(args.requests, 1, n, 0.8 * n) for n in SIZES]
-    cells = "".join(f"{a:9.2f}µs" for a in anchor)
-    print(f"{'textbook SimPy':<36}{cells}  {' '.join(f'{a / anchor[0]:5.2f}' for a in anchor[1:])}")
+    best = range(args.repeat)
+    anchors = {
+        "bare heapq loop": [min(heapq_loop(args.requests, n) for _ in best) for n in SIZES],
+        "textbook SimPy": [min(textbook_cpu(args.requests, n) for _ in best) for n in SIZES],
+    }
+    for label, anchor in anchors.items():
+        cells = "".join(f"{a:9.2f}µs" for a in anchor)
+        ratios = " ".join(f"{a / anchor[0]:5.2f}" for a in anchor[1:])
+        print(f"{label:<36}{cells}  {ratios}", flush=True)
     for name in args.algorithms:
         for case in args.cases:
-            runs = [per_request(name, n, args.requests, case) for n in SIZES]
+            runs = [
+                min((per_request(name, n, args.requests, case) for _ in best), key=_run_cost)
+                for n in SIZES
+            ]
             cost = [run[1] for run in runs]
             cells = "".join(f"{c:9.2f}µs" for c in cost)
             ratios = " ".join(f"{c / cost[0]:5.2f}" for c in cost[1:])
             builds = ", ".join(f"{run[0]:.2f}" for run in runs)
-            print(f"{name + ' / ' + case:<36}{cells}  {ratios}   build {builds} s")
+            print(f"{name + ' / ' + case:<36}{cells}  {ratios}   build {builds} s", flush=True)
+
+
+def _run_cost(run: tuple[float, float]) -> float:
+    return run[1]
 
 
 def policies(requests: int) -> None:

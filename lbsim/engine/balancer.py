@@ -40,6 +40,7 @@ sent to the host set is multiplied by the host set's ``weight_scale``.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -47,7 +48,7 @@ import numpy as np
 from lbsim.algorithms import Algorithm, HostSet, RequestView
 from lbsim.algorithms.base import BaseAlgorithm, Uniforms
 from lbsim.engine.backoff import Backoffs
-from lbsim.engine.loop import Loop, Timers
+from lbsim.engine.loop import Entry, Loop, Timers
 from lbsim.engine.records import (
     CONN_ERROR,
     INCOMPLETE,
@@ -134,8 +135,10 @@ class Balancer:
         self._timeout = clients.timeout
         self._per_try = clients.per_try_timeout
         # timer lists: each kind of timeout has one delay, so deadlines come in send order
-        self._expiries = Timers(env, self._timeout or 0.0, self._expired)
-        self._try_expiries = Timers(env, self._per_try or 0.0, self._try_expired)
+        self._expiries = Timers(env, self._timeout or 0.0, self._expired, self._prune_ended)
+        self._try_expiries = Timers(
+            env, self._per_try or 0.0, self._try_expired, self._prune_answered
+        )
         self._retry = clients.retries
         self._retry_on = {STATUSES.index(s) for s in (self._retry.retry_on if self._retry else ())}
         # the first attempt number that is balanced anew rather than resent
@@ -152,6 +155,7 @@ class Balancer:
         self._view = RequestView()
         self.active_retries = 0
         self.traffic_seen = False  # Envoy health checks slow down until traffic
+        self.availability_changed = True  # set by each refresh, cleared by level sampling
         self._watches: dict[float, Timers] = {}  # per timeout: requests watched from arrival
         # session hooks (lbsim.engine.sessions): the persisted backend of a
         # first attempt, or None to balance; told of every request that ends
@@ -178,7 +182,8 @@ class Balancer:
         self._timeout = None
         timers = self._watches.get(timeout)
         if timers is None:
-            timers = self._watches[timeout] = Timers(self.env, timeout, self._expired)
+            timers = Timers(self.env, timeout, self._expired, self._prune_ended)
+            self._watches[timeout] = timers
         timers.add(request)
 
     def dispatch(self, request: int) -> None:
@@ -306,6 +311,7 @@ class Balancer:
         backend = self._server[request]
         self._inflight[request] = 0
         self._load[backend] -= 1
+        self.servers[backend].touch()  # its outstanding count changed (level sampling)
         self._totals.outstanding -= 1
         if self._on_complete is not None:
             self._on_complete(backend, self.env._now - self._sent[request], TIMEOUT)
@@ -317,6 +323,23 @@ class Balancer:
             for listener in self.outcome_listeners:
                 listener(self._server[request], TIMEOUT)
             self._failed(request, TIMEOUT)
+
+    def _prune_ended(self, pending: deque[Entry]) -> None:
+        """Drop overall deadlines of requests that already ended (all but the last)."""
+        status = self._status
+        while len(pending) > 1 and status[pending[0][4]] != PENDING:
+            pending.popleft()
+
+    def _prune_answered(self, pending: deque[Entry]) -> None:
+        """Drop per-try deadlines of attempts no longer awaited (all but the
+        last): answered, abandoned or superseded — an attempt is sent once."""
+        tries, inflight = self._tries, self._inflight
+        while len(pending) > 1:
+            job = pending[0][4]
+            request = job >> ATTEMPT_BITS
+            if (job & ATTEMPT_MASK) == tries[request] and inflight[request]:
+                return
+            pending.popleft()
 
     def _expired(self, request: int) -> None:
         if self._status[request] != PENDING:
@@ -344,6 +367,8 @@ class Balancer:
         self._totals.outstanding -= sum(self._load)
         self._load[:] = [0] * len(self.servers)
         self.backends.outstanding[:] = [0] * len(self.servers)
+        for server in self.servers:
+            server.touch()
         everyone = range(len(self.servers))
         for listener in self.backends.listeners:
             listener.hosts_changed(everyone)
@@ -378,6 +403,7 @@ class Balancer:
             usable = [i for i in primaries if not self.draining[i]]
         allowed = set(usable)
         self.backends.update([i in allowed for i in range(len(self.servers))])
+        self.availability_changed = True
 
     def set_initial_health(self, healthy: Sequence[bool]) -> None:
         """What the health checks believe before their first probe: one refresh

@@ -71,6 +71,7 @@ class ConnectedBalancer(Balancer):
         if host is not None:
             self.table.bind(c, host, self.slot)
             self.backends.outstanding[host] += 1
+            self.servers[host].touch()
             if self._opened is not None:
                 self._opened(host)
         return host
@@ -78,6 +79,7 @@ class ConnectedBalancer(Balancer):
     def connection_closed(self, host: int, lifetime: float) -> None:
         """A connection pinned to ``host`` closed after ``lifetime`` seconds."""
         self.backends.outstanding[host] -= 1
+        self.servers[host].touch()
         if self._closed is not None:
             self._closed(host, lifetime, OK)
 

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simpy import Environment
-from simpy.events import Timeout
-
 from lbsim.engine.balancer import Balancer
+from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import Recorder
 from lbsim.engine.servers import ERROR_RESPONSE_TIME, Server
 from lbsim.scenario import HealthCheck
@@ -64,15 +62,19 @@ class Prober:
 
     def __init__(
         self,
-        env: Environment,
+        env: Loop,
         server: Server,
         balancer: Balancer,
         config: HealthCheck,
         recorder: Recorder,
         seed: int,
         active: Callable[[], bool],
+        timers: dict[float, Timers] | None = None,
     ) -> None:
         self.env = env
+        # without jitter the next probe waits one of a few intervals: the
+        # probers of a world share one timer list per interval (loop.Timers)
+        self.timers = timers if timers is not None and not config.jitter else None
         self.active = active  # probing stops when the run has nothing left to do
         self.server = server
         self.balancer = balancer
@@ -97,35 +99,41 @@ class Prober:
             first = (
                 float(self.rng.uniform(0, config.initial_jitter)) if config.initial_jitter else 0.0
             )
-        self._after(first, self._probe)
+        self.env.after(first, self._probe)
 
-    def _after(self, delay: float, action: object) -> None:
-        Timeout(self.env, delay).callbacks.append(lambda _: action())  # type: ignore[operator]
-
-    def _probe(self) -> None:
+    def _probe(self, _: object = None) -> None:
+        """Send one probe. Its result comes as a light event (``env.after``:
+        the time and sequence number a Timeout would have had), or at once."""
         server, config = self.server, self.config
-        state = {"done": False}
-
-        def result(ok: bool) -> None:
-            if not state["done"]:
-                state["done"] = True
-                self._record(ok)
-
         if not server.up or server.hung:
-            self._after(config.limit, lambda: result(False))
+            self.env.after(config.limit, self._record, False)
         elif config.through_queue:  # the server answers it like a request
+            state = {"done": False}
+
+            def result(ok: bool) -> None:
+                if not state["done"]:
+                    state["done"] = True
+                    self._record(ok)
+
             server.probe(config.probe_demand, result)
-            self._after(config.limit, lambda: result(False))
+            self.env.after(config.limit, result, False)
         elif server.error_rate and self.rng.random() < server.error_rate:
-            self._after(ERROR_RESPONSE_TIME, lambda: result(False))
+            self.env.after(ERROR_RESPONSE_TIME, self._record, False)
         else:
-            result(True)
+            self._record(True)
 
     def _record(self, ok: bool) -> None:
         changed = self.update(ok)
         jitter = float(self.rng.uniform(0, self.config.jitter)) if self.config.jitter else 0.0
         if self.active():
-            self._after(self._interval(changed) * (1 + jitter), self._probe)
+            delay = self._interval(changed) * (1 + jitter)
+            if self.timers is None:
+                self.env.after(delay, self._probe)
+                return
+            timers = self.timers.get(delay)
+            if timers is None:
+                timers = self.timers[delay] = Timers(self.env, delay, _probe)
+            timers.add(self)
 
     def _interval(self, changed: bool) -> float:
         """The wait before the next probe, by state (HAProxy, Envoy rules)."""
@@ -177,3 +185,8 @@ class Prober:
             self.balancer.set_health(self.server.index, healthy)
             return True
         return False
+
+
+def _probe(prober: Prober) -> None:
+    """The handler of the shared timer lists: ``prober`` sends its next probe."""
+    prober._probe()

@@ -116,6 +116,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals) -> None:
     env._now = until
 
 
+Entry = tuple[float, int, int, Handler, Any]
+
+
 class Timers:
     """Deadlines that share one delay, so they fall due in the order they were
     set: a FIFO with only its head on the heap (a timer list).
@@ -125,17 +128,33 @@ class Timers:
     (whose key is smaller) fired, so events are taken in exactly SimPy's
     order while the heap holds one entry per list instead of one per request.
     Deadlines that no longer matter stay in the list; ``handler`` ignores them.
+
+    ``prune(pending)``, if given, drops such deadlines from the front of the
+    list (``pending[0]`` is the next entry, its value ``pending[0][4]``)
+    before the next one is put on the heap, while more than one is left:
+    it must drop only deadlines that will never matter again, which would
+    have fired doing nothing. Nothing else changes, as the others' keys
+    stay what they were; and as the last deadline set is never dropped, the
+    heap empties exactly when it would have without pruning (the run's end,
+    read from an empty heap, stays the same).
     """
 
-    __slots__ = ("_eids", "_heap", "_pending", "delay", "env", "handler")
+    __slots__ = ("_eids", "_heap", "_pending", "_prune", "delay", "env", "handler")
 
-    def __init__(self, env: Loop, delay: float, handler: Handler) -> None:
+    def __init__(
+        self,
+        env: Loop,
+        delay: float,
+        handler: Handler,
+        prune: Callable[[deque[Entry]], None] | None = None,
+    ) -> None:
         self.env = env
         self.delay = delay
         self.handler = handler
         self._heap: list[Any] = env._queue
         self._eids = env._eid
-        self._pending: deque[tuple[float, int, int, Handler, Any]] = deque()
+        self._pending: deque[Entry] = deque()
+        self._prune = prune
 
     def add(self, value: Any) -> None:
         """Call ``handler(value)`` ``delay`` seconds from now."""
@@ -148,5 +167,7 @@ class Timers:
         pending = self._pending
         pending.popleft()
         if pending:
+            if self._prune is not None and len(pending) > 1:
+                self._prune(pending)
             heappush(self._heap, pending[0])
         self.handler(value)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
+import numpy as np
 from simpy.events import NORMAL
 
 from lbsim.algorithms.base import Uniforms
@@ -42,6 +43,24 @@ Done = Callable[[int, int, int], None]  # (job, server index, status) -> None
 ERROR_RESPONSE_TIME = 0.001  # a failing server's quick 5xx, in seconds
 ATTEMPT_BITS = 6  # a job is ``request << ATTEMPT_BITS | attempt``; probes are negative
 ATTEMPT_MASK = (1 << ATTEMPT_BITS) - 1
+
+
+class LazyUniforms(Uniforms):
+    """:class:`Uniforms` whose generator is made at the first draw: a
+    server's error stream is drawn from only once a fault makes it flaky, and
+    making a generator costs more than building the rest of the server."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], np.random.Generator]) -> None:
+        self._make: Callable[[], np.random.Generator] | None = make
+        self._size = 4096
+        self._block: list[float] = []
+
+    def next(self) -> float:
+        if self._make is not None:
+            self._rng, self._make = self._make(), None
+        return super().next()
 
 
 class Server:
@@ -62,6 +81,8 @@ class Server:
         "_tries",
         "busy",
         "busy_area",
+        "changed",
+        "dirty",
         "done",
         "env",
         "error_rate",
@@ -132,6 +153,16 @@ class Server:
         self._totals = (
             totals if totals is not None else Totals()
         )  # ``jobs`` counts what is held here
+        # level sampling (lbsim.engine.sampler): a server whose levels may have
+        # changed since the last sample is ``dirty`` and listed once in ``changed``
+        self.dirty = True
+        self.changed: list[Server] = [self]
+
+    def touch(self) -> None:
+        """Note that this server's levels (or a balancer's count of it) changed."""
+        if not self.dirty:
+            self.dirty = True
+            self.changed.append(self)
 
     @property
     def in_system(self) -> int:
@@ -154,6 +185,9 @@ class Server:
 
     def accept(self, job: int) -> None:
         """An attempt (or a probe, with a negative id) arrives from a balancer."""
+        if not self.dirty:  # touch(), inlined: hot path
+            self.dirty = True
+            self.changed.append(self)
         if not self.up:
             self.env.after(self._connect_timeout, self._refused, job)
         elif self.hung:
@@ -198,6 +232,9 @@ class Server:
     def _finish(self, job: int) -> None:
         if self.serving.pop(job, None) is None:
             return  # lost in a crash or frozen by a hang
+        if not self.dirty:  # touch(), inlined: hot path
+            self.dirty = True
+            self.changed.append(self)
         self._totals.jobs -= 1
         if self.queue:
             now = self.env._now
@@ -213,6 +250,7 @@ class Server:
     def cancel(self, job: int) -> None:
         """Drop ``job`` (a hedged request's losing copy): out of the queue, or
         its service cut short and the worker given to the next in line."""
+        self.touch()
         now = self.env._now
         end = self.serving.pop(job, None)
         if end is not None:
@@ -232,6 +270,7 @@ class Server:
             self._totals.jobs -= 1
 
     def _fail(self, job: int, status: int) -> None:
+        self.touch()  # the balancer's count of it changes
         if job < 0:
             self.probes.pop(job)[1](False)
         else:
@@ -245,6 +284,7 @@ class Server:
 
     def _drop_all(self) -> list[int]:
         """Empty the server (crash, hang): the jobs it held, oldest first."""
+        self.touch()
         now = self._clip(self.env._now)
         for end in self.serving.values():  # take back the service that will not happen
             self.busy_area -= self._clip(end) - now
@@ -276,6 +316,7 @@ class Server:
 
     def recover(self) -> None:
         """Back up (a hung process is restarted: what it held fails)."""
+        self.touch()
         if self.hung:
             self.crash()
         self.up = True

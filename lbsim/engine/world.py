@@ -4,14 +4,17 @@ Build: draw nothing here (the workload comes ready from the client side);
 create the servers, then the balancer instances, each with its own view,
 algorithm and stream (a plug-in that is no BaseAlgorithm but has listener
 methods is subscribed to its host set here), its health probers (their
-initial verdicts applied in one refresh, so building is O(n)), passive
+initial verdicts applied in one refresh, so building is O(n); they share
+one timer list per interval), passive
 checker and slow start; closed-loop sessions, persistence, a session store
 or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
 hooked into them; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
 timeouts (one event per request: DNS round robin over instances, or the
 active one of a pair), services end by one timeout each, completions are
 routed back to the balancer that sent them, and a sampler records levels
-every ``sample_interval``. The simulation advances in chunks so a caller can
+every ``sample_interval``, reading only the servers that changed since the
+last sample (:mod:`lbsim.engine.sampler`; a drain longer than the run is
+sampled no more often than the run). The simulation advances in chunks so a caller can
 show progress without any per-event cost. Whether anything is left to do
 (:meth:`World.active`) is read from running totals, not a scan.
 """
@@ -21,14 +24,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Sequence
 from functools import partial
-from operator import attrgetter
 
 import numpy as np
 from simpy.events import Timeout
 
 from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
-from lbsim.algorithms.base import BaseAlgorithm, HostListener, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostListener
 from lbsim.engine import load_reports, patterns
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
@@ -40,11 +42,12 @@ from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.layer7 import build_layer7, is_layer7
-from lbsim.engine.loop import Arrivals, Loop, advance
+from lbsim.engine.loop import Arrivals, Loop, Timers, advance
 from lbsim.engine.outlier import passive_checker
-from lbsim.engine.records import L7_FACTS, LEVELS, REGION_FACTS, Recorder, column
+from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
 from lbsim.engine.regions import Regional, instance_members
-from lbsim.engine.servers import ATTEMPT_BITS, Server
+from lbsim.engine.sampler import LevelSampler
+from lbsim.engine.servers import ATTEMPT_BITS, LazyUniforms, Server
 from lbsim.engine.sessions import SessionDriver, needs_driver
 from lbsim.engine.slowstart import SlowStarter
 from lbsim.engine.state import RequestState, Totals
@@ -56,6 +59,7 @@ Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
 
 CHUNKS = 200
 MIN_SAMPLES = 50  # level samples of a run, however big the cluster
+READS_PER_REQUEST = 1  # requests per server read by the default level sampling
 
 
 class World:
@@ -110,7 +114,7 @@ class World:
                         inflight=self.state.inflight,
                         done=self._done,
                         connect_timeout=config.connect_timeout,
-                        errors=Uniforms(stream(seed, f"server-errors/{name}")),
+                        errors=LazyUniforms(partial(stream, seed, f"server-errors/{name}")),
                         window=window,
                         totals=self.totals,
                     )
@@ -125,6 +129,7 @@ class World:
         self.fronts: list[Front] = []
         self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
         self.connections = self._connection_table(len(self.servers), window)
+        self._probe_timers: dict[float, Timers] = {}  # health probes' timer lists, by interval
         if not is_layer7(scenario):
             for index, members in enumerate(instance_members(scenario)):
                 # Each instance has its own view and its own algorithm (Envoy's
@@ -167,6 +172,7 @@ class World:
         )
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
+        self._sampler: LevelSampler | None = None
 
     def _cluster(
         self,
@@ -218,7 +224,16 @@ class World:
         self.balancers.append(balancer)
         probers = (
             [
-                Prober(self.env, server, balancer, health_check, self.recorder, seed, self.active)
+                Prober(
+                    self.env,
+                    server,
+                    balancer,
+                    health_check,
+                    self.recorder,
+                    seed,
+                    self.active,
+                    self._probe_timers,
+                )
                 for server in self.servers
                 if balancer.members[server.index]
             ]
@@ -345,33 +360,16 @@ class World:
             self._serving = standby
             self.recorder.log(self.env.now, "takeover", f"lb-{standby}")
 
-    def _sample(self, event: Timeout | None = None) -> None:
-        levels = np.empty((len(LEVELS), len(self.servers)), dtype=np.int32)
-        servers, n = self.servers, len(self.servers)  # read in C (map), not a Python loop
-        levels[0] = np.fromiter(map(len, map(_queue_of, servers)), np.int32, n)
-        levels[1] = np.fromiter(map(_busy_of, servers), np.int32, n)
-        levels[2] = np.sum([b.backends.outstanding for b in self.balancers], axis=0)
-        levels[3] = (
-            np.sum([b.backends.available for b in self.balancers if b.up], axis=0)
-            if any(b.up for b in self.balancers)
-            else 0
-        )
-        levels[4] = np.fromiter(map(_up_of, servers), np.int32, n)
-        views = np.array(
-            [
-                (
-                    sum(sum(b.backends.available) for b in clusters) if clusters[0].up else 0,
-                    sum(sum(b.backends.outstanding) for b in clusters),
-                    clusters[0].up,
-                    *_cpu_levels(self.fronts[index] if self.fronts else None),
-                )
-                for index, clusters in enumerate(self.instances)
-            ],
-            dtype=np.int32,
-        )
+    def _sample(self, event: object = None) -> None:
+        if self._sampler is None:  # the world is complete: its parts are known
+            self._sampler = LevelSampler(self.servers, self.balancers, self.instances, self.fronts)
+        levels, views = self._sampler.sample()
         self.recorder.sample(self.env.now, levels, views)
-        if self.active() and self.env.now + self.sampling <= self.end_time:
-            Timeout(self.env, self.sampling).callbacks.append(self._sample)
+        period = self.sampling
+        if self.env.now >= self.scenario.duration:
+            period *= self._drain_stretch
+        if self.active() and self.env.now + period <= self.end_time:
+            self.env.after(period, self._sample)
 
     def _window_opens(self, event: Timeout) -> None:
         for server in self.servers:
@@ -386,14 +384,31 @@ class World:
     @property
     def sampling(self) -> float:
         """The level sampling period: ``sample_interval`` if set, else
-        ``scenario.sampling`` (500 samples) unless that costs more than about
-        one server level per request: a sample reads every server, so big
-        clusters get ``requests / servers`` samples (at least ``MIN_SAMPLES``)."""
+        ``scenario.sampling`` (500 samples) unless that makes more than about
+        one server read per ``READS_PER_REQUEST`` requests: a sample reads
+        the servers that changed since the last one (lbsim.engine.sampler),
+        all of them once each server sees an event or two per period, so big
+        clusters get ``requests / (servers * READS_PER_REQUEST)`` samples, at
+        least ``MIN_SAMPLES`` (the time series' rows, samples x servers,
+        stay below the number of requests too)."""
         scenario = self.scenario
         if scenario.sample_interval is not None:
             return scenario.sampling
-        samples = max(MIN_SAMPLES, len(self.workload) // max(len(self.servers), 1))
+        servers = max(len(self.servers), 1)
+        samples = max(MIN_SAMPLES, len(self.workload) // (servers * READS_PER_REQUEST))
         return max(scenario.sampling, scenario.duration / samples)
+
+    @property
+    def _drain_stretch(self) -> float:
+        """How many times longer the default sampling period is in the drain:
+        a drain longer than the run is sampled no more often than the run
+        was (``drain_time / duration``), so a short run with a long drain
+        cannot take ``duration / 500`` samples for as long as the drain lasts.
+        An explicit ``sample_interval`` holds throughout (1)."""
+        scenario = self.scenario
+        if scenario.sample_interval is not None or scenario.duration <= 0:
+            return 1.0
+        return max(1.0, scenario.drain_time / scenario.duration)
 
     @property
     def end_time(self) -> float:
@@ -476,17 +491,6 @@ class World:
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder
-
-
-def _cpu_levels(front: Front | None) -> tuple[int, int]:
-    """Cores busy and requests queued at an instance's CPU (0, 0 without one)."""
-    station = front.station if front is not None else None
-    return (station.busy, len(station.queue)) if station is not None else (0, 0)
-
-
-_queue_of = attrgetter("queue")
-_busy_of = attrgetter("busy")
-_up_of = attrgetter("up")
 
 
 class _PluginListener(HostListener):
