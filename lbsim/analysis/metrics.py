@@ -355,6 +355,22 @@ OPTIONAL_METRICS: frozenset[str] = frozenset(
     }
 )
 
+#: Columns of the per-pool and per-version tables (:mod:`lbsim.analysis.pools`),
+#: beside the summary's ones they reuse: the share of a variant's requests.
+GROUP_METRICS: dict[str, Metric] = {
+    "share": Metric("share", "fraction", None, "share of requests", "share", MEASURED),
+}
+
+#: What each per-pool and per-version row shows, in order.
+POOL_METRICS: tuple[str, ...] = (
+    "requests",
+    "share",
+    "error_rate",
+    "latency_all_p50",
+    "latency_all_p99",
+    "utilization_mean",
+)
+
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
 
@@ -407,7 +423,8 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     in any ``compare:`` value: server failures (detection delays,
     ``conn_error_rate``), a balancer that can fail, health checks
     (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
-    timeouts, queue limits (``rejected_rate``)."""
+    timeouts, queue limits (``rejected_rate``), a pool with versions
+    (``canary_share``, ``canary_error_rate``)."""
     named = (scenario.get("report") or {}).get("metrics")
     if named:
         return tuple(named)
@@ -440,6 +457,10 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
             or any(k.endswith("queue_limit") for k in compare),
             ("rejected_rate",),
         ),
+        (
+            any(pool.get("versions") for pool in scenario.get("pools") or ()),
+            ("canary_share", "canary_error_rate"),
+        ),
     )
     return tuple(dict.fromkeys(name for on, names in rules if on for name in names))
 
@@ -466,6 +487,8 @@ def describe(name: str) -> Metric:
     """
     if name in METRICS:
         return METRICS[name]
+    if name in GROUP_METRICS:
+        return GROUP_METRICS[name]
     if name.endswith("_rate"):
         kind = name.removesuffix("_rate")
         return Metric(name, "fraction", "lower", kind.replace("_", " "), kind[:8], "")

@@ -20,7 +20,8 @@ from html import escape
 import pandas as pd
 
 from lbsim.analysis.best import Marks, mark
-from lbsim.analysis.metrics import OPTIONAL_METRICS, describe
+from lbsim.analysis.metrics import OPTIONAL_METRICS, POOL_METRICS, describe
+from lbsim.analysis.pools import POOLS_NOTE, has_pool_table, pool_groups, pool_table
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
@@ -155,11 +156,33 @@ def _summary_section(result: ResultLike) -> str:
     return summary_html(result.summary, grouped=True)
 
 
+def _pools_section(result: ResultLike) -> str:
+    """One table per pool and per version of a pool, rows by variant
+    (:func:`lbsim.analysis.pools.pool_table`); "" when the summary says it all."""
+    if not has_pool_table(result.requests, result.meta):
+        return ""
+    table = pool_table(result.requests, result.timeseries, result.meta)
+    parts = [f'<p class="note">{escape(POOLS_NOTE)}{escape(_sampled(result))}</p>']
+    for title, rows in pool_groups(table, result.meta):
+        marks = mark(rows, list(POOL_METRICS))
+        parts += [f"<h3>{escape(title)}</h3>", _table(rows, list(POOL_METRICS), marks)]
+    return "\n".join(parts)
+
+
+def _sampled(result: ResultLike) -> str:
+    records = result.meta.get("records")
+    return (
+        f" Request rows kept: {records} (see records in the scenario)."
+        if records == "sample"
+        else ""
+    )
+
+
 #: The report's tables after the scenario, as (anchor, heading, HTML of a
-#: result; "" to leave the section out). Per-pool and per-version tables
-#: (canaries) join here, after the summary.
+#: result; "" to leave the section out).
 SECTIONS: list[tuple[str, str, Callable[[ResultLike], str]]] = [
     ("summary", "Summary", _summary_section),
+    ("pools", "Pools and versions", _pools_section),
 ]
 
 

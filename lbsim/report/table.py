@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich import box
@@ -25,13 +25,18 @@ from rich.text import Text
 from lbsim.analysis.best import Z_LIMIT, Marks, mark
 from lbsim.analysis.metrics import (
     HEADLINE_METRICS,
+    POOL_METRICS,
     POPULATION_LEGEND,
     TERMINAL_METRICS,
     Metric,
     describe,
     scenario_metrics,
 )
+from lbsim.analysis.pools import has_pool_table, pool_groups, pool_table
 from lbsim.status import STATUSES
+
+if TYPE_CHECKING:
+    from lbsim.report.plots.common import ResultLike
 
 #: Marker appended to the best value of a column in the terminal.
 BEST_MARK = "*"
@@ -174,9 +179,20 @@ def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> li
     return lines
 
 
-def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_width: int) -> Table:
+def _build(
+    summary: pd.DataFrame,
+    columns: Sequence[str],
+    marks: Marks,
+    name_width: int,
+    lead: tuple[str, Sequence[str], int] | None = None,
+) -> Table:
+    """The rich table of ``columns``, rows named by variant; ``lead`` (heading,
+    per-row text, width) adds a first column, and a rule before each row whose
+    text is not empty (the start of a group)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
+    if lead is not None:
+        table.add_column(lead[0], overflow="fold", min_width=lead[2], max_width=lead[2])
     table.add_column("variant", overflow="fold", min_width=name_width, max_width=name_width)
     specs = [describe(c) for c in columns]
     for spec in specs:
@@ -184,6 +200,8 @@ def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_wid
         table.add_column(Text(heading, justify="right"), justify="right", no_wrap=True)
     for row in range(len(summary)):
         cells: list[Text] = [Text(variants[row] if variants else str(row))]
+        if lead is not None:
+            cells.insert(0, Text(lead[1][row]))
         for spec in specs:
             text = format_cell(spec, summary[spec.name].iloc[row])
             if row in marks.best.get(spec.name, ()):
@@ -192,8 +210,58 @@ def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_wid
                 cells.append(Text(text + FLAG_MARK))
             else:
                 cells.append(Text(text + " "))
-        table.add_row(*cells)
+        table.add_row(
+            *cells, end_section=row + 1 < len(summary) and bool(lead and lead[1][row + 1])
+        )
     return table
+
+
+def pools_table(result: ResultLike, width: int = 100) -> Group | None:
+    """Per-pool and per-version numbers (:func:`lbsim.analysis.pools.pool_table`)
+    as one table in ``width``: a group of rows (one per variant) per pool and
+    per version, the best of each group marked; None when the run has one
+    pool without versions (the summary says it all)."""
+    if not has_pool_table(result.requests, result.meta):
+        return None
+    table = pool_table(result.requests, result.timeseries, result.meta)
+    groups = pool_groups(table, result.meta)
+    if not groups:
+        return None
+    frame = pd.concat([rows for _, rows in groups], ignore_index=True)
+    names = [f"{pool}/{version}" if version else pool for pool, version in
+             zip(frame["pool"], frame["version"], strict=True)]  # fmt: skip
+    labels = [name if i == 0 or names[i - 1] != name else "" for i, name in enumerate(names)]
+    best: dict[str, set[int]] = {c: set() for c in POOL_METRICS}
+    flagged: dict[str, set[int]] = {c: set() for c in POOL_METRICS}
+    start = 0
+    for _, rows in groups:
+        marks = mark(rows, POOL_METRICS)
+        for column in POOL_METRICS:
+            best[column] |= {start + i for i in marks.best[column]}
+            flagged[column] |= {start + i for i in marks.flagged[column]}
+        start += len(rows)
+    marks = Marks(best, flagged)
+    longest = max(len(str(v)) for v in frame["variant"])
+    lead_width = min(max(len(n) for n in names), max(8, width // 6))
+    name_width = longest
+    while (
+        name_width > 12
+        and _rendered_width(
+            _build(frame, POOL_METRICS, marks, name_width, ("pool", labels, lead_width))
+        )
+        > width
+    ):
+        name_width -= 2
+    built = _build(frame, POOL_METRICS, marks, name_width, ("pool", labels, lead_width))
+    note = "pool/version: the requests a route sent there; " + POOLS_TERMINAL_NOTE
+    return Group(Text("Pools and versions", style="bold"), built, Text(note, style="dim"))
+
+
+#: The legend under the terminal's pool table.
+POOLS_TERMINAL_NOTE = (
+    "share of the variant's requests; util: its servers' busy workers, sampled; "
+    f"{BEST_MARK} best of the pool (version)"
+)
 
 
 def _rendered_width(table: Table) -> int:

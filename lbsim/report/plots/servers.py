@@ -11,6 +11,7 @@ from matplotlib.ticker import (
     FuncFormatter,
 )
 
+from lbsim.analysis.pools import measured_samples as measured_rows
 from lbsim.report.plots.common import (
     ResultLike,
     _by_variant,
@@ -55,16 +56,7 @@ MIN_UTILISATION_SAMPLES = 10
 
 def measured_samples(result: ResultLike) -> pd.DataFrame:
     """Time-series rows in the measured window [warm-up, duration)."""
-    samples = result.timeseries
-    if "time" not in samples.columns or samples.empty:
-        return samples
-    lo, hi = result.meta.get("warmup"), result.meta.get("duration")
-    keep = np.ones(len(samples), dtype=bool)
-    if isinstance(lo, int | float):
-        keep &= (samples["time"] >= lo).to_numpy()
-    if isinstance(hi, int | float):
-        keep &= (samples["time"] < hi).to_numpy()
-    return samples[keep] if keep.any() else samples
+    return measured_rows(result.timeseries, result.meta)
 
 
 def server_load(result: ResultLike) -> Figure:
