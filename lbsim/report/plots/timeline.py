@@ -30,6 +30,7 @@ from lbsim.report.plots.common import (
     _time_range,
     _window_widths,
     _windows,
+    variant_keys,
 )
 
 
@@ -74,10 +75,13 @@ def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
 
 
 def _event_marks(events: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[float, str, str]]:
-    """(time, label, colour) per distinct event; grey if every variant had it."""
+    """(time, label, colour) per distinct event; grey if every variant had it,
+    else in the colour of the first that did, naming them (abbreviated like
+    the legend: :func:`~lbsim.report.plots.common.variant_keys`)."""
     if events.empty or "time" not in events.columns:
         return []
     everyone = set(colors)
+    keys = variant_keys(list(colors))
     groups: dict[tuple[float, str, str], list[str]] = {}
     for row in events.itertuples(index=False):
         data = row._asdict()
@@ -95,7 +99,8 @@ def _event_marks(events: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[
             marks.append((time, text, EVENT_COLOR))
         else:
             first = next(v for v in colors if v in seen_by)
-            marks.append((time, f"{text} ({', '.join(sorted(set(seen_by)))})", colors[first]))
+            who = ", ".join(keys.get(v, v) for v in colors if v in seen_by)
+            marks.append((time, f"{text} ({who})", colors[first]))
     return marks
 
 
