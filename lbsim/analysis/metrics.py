@@ -424,7 +424,9 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     ``conn_error_rate``), a balancer that can fail, health checks
     (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
     timeouts, queue limits (``rejected_rate``), a pool with versions
-    (``canary_share``, ``canary_error_rate``)."""
+    (``canary_share``, ``canary_error_rate``), a balancer CPU (its
+    utilisation and queue), TLS (handshakes and their CPU), connections
+    (``connection_imbalance``), sessions and a session store."""
     named = (scenario.get("report") or {}).get("metrics")
     if named:
         return tuple(named)
@@ -461,6 +463,11 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
             any(pool.get("versions") for pool in scenario.get("pools") or ()),
             ("canary_share", "canary_error_rate"),
         ),
+        (enabled("balancer.cpu"), ("balancer_utilization", "balancer_queue_mean")),
+        (enabled("balancer.tls"), ("handshakes_per_s", "balancer_cpu_handshake")),
+        (enabled("clients.connections"), ("connection_imbalance",)),
+        (enabled("clients.sessions"), ("sessions_lost", "session_imbalance")),
+        (enabled("session_store"), ("store_utilization",)),
     )
     return tuple(dict.fromkeys(name for on, names in rules if on for name in names))
 

@@ -89,12 +89,20 @@ def format_number(value: object) -> str:
     return text
 
 
+#: Display units of plain numbers that count things: whole values shown whole
+#: (35 sessions lost, not 35.0).
+COUNT_LABELS = frozenset({"", "req", "sess", "conn"})
+
+
 def format_cell(spec: Metric, value: object) -> str:
-    """``value`` in the column's display unit (no unit suffix)."""
+    """``value`` in the column's display unit (no unit suffix); a whole
+    count (:data:`COUNT_LABELS`) without decimals."""
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
+    if spec.quantity == "number" and spec.label in COUNT_LABELS and x.is_integer():
+        return f"{x:,.0f}"
     return format_number(x * spec.scale)
 
 

@@ -15,11 +15,18 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import lbsim
-from lbsim.analysis.metrics import HEADLINE_METRICS, OPTIONAL_METRICS, TERMINAL_METRICS, describe
+from lbsim.analysis.metrics import (
+    HEADLINE_METRICS,
+    OPTIONAL_METRICS,
+    TERMINAL_METRICS,
+    describe,
+    scenario_metrics,
+)
 from lbsim.cli import app
 from lbsim.report.table import (
     BEST_MARK,
     FLAG_MARK,
+    format_cell,
     format_number,
     summary_table,
     terminal_columns,
@@ -189,6 +196,34 @@ def test_scenario_names_its_metrics() -> None:
     required, optional = terminal_columns(summary, {})
     assert required == list(HEADLINE_METRICS)
     assert optional[0] == "timeout_rate"  # an error kind that occurred comes first
+
+
+def test_scenario_features_name_their_metrics() -> None:
+    """What a scenario switches on is shown: canaries, balancer CPU, TLS,
+    connections, sessions and the store, in the base or in a compared value."""
+    about = scenario_metrics(
+        {
+            "pools": [{"name": "api", "versions": [{"name": "a"}, {"name": "b"}]}],
+            "balancer": {"cpu": {"workers": 2}},
+            "clients": {"connections": {"per_client": 1}, "sessions": {"length": 5}},
+            "compare": {"balancer.tls.mode": ["terminate"], "session_store": [None, {}]},
+        }
+    )
+    for name in (
+        "canary_share", "canary_error_rate", "balancer_utilization", "balancer_queue_mean",
+        "handshakes_per_s", "balancer_cpu_handshake", "connection_imbalance",
+        "sessions_lost", "session_imbalance",
+    ):  # fmt: skip
+        assert name in about, name
+    assert "store_utilization" not in about  # compared, but to nothing truthy
+    assert scenario_metrics({"servers": [{"name": "web"}]}) == ()
+
+
+def test_whole_counts_have_no_decimals() -> None:
+    assert format_cell(describe("sessions_lost"), 35.0) == "35"
+    assert format_cell(describe("queue_max"), 2.0) == "2"
+    assert format_cell(describe("queue_mean"), 2.5) == "2.50"
+    assert format_cell(describe("load_imbalance"), 1.0) == "1.00"  # a ratio, not a count
 
 
 def test_labels_with_brackets_are_shown_whole() -> None:
