@@ -72,6 +72,7 @@ class Metric:
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
     feature: str | None = None  # only in runs that use it: cpu, tls, versions (None: always)
+    whole_seconds: bool = False  # seconds shown as s, not ms (detection and recovery times)
 
     @property
     def covers(self) -> str:
@@ -85,12 +86,13 @@ class Metric:
     @property
     def scale(self) -> float:
         """Factor from the stored value to the display unit (s -> ms, fraction -> %)."""
-        return _SCALE.get(self.quantity, 1.0)
+        return 1.0 if self.whole_seconds else _SCALE.get(self.quantity, 1.0)
 
     @property
     def unit(self) -> str:
-        """The display unit: ``ms``, ``%``, ``req/s`` or the plain number's label."""
-        return _DISPLAY_UNIT.get(self.quantity, self.label)
+        """The display unit: ``ms`` (``s`` for :attr:`whole_seconds`), ``%``,
+        ``req/s`` or the plain number's label."""
+        return "s" if self.whole_seconds else _DISPLAY_UNIT.get(self.quantity, self.label)
 
 
 def _percentile(stat: str, q: float, short: str) -> Metric:
@@ -159,6 +161,7 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect down",
             "detdown",
             "failures (crash/hang -> marked down)",
+            whole_seconds=True,
         ),
         Metric(
             "detect_up_mean",
@@ -167,6 +170,7 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect up",
             "detup",
             "recoveries (recover -> marked up)",
+            whole_seconds=True,
         ),
         Metric("sessions_started", "number", None, "sessions started", "sess", SESSIONS, "sess"),
         Metric("sessions_lost", "number", "lower", "sessions lost", "lost", SESSIONS, "sess"),
@@ -202,6 +206,7 @@ def _catalogue() -> tuple[Metric, ...]:
             "recovery time",
             "recover",
             "from the trigger's end until p99 and goodput are back within tolerance",
+            whole_seconds=True,
         ),
         *_layer7(),
         *_connection_metrics(),
