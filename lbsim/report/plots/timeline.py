@@ -150,7 +150,7 @@ def _draw_events(
             transform=label_on.get_xaxis_transform(),
             rotation=90,
             va="top",
-            ha="right",
+            ha="left" if time - lo < close else "right",  # not over the y tick labels
             fontsize=7,
             color=color,
             gid="event_label",
