@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Callable, Mapping
 from html import escape
 
@@ -31,6 +32,7 @@ from lbsim.report.table import (
     metric_columns,
     parameter_columns,
 )
+from lbsim.scenario.units import format_duration
 
 _MAX_EVENT_ROWS = 200
 
@@ -309,4 +311,8 @@ def _event_cell(column: str, value: object) -> str:
         return f"{float(value):,.2f}" if pd.notna(value) else "-"  # type: ignore[arg-type]
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if column == "detail" and isinstance(value, str):
+        lasting = re.fullmatch(r"for=([0-9.e+-]+)", value)  # the timeline's `for:`, in seconds
+        if lasting:
+            return f"for {format_duration(float(lasting.group(1)))}"
     return value_text(value)

@@ -569,3 +569,17 @@ def test_a_compared_flag_reads_yes_or_no() -> None:
     path = "balancer.health_check.through_queue"
     meta = {"scenario": {"compare": {path: [True, False]}}, "variants": [{}, {}]}
     assert dict(describe_scenario(meta))["Compared"].startswith(f"{path} ∈ {{yes, no}}: 2 variants")
+
+
+def test_event_durations_are_shown_with_units(result: FakeResult) -> None:
+    """The timeline's ``for=60`` (seconds, as the engine logs it) reads ``for 60s``."""
+    events = pd.DataFrame(
+        [
+            (VARIANTS[0], 10.0, "crash", "web-1", "for=60"),
+            (VARIANTS[0], 20.0, "slow", "web-0", "for=0.5"),
+        ],
+        columns=["variant", "time", "kind", "target", "detail"],
+    )
+    page = render_html(replace(result, events=events), {})
+    assert '<td class="text">for 60s</td>' in page and "for 500ms" in page
+    assert "for=60" not in page

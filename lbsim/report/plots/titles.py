@@ -32,7 +32,9 @@ CAPTIONS: dict[str, str] = {
         "bursts after failures and which variant keeps them shortest."
     ),
     "server_load": (
-        "Even bar heights mean even balance; one tall bar is a hot server (compare "
-        "load_imbalance in the table)."
+        "Requests sent to each server (top) and its utilisation over the measured window "
+        "(bottom). With identical servers even bars mean even balance; with servers of "
+        "different speed or workers, a fair split sends more to the bigger ones: read the "
+        "utilisation bars, where one tall bar is a hot server."
     ),
 }
