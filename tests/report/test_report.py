@@ -26,7 +26,7 @@ import lbsim.io
 import lbsim.report as report
 from lbsim.report import figures, render_html, write_report
 from lbsim.report.html import describe_scenario
-from lbsim.report.plots import PERCENTILES, format_seconds, variant_colors
+from lbsim.report.plots import PERCENTILES, format_seconds, health_over_time, variant_colors
 from lbsim.scenario.units import format_rate
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two"]
@@ -583,3 +583,19 @@ def test_event_durations_are_shown_with_units(result: FakeResult) -> None:
     page = render_html(replace(result, events=events), {})
     assert '<td class="text">for 60s</td>' in page and "for 500ms" in page
     assert "for=60" not in page
+
+
+def test_zoomed_arrival_panel_shows_the_same_rates(result: FakeResult) -> None:
+    """The health plot's zoom (web-1 crashes at 300 s, marked down at 320 s
+    here) draws the run's arrival windows over its own range: the same rates
+    as the main panel, no window inflated by being cut at the zoom's edge."""
+    series = result.timeseries.copy()
+    late = (series["server"] == "web-1") & (series["time"] >= 300) & (series["time"] < 320)
+    series.loc[late, "healthy"] = True
+    fig = health_over_time(replace(result, timeseries=series))
+    panels = [ax for ax in fig.axes if any(a.get_gid() == "arrivals" for a in ax.patches)]
+    assert len(panels) == 2, "no zoom drawn"
+    main, zoom = (
+        next(p for p in ax.patches if p.get_gid() == "arrivals").get_data() for ax in panels
+    )
+    assert zoom.values == pytest.approx(main.values)  # type: ignore[attr-defined]

@@ -52,11 +52,13 @@ def _time_figure(
 
 
 def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
+    """Arrivals per second in windows over the whole run, shown over [lo, hi]
+    (a zoom shows the same windows: their rates never depend on the view)."""
     arrivals = _first_workload(result)
     edges = _windows(result, per_window=20.0, lo_n=20, hi_n=240)
     if edges.size:
         counts, _ = np.histogram(arrivals, bins=edges)
-        rates = counts / _window_widths(edges, hi)
+        rates = counts / _window_widths(edges, _time_range(result)[1])
         ax.stairs(
             np.nan_to_num(rates),
             edges,

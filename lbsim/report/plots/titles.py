@@ -17,11 +17,14 @@ CAPTIONS: dict[str, str] = {
     ),
     "latency_cdf": (
         "Further left is faster; read the top of the plot (p99, p99.9): the tail, not the "
-        "median, is where balancing strategies differ."
+        "median, is where balancing strategies differ. Only ok requests are drawn: a variant "
+        "that fails more can look faster here, so read it with the error rate and the "
+        "latency over all requests in the summary."
     ),
     "latency_over_time": (
         "Solid p50, dashed p99, dotted p99.9 per window of arrivals: look for spikes that line "
-        "up with an event or the arrival-rate panel, and how fast each variant recovers."
+        "up with an event or the arrival-rate panel, and how fast each variant recovers "
+        "(ok requests only: see the errors plot for the rest)."
     ),
     "queue_depth": (
         "Solid is the mean, dashed the longest queue across servers: a max far above the mean "
