@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 import lbsim.io
 import lbsim.report as report
-from lbsim.report import figures, render_html, write_report
+from lbsim.report import figures, has_data, render_html, write_report
 from lbsim.report.html import describe_scenario
 from lbsim.report.plots import PERCENTILES, format_seconds, health_over_time, variant_colors
 from lbsim.scenario.units import format_rate
@@ -599,3 +599,10 @@ def test_zoomed_arrival_panel_shows_the_same_rates(result: FakeResult) -> None:
         next(p for p in ax.patches if p.get_gid() == "arrivals").get_data() for ax in panels
     )
     assert zoom.values == pytest.approx(main.values)  # type: ignore[attr-defined]
+
+
+def test_no_queue_plot_when_nothing_ever_waited(result: FakeResult) -> None:
+    assert has_data("queue_depth", result)
+    idle = replace(result, timeseries=result.timeseries.assign(queue=0))
+    assert not has_data("queue_depth", idle)
+    assert "queue_depth" not in figures(idle)

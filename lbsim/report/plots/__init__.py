@@ -81,7 +81,8 @@ PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
 def has_data(name: str, result: ResultLike) -> bool:
     """Whether plot ``name`` would show anything: no latency plots without
     per-request rows, no error plot without errors, no health plot when
-    every server stayed up and in rotation throughout."""
+    every server stayed up and in rotation throughout, no queue plot when no
+    sample ever saw a request waiting."""
     requests, series = result.requests, result.timeseries
     if name in ("latency_cdf", "latency_over_time"):
         return "status" in requests.columns and bool((requests["status"] == "ok").any())
@@ -100,6 +101,8 @@ def has_data(name: str, result: ResultLike) -> bool:
         return bool(changed) or not result.events.empty
     if name == "server_load":
         return not (requests.empty and series.empty)
+    if name == "queue_depth":  # flat zero lines say nothing the summary does not
+        return "queue" in series.columns and bool((series["queue"] > 0).any())
     return not series.empty
 
 
