@@ -606,3 +606,16 @@ def test_no_queue_plot_when_nothing_ever_waited(result: FakeResult) -> None:
     idle = replace(result, timeseries=result.timeseries.assign(queue=0))
     assert not has_data("queue_depth", idle)
     assert "queue_depth" not in figures(idle)
+
+
+def test_no_health_plot_for_events_of_pools_alone(result: FakeResult) -> None:
+    """A canary's shift targets a pool: with every server up and in rotation
+    the health plot would be flat lines; a crash of a server draws it."""
+    steady = result.timeseries.assign(up=True, healthy=True)
+    shift = pd.DataFrame(
+        [(VARIANTS[0], 60.0, "shift", "api", "canary=50%")],
+        columns=["variant", "time", "kind", "target", "detail"],
+    )
+    assert not has_data("health_over_time", replace(result, timeseries=steady, events=shift))
+    crash = shift.assign(kind="crash", target="web-1")
+    assert has_data("health_over_time", replace(result, timeseries=steady, events=crash))
