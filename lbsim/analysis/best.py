@@ -23,7 +23,7 @@ independent requests) told apart. Frames without ``requests`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,14 +97,16 @@ def failing_more(summary: pd.DataFrame) -> tuple[int | None, set[int]]:
     return ref, worse
 
 
-def mark(summary: pd.DataFrame, columns: Sequence[str]) -> Marks:
-    """Best and flagged rows of each of ``columns`` (directions from the catalogue)."""
+def mark(summary: pd.DataFrame, columns: Sequence[str], unranked: Collection[str] = ()) -> Marks:
+    """Best and flagged rows of each of ``columns`` (directions from the
+    catalogue; none for the ``unranked`` ones, e.g. from
+    :func:`~lbsim.analysis.metrics.unranked_metrics`)."""
     reference, worse = failing_more(summary)
     eligible = set(range(len(summary))) - worse
     best: dict[str, set[int]] = {}
     flagged: dict[str, set[int]] = {}
     for column in columns:
-        better = describe(column).better
+        better = None if column in unranked else describe(column).better
         guarded = column != ERRORS and bool(worse)
         best[column] = best_rows(summary[column], better, eligible if guarded else None)
         flagged[column] = _would_be_best(summary[column], better, best[column]) & worse

@@ -477,6 +477,19 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for on, names in rules if on for name in names))
 
 
+def unranked_metrics(scenario: Mapping[str, Any]) -> frozenset[str]:
+    """Metrics whose direction does not hold in this scenario, so no value is
+    marked best: ``load_imbalance`` (max/mean requests per server) when the
+    servers differ in capacity (workers × speed) or weight, or routes send
+    requests to pools of their own, or a compared value changes the servers:
+    then a fair split is uneven and the most even one is no better."""
+    groups = scenario.get("servers") or ()
+    sizes = {(g.get("workers", 1) * g.get("speed", 1.0), g.get("weight", 1)) for g in groups}
+    routed = bool((scenario.get("balancer") or {}).get("routes")) or bool(scenario.get("pools"))
+    varied = any(key.startswith("servers") for key in scenario.get("compare") or {})
+    return frozenset({"load_imbalance"}) if len(sizes) > 1 or routed or varied else frozenset()
+
+
 def percentiles(prefix: str) -> dict[str, float]:
     """Name -> percentile level (0-100) of the percentile metrics named
     ``<prefix><stat>`` (``latency_`` gives ``latency_p99``, not ``latency_all_p99``)."""

@@ -17,11 +17,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from html import escape
+from typing import Any
 
 import pandas as pd
 
 from lbsim.analysis.best import Marks, mark
-from lbsim.analysis.metrics import OPTIONAL_METRICS, POOL_METRICS, describe
+from lbsim.analysis.metrics import OPTIONAL_METRICS, POOL_METRICS, describe, unranked_metrics
 from lbsim.analysis.pools import POOLS_NOTE, has_pool_table, pool_groups, pool_table
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
@@ -155,7 +156,7 @@ GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 
 
 def _summary_section(result: ResultLike) -> str:
-    return summary_html(result.summary, grouped=True)
+    return summary_html(result.summary, grouped=True, scenario=result.meta.get("scenario"))
 
 
 def _pools_section(result: ResultLike) -> str:
@@ -188,7 +189,9 @@ SECTIONS: list[tuple[str, str, Callable[[ResultLike], str]]] = [
 ]
 
 
-def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
+def summary_html(
+    summary: pd.DataFrame, grouped: bool = False, scenario: Mapping[str, Any] | None = None
+) -> str:
     """The summary as one HTML table, or (``grouped``) as narrower tables
     of requests and errors, latency, servers; best values get ``class="best"``.
 
@@ -201,7 +204,8 @@ def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
         return '<p class="note">No summary.</p>'
     params = parameter_columns(summary)
     metrics = metric_columns(summary)
-    marks = mark(summary, metrics)
+    unranked = unranked_metrics(scenario or {})
+    marks = mark(summary, metrics, unranked)
     parts = []
     if params:
         parts.append(
@@ -220,7 +224,8 @@ def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
         "queues and imbalance; higher goodput and ok). Under each heading: its unit and "
         "the requests it covers.</p>"
     )
-    parts += [f'<p class="note">{escape(line)}</p>' for line in footnotes(summary, metrics, marks)]
+    notes = footnotes(summary, metrics, marks, unranked)
+    parts += [f'<p class="note">{escape(line)}</p>' for line in notes]
     return "\n".join(parts)
 
 

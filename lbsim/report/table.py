@@ -12,7 +12,7 @@ breaking anything.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from lbsim.analysis.metrics import (
     Metric,
     describe,
     scenario_metrics,
+    unranked_metrics,
 )
 from lbsim.analysis.pools import has_pool_table, pool_groups, pool_table
 from lbsim.status import STATUSES
@@ -140,7 +141,8 @@ def summary_table(
     Under each heading: the unit and the population (``ok``/``all``...).
     """
     required, optional = terminal_columns(summary, scenario)
-    marks = mark(summary, [*required, *optional])
+    unranked = unranked_metrics(scenario or {})
+    marks = mark(summary, [*required, *optional], unranked)
     variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
     longest = max((len(v) for v in variants), default=7)
     name_width = longest  # whole names on one line, unless the headline cannot fit beside them
@@ -161,12 +163,16 @@ def summary_table(
             parts[-1].append(column)
     tables = [_build(summary, columns, marks, name_width) for columns in parts]
     shown = [c for columns in parts for c in columns]
-    return Group(*tables, Text("\n".join(footnotes(summary, shown, marks)), style="dim"))
+    notes = footnotes(summary, shown, marks, unranked)
+    return Group(*tables, Text("\n".join(notes), style="dim"))
 
 
-def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> list[str]:
+def footnotes(
+    summary: pd.DataFrame, columns: Sequence[str], marks: Marks, unranked: Collection[str] = ()
+) -> list[str]:
     """The legend of a summary table (terminal and HTML): the best and flag
-    marks, and what each population tag under a heading covers."""
+    marks, the columns left unranked, and what each population tag under a
+    heading covers."""
     lines = [f"{BEST_MARK} best in column"]
     if marks.failing_more and marks.reference is not None:
         names = summary["variant"].astype(str).tolist()
@@ -181,6 +187,11 @@ def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> li
             (f"{FLAG_MARK} would be best, but " if flags else "never marked best: ")
             + f"fails more requests than {names[ref]} ({format_number(100 * errors[ref])}%) "
             f"beyond noise (z > {Z_LIMIT:g}): {worse}"
+        )
+    if "load_imbalance" in unranked and "load_imbalance" in columns:
+        lines.append(
+            "load imbalance not ranked: the servers differ (or pools split the traffic), "
+            "so a fair split is uneven"
         )
     tags = dict.fromkeys(describe(c).covers for c in columns if describe(c).covers)
     lines += [f"{tag}: {POPULATION_LEGEND[tag]}" for tag in tags]

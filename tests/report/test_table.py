@@ -21,8 +21,10 @@ from lbsim.analysis.metrics import (
     TERMINAL_METRICS,
     describe,
     scenario_metrics,
+    unranked_metrics,
 )
 from lbsim.cli import app
+from lbsim.report.html import summary_html
 from lbsim.report.table import (
     BEST_MARK,
     FLAG_MARK,
@@ -290,3 +292,20 @@ def test_lbsim_report_reprints_the_summary_at_the_terminal_width(tmp_path: Path)
         ).stdout
         assert max(len(line) for line in printed.splitlines()) <= width
         assert "least_connections" in printed and "detdown" in printed
+
+
+def test_load_imbalance_is_not_ranked_when_servers_differ() -> None:
+    """Unequal servers (or pools of their own): the most even split is no better."""
+    summary = typical_summary()
+    same = {"servers": [{"name": "web", "workers": 1, "speed": 1.0, "weight": 1}]}
+    mixed = {"servers": [*same["servers"], {"name": "big", "workers": 4, "speed": 1.0}]}
+    assert unranked_metrics(same) == frozenset()
+    assert unranked_metrics(mixed) == {"load_imbalance"}
+    assert unranked_metrics({**same, "pools": [{"name": "api"}]}) == {"load_imbalance"}
+    assert unranked_metrics({**same, "compare": {"servers.0.speed": [1, 2]}}) == {"load_imbalance"}
+    column = "load_imbalance"
+    assert "load imbalance not ranked" in render(summary, 250, mixed)
+    assert "load imbalance not ranked" not in render(summary, 250, same)
+    html = summary_html(summary, scenario=mixed)
+    assert f'data-col="{column}" class="num best"' not in html
+    assert f'data-col="{column}" class="num best"' in summary_html(summary, scenario=same)
