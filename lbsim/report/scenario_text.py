@@ -300,6 +300,11 @@ def _timeline(events: Sequence[Mapping[str, Any]]) -> str:
             what += f" ({value_text(event['rate'] * 100)}% errors)"
         if event.get("weight") is not None:
             what += f" to weight {event['weight']}"
+        if event.get("version") is not None and event.get("percent") is not None:
+            what += f": version {event['version']} to {value_text(event['percent'])}%"
+            steps, every = event.get("steps"), _seconds(event.get("every"))
+            if isinstance(steps, int) and steps > 1 and every is not None:
+                what += f" in {steps} steps {format_duration(every)} apart"
         if event.get("for") is not None:
             what += f" for {_duration_text(event['for'])}"
         parts.append(what)

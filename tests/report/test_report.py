@@ -619,3 +619,12 @@ def test_no_health_plot_for_events_of_pools_alone(result: FakeResult) -> None:
     assert not has_data("health_over_time", replace(result, timeseries=steady, events=shift))
     crash = shift.assign(kind="crash", target="web-1")
     assert has_data("health_over_time", replace(result, timeseries=steady, events=crash))
+
+
+def test_a_shift_says_to_what_and_how_fast() -> None:
+    from lbsim.report.scenario_text import _timeline
+
+    shift = {"at": 60.0, "target": "api", "action": "shift", "version": "canary"}
+    stepped = _timeline([{**shift, "percent": 50.0, "steps": 3, "every": 30.0}])
+    assert stepped == "at 60s: shift api: version canary to 50% in 3 steps 30s apart."
+    assert _timeline([{**shift, "percent": 0.0, "steps": 1}]).endswith("version canary to 0%.")
