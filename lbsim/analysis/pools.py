@@ -91,8 +91,14 @@ def has_pool_table(requests: pd.DataFrame, meta: Mapping[str, Any]) -> bool:
     if "route" not in requests.columns or requests.empty or not scenario:
         return False
     pools = pools_of(scenario)
-    return len(pools) > 1 or any(len(parts) > 1 or version_names(scenario, name)
-                                 for name, _, parts in pools)  # fmt: skip
+    return len(pools) > 1 or any(version_names(scenario, name) for name, _, _ in pools)
+
+
+def sampled_note(meta: Mapping[str, Any]) -> str:
+    """What the tables' request rows are, when they are not every request."""
+    if meta.get("records") == "sample":
+        return " From the sampled request rows (records: sample, every 100th request)."
+    return ""
 
 
 def pool_table(

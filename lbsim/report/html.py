@@ -23,7 +23,13 @@ import pandas as pd
 
 from lbsim.analysis.best import Marks, mark
 from lbsim.analysis.metrics import OPTIONAL_METRICS, POOL_METRICS, describe, unranked_metrics
-from lbsim.analysis.pools import POOLS_NOTE, has_pool_table, pool_groups, pool_table
+from lbsim.analysis.pools import (
+    POOLS_NOTE,
+    has_pool_table,
+    pool_groups,
+    pool_table,
+    sampled_note,
+)
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
@@ -165,20 +171,11 @@ def _pools_section(result: ResultLike) -> str:
     if not has_pool_table(result.requests, result.meta):
         return ""
     table = pool_table(result.requests, result.timeseries, result.meta)
-    parts = [f'<p class="note">{escape(POOLS_NOTE)}{escape(_sampled(result))}</p>']
+    parts = [f'<p class="note">{escape(POOLS_NOTE + sampled_note(result.meta))}</p>']
     for title, rows in pool_groups(table, result.meta):
         marks = mark(rows, list(POOL_METRICS))
         parts += [f"<h3>{escape(title)}</h3>", _table(rows, list(POOL_METRICS), marks)]
     return "\n".join(parts)
-
-
-def _sampled(result: ResultLike) -> str:
-    records = result.meta.get("records")
-    return (
-        f" Request rows kept: {records} (see records in the scenario)."
-        if records == "sample"
-        else ""
-    )
 
 
 #: The report's tables after the scenario, as (anchor, heading, HTML of a

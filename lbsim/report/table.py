@@ -33,7 +33,7 @@ from lbsim.analysis.metrics import (
     scenario_metrics,
     unranked_metrics,
 )
-from lbsim.analysis.pools import has_pool_table, pool_groups, pool_table
+from lbsim.analysis.pools import has_pool_table, pool_groups, pool_table, sampled_note
 from lbsim.status import STATUSES
 
 if TYPE_CHECKING:
@@ -273,6 +273,7 @@ def pools_table(result: ResultLike, width: int = 100) -> Group | None:
         name_width -= 2
     built = _build(frame, POOL_METRICS, marks, name_width, ("pool", labels, lead_width))
     note = "pool/version: the requests a route sent there; " + POOLS_TERMINAL_NOTE
+    note += sampled_note(result.meta)
     return Group(Text("Pools and versions", style="bold"), built, Text(note, style="dim"))
 
 

@@ -10,6 +10,7 @@ percentile of the latencies. Two variants (the balancer's algorithm).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from io import StringIO
 
@@ -172,3 +173,15 @@ def test_terminal_table_fits(result: lbsim.Result, width: int) -> None:
     text = "\n".join(lines)
     for label in ("static", "api/stable", "api/canary", "round_robin", "least_connections"):
         assert label in text
+
+
+def test_sampled_rows_are_said_to_be_samples(result: lbsim.Result) -> None:
+    sampled = dataclasses.replace(result, meta={**result.meta, "records": "sample"})
+    assert "records: sample" in render_html(sampled, {}).split('id="pools"', 1)[1]
+    group = pools_table(sampled, 200)
+    assert group is not None
+    console = Console(width=200, file=StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(group)
+    assert "records: sample" in capture.get()
+    assert "records: sample" not in render_html(result, {})
