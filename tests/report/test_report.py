@@ -628,3 +628,22 @@ def test_a_shift_says_to_what_and_how_fast() -> None:
     stepped = _timeline([{**shift, "percent": 50.0, "steps": 3, "every": 30.0}])
     assert stepped == "at 60s: shift api: version canary to 50% in 3 steps 30s apart."
     assert _timeline([{**shift, "percent": 0.0, "steps": 1}]).endswith("version canary to 0%.")
+
+
+def test_sessions_offer_requests_not_session_starts() -> None:
+    """4 session starts/s × 20 requests × 30 ms over 16 workers: ρ = 0.15
+    (the session start rate alone gave 0.01)."""
+    meta = {
+        "scenario": {
+            "clients": {
+                "arrivals": {"process": "poisson", "rate": 4.0},
+                "service": {"dist": "exponential", "mean": 0.03},
+                "sessions": {"requests": 20, "think": {"dist": "exponential", "mean": 2.0}},
+            },
+            "servers": [{"name": "web", "count": 4, "workers": 4, "speed": 1.0}],
+        }
+    }
+    words = dict(describe_scenario(meta))
+    assert words["Traffic"].startswith("Poisson session starts at 4/s, 20 requests a session")
+    assert "mean think time 2s" in words["Traffic"]
+    assert "ρ ≈ 0.15" in words["Load"]
