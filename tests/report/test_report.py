@@ -647,3 +647,21 @@ def test_sessions_offer_requests_not_session_starts() -> None:
     assert words["Traffic"].startswith("Poisson session starts at 4/s, 20 requests a session")
     assert "mean think time 2s" in words["Traffic"]
     assert "ρ ≈ 0.15" in words["Load"]
+
+
+def test_many_servers_get_every_kth_name(result: FakeResult) -> None:
+    """102 servers: a bar each, a name under every 4th (30 at most)."""
+    names = [f"leaf-{i}" for i in range(100)]
+    requests = result.requests.assign(
+        server=pd.Categorical(
+            np.arange(len(result.requests)) % 100, categories=range(100)
+        ).rename_categories(names)
+    )
+    fig = report.server_load(
+        replace(result, requests=requests, timeseries=result.timeseries.iloc[0:0])
+    )
+    labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    order = [*SERVERS, *names]  # the meta's servers first, then the others in natural order
+    assert len(labels) == len(order) == 102
+    shown = [label for label in labels if label]
+    assert shown == order[::4] and len(shown) <= 30
