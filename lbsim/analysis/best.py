@@ -9,9 +9,12 @@ notebook) marks best values with :func:`mark`:
    noise: the two-proportion z statistic
    ``(p - p_ref) / sqrt(p̄ (1 - p̄) (1/n + 1/n_ref))`` (``p̄`` pooled, ``n`` the
    measured requests) exceeds :data:`Z_LIMIT` = 3;
-3. in every column with a direction but ``error_rate`` itself, the best value is
-   the best among the variants that do not fail more; a variant that fails more
-   but would have been best is *flagged* instead.
+3. in every column with a direction but the shares of failed requests
+   (``error_rate``, the error kinds, a canary's errors: over every request, so
+   no survivor can flatter them), the best value is the best among the
+   variants that do not fail more; a variant that fails more but would have
+   been best is *flagged* instead. (Guarding an error share marked the higher
+   of two canary error rates best.)
 
 The test treats requests as independent, which they are not (failures come
 in bursts), so its standard error is a lower bound: at 3 of them a real
@@ -107,10 +110,17 @@ def mark(summary: pd.DataFrame, columns: Sequence[str], unranked: Collection[str
     flagged: dict[str, set[int]] = {}
     for column in columns:
         better = None if column in unranked else describe(column).better
-        guarded = column != ERRORS and bool(worse)
+        guarded = not _failure_share(column) and bool(worse)
         best[column] = best_rows(summary[column], better, eligible if guarded else None)
-        flagged[column] = _would_be_best(summary[column], better, best[column]) & worse
+        would_be = _would_be_best(summary[column], better, best[column]) if guarded else set()
+        flagged[column] = would_be & worse
     return Marks(best, flagged, worse, reference)
+
+
+def _failure_share(column: str) -> bool:
+    """A share of requests that failed (or of wasted work): a fraction, lower better."""
+    spec = describe(column)
+    return column == ERRORS or (spec.quantity == "fraction" and spec.better == "lower")
 
 
 def _would_be_best(values: pd.Series, better: Better, best: set[int]) -> set[int]:

@@ -144,7 +144,7 @@ def summary_table(
     unranked = unranked_metrics(scenario or {})
     marks = mark(summary, [*required, *optional], unranked)
     variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
-    longest = max((len(v) for v in variants), default=7)
+    longest = max([len("variant"), *(len(v) for v in variants)])  # the heading stays whole
     name_width = longest  # whole names on one line, unless the headline cannot fit beside them
 
     def fits(columns: list[str]) -> bool:
@@ -182,9 +182,13 @@ def footnotes(
             f"{names[i]} ({format_number(100 * errors[i])}%)" for i in sorted(marks.failing_more)
         )
         flags = any(marks.flagged.get(c) for c in columns)
-        lines[0] += ", among variants whose error rate is not worse beyond noise"
+        marked = any(marks.best.get(c, set()) & marks.failing_more for c in columns)
+        lead = "best in error shares alone" if marked else "never marked best"
+        lines[0] += (
+            ", among variants whose error rate is not worse beyond noise (error shares: among all)"
+        )
         lines.append(
-            (f"{FLAG_MARK} would be best, but " if flags else "never marked best: ")
+            (f"{FLAG_MARK} would be best, but " if flags else f"{lead}: ")
             + f"fails more requests than {names[ref]} ({format_number(100 * errors[ref])}%) "
             f"beyond noise (z > {Z_LIMIT:g}): {worse}"
         )

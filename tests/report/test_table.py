@@ -309,3 +309,23 @@ def test_load_imbalance_is_not_ranked_when_servers_differ() -> None:
     html = summary_html(summary, scenario=mixed)
     assert f'data-col="{column}" class="num best"' not in html
     assert f'data-col="{column}" class="num best"' in summary_html(summary, scenario=same)
+
+
+def test_footnote_says_where_a_variant_failing_more_is_still_best() -> None:
+    """B fails more (3% vs 0.1% of 100,000) and is slower: never marked best;
+    with a canary that fails less under B, B is best in that error share."""
+    summary = pd.DataFrame(
+        {
+            "variant": ["A", "B"],
+            "requests": [100_000, 100_000],
+            "error_rate": [0.001, 0.03],
+            "latency_p99": [0.1, 0.2],
+        }
+    )
+    plain = render(summary, 200)
+    assert "never marked best: fails more requests than A" in plain
+    assert "\nvariant " in plain  # the heading whole beside one-letter names
+    summary["canary_error_rate"] = [0.06, 0.04]
+    text = render(summary, 200, {"report": {"metrics": ["canary_error_rate"]}})
+    assert "best in error shares alone: fails more requests than A" in text
+    assert any(line.startswith("B ") and f"4.00{BEST_MARK}" in line for line in text.splitlines())
