@@ -9,9 +9,12 @@ notebook) marks best values with :func:`mark`:
    noise: the two-proportion z statistic
    ``(p - p_ref) / sqrt(p̄ (1 - p̄) (1/n + 1/n_ref))`` (``p̄`` pooled, ``n`` the
    measured requests) exceeds :data:`Z_LIMIT` = 3;
-3. in every column with a direction but ``error_rate`` itself, the best value is
-   the best among the variants that do not fail more; a variant that fails more
-   but would have been best is *flagged* instead.
+3. in every column with a direction but the shares of failed requests
+   (``error_rate``, the error kinds, a canary's errors: over every request, so
+   no survivor can flatter them), the best value is the best among the
+   variants that do not fail more; a variant that fails more but would have
+   been best is *flagged* instead. (Guarding an error share marked the higher
+   of two canary error rates best.)
 
 The test treats requests as independent, which they are not (failures come
 in bursts), so its standard error is a lower bound: at 3 of them a real
@@ -23,7 +26,7 @@ independent requests) told apart. Frames without ``requests`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,18 +100,27 @@ def failing_more(summary: pd.DataFrame) -> tuple[int | None, set[int]]:
     return ref, worse
 
 
-def mark(summary: pd.DataFrame, columns: Sequence[str]) -> Marks:
-    """Best and flagged rows of each of ``columns`` (directions from the catalogue)."""
+def mark(summary: pd.DataFrame, columns: Sequence[str], unranked: Collection[str] = ()) -> Marks:
+    """Best and flagged rows of each of ``columns`` (directions from the
+    catalogue; none for the ``unranked`` ones, e.g. from
+    :func:`~lbsim.analysis.metrics.unranked_metrics`)."""
     reference, worse = failing_more(summary)
     eligible = set(range(len(summary))) - worse
     best: dict[str, set[int]] = {}
     flagged: dict[str, set[int]] = {}
     for column in columns:
-        better = describe(column).better
-        guarded = column != ERRORS and bool(worse)
+        better = None if column in unranked else describe(column).better
+        guarded = not _failure_share(column) and bool(worse)
         best[column] = best_rows(summary[column], better, eligible if guarded else None)
-        flagged[column] = _would_be_best(summary[column], better, best[column]) & worse
+        would_be = _would_be_best(summary[column], better, best[column]) if guarded else set()
+        flagged[column] = would_be & worse
     return Marks(best, flagged, worse, reference)
+
+
+def _failure_share(column: str) -> bool:
+    """A share of requests that failed (or of wasted work): a fraction, lower better."""
+    spec = describe(column)
+    return column == ERRORS or (spec.quantity == "fraction" and spec.better == "lower")
 
 
 def _would_be_best(values: pd.Series, better: Better, best: set[int]) -> set[int]:

@@ -72,6 +72,7 @@ class Metric:
     label: str = ""  # display unit of a plain number (req, max/mean, ×)
     quantile: float | None = None  # percentile level, for percentiles
     feature: str | None = None  # only in runs that use it: cpu, tls, versions (None: always)
+    whole_seconds: bool = False  # seconds shown as s, not ms (detection and recovery times)
 
     @property
     def covers(self) -> str:
@@ -85,12 +86,13 @@ class Metric:
     @property
     def scale(self) -> float:
         """Factor from the stored value to the display unit (s -> ms, fraction -> %)."""
-        return _SCALE.get(self.quantity, 1.0)
+        return 1.0 if self.whole_seconds else _SCALE.get(self.quantity, 1.0)
 
     @property
     def unit(self) -> str:
-        """The display unit: ``ms``, ``%``, ``req/s`` or the plain number's label."""
-        return _DISPLAY_UNIT.get(self.quantity, self.label)
+        """The display unit: ``ms`` (``s`` for :attr:`whole_seconds`), ``%``,
+        ``req/s`` or the plain number's label."""
+        return "s" if self.whole_seconds else _DISPLAY_UNIT.get(self.quantity, self.label)
 
 
 def _percentile(stat: str, q: float, short: str) -> Metric:
@@ -159,6 +161,7 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect down",
             "detdown",
             "failures (crash/hang -> marked down)",
+            whole_seconds=True,
         ),
         Metric(
             "detect_up_mean",
@@ -167,6 +170,7 @@ def _catalogue() -> tuple[Metric, ...]:
             "detect up",
             "detup",
             "recoveries (recover -> marked up)",
+            whole_seconds=True,
         ),
         Metric("sessions_started", "number", None, "sessions started", "sess", SESSIONS, "sess"),
         Metric("sessions_lost", "number", "lower", "sessions lost", "lost", SESSIONS, "sess"),
@@ -202,6 +206,7 @@ def _catalogue() -> tuple[Metric, ...]:
             "recovery time",
             "recover",
             "from the trigger's end until p99 and goodput are back within tolerance",
+            whole_seconds=True,
         ),
         *_layer7(),
         *_connection_metrics(),
@@ -400,6 +405,22 @@ OPTIONAL_METRICS: frozenset[str] = frozenset(
     }
 )
 
+#: Columns of the per-pool and per-version tables (:mod:`lbsim.analysis.pools`),
+#: beside the summary's ones they reuse: the share of a variant's requests.
+GROUP_METRICS: dict[str, Metric] = {
+    "share": Metric("share", "fraction", None, "share of requests", "share", MEASURED),
+}
+
+#: What each per-pool and per-version row shows, in order.
+POOL_METRICS: tuple[str, ...] = (
+    "requests",
+    "share",
+    "error_rate",
+    "latency_all_p50",
+    "latency_all_p99",
+    "utilization_mean",
+)
+
 #: Metrics with a direction: what the CI gate can check and what diffs colour.
 CHECKABLE: dict[str, Metric] = {n: m for n, m in METRICS.items() if m.better is not None}
 
@@ -453,7 +474,10 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     ``conn_error_rate``), a balancer or region that can fail, regions (their
     failover and DNS metrics), health checks
     (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
-    timeouts, queue limits (``rejected_rate``)."""
+    timeouts, queue limits (``rejected_rate``), a pool with versions
+    (``canary_share``, ``canary_error_rate``), a balancer CPU (its
+    utilisation and queue), TLS (handshakes and their CPU), connections
+    (``connection_imbalance``), sessions and a session store."""
     named = (scenario.get("report") or {}).get("metrics")
     if named:
         return tuple(named)
@@ -495,8 +519,30 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
             or any(k.endswith("queue_limit") for k in compare),
             ("rejected_rate",),
         ),
+        (
+            any(pool.get("versions") for pool in scenario.get("pools") or ()),
+            ("canary_share", "canary_error_rate"),
+        ),
+        (enabled("balancer.cpu"), ("balancer_utilization", "balancer_queue_mean")),
+        (enabled("balancer.tls"), ("handshakes_per_s", "balancer_cpu_handshake")),
+        (enabled("clients.connections"), ("connection_imbalance",)),
+        (enabled("clients.sessions"), ("sessions_lost", "session_imbalance")),
+        (enabled("session_store"), ("store_utilization",)),
     )
     return tuple(dict.fromkeys(name for on, names in rules if on for name in names))
+
+
+def unranked_metrics(scenario: Mapping[str, Any]) -> frozenset[str]:
+    """Metrics whose direction does not hold in this scenario, so no value is
+    marked best: ``load_imbalance`` (max/mean requests per server) when the
+    servers differ in capacity (workers × speed) or weight, or routes send
+    requests to pools of their own, or a compared value changes the servers:
+    then a fair split is uneven and the most even one is no better."""
+    groups = scenario.get("servers") or ()
+    sizes = {(g.get("workers", 1) * g.get("speed", 1.0), g.get("weight", 1)) for g in groups}
+    routed = bool((scenario.get("balancer") or {}).get("routes")) or bool(scenario.get("pools"))
+    varied = any(key.startswith("servers") for key in scenario.get("compare") or {})
+    return frozenset({"load_imbalance"}) if len(sizes) > 1 or routed or varied else frozenset()
 
 
 def percentiles(prefix: str) -> dict[str, float]:
@@ -521,6 +567,8 @@ def describe(name: str) -> Metric:
     """
     if name in METRICS:
         return METRICS[name]
+    if name in GROUP_METRICS:
+        return GROUP_METRICS[name]
     if name.endswith("_rate"):
         kind = name.removesuffix("_rate")
         return Metric(name, "fraction", "lower", kind.replace("_", " "), kind[:8], "")

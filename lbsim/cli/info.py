@@ -98,6 +98,7 @@ def report(
     from lbsim.io import OutputError
     from lbsim.outputs import claim_folder
     from lbsim.report import FORMATS, write_report
+    from lbsim.report.table import pools_table
     from lbsim.report.table import summary_table as terminal_table
 
     unknown = [f for f in formats or [] if f not in FORMATS]
@@ -118,6 +119,9 @@ def report(
         except (OSError, ValueError) as error:
             fail(f"{error}; expected the output folder of `lbsim run`")
         out.print(terminal_table(result.summary, out.width, result.meta.get("scenario")))
+        pools = pools_table(result, out.width)
+        if pools is not None:
+            out.print(pools)
         if summary_only:
             return
         paths = write_report(result, target, formats or ("png",))

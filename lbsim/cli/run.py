@@ -114,7 +114,7 @@ def run(
     from lbsim.io import OutputError
     from lbsim.outputs import check_file, claim_folder
     from lbsim.report import write_report
-    from lbsim.report.table import summary_table
+    from lbsim.report.table import pools_table, summary_table
     from lbsim.runner.run import load_scenario, replicate
     from lbsim.runner.run import run as run_scenario
     from lbsim.scenario import ScenarioError
@@ -148,6 +148,9 @@ def run(
                     progress = _tracker(bar, "replications", total)
                     table = replicate(loaded, replications, progress=progress)
             out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
+            pools = pools_table(result, out.width)
+            if pools is not None:
+                out.print(pools)
             writing = True
             retire_run(target)  # the old run.json must not outlive the old run's files
             # The report first: it draws half its plots in a forked child, best

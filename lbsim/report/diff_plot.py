@@ -19,6 +19,7 @@ from rich.text import Text
 from lbsim.analysis.metrics import describe
 from lbsim.io import atomic_path
 from lbsim.report import figure_bytes
+from lbsim.report.plots.common import _wrap, key_label, variant_keys
 from lbsim.report.table import format_number
 
 _A_COLOR, _B_COLOR = "#BBBBBB", "#0072B2"
@@ -80,7 +81,8 @@ def diff_figure(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> 
     """Small multiples: a panel per metric, bars of A and B for each variant,
     the relative change written above (orange worse, green better)."""
     metrics = list(dict.fromkeys(frame["metric"]))
-    variants = list(dict.fromkeys(frame["variant"]))
+    variants = [str(v) for v in dict.fromkeys(frame["variant"])]
+    keys = variant_keys(variants, digits=True)  # A and B are the runs
     columns = min(3, max(1, len(metrics)))
     rows = math.ceil(len(metrics) / columns) if metrics else 1
     width = max(3.2, 0.9 * len(variants) + 1.6)
@@ -111,15 +113,29 @@ def diff_figure(frame: pd.DataFrame, label_a: str = "A", label_b: str = "B") -> 
             )
         ax.set_ylim(0, top * 1.18 if top > 0 else 1)
         ax.set_title(f"{spec.heading}" + (f" ({spec.unit})" if spec.unit else ""), fontsize=10)
-        ax.set_xticks(x, variants, rotation=25, ha="right", fontsize=8)
+        ticks = [keys[v] for v in variants]
+        abbreviated = ticks != variants
+        ax.set_xticks(
+            x,
+            ticks,
+            rotation=0 if abbreviated else 25,
+            ha="center" if abbreviated else "right",
+            fontsize=8,
+        )
         ax.tick_params(axis="y", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     for ax in axes[len(metrics) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=2, frameon=False)
+    key = [key_label(v, keys) for v in variants if keys[v] != v]
     fig.supxlabel(
-        "above the bars: relative change from A to B (orange worse, green better)",
+        "\n".join(
+            [
+                "above the bars: relative change from A to B (orange worse, green better)",
+                *(_wrap(line, 40 * columns) for line in key),
+            ]
+        ),
         fontsize=8,
         color="#555555",
     )

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Callable, Mapping
 from html import escape
+from typing import Any
 
 import pandas as pd
 
 from lbsim.analysis.best import Marks, mark
-from lbsim.analysis.metrics import OPTIONAL_METRICS, describe
+from lbsim.analysis.metrics import OPTIONAL_METRICS, POOL_METRICS, describe, unranked_metrics
+from lbsim.analysis.pools import (
+    POOLS_NOTE,
+    has_pool_table,
+    pool_groups,
+    pool_table,
+    sampled_note,
+)
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike
 from lbsim.report.scenario_text import describe_scenario, run_line, value_text
 from lbsim.report.table import (
@@ -30,6 +39,7 @@ from lbsim.report.table import (
     metric_columns,
     parameter_columns,
 )
+from lbsim.scenario.units import format_duration
 
 _MAX_EVENT_ROWS = 200
 
@@ -152,18 +162,33 @@ GROUPS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 
 
 def _summary_section(result: ResultLike) -> str:
-    return summary_html(result.summary, grouped=True)
+    return summary_html(result.summary, grouped=True, scenario=result.meta.get("scenario"))
+
+
+def _pools_section(result: ResultLike) -> str:
+    """One table per pool and per version of a pool, rows by variant
+    (:func:`lbsim.analysis.pools.pool_table`); "" when the summary says it all."""
+    if not has_pool_table(result.requests, result.meta):
+        return ""
+    table = pool_table(result.requests, result.timeseries, result.meta)
+    parts = [f'<p class="note">{escape(POOLS_NOTE + sampled_note(result.meta))}</p>']
+    for title, rows in pool_groups(table, result.meta):
+        marks = mark(rows, list(POOL_METRICS))
+        parts += [f"<h3>{escape(title)}</h3>", _table(rows, list(POOL_METRICS), marks)]
+    return "\n".join(parts)
 
 
 #: The report's tables after the scenario, as (anchor, heading, HTML of a
-#: result; "" to leave the section out). Per-pool and per-version tables
-#: (canaries) join here, after the summary.
+#: result; "" to leave the section out).
 SECTIONS: list[tuple[str, str, Callable[[ResultLike], str]]] = [
     ("summary", "Summary", _summary_section),
+    ("pools", "Pools and versions", _pools_section),
 ]
 
 
-def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
+def summary_html(
+    summary: pd.DataFrame, grouped: bool = False, scenario: Mapping[str, Any] | None = None
+) -> str:
     """The summary as one HTML table, or (``grouped``) as narrower tables
     of requests and errors, latency, servers; best values get ``class="best"``.
 
@@ -176,7 +201,8 @@ def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
         return '<p class="note">No summary.</p>'
     params = parameter_columns(summary)
     metrics = metric_columns(summary)
-    marks = mark(summary, metrics)
+    unranked = unranked_metrics(scenario or {})
+    marks = mark(summary, metrics, unranked)
     parts = []
     if params:
         parts.append(
@@ -195,7 +221,8 @@ def summary_html(summary: pd.DataFrame, grouped: bool = False) -> str:
         "queues and imbalance; higher goodput and ok). Under each heading: its unit and "
         "the requests it covers.</p>"
     )
-    parts += [f'<p class="note">{escape(line)}</p>' for line in footnotes(summary, metrics, marks)]
+    notes = footnotes(summary, metrics, marks, unranked)
+    parts += [f'<p class="note">{escape(line)}</p>' for line in notes]
     return "\n".join(parts)
 
 
@@ -286,4 +313,8 @@ def _event_cell(column: str, value: object) -> str:
         return f"{float(value):,.2f}" if pd.notna(value) else "-"  # type: ignore[arg-type]
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if column == "detail" and isinstance(value, str):
+        lasting = re.fullmatch(r"for=([0-9.e+-]+)", value)  # the timeline's `for:`, in seconds
+        if lasting:
+            return f"for {format_duration(float(lasting.group(1)))}"
     return value_text(value)

@@ -140,7 +140,9 @@ def result_html(result: Result) -> str:
     keep = ["variant", *params, "requests", *metrics]
     title = f"{result.meta.get('name', 'run')}: {len(summary)} variants, "
     title += f"{len(result.requests)} requests"
-    table = summary_html(summary[[c for c in keep if c in summary]])
+    table = summary_html(
+        summary[[c for c in keep if c in summary]], scenario=result.meta.get("scenario")
+    )
     return _wrap(title, table)
 
 

@@ -134,6 +134,15 @@ def _traffic(clients: Mapping[str, Any]) -> str:
             text += f" (lowest {format_rate(min(rates))}, peak {format_rate(max(rates))})"
     elif arrivals.get("rate") is not None:
         text += f" at {_rate_value_text(arrivals['rate'])}"
+    sessions = clients.get("sessions")
+    if isinstance(sessions, Mapping):
+        text = text.replace("arrivals", "session starts", 1)
+        per = _session_requests(clients)
+        pause = sessions.get("think")
+        think = _service_mean(pause) if isinstance(pause, Mapping) else _seconds(pause)
+        if per is not None:
+            text += f", {value_text(per)} requests a session"
+            text += f" (mean think time {format_duration(think)})" if think else ""
     count = clients.get("count")
     if count:
         text += f" from {count:,} clients" if isinstance(count, int) else f" from {count} clients"
@@ -225,8 +234,20 @@ def _servers(pools: Sequence[Mapping[str, Any]]) -> str:
     return text + "."
 
 
+def _session_requests(clients: Mapping[str, Any]) -> float | None:
+    """Mean requests per session of closed-loop clients (None without sessions)."""
+    sessions = clients.get("sessions")
+    if not isinstance(sessions, Mapping):
+        return None
+    requests = sessions.get("requests")
+    if isinstance(requests, int | float) and not isinstance(requests, bool):
+        return float(requests)
+    return _service_mean(requests) if isinstance(requests, Mapping) else None
+
+
 def _load(clients: Mapping[str, Any], pools: Sequence[Mapping[str, Any]]) -> str:
-    """Capacity and offered load ρ = λ·E[S] / Σ(workers·speed), where known."""
+    """Capacity and offered load ρ = λ·E[S] / Σ(workers·speed), where known
+    (λ in requests: session starts × requests a session with sessions)."""
     mean = _service_mean(clients.get("service") or {})
     if not mean:
         return ""
@@ -245,6 +266,10 @@ def _load(clients: Mapping[str, Any], pools: Sequence[Mapping[str, Any]]) -> str
     if rate is None and arrivals.get("profile"):
         rates = [r for r in (_per_second(p.get("rate")) for p in arrivals["profile"]) if r]
         rate, where = (max(rates), "offered load at peak") if rates else (None, where)
+    per_session = _session_requests(clients)
+    if clients.get("sessions") is not None:
+        rate = rate * per_session if rate is not None and per_session is not None else None
+        where = where.replace("offered load", "offered load once sessions are under way")
     if rate is not None:
         rho = rate / capacity
         text += f"; {where} ρ ≈ {rho:.2f}"
@@ -300,6 +325,11 @@ def _timeline(events: Sequence[Mapping[str, Any]]) -> str:
             what += f" ({value_text(event['rate'] * 100)}% errors)"
         if event.get("weight") is not None:
             what += f" to weight {event['weight']}"
+        if event.get("version") is not None and event.get("percent") is not None:
+            what += f": version {event['version']} to {value_text(event['percent'])}%"
+            steps, every = event.get("steps"), _seconds(event.get("every"))
+            if isinstance(steps, int) and steps > 1 and every is not None:
+                what += f" in {steps} steps {format_duration(every)} apart"
         if event.get("for") is not None:
             what += f" for {_duration_text(event['for'])}"
         parts.append(what)

@@ -12,9 +12,9 @@ breaking anything.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich import box
@@ -25,13 +25,19 @@ from rich.text import Text
 from lbsim.analysis.best import Z_LIMIT, Marks, mark
 from lbsim.analysis.metrics import (
     HEADLINE_METRICS,
+    POOL_METRICS,
     POPULATION_LEGEND,
     TERMINAL_METRICS,
     Metric,
     describe,
     scenario_metrics,
+    unranked_metrics,
 )
+from lbsim.analysis.pools import has_pool_table, pool_groups, pool_table, sampled_note
 from lbsim.status import STATUSES
+
+if TYPE_CHECKING:
+    from lbsim.report.plots.common import ResultLike
 
 #: Marker appended to the best value of a column in the terminal.
 BEST_MARK = "*"
@@ -84,12 +90,20 @@ def format_number(value: object) -> str:
     return text
 
 
+#: Display units of plain numbers that count things: whole values shown whole
+#: (35 sessions lost, not 35.0).
+COUNT_LABELS = frozenset({"", "req", "sess", "conn"})
+
+
 def format_cell(spec: Metric, value: object) -> str:
-    """``value`` in the column's display unit (no unit suffix)."""
+    """``value`` in the column's display unit (no unit suffix); a whole
+    count (:data:`COUNT_LABELS`) without decimals."""
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
+    if spec.quantity == "number" and spec.label in COUNT_LABELS and x.is_integer():
+        return f"{x:,.0f}"
     return format_number(x * spec.scale)
 
 
@@ -127,9 +141,10 @@ def summary_table(
     Under each heading: the unit and the population (``ok``/``all``...).
     """
     required, optional = terminal_columns(summary, scenario)
-    marks = mark(summary, [*required, *optional])
+    unranked = unranked_metrics(scenario or {})
+    marks = mark(summary, [*required, *optional], unranked)
     variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
-    longest = max((len(v) for v in variants), default=7)
+    longest = max([len("variant"), *(len(v) for v in variants)])  # the heading stays whole
     name_width = longest  # whole names on one line, unless the headline cannot fit beside them
 
     def fits(columns: list[str]) -> bool:
@@ -148,12 +163,16 @@ def summary_table(
             parts[-1].append(column)
     tables = [_build(summary, columns, marks, name_width) for columns in parts]
     shown = [c for columns in parts for c in columns]
-    return Group(*tables, Text("\n".join(footnotes(summary, shown, marks)), style="dim"))
+    notes = footnotes(summary, shown, marks, unranked)
+    return Group(*tables, Text("\n".join(notes), style="dim"))
 
 
-def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> list[str]:
+def footnotes(
+    summary: pd.DataFrame, columns: Sequence[str], marks: Marks, unranked: Collection[str] = ()
+) -> list[str]:
     """The legend of a summary table (terminal and HTML): the best and flag
-    marks, and what each population tag under a heading covers."""
+    marks, the columns left unranked, and what each population tag under a
+    heading covers."""
     lines = [f"{BEST_MARK} best in column"]
     if marks.failing_more and marks.reference is not None:
         names = summary["variant"].astype(str).tolist()
@@ -163,20 +182,40 @@ def footnotes(summary: pd.DataFrame, columns: Sequence[str], marks: Marks) -> li
             f"{names[i]} ({format_number(100 * errors[i])}%)" for i in sorted(marks.failing_more)
         )
         flags = any(marks.flagged.get(c) for c in columns)
-        lines[0] += ", among variants whose error rate is not worse beyond noise"
+        marked = any(marks.best.get(c, set()) & marks.failing_more for c in columns)
+        lead = "best in error shares alone" if marked else "never marked best"
+        lines[0] += (
+            ", among variants whose error rate is not worse beyond noise (error shares: among all)"
+        )
         lines.append(
-            (f"{FLAG_MARK} would be best, but " if flags else "never marked best: ")
+            (f"{FLAG_MARK} would be best, but " if flags else f"{lead}: ")
             + f"fails more requests than {names[ref]} ({format_number(100 * errors[ref])}%) "
             f"beyond noise (z > {Z_LIMIT:g}): {worse}"
+        )
+    if "load_imbalance" in unranked and "load_imbalance" in columns:
+        lines.append(
+            "load imbalance not ranked: the servers differ (or pools split the traffic), "
+            "so a fair split is uneven"
         )
     tags = dict.fromkeys(describe(c).covers for c in columns if describe(c).covers)
     lines += [f"{tag}: {POPULATION_LEGEND[tag]}" for tag in tags]
     return lines
 
 
-def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_width: int) -> Table:
+def _build(
+    summary: pd.DataFrame,
+    columns: Sequence[str],
+    marks: Marks,
+    name_width: int,
+    lead: tuple[str, Sequence[str], int] | None = None,
+) -> Table:
+    """The rich table of ``columns``, rows named by variant; ``lead`` (heading,
+    per-row text, width) adds a first column, and a rule before each row whose
+    text is not empty (the start of a group)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     variants = [str(v) for v in summary["variant"]] if "variant" in summary else []
+    if lead is not None:
+        table.add_column(lead[0], overflow="fold", min_width=lead[2], max_width=lead[2])
     table.add_column("variant", overflow="fold", min_width=name_width, max_width=name_width)
     specs = [describe(c) for c in columns]
     for spec in specs:
@@ -184,6 +223,8 @@ def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_wid
         table.add_column(Text(heading, justify="right"), justify="right", no_wrap=True)
     for row in range(len(summary)):
         cells: list[Text] = [Text(variants[row] if variants else str(row))]
+        if lead is not None:
+            cells.insert(0, Text(lead[1][row]))
         for spec in specs:
             text = format_cell(spec, summary[spec.name].iloc[row])
             if row in marks.best.get(spec.name, ()):
@@ -192,8 +233,59 @@ def _build(summary: pd.DataFrame, columns: Sequence[str], marks: Marks, name_wid
                 cells.append(Text(text + FLAG_MARK))
             else:
                 cells.append(Text(text + " "))
-        table.add_row(*cells)
+        table.add_row(
+            *cells, end_section=row + 1 < len(summary) and bool(lead and lead[1][row + 1])
+        )
     return table
+
+
+def pools_table(result: ResultLike, width: int = 100) -> Group | None:
+    """Per-pool and per-version numbers (:func:`lbsim.analysis.pools.pool_table`)
+    as one table in ``width``: a group of rows (one per variant) per pool and
+    per version, the best of each group marked; None when the run has one
+    pool without versions (the summary says it all)."""
+    if not has_pool_table(result.requests, result.meta):
+        return None
+    table = pool_table(result.requests, result.timeseries, result.meta)
+    groups = pool_groups(table, result.meta)
+    if not groups:
+        return None
+    frame = pd.concat([rows for _, rows in groups], ignore_index=True)
+    names = [f"{pool}/{version}" if version else pool for pool, version in
+             zip(frame["pool"], frame["version"], strict=True)]  # fmt: skip
+    labels = [name if i == 0 or names[i - 1] != name else "" for i, name in enumerate(names)]
+    best: dict[str, set[int]] = {c: set() for c in POOL_METRICS}
+    flagged: dict[str, set[int]] = {c: set() for c in POOL_METRICS}
+    start = 0
+    for _, rows in groups:
+        marks = mark(rows, POOL_METRICS)
+        for column in POOL_METRICS:
+            best[column] |= {start + i for i in marks.best[column]}
+            flagged[column] |= {start + i for i in marks.flagged[column]}
+        start += len(rows)
+    marks = Marks(best, flagged)
+    longest = max(len(str(v)) for v in frame["variant"])
+    lead_width = min(max(len(n) for n in names), max(8, width // 6))
+    name_width = longest
+    while (
+        name_width > 12
+        and _rendered_width(
+            _build(frame, POOL_METRICS, marks, name_width, ("pool", labels, lead_width))
+        )
+        > width
+    ):
+        name_width -= 2
+    built = _build(frame, POOL_METRICS, marks, name_width, ("pool", labels, lead_width))
+    note = "pool/version: the requests a route sent there; " + POOLS_TERMINAL_NOTE
+    note += sampled_note(result.meta)
+    return Group(Text("Pools and versions", style="bold"), built, Text(note, style="dim"))
+
+
+#: The legend under the terminal's pool table.
+POOLS_TERMINAL_NOTE = (
+    "share of the variant's requests; util: its servers' busy workers, sampled; "
+    f"{BEST_MARK} best of the pool (version)"
+)
 
 
 def _rendered_width(table: Table) -> int:

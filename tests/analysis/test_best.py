@@ -112,3 +112,18 @@ def test_all_requests_latency_includes_timeouts_at_the_timeout() -> None:
     assert row["latency_all_p99"] == pytest.approx(1.0)
     assert row["latency_p99"] < 1.0
     assert row["goodput"] == row["ok"] / (result.meta["duration"] - result.meta["warmup"])
+
+
+def test_shares_of_failures_are_ranked_plainly() -> None:
+    """canary's shape: the variant failing more overall (1.95% vs 0.026% of
+    45,876) has the lower canary error rate (4.95% vs 5.94%); over every
+    request sent to the canary, so the lower one is best, not flagged, while
+    p99 stays guarded."""
+    data = frame([0.00026, 0.0195], [0.0957, 0.115], n=45_876)
+    data["canary_error_rate"] = [0.0594, 0.0495]
+    data["timeout_rate"] = [0.0002, 0.0001]
+    marks = mark(data, ["canary_error_rate", "timeout_rate", "latency_p99"])
+    assert marks.failing_more == {1}
+    assert marks.best["canary_error_rate"] == {1} and marks.flagged["canary_error_rate"] == set()
+    assert marks.best["timeout_rate"] == {1}
+    assert marks.best["latency_p99"] == {0}

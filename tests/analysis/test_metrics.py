@@ -147,6 +147,8 @@ def test_directions_and_units() -> None:
     assert METRICS["error_rate"].covers == "all" and METRICS["queue_mean"].covers == "servers"
     assert METRICS["load_imbalance"].unit == "max/mean"
     assert METRICS["detect_down_mean"].quantity == "seconds"
+    for slow in ("detect_down_mean", "detect_up_mean", "recovery_time"):  # seconds, in s
+        assert METRICS[slow].unit == "s" and METRICS[slow].scale == 1
     assert not METRICS["latency_max"].is_percentile and METRICS["latency_p999"].is_percentile
 
 

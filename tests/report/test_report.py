@@ -24,9 +24,9 @@ from matplotlib.figure import Figure
 
 import lbsim.io
 import lbsim.report as report
-from lbsim.report import figures, render_html, write_report
+from lbsim.report import figures, has_data, render_html, write_report
 from lbsim.report.html import describe_scenario
-from lbsim.report.plots import PERCENTILES, format_seconds, variant_colors
+from lbsim.report.plots import PERCENTILES, format_seconds, health_over_time, variant_colors
 from lbsim.scenario.units import format_rate
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two"]
@@ -569,3 +569,99 @@ def test_a_compared_flag_reads_yes_or_no() -> None:
     path = "balancer.health_check.through_queue"
     meta = {"scenario": {"compare": {path: [True, False]}}, "variants": [{}, {}]}
     assert dict(describe_scenario(meta))["Compared"].startswith(f"{path} ∈ {{yes, no}}: 2 variants")
+
+
+def test_event_durations_are_shown_with_units(result: FakeResult) -> None:
+    """The timeline's ``for=60`` (seconds, as the engine logs it) reads ``for 60s``."""
+    events = pd.DataFrame(
+        [
+            (VARIANTS[0], 10.0, "crash", "web-1", "for=60"),
+            (VARIANTS[0], 20.0, "slow", "web-0", "for=0.5"),
+        ],
+        columns=["variant", "time", "kind", "target", "detail"],
+    )
+    page = render_html(replace(result, events=events), {})
+    assert '<td class="text">for 60s</td>' in page and "for 500ms" in page
+    assert "for=60" not in page
+
+
+def test_zoomed_arrival_panel_shows_the_same_rates(result: FakeResult) -> None:
+    """The health plot's zoom (web-1 crashes at 300 s, marked down at 320 s
+    here) draws the run's arrival windows over its own range: the same rates
+    as the main panel, no window inflated by being cut at the zoom's edge."""
+    series = result.timeseries.copy()
+    late = (series["server"] == "web-1") & (series["time"] >= 300) & (series["time"] < 320)
+    series.loc[late, "healthy"] = True
+    fig = health_over_time(replace(result, timeseries=series))
+    panels = [ax for ax in fig.axes if any(a.get_gid() == "arrivals" for a in ax.patches)]
+    assert len(panels) == 2, "no zoom drawn"
+    main, zoom = (
+        next(p for p in ax.patches if p.get_gid() == "arrivals").get_data() for ax in panels
+    )
+    assert zoom.values == pytest.approx(main.values)  # type: ignore[attr-defined]
+
+
+def test_no_queue_plot_when_nothing_ever_waited(result: FakeResult) -> None:
+    assert has_data("queue_depth", result)
+    idle = replace(result, timeseries=result.timeseries.assign(queue=0))
+    assert not has_data("queue_depth", idle)
+    assert "queue_depth" not in figures(idle)
+
+
+def test_no_health_plot_for_events_of_pools_alone(result: FakeResult) -> None:
+    """A canary's shift targets a pool: with every server up and in rotation
+    the health plot would be flat lines; a crash of a server draws it."""
+    steady = result.timeseries.assign(up=True, healthy=True)
+    shift = pd.DataFrame(
+        [(VARIANTS[0], 60.0, "shift", "api", "canary=50%")],
+        columns=["variant", "time", "kind", "target", "detail"],
+    )
+    assert not has_data("health_over_time", replace(result, timeseries=steady, events=shift))
+    crash = shift.assign(kind="crash", target="web-1")
+    assert has_data("health_over_time", replace(result, timeseries=steady, events=crash))
+
+
+def test_a_shift_says_to_what_and_how_fast() -> None:
+    from lbsim.report.scenario_text import _timeline
+
+    shift = {"at": 60.0, "target": "api", "action": "shift", "version": "canary"}
+    stepped = _timeline([{**shift, "percent": 50.0, "steps": 3, "every": 30.0}])
+    assert stepped == "at 60s: shift api: version canary to 50% in 3 steps 30s apart."
+    assert _timeline([{**shift, "percent": 0.0, "steps": 1}]).endswith("version canary to 0%.")
+
+
+def test_sessions_offer_requests_not_session_starts() -> None:
+    """4 session starts/s × 20 requests × 30 ms over 16 workers: ρ = 0.15
+    (the session start rate alone gave 0.01)."""
+    meta = {
+        "scenario": {
+            "clients": {
+                "arrivals": {"process": "poisson", "rate": 4.0},
+                "service": {"dist": "exponential", "mean": 0.03},
+                "sessions": {"requests": 20, "think": {"dist": "exponential", "mean": 2.0}},
+            },
+            "servers": [{"name": "web", "count": 4, "workers": 4, "speed": 1.0}],
+        }
+    }
+    words = dict(describe_scenario(meta))
+    assert words["Traffic"].startswith("Poisson session starts at 4/s, 20 requests a session")
+    assert "mean think time 2s" in words["Traffic"]
+    assert "ρ ≈ 0.15" in words["Load"]
+
+
+def test_many_servers_get_every_kth_name(result: FakeResult) -> None:
+    """102 servers: a bar each, a name under every 4th (30 at most)."""
+    names = [f"leaf-{i}" for i in range(100)]
+    requests = result.requests.assign(
+        server=pd.Categorical(
+            np.arange(len(result.requests)) % 100, categories=range(100)
+        ).rename_categories(names)
+    )
+    fig = report.server_load(
+        replace(result, requests=requests, timeseries=result.timeseries.iloc[0:0])
+    )
+    labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    order = [*SERVERS, *names]  # the meta's servers first, then the others in natural order
+    assert len(labels) == len(order) == 102
+    shown = [label for label in labels if label]
+    assert shown == order[::4] and len(shown) <= 30

@@ -15,11 +15,20 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import lbsim
-from lbsim.analysis.metrics import HEADLINE_METRICS, OPTIONAL_METRICS, TERMINAL_METRICS, describe
+from lbsim.analysis.metrics import (
+    HEADLINE_METRICS,
+    OPTIONAL_METRICS,
+    TERMINAL_METRICS,
+    describe,
+    scenario_metrics,
+    unranked_metrics,
+)
 from lbsim.cli import app
+from lbsim.report.html import summary_html
 from lbsim.report.table import (
     BEST_MARK,
     FLAG_MARK,
+    format_cell,
     format_number,
     summary_table,
     terminal_columns,
@@ -191,6 +200,34 @@ def test_scenario_names_its_metrics() -> None:
     assert optional[0] == "timeout_rate"  # an error kind that occurred comes first
 
 
+def test_scenario_features_name_their_metrics() -> None:
+    """What a scenario switches on is shown: canaries, balancer CPU, TLS,
+    connections, sessions and the store, in the base or in a compared value."""
+    about = scenario_metrics(
+        {
+            "pools": [{"name": "api", "versions": [{"name": "a"}, {"name": "b"}]}],
+            "balancer": {"cpu": {"workers": 2}},
+            "clients": {"connections": {"per_client": 1}, "sessions": {"length": 5}},
+            "compare": {"balancer.tls.mode": ["terminate"], "session_store": [None, {}]},
+        }
+    )
+    for name in (
+        "canary_share", "canary_error_rate", "balancer_utilization", "balancer_queue_mean",
+        "handshakes_per_s", "balancer_cpu_handshake", "connection_imbalance",
+        "sessions_lost", "session_imbalance",
+    ):  # fmt: skip
+        assert name in about, name
+    assert "store_utilization" not in about  # compared, but to nothing truthy
+    assert scenario_metrics({"servers": [{"name": "web"}]}) == ()
+
+
+def test_whole_counts_have_no_decimals() -> None:
+    assert format_cell(describe("sessions_lost"), 35.0) == "35"
+    assert format_cell(describe("queue_max"), 2.0) == "2"
+    assert format_cell(describe("queue_mean"), 2.5) == "2.50"
+    assert format_cell(describe("load_imbalance"), 1.0) == "1.00"  # a ratio, not a count
+
+
 def test_labels_with_brackets_are_shown_whole() -> None:
     summary = typical_summary().iloc[:2].copy()
     summary["variant"] = ["retries=None", "max=3, retry_on=[rejected, timeout]"]
@@ -255,3 +292,40 @@ def test_lbsim_report_reprints_the_summary_at_the_terminal_width(tmp_path: Path)
         ).stdout
         assert max(len(line) for line in printed.splitlines()) <= width
         assert "least_connections" in printed and "detdown" in printed
+
+
+def test_load_imbalance_is_not_ranked_when_servers_differ() -> None:
+    """Unequal servers (or pools of their own): the most even split is no better."""
+    summary = typical_summary()
+    same = {"servers": [{"name": "web", "workers": 1, "speed": 1.0, "weight": 1}]}
+    mixed = {"servers": [*same["servers"], {"name": "big", "workers": 4, "speed": 1.0}]}
+    assert unranked_metrics(same) == frozenset()
+    assert unranked_metrics(mixed) == {"load_imbalance"}
+    assert unranked_metrics({**same, "pools": [{"name": "api"}]}) == {"load_imbalance"}
+    assert unranked_metrics({**same, "compare": {"servers.0.speed": [1, 2]}}) == {"load_imbalance"}
+    column = "load_imbalance"
+    assert "load imbalance not ranked" in render(summary, 250, mixed)
+    assert "load imbalance not ranked" not in render(summary, 250, same)
+    html = summary_html(summary, scenario=mixed)
+    assert f'data-col="{column}" class="num best"' not in html
+    assert f'data-col="{column}" class="num best"' in summary_html(summary, scenario=same)
+
+
+def test_footnote_says_where_a_variant_failing_more_is_still_best() -> None:
+    """B fails more (3% vs 0.1% of 100,000) and is slower: never marked best;
+    with a canary that fails less under B, B is best in that error share."""
+    summary = pd.DataFrame(
+        {
+            "variant": ["A", "B"],
+            "requests": [100_000, 100_000],
+            "error_rate": [0.001, 0.03],
+            "latency_p99": [0.1, 0.2],
+        }
+    )
+    plain = render(summary, 200)
+    assert "never marked best: fails more requests than A" in plain
+    assert "\nvariant " in plain  # the heading whole beside one-letter names
+    summary["canary_error_rate"] = [0.06, 0.04]
+    text = render(summary, 200, {"report": {"metrics": ["canary_error_rate"]}})
+    assert "best in error shares alone: fails more requests than A" in text
+    assert any(line.startswith("B ") and f"4.00{BEST_MARK}" in line for line in text.splitlines())

@@ -81,7 +81,9 @@ PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
 def has_data(name: str, result: ResultLike) -> bool:
     """Whether plot ``name`` would show anything: no latency plots without
     per-request rows, no error plot without errors, no health plot when
-    every server stayed up and in rotation throughout."""
+    every server stayed up and in rotation throughout and no event concerned
+    a server or balancer instance, no queue plot when no
+    sample ever saw a request waiting."""
     requests, series = result.requests, result.timeseries
     if name in ("latency_cdf", "latency_over_time"):
         return "status" in requests.columns and bool((requests["status"] == "ok").any())
@@ -97,10 +99,23 @@ def has_data(name: str, result: ResultLike) -> bool:
         if balancers is not None and "in_rotation" in balancers.columns and len(balancers):
             per_lb = balancers.groupby(["variant", "balancer"], observed=True)["in_rotation"]
             changed += ["in_rotation"] if bool((per_lb.nunique() > 1).any()) else []
-        return bool(changed) or not result.events.empty
+        return bool(changed) or _hosts_had_events(result)
     if name == "server_load":
         return not (requests.empty and series.empty)
+    if name == "queue_depth":  # flat zero lines say nothing the summary does not
+        return "queue" in series.columns and bool((series["queue"] > 0).any())
     return not series.empty
+
+
+def _hosts_had_events(result: ResultLike) -> bool:
+    """Whether an event targets a server or a balancer instance (a canary's
+    ``shift`` of a pool is no health event)."""
+    events, series = result.events, result.timeseries
+    if events.empty or "target" not in events.columns:
+        return False
+    servers = set(series["server"].astype(str)) if "server" in series.columns else set()
+    targets = events["target"].astype(str)
+    return bool((targets.isin(servers) | targets.str.startswith("lb-")).any())
 
 
 def figures(result: ResultLike) -> dict[str, Figure]:

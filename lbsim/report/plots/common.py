@@ -203,6 +203,36 @@ def _time_axis(ax: Axes, lo: float, hi: float) -> None:
 
 _LEGEND_WRAP = 36  # characters per legend line
 _SIDE_LEGEND_MAX = 22  # longer labels (or many of them) go below the plot
+#: Variant names longer than this are shown in a plot as letters (A, B...),
+#: with the legend as the key ("A: least_connections, slow_start=30s").
+KEY_WIDTH = 22
+
+
+def variant_keys(
+    names: Sequence[str], width: int = KEY_WIDTH, digits: bool = False
+) -> dict[str, str]:
+    """What a plot writes for each variant: its name while every name fits in
+    ``width`` characters, else A, B, ... Z, AA... in order (1, 2... with
+    ``digits``, where letters mean something else); :func:`key_label` is the key."""
+    if not names or max(len(n) for n in names) <= width:
+        return {n: n for n in names}
+    return {n: str(i + 1) if digits else _letters(i) for i, n in enumerate(names)}
+
+
+def _letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA (spreadsheet columns)."""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
+
+
+def key_label(name: str, keys: Mapping[str, str]) -> str:
+    """A legend's (or panel title's) text: ``A: full name``, or the name when not abbreviated."""
+    key = keys.get(name, name)
+    return name if key == name else f"{key}: {name}"
 
 
 def _legend(
@@ -213,14 +243,18 @@ def _legend(
 ) -> None:
     """The variants' colours (and line styles) in one legend: at the right
     for a few short names, else below the axes in as many columns as fit,
-    long names wrapped, so the axes keep their width."""
+    long names wrapped, so the axes keep their width. When names are
+    abbreviated (:func:`variant_keys`), each entry is ``A: full name``: the key."""
+    keys = variant_keys(names)
+    labels = [key_label(n, keys) for n in names]
     handles: list[Artist] = [
-        Line2D([], [], color=colors[n], linewidth=2, label=_wrap(n)) for n in names
+        Line2D([], [], color=colors[n], linewidth=2, label=_wrap(label))
+        for n, label in zip(names, labels, strict=True)
     ]
     handles += [Line2D([], [], color="#444444", linestyle=ls, label=lbl) for lbl, ls in styles]
     if not handles:
         return
-    longest = max(len(n) for n in [*names, *(lbl for lbl, _ in styles)])
+    longest = max(len(n) for n in [*labels, *(lbl for lbl, _ in styles)])
     if longest <= _SIDE_LEGEND_MAX and len(names) <= 8:
         fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize="small")
         return
@@ -232,9 +266,9 @@ def _legend(
     )  # fmt: skip
 
 
-def _wrap(label: str) -> str:
+def _wrap(label: str, width: int = _LEGEND_WRAP) -> str:
     """A long variant label on several lines, broken after commas or spaces."""
-    return "\n".join(textwrap.wrap(label, _LEGEND_WRAP, break_on_hyphens=False)) or label
+    return "\n".join(textwrap.wrap(label, width, break_on_hyphens=False)) or label
 
 
 def _new_figure(title: str, width: float, height: float) -> Figure:

@@ -21,7 +21,10 @@ from lbsim.report.plots.common import (
     _new_figure,
     _style,
     _time_range,
+    _wrap,
+    key_label,
     variant_colors,
+    variant_keys,
     variant_names,
 )
 from lbsim.report.plots.timeline import _arrival_panel, _draw_events, _event_marks, _shade_warmup
@@ -90,6 +93,7 @@ def health_over_time(result: ResultLike) -> Figure:
     """
     names = variant_names(result) or [""]
     colors = variant_colors(names)
+    keys = variant_keys(names)
     series = _by_variant(result.timeseries)
     views = _by_variant(getattr(result, "balancers", pd.DataFrame()))
     data = [
@@ -124,7 +128,8 @@ def health_over_time(result: ResultLike) -> Figure:
             if c == 0:
                 ax.set_ylabel("servers", fontsize="small")
                 if len(names) > 1:
-                    ax.set_title(name, fontsize="small", loc="left", color=colors[name])
+                    title = _wrap(key_label(name, keys), 110)
+                    ax.set_title(title, fontsize="small", loc="left", color=colors[name])
         _arrival_panel(rate, result, x_lo, x_hi)
         _shade_warmup(result, [*axes, rate], x_lo)
         if len(names) == 1:

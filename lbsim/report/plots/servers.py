@@ -11,6 +11,7 @@ from matplotlib.ticker import (
     FuncFormatter,
 )
 
+from lbsim.analysis.pools import measured_samples as measured_rows
 from lbsim.report.plots.common import (
     ResultLike,
     _by_variant,
@@ -51,20 +52,14 @@ def _workers(servers: list[dict[str, object]]) -> dict[str, float]:
 #: utilisation bar: a mean of so few snapshots would contradict the summary's
 #: exact figure (a 4 ms window sampled every 100 ms shows one idle snapshot)
 MIN_UTILISATION_SAMPLES = 10
+#: more servers than this get every k-th name under the bars (tail_at_scale's
+#: 100 leaves overprinted each other)
+_MAX_SERVER_LABELS = 30
 
 
 def measured_samples(result: ResultLike) -> pd.DataFrame:
     """Time-series rows in the measured window [warm-up, duration)."""
-    samples = result.timeseries
-    if "time" not in samples.columns or samples.empty:
-        return samples
-    lo, hi = result.meta.get("warmup"), result.meta.get("duration")
-    keep = np.ones(len(samples), dtype=bool)
-    if isinstance(lo, int | float):
-        keep &= (samples["time"] >= lo).to_numpy()
-    if isinstance(hi, int | float):
-        keep &= (samples["time"] < hi).to_numpy()
-    return samples[keep] if keep.any() else samples
+    return measured_rows(result.timeseries, result.meta)
 
 
 def server_load(result: ResultLike) -> Figure:
@@ -136,7 +131,9 @@ def server_load(result: ResultLike) -> Figure:
     ax_util.set_ylabel("utilisation", fontsize="small")
     ax_util.set_ylim(0, 105)
     ax_util.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
-    ax_util.set_xticks(x, servers, rotation=90 if len(servers) > 10 else 0, fontsize="small")
+    step = math.ceil(len(servers) / _MAX_SERVER_LABELS) if servers else 1
+    labels = [s if i % step == 0 else "" for i, s in enumerate(servers)]  # readable, not all
+    ax_util.set_xticks(x, labels, rotation=90 if len(servers) > 10 else 0, fontsize="small")
     ax_util.set_xlabel("server", fontsize="small")
     _legend(fig, names, colors)
     return fig

@@ -30,6 +30,7 @@ from lbsim.report.plots.common import (
     _time_range,
     _window_widths,
     _windows,
+    variant_keys,
 )
 
 
@@ -51,11 +52,13 @@ def _time_figure(
 
 
 def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
+    """Arrivals per second in windows over the whole run, shown over [lo, hi]
+    (a zoom shows the same windows: their rates never depend on the view)."""
     arrivals = _first_workload(result)
     edges = _windows(result, per_window=20.0, lo_n=20, hi_n=240)
     if edges.size:
         counts, _ = np.histogram(arrivals, bins=edges)
-        rates = counts / _window_widths(edges, hi)
+        rates = counts / _window_widths(edges, _time_range(result)[1])
         ax.stairs(
             np.nan_to_num(rates),
             edges,
@@ -74,10 +77,13 @@ def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
 
 
 def _event_marks(events: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[float, str, str]]:
-    """(time, label, colour) per distinct event; grey if every variant had it."""
+    """(time, label, colour) per distinct event; grey if every variant had it,
+    else in the colour of the first that did, naming them (abbreviated like
+    the legend: :func:`~lbsim.report.plots.common.variant_keys`)."""
     if events.empty or "time" not in events.columns:
         return []
     everyone = set(colors)
+    keys = variant_keys(list(colors))
     groups: dict[tuple[float, str, str], list[str]] = {}
     for row in events.itertuples(index=False):
         data = row._asdict()
@@ -95,7 +101,8 @@ def _event_marks(events: pd.DataFrame, colors: Mapping[str, str]) -> list[tuple[
             marks.append((time, text, EVENT_COLOR))
         else:
             first = next(v for v in colors if v in seen_by)
-            marks.append((time, f"{text} ({', '.join(sorted(set(seen_by)))})", colors[first]))
+            who = ", ".join(keys.get(v, v) for v in colors if v in seen_by)
+            marks.append((time, f"{text} ({who})", colors[first]))
     return marks
 
 
@@ -145,7 +152,7 @@ def _draw_events(
             transform=label_on.get_xaxis_transform(),
             rotation=90,
             va="top",
-            ha="right",
+            ha="left" if time - lo < close else "right",  # not over the y tick labels
             fontsize=7,
             color=color,
             gid="event_label",

@@ -17,11 +17,14 @@ CAPTIONS: dict[str, str] = {
     ),
     "latency_cdf": (
         "Further left is faster; read the top of the plot (p99, p99.9): the tail, not the "
-        "median, is where balancing strategies differ."
+        "median, is where balancing strategies differ. Only ok requests are drawn: a variant "
+        "that fails more can look faster here, so read it with the error rate and the "
+        "latency over all requests in the summary."
     ),
     "latency_over_time": (
         "Solid p50, dashed p99, dotted p99.9 per window of arrivals: look for spikes that line "
-        "up with an event or the arrival-rate panel, and how fast each variant recovers."
+        "up with an event or the arrival-rate panel, and how fast each variant recovers "
+        "(ok requests only: see the errors plot for the rest)."
     ),
     "queue_depth": (
         "Solid is the mean, dashed the longest queue across servers: a max far above the mean "
@@ -32,7 +35,9 @@ CAPTIONS: dict[str, str] = {
         "bursts after failures and which variant keeps them shortest."
     ),
     "server_load": (
-        "Even bar heights mean even balance; one tall bar is a hot server (compare "
-        "load_imbalance in the table)."
+        "Requests sent to each server (top) and its utilisation over the measured window "
+        "(bottom). With identical servers even bars mean even balance; with servers of "
+        "different speed or workers, a fair split sends more to the bigger ones: read the "
+        "utilisation bars, where one tall bar is a hot server."
     ),
 }
