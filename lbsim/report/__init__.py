@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lbsim.io import write_atomic
-from lbsim.report.drawing import FORMATS, drawing, figure_bytes, plot_names
+from lbsim.report.drawing import FORMATS, drawing, encode_all, figure_bytes, in_turn, plot_names
 from lbsim.report.html import render_html, summary_html
 from lbsim.report.plots import CAPTIONS, TITLES, ResultLike, has_data
 from lbsim.report.table import summary_table
@@ -116,10 +117,11 @@ def write_page(
     """Write ``plots`` (one file per format) and the page ``render`` makes of
     their PNGs as ``report.html``; returns the paths, the HTML last."""
     _check(formats)
-    encoded = {
-        name: {fmt: figure_bytes(fig, fmt) for fmt in dict.fromkeys(["png", *formats])}
-        for name, fig in plots.items()
-    }
+    # a figure's formats in one process, PNG first: a draw can move an SVG's
+    # coordinates in the last digit, so the same order gives the same bytes
+    jobs = [partial(encode_all, fig, formats) for fig in plots.values()]
+    with in_turn(jobs) as done:
+        encoded = dict(zip(plots, done(), strict=True))  # half here, half in a forked child
     return write_encoded(encoded, render, out_dir, formats)
 
 

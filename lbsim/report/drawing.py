@@ -1,12 +1,12 @@
 """Drawing a report's plots on two cores, and encoding figures.
 
-:func:`drawing` forks a child that starts drawing at once, while the caller
-goes on (printing the summary, say); when the caller asks for the plots it
-draws too. Each process takes the next plot not yet taken from a shared
-counter, so neither waits while a plot is left, whichever finished its other
-work first and however unequal the plots' costs. A plot's bytes do not depend
-on the process that drew it. matplotlib is imported only here, by the
-processes that draw (``--no-plots`` never imports it).
+:func:`in_turn` forks a child that starts on a list of jobs at once, while
+the caller goes on (``lbsim run`` prints the summary); when the caller asks
+for the answers it works too. Each process takes the next job not yet taken
+from a shared counter, so neither waits while a job is left, whichever
+finished its other work first and however unequal the jobs' costs. A plot's
+bytes do not depend on the process that drew it. matplotlib is imported by
+the processes that draw, when they draw (``--no-plots`` never imports it).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lbsim.interrupt import deferred, restore_defaults
 from lbsim.report.plots.resultlike import ResultLike, has_data
@@ -29,6 +30,7 @@ FORMATS = ("png", "svg", "pdf")
 _DPI = 110
 
 Encoded = dict[str, dict[str, bytes]]  # plot name -> format -> file contents
+T = TypeVar("T")
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
@@ -53,31 +55,56 @@ def drawing(
     result: ResultLike, names: Sequence[str], formats: Sequence[str]
 ) -> Iterator[Callable[[], Encoded]]:
     """Start drawing the plots ``names`` (each encoded as PNG and every format
-    in ``formats``) in a forked child; yields the getter of every plot by
-    name, in ``names`` order, which draws in this process too until none is
-    left. Without ``fork`` (or in a daemon process) the getter draws them all."""
-    if not names or not hasattr(os, "fork") or multiprocessing.current_process().daemon:
-        yield lambda: _share(result, names, formats, None)
+    in ``formats``) with :func:`in_turn`; yields the getter of every plot by
+    name, in ``names`` order."""
+    jobs = [partial(_plot_files, result, name, formats) for name in names]
+    with in_turn(jobs) as done:
+        yield lambda: dict(zip(names, done(), strict=True))
+
+
+def _plot_files(result: ResultLike, name: str, formats: Sequence[str]) -> dict[str, bytes]:
+    from lbsim.report.plots.catalogue import PLOTS
+
+    return encode_all(PLOTS[name](result), formats)
+
+
+def encode_all(fig: Figure, formats: Sequence[str]) -> dict[str, bytes]:
+    """``fig`` as PNG, then in every other format of ``formats``, by format."""
+    files = {"png": figure_bytes(fig, "png")}
+    for fmt in formats:
+        files.setdefault(fmt, figure_bytes(fig, fmt))
+    return files
+
+
+@contextmanager
+def in_turn(jobs: Sequence[Callable[[], T]]) -> Iterator[Callable[[], list[T]]]:
+    """Start ``jobs`` in a forked child (it shares this process's memory: the
+    jobs' data is not copied, only their answers come back); yields the getter
+    of every job's answer, in ``jobs`` order, which runs jobs here too until
+    none is left. Without ``fork`` (or in a daemon process) the getter runs
+    them all."""
+    if len(jobs) < 2 or not hasattr(os, "fork") or multiprocessing.current_process().daemon:
+        yield lambda: [job() for job in jobs]
         return
     context = multiprocessing.get_context("fork")
-    taken = context.Value("i", 0)  # how many plots a process has taken so far
+    taken = context.Value("i", 0)  # how many jobs a process has taken so far
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(result, names, formats, taken, send), daemon=True)
+    child = context.Process(target=_child, args=(jobs, taken, send), daemon=True)
     with deferred():
         child.start()
     send.close()
 
-    def plots() -> Encoded:
-        mine = _share(result, names, formats, taken)
+    def answers() -> list[T]:
+        mine = _share(jobs, taken)
         theirs = receive.recv()
         if isinstance(theirs, BaseException):
             raise theirs
         both = {**mine, **theirs}
-        return {name: both[name] for name in names}
+        return [both[i] for i in range(len(jobs))]
 
     try:
-        yield plots
-    except BaseException:  # interrupted: the child's plots are not wanted
+        yield answers
+    except BaseException:  # interrupted: the child's answers are not wanted
         child.terminate()
         raise
     finally:
@@ -85,36 +112,22 @@ def drawing(
         child.join()
 
 
-def _share(result: ResultLike, names: Sequence[str], formats: Sequence[str], taken: Any) -> Encoded:
-    """Draw plots in turn, each the next one not taken (all of them without a
-    shared counter ``taken``), until none is left."""
-    if not names:
-        return {}
-    from lbsim.report.plots.catalogue import PLOTS
-
-    encoded: Encoded = {}
+def _share(jobs: Sequence[Callable[[], T]], taken: Any) -> dict[int, T]:
+    """Run jobs in turn, each the next one not taken, until none is left."""
+    answers: dict[int, T] = {}
     while True:
-        if taken is None:
-            index = len(encoded)
-        else:
-            with taken.get_lock():
-                index = taken.value
-                taken.value += 1
-        if index >= len(names):
-            return encoded
-        name = names[index]
-        fig = PLOTS[name](result)
-        png = figure_bytes(fig, "png")
-        encoded[name] = {fmt: png if fmt == "png" else figure_bytes(fig, fmt) for fmt in formats}
-        encoded[name]["png"] = png
+        with taken.get_lock():
+            index = taken.value
+            taken.value += 1
+        if index >= len(jobs):
+            return answers
+        answers[index] = jobs[index]()
 
 
-def _child(
-    result: ResultLike, names: Sequence[str], formats: Sequence[str], taken: Any, send: Any
-) -> None:
+def _child(jobs: Sequence[Callable[[], T]], taken: Any, send: Any) -> None:
     restore_defaults()  # a signal ends the child quietly; the parent cleans up
     try:
-        answer: Encoded | BaseException = _share(result, names, formats, taken)
+        answer: dict[int, T] | BaseException = _share(jobs, taken)
     except Exception as error:  # re-raised in the parent
         answer = error
     send.send(answer)
