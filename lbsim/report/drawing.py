@@ -5,8 +5,10 @@ the caller goes on (``lbsim run`` prints the summary); when the caller asks
 for the answers it works too. Each process takes the next job not yet taken
 from a shared counter, so neither waits while a job is left, whichever
 finished its other work first and however unequal the jobs' costs. A plot's
-bytes do not depend on the process that drew it. matplotlib is imported by
-the processes that draw, when they draw (``--no-plots`` never imports it).
+bytes do not depend on the process that drew it. matplotlib is imported
+before the fork, once for both, and only when there is something to draw
+(``--no-plots`` never imports it): importing it in each process after the
+fork would gain nothing on two idle cores and cost its CPU twice.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def drawing(
     """Start drawing the plots ``names`` (each encoded as PNG and every format
     in ``formats``) with :func:`in_turn`; yields the getter of every plot by
     name, in ``names`` order."""
+    if names:  # matplotlib imported once, here: the child inherits it
+        import lbsim.report.plots.catalogue  # noqa: F401
     jobs = [partial(_plot_files, result, name, formats) for name in names]
     with in_turn(jobs) as done:
         yield lambda: dict(zip(names, done(), strict=True))
