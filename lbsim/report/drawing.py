@@ -76,7 +76,8 @@ def encode_all(fig: Figure, formats: Sequence[str]) -> dict[str, bytes]:
     """``fig`` as PNG, then in every other format of ``formats``, by format."""
     files = {"png": figure_bytes(fig, "png")}
     for fmt in formats:
-        files.setdefault(fmt, figure_bytes(fig, fmt))
+        if fmt not in files:
+            files[fmt] = figure_bytes(fig, fmt)
     return files
 
 

@@ -1,15 +1,16 @@
-"""lbsim.report.drawing.in_turn: jobs shared between a forked child and the
-caller, answers in job order whoever ran them."""
+"""lbsim.report.drawing: jobs shared between a forked child and the caller
+(answers in job order whoever ran them); each format of a figure encoded once."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from functools import partial
 
 import pytest
 
-from lbsim.report.drawing import in_turn
+from lbsim.report.drawing import encode_all, in_turn
 
 
 def _job(index: int, pause: float) -> tuple[int, int]:
@@ -44,3 +45,21 @@ def test_a_failing_job_raises_in_the_caller_whoever_ran_it() -> None:
     with pytest.raises(ValueError, match="no such plot"), in_turn(jobs) as answers:
         time.sleep(0.3)  # likely the child's: it took job 0 first
         answers()
+
+
+class _Counted:
+    """A stand-in figure that counts its encodings by format."""
+
+    def __init__(self) -> None:
+        self.saved: list[str] = []
+
+    def savefig(self, buffer: io.BytesIO, format: str, **_: object) -> None:
+        self.saved.append(format)
+        buffer.write(format.encode())
+
+
+def test_each_format_is_encoded_once_png_first() -> None:
+    fig = _Counted()
+    files = encode_all(fig, ["svg", "png", "pdf"])  # type: ignore[arg-type]
+    assert fig.saved == ["png", "svg", "pdf"]
+    assert files == {"png": b"png", "svg": b"svg", "pdf": b"pdf"}
