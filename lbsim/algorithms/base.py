@@ -215,7 +215,7 @@ class Params(BaseModel):
     (infinities and NaN refused; the scenario also refuses booleans and
     out-of-range numbers, lbsim.scenario.numbers)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class Algorithm(Protocol):

@@ -1,5 +1,42 @@
-"""The ``lbsim`` command line: a typer app, one module per command group."""
+"""The ``lbsim`` command line: a typer app, one module per command group.
 
-from lbsim.cli.app import app, main
+``lbsim --version`` is answered here, before typer, rich or anything of the
+scenario is imported; every other command goes through :mod:`lbsim.cli.commands`
+(``app`` is imported on first use). Commands run with pydantic's plugins off
+(``PYDANTIC_DISABLE_PLUGINS``, unless set): they observe validation, which a
+command line has no use for, and looking for them reads the metadata of every
+installed distribution (about 0.1 s a process; typer does the same for its
+own models). Set ``PYDANTIC_DISABLE_PLUGINS=`` (empty) to load them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lbsim.cli.commands import app
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``lbsim`` console script (and ``python -m lbsim``)."""
+    if sys.argv[1:] == ["--version"]:
+        from lbsim._version import __version__
+
+        sys.stdout.write(f"lbsim {__version__}\n")
+        return
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from lbsim.cli.commands import main as run_app
+
+    run_app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from lbsim.cli.commands import app
+
+        return app
+    raise AttributeError(f"module 'lbsim.cli' has no attribute {name!r}")

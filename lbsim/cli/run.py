@@ -113,7 +113,7 @@ def run(
     from lbsim.interrupt import check, exit_code
     from lbsim.io import OutputError
     from lbsim.outputs import check_file, claim_folder
-    from lbsim.report import write_report
+    from lbsim.report import report_writer
     from lbsim.report.table import pools_table, summary_table
     from lbsim.runner.run import load_scenario, replicate
     from lbsim.runner.run import run as run_scenario
@@ -147,15 +147,17 @@ def run(
                     total = replications * len(loaded.variants)
                     progress = _tracker(bar, "replications", total)
                     table = replicate(loaded, replications, progress=progress)
-            out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
-            pools = pools_table(result, out.width)
-            if pools is not None:
-                out.print(pools)
-            writing = True
-            retire_run(target)  # the old run.json must not outlive the old run's files
-            # The report first: it draws half its plots in a forked child, best
-            # forked before saving starts pyarrow's threads.
-            report = write_report(result, target, plots=not no_plots)
+            # The plots start drawing in a forked child while the summary prints
+            # (forked before saving starts pyarrow's threads); the report is
+            # written first, run.json last.
+            with report_writer(result, plots=not no_plots) as write_report:
+                out.print(summary_table(result.summary, out.width, result.meta.get("scenario")))
+                pools = pools_table(result, out.width)
+                if pools is not None:
+                    out.print(pools)
+                writing = True
+                retire_run(target)  # the old run.json must not outlive the old run's files
+                report = write_report(target)
             check()  # a signal during the report's fork is lost there
             paths = result.save(target, replications=table, already=report)
             check()

@@ -11,35 +11,33 @@ looks complete.
 
 from __future__ import annotations
 
-import io
-import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
+from importlib import import_module
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
-
-from lbsim.interrupt import deferred, restore_defaults
 from lbsim.io import write_atomic
+from lbsim.report.drawing import FORMATS, drawing, encode_all, figure_bytes, in_turn, plot_names
 from lbsim.report.html import render_html, summary_html
-from lbsim.report.plots import (
-    CAPTIONS,
-    PLOTS,
-    TITLES,
-    ResultLike,
-    errors_over_time,
-    figures,
-    has_data,
-    latency_cdf,
-    latency_over_time,
-    queue_depth,
-    server_load,
-    variant_colors,
-    variant_names,
-)
+from lbsim.report.plots import CAPTIONS, TITLES, ResultLike, has_data
 from lbsim.report.table import summary_table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from lbsim.report.plots import (
+        PLOTS,
+        errors_over_time,
+        figures,
+        latency_cdf,
+        latency_over_time,
+        queue_depth,
+        server_load,
+        variant_colors,
+        variant_names,
+    )
 
 __all__ = [
     "CAPTIONS",
@@ -49,10 +47,12 @@ __all__ = [
     "errors_over_time",
     "figure_bytes",
     "figures",
+    "has_data",
     "latency_cdf",
     "latency_over_time",
     "queue_depth",
     "render_html",
+    "report_writer",
     "server_load",
     "summary_html",
     "summary_table",
@@ -61,19 +61,20 @@ __all__ = [
     "write_report",
 ]
 
-FORMATS = ("png", "svg", "pdf")
-_DPI = 110
-
-
-def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
-    """The figure encoded as ``png``, ``svg`` or ``pdf``, without a date stamp."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown plot format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    buffer = io.BytesIO()
-    # No creation date, so the same run gives the same files.
-    metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-    fig.savefig(buffer, format=fmt, dpi=_DPI, metadata=metadata)
-    return buffer.getvalue()
+# the plots' names, imported from lbsim.report.plots (and matplotlib) on first use
+_PLOTTING = frozenset(
+    {
+        "PLOTS",
+        "errors_over_time",
+        "figures",
+        "latency_cdf",
+        "latency_over_time",
+        "queue_depth",
+        "server_load",
+        "variant_colors",
+        "variant_names",
+    }
+)
 
 
 def write_report(
@@ -85,69 +86,26 @@ def write_report(
     ``plots=False`` it has the tables only and no plot is drawn.
     Returns the written paths: plots in report order, then the HTML.
     """
-    _check(formats)
-    names = [name for name in PLOTS if has_data(name, result)] if plots else []
-    half = names[len(names) // 2 :]
-    with _forked(lambda: _encoded(result, half, formats)) as theirs:
-        mine = _encoded(result, names[: len(names) // 2], formats)
-        images = {**mine, **theirs()}
-    drawn = {name: images[name] for name in names}
-    return write_encoded(drawn, lambda pngs: render_html(result, pngs), out_dir, formats)
-
-
-Encoded = dict[str, dict[str, bytes]]  # plot name -> format -> file contents
-
-
-def _encoded(result: ResultLike, names: Sequence[str], formats: Sequence[str]) -> Encoded:
-    """Draw the plots ``names`` and encode each as PNG and every format asked for."""
-    encoded: Encoded = {}
-    for name in names:
-        fig = PLOTS[name](result)
-        png = figure_bytes(fig, "png")
-        encoded[name] = {fmt: png if fmt == "png" else figure_bytes(fig, fmt) for fmt in formats}
-        encoded[name]["png"] = png
-    return encoded
+    with report_writer(result, formats, plots) as write:
+        return write(out_dir)
 
 
 @contextmanager
-def _forked(work: Callable[[], Encoded]) -> Iterator[Callable[[], Encoded]]:
-    """Run ``work`` in a forked child (it shares the parent's memory, so the
-    result is not copied) while the caller does its share; yields the getter
-    of the child's answer. Without ``fork``, ``work`` runs in the getter."""
-    if not hasattr(os, "fork") or multiprocessing.current_process().daemon:
-        yield work
-        return
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_answer, args=(work, send), daemon=True)
-    with deferred():
-        child.start()
-    send.close()
+def report_writer(
+    result: ResultLike, formats: Sequence[str] = ("png",), plots: bool = True
+) -> Iterator[Callable[[Path], list[Path]]]:
+    """:func:`write_report` in two steps: the plots start drawing in a forked
+    child now, while the caller does other work in the block (``lbsim run``
+    prints the summary); the ``write(out_dir)`` it yields draws the rest here
+    and writes as :func:`write_report` does."""
+    _check(formats)
+    names = plot_names(result) if plots else []
+    with drawing(result, names, formats) as drawn:
 
-    def answer() -> Encoded:
-        answer = receive.recv()
-        if isinstance(answer, BaseException):
-            raise answer
-        return cast(Encoded, answer)
+        def write(out_dir: Path) -> list[Path]:
+            return write_encoded(drawn(), lambda pngs: render_html(result, pngs), out_dir, formats)
 
-    try:
-        yield answer
-    except BaseException:  # interrupted: the child's plots are not wanted
-        child.terminate()
-        raise
-    finally:
-        receive.close()
-        child.join()
-
-
-def _answer(work: Callable[[], Encoded], send: Any) -> None:
-    restore_defaults()  # a signal ends the child quietly; the parent cleans up
-    try:
-        answer: Encoded | BaseException = work()
-    except Exception as error:  # re-raised in the parent
-        answer = error
-    send.send(answer)
-    send.close()
+        yield write
 
 
 def write_page(
@@ -159,10 +117,11 @@ def write_page(
     """Write ``plots`` (one file per format) and the page ``render`` makes of
     their PNGs as ``report.html``; returns the paths, the HTML last."""
     _check(formats)
-    encoded = {
-        name: {fmt: figure_bytes(fig, fmt) for fmt in dict.fromkeys(["png", *formats])}
-        for name, fig in plots.items()
-    }
+    # a figure's formats in one process, PNG first: a draw can move an SVG's
+    # coordinates in the last digit, so the same order gives the same bytes
+    jobs = [partial(encode_all, fig, formats) for fig in plots.values()]
+    with in_turn(jobs) as done:
+        encoded = dict(zip(plots, done(), strict=True))  # half here, half in a forked child
     return write_encoded(encoded, render, out_dir, formats)
 
 
@@ -190,3 +149,11 @@ def write_encoded(
     images = {name: files["png"] for name, files in plots.items()}
     written.append(write_atomic(out_dir / "report.html", render(images).encode("utf-8")))
     return written
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PLOTTING:
+        raise AttributeError(f"module 'lbsim.report' has no attribute {name!r}")
+    value = getattr(import_module("lbsim.report.plots"), name)
+    globals()[name] = value
+    return value

@@ -41,11 +41,13 @@ and :mod:`~lbsim.runner.intervals` (the results), :mod:`~lbsim.runner.grid` (``-
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -219,6 +221,10 @@ def sweep(
     started = time.perf_counter()
     if executor is None:
         start_workers(jobs)  # they import while the plan is made and the cache read
+    if executor is not None or jobs != 1:
+        # the intervals' scipy.stats (~0.4 s), imported while the runs go on
+        # elsewhere rather than after the last one (in-process runs would wait)
+        threading.Thread(target=import_module, args=("scipy.stats",), daemon=True).start()
     if isinstance(scenario, Plan):
         if replications is not None or grid or overrides:
             raise TypeError("give replications, grid and overrides to plan(), not with a Plan")

@@ -123,7 +123,7 @@ class Frozen(BaseModel):
     """Base of every scenario model: unknown keys are errors, values
     immutable, numbers finite and in range, booleans only where allowed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     @model_validator(mode="wrap")
     @classmethod

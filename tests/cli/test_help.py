@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from lbsim.cli.app import EXAMPLES, app
+from lbsim.cli.commands import EXAMPLES, app
 
 COMMANDS = sorted(EXAMPLES)
 

@@ -1,8 +1,12 @@
-"""Fixed costs: ``schema`` and ``validate`` import neither pandas, matplotlib
-nor the engine (``--version`` and ``--help``: tests/cli/test_app.py).
+"""Fixed costs, asserted as import graphs rather than wall times (the
+machine is shared): ``schema`` and ``validate`` import neither pandas,
+matplotlib nor the engine; ``lbsim --version`` through the console script's
+entry point imports nothing but lbsim's own version module; ``run
+--no-plots`` never imports matplotlib, while a run with plots does (the
+control). ``--help``: tests/cli/test_app.py.
 
 Each command runs in a fresh interpreter (the test process has imported
-everything already) and reports which heavy modules it loaded.
+everything already) and reports which of the watched modules it loaded.
 """
 
 from __future__ import annotations
@@ -16,14 +20,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pandas", "matplotlib", "lbsim.engine.world", "lbsim.runner.run", "pyarrow", "simpy")
+# what a version string needs none of: the CLI framework, the console, the models
+FRAMEWORK = ("typer", "rich", "pydantic", "numpy", "yaml", "lbsim.scenario", "lbsim.cli.commands")
 PROBE = """
 import contextlib, io, json, sys
 from lbsim.cli import main
+watched = json.loads(sys.argv[2])
 sys.argv = ["lbsim", *json.loads(sys.argv[1])]
-with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.suppress(SystemExit):
     main()
-print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+print(json.dumps([printed.getvalue(), [m for m in watched if m in sys.modules]]))
 """
+
+
+def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What ``lbsim ARGS`` printed, and which of ``watched`` it imported."""
+    answer = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(watched)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    printed, modules = json.loads(answer.stdout.strip().splitlines()[-1])
+    return printed, modules
 
 
 @pytest.mark.parametrize(
@@ -31,12 +51,45 @@ print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
     [["schema"], ["validate", "scenarios/black_friday.yaml"]],
 )
 def test_light_commands_import_no_heavy_module(args: list[str]) -> None:
-    probe = PROBE.format(heavy=HEAVY)
-    answer = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(answer.stdout.strip().splitlines()[-1]) == []
+    assert _loaded(args, HEAVY)[1] == []
+
+
+def test_version_through_the_entry_point_imports_no_framework() -> None:
+    # the console script calls lbsim.cli.main, as this probe does
+    printed, modules = _loaded(["--version"], FRAMEWORK)
+    assert printed.startswith("lbsim ")
+    assert modules == []
+
+
+def test_a_command_imports_the_framework() -> None:
+    # the control for the test above: the probe sees typer and the models
+    _, modules = _loaded(["validate", "scenarios/black_friday.yaml"], FRAMEWORK)
+    assert {"typer", "pydantic", "lbsim.scenario", "lbsim.cli.commands"} <= set(modules)
+
+
+TINY = """\
+name: tiny
+duration: 20s
+clients:
+  arrivals: {rate: 5/s}
+  service: {dist: exponential, mean: 100ms}
+servers: [{name: web, count: 2}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("flags", "drawn"),
+    [(["--no-plots"], False), pytest.param([], True, marks=pytest.mark.slow)],  # ~3 s: drawing
+)
+def test_matplotlib_only_when_plots_are_drawn(
+    tmp_path: Path, flags: list[str], drawn: bool
+) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY)
+    args = ["run", str(scenario), "-q", "-o", str(tmp_path / "out"), *flags]
+    printed, modules = _loaded(args, ("matplotlib", "pandas"))
+    assert "wrote" in printed
+    # pandas both times: the probe sees the run's own imports; the plots are
+    # drawn half in a forked child, half here, so a drawing parent imports it
+    assert modules == (["matplotlib", "pandas"] if drawn else ["pandas"])
+    assert (tmp_path / "out" / "latency_cdf.png").exists() == drawn

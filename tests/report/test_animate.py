@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 import lbsim
-from lbsim.cli.app import app
+from lbsim.cli.commands import app
 from lbsim.report.animate import animate
 from tests.conftest import cluster
 

@@ -24,28 +24,34 @@ Every line drawn for a variant has ``label`` equal to the variant name and a
 ``gid`` naming the statistic it shows (``"p99"``, ``"max"``, a status...).
 Helper artists have labels starting with ``_`` (hidden from legends) and a
 gid of their own: ``"event"``, ``"arrivals"``, ``"warmup"``.
+
+The plot functions import matplotlib, so they are imported on first use:
+``TITLES``, ``CAPTIONS``, ``ResultLike`` and ``has_data`` (what the HTML page,
+the tables and ``--no-plots`` need) do not pull it in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
-
-from lbsim.report.plots.common import (
-    PALETTE,
-    PERCENTILES,
-    STATUS_ORDER,
-    ResultLike,
-    format_seconds,
-    variant_colors,
-    variant_names,
-)
-from lbsim.report.plots.health import health_over_time
-from lbsim.report.plots.latency import latency_cdf, latency_over_time
-from lbsim.report.plots.levels import errors_over_time, queue_depth
-from lbsim.report.plots.servers import server_load
+from lbsim.report.plots.resultlike import ResultLike, has_data
 from lbsim.report.plots.titles import CAPTIONS, TITLES
+
+if TYPE_CHECKING:
+    from lbsim.report.plots.catalogue import PLOTS, figures
+    from lbsim.report.plots.common import (
+        PALETTE,
+        PERCENTILES,
+        STATUS_ORDER,
+        format_seconds,
+        variant_colors,
+        variant_names,
+    )
+    from lbsim.report.plots.health import health_over_time
+    from lbsim.report.plots.latency import latency_cdf, latency_over_time
+    from lbsim.report.plots.levels import errors_over_time, queue_depth
+    from lbsim.report.plots.servers import server_load
 
 __all__ = [
     "CAPTIONS",
@@ -68,57 +74,34 @@ __all__ = [
     "variant_names",
 ]
 
-PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
-    "latency_cdf": latency_cdf,
-    "latency_over_time": latency_over_time,
-    "queue_depth": queue_depth,
-    "errors_over_time": errors_over_time,
-    "health_over_time": health_over_time,
-    "server_load": server_load,
+# public name -> the module (of this package) defining it, imported on first use
+_LAZY = {
+    **dict.fromkeys(["PLOTS", "figures"], "catalogue"),
+    **dict.fromkeys(
+        [
+            "PALETTE",
+            "PERCENTILES",
+            "STATUS_ORDER",
+            "format_seconds",
+            "variant_colors",
+            "variant_names",
+        ],
+        "common",
+    ),
+    "health_over_time": "health",
+    **dict.fromkeys(["latency_cdf", "latency_over_time"], "latency"),
+    **dict.fromkeys(["errors_over_time", "queue_depth"], "levels"),
+    "server_load": "servers",
 }
 
 
-def has_data(name: str, result: ResultLike) -> bool:
-    """Whether plot ``name`` would show anything: no latency plots without
-    per-request rows, no error plot without errors, no health plot when
-    every server stayed up and in rotation throughout and no event concerned
-    a server or balancer instance, no queue plot when no
-    sample ever saw a request waiting."""
-    requests, series = result.requests, result.timeseries
-    if name in ("latency_cdf", "latency_over_time"):
-        return "status" in requests.columns and bool((requests["status"] == "ok").any())
-    if name == "errors_over_time":
-        return "status" in requests.columns and bool((requests["status"] != "ok").any())
-    if name == "health_over_time":
-        changed = [
-            col
-            for frame, col in ((series, "up"), (series, "healthy"))
-            if col in frame.columns and not frame[col].fillna(True).astype(bool).all()
-        ]
-        balancers = getattr(result, "balancers", None)
-        if balancers is not None and "in_rotation" in balancers.columns and len(balancers):
-            per_lb = balancers.groupby(["variant", "balancer"], observed=True)["in_rotation"]
-            changed += ["in_rotation"] if bool((per_lb.nunique() > 1).any()) else []
-        return bool(changed) or _hosts_had_events(result)
-    if name == "server_load":
-        return not (requests.empty and series.empty)
-    if name == "queue_depth":  # flat zero lines say nothing the summary does not
-        return "queue" in series.columns and bool((series["queue"] > 0).any())
-    return not series.empty
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lbsim.report.plots' has no attribute {name!r}")
+    value = getattr(import_module(f"lbsim.report.plots.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
 
 
-def _hosts_had_events(result: ResultLike) -> bool:
-    """Whether an event targets a server or a balancer instance (a canary's
-    ``shift`` of a pool is no health event)."""
-    events, series = result.events, result.timeseries
-    if events.empty or "target" not in events.columns:
-        return False
-    servers = set(series["server"].astype(str)) if "server" in series.columns else set()
-    targets = events["target"].astype(str)
-    return bool((targets.isin(servers) | targets.str.startswith("lb-")).any())
-
-
-def figures(result: ResultLike) -> dict[str, Figure]:
-    """Every plot of ``result`` that has something to show, by name (the
-    order of the report)."""
-    return {name: build(result) for name, build in PLOTS.items() if has_data(name, result)}
+def __dir__() -> list[str]:
+    return __all__

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,30 +21,9 @@ from matplotlib.ticker import (
 )
 from matplotlib.typing import LineStyleType
 
+from lbsim.report.plots.resultlike import ResultLike
+
 FloatArray = npt.NDArray[np.float64]
-
-
-class ResultLike(Protocol):
-    """What the report needs from a run: the Result's DataFrames and meta.
-
-    See ``lbsim.analysis.result.Result`` for the columns; plain objects with these
-    attributes (a dataclass, a ``SimpleNamespace``) work as well.
-    """
-
-    @property
-    def summary(self) -> pd.DataFrame: ...
-
-    @property
-    def requests(self) -> pd.DataFrame: ...
-
-    @property
-    def timeseries(self) -> pd.DataFrame: ...
-
-    @property
-    def events(self) -> pd.DataFrame: ...
-
-    @property
-    def meta(self) -> Mapping[str, Any]: ...
 
 
 # Okabe & Ito (2008) without yellow (unreadable on white), then Tol's "muted".

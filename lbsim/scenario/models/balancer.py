@@ -35,7 +35,7 @@ class AlgorithmChoice(BaseModel):
     """An algorithm by name, with its own parameters beside the name:
     ``round_robin`` or ``{name: power_of_two, choices: 3}``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     name: str
 
     @model_validator(mode="after")
