@@ -71,14 +71,17 @@ class Prober:
         recorder: Recorder,
         seed: int,
         active: Callable[[], bool],
+        generation: int = 0,
     ) -> None:
         self.env = env
+        self.stopped = False  # an autoscaled instance was deregistered
         self.active = active  # probing stops when the run has nothing left to do
         self.server = server
         self.balancer = balancer
         self.config = config
         self.recorder = recorder
-        self.rng = stream(seed, f"health/{balancer.index}/{server.name}")
+        suffix = f"#{generation}" if generation else ""  # a relaunched instance
+        self.rng = stream(seed, f"health/{balancer.index}/{server.name}{suffix}")
         self.haproxy = config.preset == "haproxy"
         top = config.rise + config.fall - 1
         # HAProxy h (init-state, server.c) / the run of results against the state
@@ -102,7 +105,13 @@ class Prober:
     def _after(self, delay: float, action: object) -> None:
         Timeout(self.env, delay).callbacks.append(lambda _: action())  # type: ignore[operator]
 
+    def stop(self) -> None:
+        """Probe no more (the instance was deregistered)."""
+        self.stopped = True
+
     def _probe(self) -> None:
+        if self.stopped:
+            return
         server, config = self.server, self.config
         state = {"done": False}
 
@@ -122,6 +131,8 @@ class Prober:
             result(True)
 
     def _record(self, ok: bool) -> None:
+        if self.stopped:
+            return
         changed = self.update(ok)
         jitter = float(self.rng.uniform(0, self.config.jitter)) if self.config.jitter else 0.0
         if self.active():
