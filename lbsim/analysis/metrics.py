@@ -205,6 +205,43 @@ def _catalogue() -> tuple[Metric, ...]:
         ),
         *_layer7(),
         *_connection_metrics(),
+        *_autoscaling(),
+    )
+
+
+def _autoscaling() -> tuple[Metric, ...]:
+    """Columns of runs with an autoscaled pool (lbsim.analysis.capacity)."""
+    events = "autoscaling events over the run"
+    return (
+        Metric(
+            "instances_peak",
+            "number",
+            None,
+            "instances peak",
+            "inst max",
+            events,
+            "inst",
+            feature="autoscale",
+        ),
+        Metric(
+            "instance_hours",
+            "number",
+            "lower",
+            "instance-hours",
+            "inst h",
+            "instances provisioned, over the measurement window",
+            "h",
+            feature="autoscale",
+        ),
+        Metric(
+            "scale_out_time",
+            "seconds",
+            "lower",
+            "time to scaled capacity",
+            "scale t",
+            "scale-outs: from the decision until that many instances are in service",
+            feature="autoscale",
+        ),
     )
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
+from lbsim.report.plots.capacity import capacity_over_time
 from lbsim.report.plots.common import (
     PALETTE,
     PERCENTILES,
@@ -55,6 +56,7 @@ __all__ = [
     "STATUS_ORDER",
     "TITLES",
     "ResultLike",
+    "capacity_over_time",
     "errors_over_time",
     "figures",
     "format_seconds",
@@ -74,6 +76,7 @@ PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
     "queue_depth": queue_depth,
     "errors_over_time": errors_over_time,
     "health_over_time": health_over_time,
+    "capacity_over_time": capacity_over_time,
     "server_load": server_load,
 }
 
@@ -98,6 +101,11 @@ def has_data(name: str, result: ResultLike) -> bool:
             per_lb = balancers.groupby(["variant", "balancer"], observed=True)["in_rotation"]
             changed += ["in_rotation"] if bool((per_lb.nunique() > 1).any()) else []
         return bool(changed) or not result.events.empty
+    if name == "capacity_over_time":
+        events = result.events
+        return "detail" in events.columns and bool(
+            events["detail"].astype(str).str.contains("in_service=").any()
+        )
     if name == "server_load":
         return not (requests.empty and series.empty)
     return not series.empty
