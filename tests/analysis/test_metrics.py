@@ -86,9 +86,10 @@ def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
         "balancer": {"cpu": {"workers": 1}, "tls": {}, "routes": [{"pool": "api"}]},
     }
     summary = lbsim.run(data).summary
-    layer7 = [name for name, metric in METRICS.items() if metric.feature is not None]
+    layer7 = [name for name, m in METRICS.items() if m.feature in ("cpu", "tls", "versions")]
     assert list(summary.columns)[-len(layer7) :] == layer7
-    assert {m.feature for m in METRICS.values()} == {None, "cpu", "tls", "versions"}
+    assert {m.feature for m in METRICS.values()} == {None, "cpu", "tls", "versions", "autoscale"}
+    assert "instance_hours" not in summary.columns  # no autoscaling, no autoscaling columns
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -132,6 +133,7 @@ def test_directions_and_units() -> None:
         "balancer_cpu_handshake",
         "handshakes_per_s",
         "canary_share",
+        "instances_peak",  # follows the demand; instance_hours (the bill) is lower-better
     }
     assert METRICS["balancer_cpu_parse"].unit == "cores"
     assert METRICS["sessions_lost"].better == "lower" and METRICS["sessions_lost"].unit == "sess"
