@@ -148,6 +148,15 @@ def _step(**autoscale: Any) -> dict[str, Any]:
     return scenario(STEP, **{"servers.0.count": 2, "servers.0.autoscale": config})
 
 
+def _end_spike(data: dict[str, Any], rate: float) -> None:
+    """Hold 15/s until 200 s, then drop to ``rate``; run until 5 min."""
+    data["duration"] = "5m"
+    data["clients"]["arrivals"]["profile"] += [
+        {"at": "199.999s", "rate": 15},
+        {"at": "200s", "rate": rate},
+    ]
+
+
 def _capacity(result: lbsim.Result) -> list[tuple[float, str, dict[str, int]]]:
     """Each autoscaling event: time, kind and the pool's counts after it."""
     rows = []
@@ -176,16 +185,50 @@ def test_reaches_target_within_evaluation_and_boot_time() -> None:
     assert result.summary["error_rate"].iloc[0] == 0
 
 
+def test_new_instances_pass_health_checks_get_slow_start_and_serve_only_when_in() -> None:
+    """With Envoy health checks (a new host starts unhealthy; one passing check
+    marks it up) and slow start, each booted instance is marked up and starts
+    its ramp at once after it registers; and no host serves a request before
+    it joined or after it was terminated (until it joins again)."""
+    data = _step(boot_time="10s", deregistration_delay="5s", scale_in_evaluation_periods=2)
+    data["balancer"]["health_check"] = {"preset": "envoy", "interval": "2s"}
+    data["balancer"]["slow_start"] = {"preset": "envoy", "window": "20s"}
+    _end_spike(data, rate=2)
+    result = lbsim.run(data)
+    ready = result.events[result.events["kind"] == "instance_ready"]
+    assert len(ready) >= 1 and len(event_times(result, "instance_terminated")) >= 1
+    for host, when in zip(ready["target"], ready["time"], strict=True):
+        for kind in ("marked_up", "slow_start"):
+            assert when in event_times(result, kind, host)
+    requests = result.requests
+    for index in range(2, 6):  # the hosts not running at the start
+        host = f"web-{index}"
+        joined = event_times(result, "instance_ready", host)
+        gone = event_times(result, "instance_terminated", host)
+        for t in requests[requests["server"] == index]["start"].dropna():
+            last_join = max((j for j in joined if j <= t), default=None)
+            assert last_join is not None, (host, t)
+            assert not [g for g in gone if last_join <= g < t], (host, t)
+
+
 @pytest.mark.parametrize(("low", "high", "count"), [(1, 2, 1), (2, 3, 2), (2, 6, 4), (3, 3, 3)])
 def test_never_beyond_max_or_below_min(low: int, high: int, count: int) -> None:
-    """At every autoscaling event of a spike and its end: provisioned ≤ max,
-    desired within [min, max], in service ≥ min."""
+    """At every autoscaling event of a spike (ρ = 1 on one instance, 1.5 busy
+    workers) and its end (0.1 busy): provisioned ≤ max, desired within
+    [min, max], in service ≥ min once running; and the autoscaler does press
+    against a bound (the spike wants 3+ instances, the end 1), so the clamp
+    is what holds it."""
     data = _step(min=low, max=high, boot_time="10s", deregistration_delay="5s")
     data["servers"][0]["count"] = count
     data["servers"][0]["autoscale"]["scale_in_evaluation_periods"] = 2
-    data["clients"]["arrivals"]["profile"].append({"at": "150s", "rate": 1})
+    _end_spike(data, rate=1)
     rows = _capacity(lbsim.run(data))
-    assert rows
+    desired = [c["desired"] for _, _, c in rows]
+    if low < high:
+        assert {kind for _, kind, _ in rows} & {"scale_out", "scale_in"}
+        assert max(desired) == high or min(desired) == low
+    else:  # nothing to decide: the fleet stays as it is
+        assert set(desired) == {low}
     for _, _, c in rows:
         assert c["provisioned"] <= high
         assert low <= c["desired"] <= high
