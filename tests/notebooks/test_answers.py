@@ -35,6 +35,9 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_07_ex1, 0.634, 0.01),  # 1 − 0.99^100; 0.01 is one leaf's chance
     (answers.check_07_ex2, 1.75, 3.0),  # 1 + 0.5 + 0.25; 3 is the worst case N + 1
     (answers.check_07_ex3, 0.264, 0.634),  # 0.634 forgets the quorum
+    (answers.check_09_ex1, 990, 900),  # 900 forgets the boot time
+    (answers.check_09_ex2, 15, 6),  # 6 is the fleet it already has
+    (answers.check_09_ex3, 150, 2.5),  # 2.5 is per second, not per period
     (answers.check_10_ex1, 23.03, 4.6),  # ln 100 / 0.2; 4.6 forgets the rate
     (answers.check_10_ex2, 4, 2),
     (answers.check_10_ex3, (18.9, 25.9), (15.0, 20.0)),

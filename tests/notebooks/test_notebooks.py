@@ -22,6 +22,7 @@ LESSONS = [
     "05_sessions",
     "06_l4_l7_tls",
     "07_beyond_round_robin",
+    "09_autoscaling_vs_load_balancing",
     "10_reading_results",
 ]
 

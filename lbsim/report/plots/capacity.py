@@ -43,10 +43,12 @@ def _steps(frame: pd.DataFrame, column: str, end: float) -> tuple[FloatArray, Fl
 
 
 def _demand(ax: Axes, result: ResultLike, hi: float) -> None:
-    """The arrival rate, shaded on a right-hand axis of ``ax``."""
+    """The arrival rate (of the measured requests), shaded on ``ax``, a
+    right-hand axis; hidden without per-request rows."""
     arrivals = _first_workload(result)
     edges = _windows(result, per_window=20.0, lo_n=20, hi_n=240)
-    if not edges.size:
+    if not edges.size or not arrivals.size:  # no per-request rows (records: none)
+        ax.axis("off")
         return
     counts, _ = np.histogram(arrivals, bins=edges)
     rates = np.nan_to_num(counts / _window_widths(edges, hi))
