@@ -444,7 +444,8 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     in any ``compare:`` value: server failures (detection delays,
     ``conn_error_rate``), a balancer that can fail, health checks
     (``no_backend_rate``), retries (``retry_amplification``, ``wasted_rate``),
-    timeouts, queue limits (``rejected_rate``)."""
+    timeouts, queue limits (``rejected_rate``), autoscaling (instance-hours,
+    peak instances, time to scaled capacity)."""
     named = (scenario.get("report") or {}).get("metrics")
     if named:
         return tuple(named)
@@ -476,6 +477,11 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
             any(pool.get("queue_limit") for pool in scenario.get("servers") or ())
             or any(k.endswith("queue_limit") for k in compare),
             ("rejected_rate",),
+        ),
+        (
+            any(pool.get("autoscale") for pool in scenario.get("servers") or ())
+            or any(k.endswith("autoscale") and any(values) for k, values in compare.items()),
+            ("instance_hours", "instances_peak", "scale_out_time"),
         ),
     )
     return tuple(dict.fromkeys(name for on, names in rules if on for name in names))

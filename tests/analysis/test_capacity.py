@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from lbsim.analysis.capacity import capacity_metrics
+from lbsim.analysis.metrics import scenario_metrics
 from lbsim.engine.records import Event, Recorder
-from lbsim.scenario import Scenario
+from lbsim.scenario import Scenario, resolved
 from tests.conftest import scenario
 
 
@@ -63,3 +64,14 @@ def test_capacity_metrics_by_hand() -> None:
 
 def test_no_autoscaling_no_metrics() -> None:
     assert capacity_metrics(Scenario.model_validate(scenario()), Recorder(0, 1), 0, 1) == {}
+
+
+def test_the_terminal_table_shows_autoscaling_only_with_it() -> None:
+    scaled = {"max": 4, "metric": "cpu", "target": 50}
+    with_it = resolved(Scenario.model_validate(scenario(**{"servers.0.autoscale": scaled})))
+    assert {"instance_hours", "instances_peak", "scale_out_time"} <= set(scenario_metrics(with_it))
+    varied = resolved(
+        Scenario.model_validate(scenario(compare={"servers.0.autoscale": [None, scaled]}))
+    )
+    assert "instance_hours" in scenario_metrics(varied)
+    assert "instance_hours" not in scenario_metrics(resolved(Scenario.model_validate(scenario())))
