@@ -30,6 +30,7 @@ the pool's counts after it, so capacity over time is read from events.csv.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -78,7 +79,8 @@ class PoolScaler:
         self.active = active
         self.policy = ScalingPolicy(config)
         self.state = [IN_SERVICE if i < pool.count else FREE for i in range(len(self.hosts))]
-        self.ready_at = [0.0] * len(self.hosts)
+        # the instances running at the start have warmed up already
+        self.ready_at = [-math.inf] * len(self.hosts)
         self.generation = [0] * len(self.hosts)  # launches of each host (guards stale timers)
         self.probers: list[list[Prober]] = [[] for _ in self.hosts]
         self._sent, self._server = sent, server
