@@ -3,6 +3,7 @@ hand below), and the engine's instances booting, registering and draining."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,46 @@ def test_bad_autoscale_input(tmp_path: Path, autoscale: str, where: str, message
     assert code == 2
     assert where in err
     assert message in err
+
+
+def _first_decision(metric: str, target: float, rate: float, service: float, count: int) -> dict:
+    """The first scale-out of a 10 s-period, 1-evaluation-period policy under
+    evenly spaced arrivals and fixed service times: its datapoint and desired."""
+    config = {"min": 1, "max": 10, "metric": metric, "target": target, "period": "10s"}
+    config |= {"evaluation_periods": 1, "boot_time": "5s"}
+    data = scenario(
+        duration="30s",
+        warmup=0,
+        **{
+            "clients.arrivals": {"process": "deterministic", "rate": rate},
+            "clients.service": {"dist": "deterministic", "value": service},
+            "servers.0.count": count,
+            "servers.0.autoscale": config,
+        },
+    )
+    events = lbsim.run(data).events
+    detail = events[events["kind"] == "scale_out"]["detail"].iloc[0]
+    fields = dict(part.split("=") for part in detail.split())
+    time = float(events[events["kind"] == "scale_out"]["time"].iloc[0])
+    return {"time": time, "metric": float(fields["metric"]), "desired": int(fields["desired"])}
+
+
+def test_requests_per_target_counts_the_period_s_requests_per_instance() -> None:
+    """10 requests/s evenly spaced, 2 instances, 10 s periods: 100 requests (99
+    if the one at exactly 10 s falls after the datapoint) per period, 50 per
+    target; with a target of 20 the first datapoint asks for ceil(2·50/20) = 5."""
+    got = _first_decision("requests_per_target", 20, 10.0, 0.05, 2)
+    assert got["time"] == 10.0
+    assert got["metric"] in (49.5, 50.0)
+    assert got["desired"] == 5
+
+
+def test_queue_is_the_mean_backlog_per_counted_instance() -> None:
+    """Arrivals every 0.5 s, 1 s of service, one instance: by time t about 2t
+    have arrived and t been served, so t wait (± the one arriving at the
+    sample instant). Samples at 1, 2, ..., 10 s average 5.5 ± 1; with a
+    target of 2 the first datapoint asks for ceil(metric / 2) instances."""
+    got = _first_decision("queue", 2, 2.0, 1.0, 1)
+    assert got["time"] == 10.0
+    assert 4.5 <= got["metric"] <= 6.5
+    assert got["desired"] == math.ceil(got["metric"] / 2)
