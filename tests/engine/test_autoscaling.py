@@ -202,11 +202,12 @@ def test_new_instances_pass_health_checks_get_slow_start_and_serve_only_when_in(
         for kind in ("marked_up", "slow_start"):
             assert when in event_times(result, kind, host)
     requests = result.requests
-    for index in range(2, 6):  # the hosts not running at the start
-        host = f"web-{index}"
+    new = [f"web-{index}" for index in range(2, 6)]  # the hosts not running at the start
+    assert requests["server"].isin(new).sum() > 0  # the new instances do serve
+    for host in new:
         joined = event_times(result, "instance_ready", host)
         gone = event_times(result, "instance_terminated", host)
-        for t in requests[requests["server"] == index]["start"].dropna():
+        for t in requests[requests["server"] == host]["start"].dropna():
             last_join = max((j for j in joined if j <= t), default=None)
             assert last_join is not None, (host, t)
             assert not [g for g in gone if last_join <= g < t], (host, t)
