@@ -67,7 +67,10 @@ class PoolScaler:
         sent: np.ndarray,
         server: np.ndarray,
         active: Callable[[], bool],
+        probers: Sequence[list[Prober]],
     ) -> None:
+        """``probers``: each host's health checks as built with the world
+        (the hosts running at the start have some)."""
         assert pool.autoscale is not None
         self.env = env
         self.pool = pool
@@ -82,7 +85,7 @@ class PoolScaler:
         # the instances running at the start have warmed up already
         self.ready_at = [-math.inf] * len(self.hosts)
         self.generation = [0] * len(self.hosts)  # launches of each host (guards stale timers)
-        self.probers: list[list[Prober]] = [[] for _ in self.hosts]
+        self.probers = [list(mine) for mine in probers]
         self._sent, self._server = sent, server
         self._lo, self._hi = self.hosts[0].index, self.hosts[-1].index + 1
         self.period = config.period_s

@@ -118,6 +118,7 @@ class World:
         for server, provisioned in zip(self.servers, self._provisioned, strict=True):
             server.up = provisioned
         self._health: dict[int, HealthCheck] = {}  # balancer slot -> its health checks
+        self._probers: dict[int, list[Prober]] = {}  # server -> its probers (autoscaling)
         self._weights = [pool.weight for pool in scenario.servers for _ in range(pool.hosts)]
         self._backup = [pool.backup for pool in scenario.servers for _ in range(pool.hosts)]
         self._keys = column(workload.client_ips[workload.client])
@@ -187,6 +188,7 @@ class World:
                         self.state.sent,
                         self.state.server,
                         self.active,
+                        [self._probers.get(first + i, []) for i in range(pool.hosts)],
                     )
                 )
             first += pool.hosts
@@ -273,6 +275,9 @@ class World:
             if health_check is not None
             else []
         )
+        if any(pool.autoscale for pool in scenario.servers):  # stopped on a scale-in
+            for prober in probers:
+                self._probers.setdefault(prober.server.index, []).append(prober)
         if probers:
             healthy = list(balancer.healthy)
             for prober in probers:

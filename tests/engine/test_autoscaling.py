@@ -357,3 +357,31 @@ def test_queue_is_the_mean_backlog_per_counted_instance() -> None:
     assert got["time"] == 10.0
     assert 4.5 <= got["metric"] <= 6.5
     assert got["desired"] == math.ceil(got["metric"] / 2)
+
+
+def test_a_scaled_in_host_is_no_longer_probed() -> None:
+    """Two instances at ρ = 0.05 each: the first datapoint (5% < 45%) scales in
+    to one (min 1), taking web-1, a host probed since the start. Its checks
+    stop with its deregistration: no health transition of web-1 after it,
+    although a probe of the terminated host would fail (fall 2: at the second)."""
+    config = {"min": 1, "max": 2, "metric": "cpu", "target": 50, "period": "10s"}
+    config |= {"scale_in_evaluation_periods": 1, "deregistration_delay": "1s"}
+    data = scenario(
+        duration="2m",
+        warmup=0,
+        **{
+            "clients.arrivals.rate": 1.0,
+            "clients.service": {"dist": "exponential", "mean": "100ms"},
+            "servers.0.count": 2,
+            "servers.0.autoscale": config,
+            "balancer": {
+                "health_check": {"preset": "haproxy", "interval": "1s", "unhealthy_threshold": 2}
+            },
+        },
+    )
+    result = lbsim.run(data)
+    draining = event_times(result, "instance_draining", "web-1")
+    assert draining == [10.0]
+    after = [t for kind in ("marked_down", "marked_up") for t in event_times(result, kind, "web-1")]
+    assert not [t for t in after if t > draining[0]]
+    assert event_times(result, "instance_terminated", "web-1")
