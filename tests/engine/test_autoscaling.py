@@ -385,3 +385,35 @@ def test_a_scaled_in_host_is_no_longer_probed() -> None:
     after = [t for kind in ("marked_down", "marked_up") for t in event_times(result, kind, "web-1")]
     assert not [t for t in after if t > draining[0]]
     assert event_times(result, "instance_terminated", "web-1")
+
+
+def test_an_autoscaled_pool_behind_a_layer7_route() -> None:
+    """Routes: /api to an autoscaled pool (1 instance at ρ = 1.5 to start),
+    the rest to a fixed one. New api instances join the api route's cluster
+    only, and serve its requests; the fixed pool is left as it is."""
+    scaling = {"max": 4, "metric": "cpu", "target": 50, "period": "10s", "boot_time": "5s"}
+    data = scenario(
+        duration="2m",
+        warmup=0,
+        **{
+            "clients.arrivals": {"process": "poisson", "rate": 30},
+            "clients.service": {"dist": "exponential", "mean": "100ms"},
+            "servers": [
+                {"name": "api", "count": 1, "autoscale": scaling},
+                {"name": "static", "count": 2},
+            ],
+            "balancer": {
+                "routes": [{"match": {"path_prefix": "/api"}, "pool": "api"}, {"pool": "static"}]
+            },
+        },
+    )
+    data["clients"]["mix"] = [
+        {"name": "api", "share": 0.5, "path": "/api/x"},
+        {"name": "static", "share": 0.5, "path": "/s"},
+    ]
+    result = lbsim.run(data)
+    served = result.requests.groupby("server", observed=True)["route"].agg(["size", "max"])
+    assert served.loc["api-1", "size"] > 0  # a booted instance serves
+    api = [name for name in served.index if name.startswith("api-")]
+    assert (served.loc[api, "max"] == 0).all()  # only the /api route's requests
+    assert set(result.capacity()["pool"]) == {"api"}
