@@ -238,6 +238,24 @@ def check_08_ex3(share: float) -> None:
     _close(share, 1.0, 1e-9, "a weight-0 record is a last resort, not an equal share")
 
 
+# --- 09 Autoscaling vs load balancing ------------------------------------
+
+
+def check_09_ex1(seconds: float) -> None:
+    """In service at t0 + evaluation_periods · period + boot_time = 600 + 5·60 + 90 = 990 s."""
+    _close(seconds, 600 + 5 * 60 + 90, 1e-6, "the step, then 5 periods of datapoints, then a boot")
+
+
+def check_09_ex2(instances: float) -> None:
+    """ceil(6 · 100 / 40) = 15: a saturated fleet asks for at most 100/target times itself."""
+    _close(instances, math.ceil(6 * 100 / 40), 1e-6, "ceil(instances × metric / target)")
+
+
+def check_09_ex3(requests_per_period: float) -> None:
+    """50% of one 200 ms worker is 2.5 requests/s: 150 per 60 s period (1%)."""
+    _close(requests_per_period, 0.5 / 0.2 * 60, 0.01, "busy share / service time, per period")
+
+
 # --- 10 Reading results ----------------------------------------------------
 
 

@@ -211,6 +211,43 @@ def _catalogue() -> tuple[Metric, ...]:
         *_layer7(),
         *_connection_metrics(),
         *_region_metrics(),
+        *_autoscaling(),
+    )
+
+
+def _autoscaling() -> tuple[Metric, ...]:
+    """Columns of runs with an autoscaled pool (lbsim.analysis.capacity)."""
+    events = "autoscaling events over the run"
+    return (
+        Metric(
+            "instances_peak",
+            "number",
+            None,
+            "instances peak",
+            "inst max",
+            events,
+            "inst",
+            feature="autoscale",
+        ),
+        Metric(
+            "instance_hours",
+            "number",
+            "lower",
+            "instance-hours",
+            "inst h",
+            "instances provisioned, over the measurement window",
+            "h",
+            feature="autoscale",
+        ),
+        Metric(
+            "scale_out_time",
+            "seconds",
+            "lower",
+            "time to scaled capacity",
+            "scale t",
+            "scale-outs: from the decision until that many instances are in service",
+            feature="autoscale",
+        ),
     )
 
 
@@ -477,7 +514,8 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
     timeouts, queue limits (``rejected_rate``), a pool with versions
     (``canary_share``, ``canary_error_rate``), a balancer CPU (its
     utilisation and queue), TLS (handshakes and their CPU), connections
-    (``connection_imbalance``), sessions and a session store."""
+    (``connection_imbalance``), sessions and a session store, autoscaling
+    (instance-hours, peak instances, time to scaled capacity)."""
     named = (scenario.get("report") or {}).get("metrics")
     if named:
         return tuple(named)
@@ -528,6 +566,11 @@ def scenario_metrics(scenario: Mapping[str, Any]) -> tuple[str, ...]:
         (enabled("clients.connections"), ("connection_imbalance",)),
         (enabled("clients.sessions"), ("sessions_lost", "session_imbalance")),
         (enabled("session_store"), ("store_utilization",)),
+        (
+            any(pool.get("autoscale") for pool in scenario.get("servers") or ())
+            or any(k.endswith("autoscale") and any(values) for k, values in compare.items()),
+            ("instance_hours", "instances_peak", "scale_out_time"),
+        ),
     )
     return tuple(dict.fromkeys(name for on, names in rules if on for name in names))
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from lbsim.analysis.capacity import capacity_frame, capacity_metrics
 from lbsim.analysis.layer7 import layer7_metrics
 from lbsim.analysis.metrics import METRICS, OPTIONAL_METRICS, percentiles
 from lbsim.analysis.recovery import pattern_metrics
@@ -76,6 +77,11 @@ class Result:
     def _repr_html_(self) -> str:
         render = type(self).html_renderer
         return render(self) if render is not None else str(self.summary.to_html(index=False))
+
+    def capacity(self) -> pd.DataFrame:
+        """Autoscaled pools' counts after each scaling event, per variant
+        (:func:`lbsim.analysis.capacity.capacity_frame`)."""
+        return capacity_frame(self.events)
 
     def session_share(self) -> pd.DataFrame:
         """Sessions per variant and server by where their state first lived
@@ -273,6 +279,7 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
+    row.update(capacity_metrics(scenario, rec, lo, hi))  # autoscaling (and its utilisation)
     row.update(session_metrics(rec, scenario.session_store, lo, hi))
     row.update(pattern_metrics(variant, workload, rec, first))
     row.update(layer7_metrics(scenario, rec, first, window))

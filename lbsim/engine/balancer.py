@@ -111,6 +111,7 @@ class Balancer:
         self.connect_timeout = connect_timeout
         self.healthy = [True] * len(servers)
         self.draining = [False] * len(servers)
+        self.registered = [True] * len(servers)  # False: not provisioned (autoscaling)
         self.panic = False
         self.up = True
         self.recorder = recorder
@@ -380,7 +381,7 @@ class Balancer:
 
     def refresh(self) -> None:
         """Recompute which backends may be picked (see module docstring)."""
-        members = self.members
+        members = [m and r for m, r in zip(self.members, self.registered, strict=True)]
         primaries = [i for i, b in enumerate(self.backup) if not b and members[i]]
         fit = [h and not e for h, e in zip(self.healthy, self.ejected, strict=True)]
         usable = [i for i in primaries if fit[i] and not self.draining[i]]
@@ -404,6 +405,33 @@ class Balancer:
         allowed = set(usable)
         self.backends.update([i in allowed for i in range(len(self.servers))])
         self.availability_changed = True
+
+    def start_unregistered(self, backends: Sequence[int]) -> None:
+        """Hosts preallocated for autoscaling but not running at the start."""
+        for backend in backends:
+            self.registered[backend] = False
+            self.backends.members[backend] = False
+        self.refresh()
+
+    def register(self, backend: int, healthy: bool) -> None:
+        """An autoscaled instance joins (``healthy``: what its health checks
+        believe at first); slow start begins once it is healthy."""
+        self.registered[backend] = True
+        self.healthy[backend] = healthy
+        self.backends.add([backend])
+        self.refresh()
+        if healthy:
+            for listener in self.recovery_listeners:
+                listener(backend)
+
+    def deregister(self, backend: int) -> None:
+        """Stop sending ``backend`` new requests; those in flight finish."""
+        self.registered[backend] = False
+        self.refresh()
+
+    def release(self, backend: int) -> None:
+        """A deregistered instance is gone: it leaves the host set."""
+        self.backends.remove([backend])
 
     def set_initial_health(self, healthy: Sequence[bool]) -> None:
         """What the health checks believe before their first probe: one refresh

@@ -54,10 +54,10 @@ class Faults:
                 self._at(event.at + event.for_, partial(self._undo, event))
         index = 0
         for pool in scenario.servers:
-            for i in range(pool.count):
+            for i in range(pool.hosts):
                 if pool.faults is not None and pool.faults.crash is not None:
                     self._crash_loop(servers[index + i], pool.faults.crash)
-            index += pool.count
+            index += pool.hosts
 
     def _at(self, time: float, action: Callable[[], None]) -> None:
         Timeout(self.env, max(time - self.env.now, 0.0)).callbacks.append(lambda _: action())

@@ -70,17 +70,20 @@ class Prober:
         seed: int,
         active: Callable[[], bool],
         timers: dict[float, Timers] | None = None,
+        generation: int = 0,
     ) -> None:
         self.env = env
         # without jitter the next probe waits one of a few intervals: the
         # probers of a world share one timer list per interval (loop.Timers)
         self.timers = timers if timers is not None and not config.jitter else None
+        self.stopped = False  # an autoscaled instance was deregistered
         self.active = active  # probing stops when the run has nothing left to do
         self.server = server
         self.balancer = balancer
         self.config = config
         self.recorder = recorder
-        self.rng = stream(seed, f"health/{balancer.index}/{server.name}")
+        suffix = f"#{generation}" if generation else ""  # a relaunched instance
+        self.rng = stream(seed, f"health/{balancer.index}/{server.name}{suffix}")
         self.haproxy = config.preset == "haproxy"
         top = config.rise + config.fall - 1
         # HAProxy h (init-state, server.c) / the run of results against the state
@@ -101,9 +104,15 @@ class Prober:
             )
         self.env.after(first, self._probe)
 
+    def stop(self) -> None:
+        """Probe no more (the instance was deregistered)."""
+        self.stopped = True
+
     def _probe(self, _: object = None) -> None:
         """Send one probe. Its result comes as a light event (``env.after``:
         the time and sequence number a Timeout would have had), or at once."""
+        if self.stopped:
+            return
         server, config = self.server, self.config
         if not server.up or server.hung:
             self.env.after(config.limit, self._record, False)
@@ -123,6 +132,8 @@ class Prober:
             self._record(True)
 
     def _record(self, ok: bool) -> None:
+        if self.stopped:
+            return
         changed = self.update(ok)
         jitter = float(self.rng.uniform(0, self.config.jitter)) if self.config.jitter else 0.0
         if self.active():

@@ -67,7 +67,7 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
     scenario = world.scenario
     config = scenario.balancer
     seed = scenario.seed
-    group_of = [pool.name for pool in scenario.servers for _ in range(pool.count)]
+    group_of = [pool.name for pool in scenario.servers for _ in range(pool.hosts)]
     routes = routes_of(scenario)
     pools = [pool_of(scenario, route.pool) for route in routes]
     weights = {p.name: Weights(p) for p in pools if p.versions is not None}

@@ -118,7 +118,7 @@ class SessionDriver:
         if workload.session is not None:
             self._sessions(world)
         self.occ = [
-            pool.contention == "optimistic" for pool in scenario.servers for _ in range(pool.count)
+            pool.contention == "optimistic" for pool in scenario.servers for _ in range(pool.hosts)
         ]
         self._committed = [-np.inf] * len(world.servers)
         if any(self.occ):

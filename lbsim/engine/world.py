@@ -32,6 +32,7 @@ from lbsim import algorithms
 from lbsim.algorithms import Algorithm, HostSet
 from lbsim.algorithms.base import BaseAlgorithm, HostListener
 from lbsim.engine import load_reports, patterns
+from lbsim.engine.autoscaling import PoolScaler
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
 from lbsim.engine.connected import ConnectedBalancer
@@ -80,7 +81,7 @@ class World:
         facts = (L7_FACTS if layer7 else ()) + (REGION_FACTS if scenario.regions else ())
         self.recorder = Recorder(
             len(workload),
-            sum(pool.count for pool in scenario.servers),
+            sum(pool.hosts for pool in scenario.servers),
             shared=self.state.columns(),
             optional=[fact.name for fact in facts],
         )
@@ -98,7 +99,7 @@ class World:
         self.servers: list[Server] = []
         for pool in scenario.servers:
             make = Server if pool.slowdown is None else partial(LoadedServer, curve=pool.slowdown)
-            for i in range(pool.count):
+            for i in range(pool.hosts):
                 name = f"{pool.name}-{i}"
                 self.servers.append(
                     make(
@@ -120,8 +121,14 @@ class World:
                     )
                 )
         self._names = [server.name for server in self.servers]
-        self._weights = [pool.weight for pool in scenario.servers for _ in range(pool.count)]
-        self._backup = [pool.backup for pool in scenario.servers for _ in range(pool.count)]
+        # autoscaled pools: hosts beyond ``count`` are allocated but not provisioned
+        self._provisioned = [i < pool.count for pool in scenario.servers for i in range(pool.hosts)]
+        for server, provisioned in zip(self.servers, self._provisioned, strict=True):
+            server.up = provisioned
+        self._health: dict[int, HealthCheck] = {}  # balancer slot -> its health checks
+        self._probers: dict[int, list[Prober]] = {}  # server -> its probers (autoscaling)
+        self._weights = [pool.weight for pool in scenario.servers for _ in range(pool.hosts)]
+        self._backup = [pool.backup for pool in scenario.servers for _ in range(pool.hosts)]
         self._keys = column(workload.client_ips[workload.client])
         self._client_ids = column(workload.client)
         self.balancers: list[Balancer] = []  # every cluster of every instance
@@ -173,6 +180,47 @@ class World:
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
         self._sampler: LevelSampler | None = None
+        self.scalers = self._scalers()
+
+    def _scalers(self) -> list[PoolScaler]:
+        """One autoscaler per pool with ``autoscale`` (none: nothing scheduled)."""
+        scalers, first = [], 0
+        for pool in self.scenario.servers:
+            if pool.autoscale is not None:
+                scalers.append(
+                    PoolScaler(
+                        self.env,
+                        pool,
+                        self.servers[first : first + pool.hosts],
+                        self.balancers,
+                        self.recorder,
+                        self._attach,
+                        self.state.sent,
+                        self.state.server,
+                        self.active,
+                        [self._probers.get(first + i, []) for i in range(pool.hosts)],
+                    )
+                )
+            first += pool.hosts
+        return scalers
+
+    def _attach(self, server: Server, generation: int) -> list[Prober]:
+        """Health checks of a newly booted instance, one per balancer that checks it."""
+        return [
+            Prober(
+                self.env,
+                server,
+                balancer,
+                self._health[balancer.slot],
+                self.recorder,
+                self.scenario.seed,
+                self.active,
+                self._probe_timers,
+                generation,
+            )
+            for balancer in self.balancers
+            if balancer.slot in self._health and balancer.members[server.index]
+        ]
 
     def _cluster(
         self,
@@ -222,6 +270,13 @@ class World:
         )
         balancer.slot = len(self.balancers)
         self.balancers.append(balancer)
+        provisioned = self._provisioned
+        if not all(provisioned):
+            balancer.start_unregistered(
+                [i for i, ok in enumerate(provisioned) if not ok and balancer.members[i]]
+            )
+        if health_check is not None:
+            self._health[balancer.slot] = health_check
         probers = (
             [
                 Prober(
@@ -235,11 +290,14 @@ class World:
                     self._probe_timers,
                 )
                 for server in self.servers
-                if balancer.members[server.index]
+                if balancer.members[server.index] and provisioned[server.index]
             ]
             if health_check is not None
             else []
         )
+        if any(pool.autoscale for pool in scenario.servers):  # stopped on a scale-in
+            for prober in probers:
+                self._probers.setdefault(prober.server.index, []).append(prober)
         if probers:
             healthy = list(balancer.healthy)
             for prober in probers:

@@ -33,6 +33,7 @@ from lbsim.report import figure_bytes
 from lbsim.report.animate import animate
 from lbsim.report.html import summary_html
 from lbsim.report.plots import (
+    capacity_over_time,
     errors_over_time,
     health_over_time,
     latency_cdf,
@@ -106,6 +107,10 @@ class ResultPlots:
     def servers(self) -> Axes:
         """Requests and utilisation per server (the report's ``server_load``)."""
         return self._draw(server_load)
+
+    def capacity(self) -> Axes:
+        """Autoscaled instances over the demand (the report's ``capacity_over_time``)."""
+        return self._draw(capacity_over_time)
 
 
 class SweepPlots:

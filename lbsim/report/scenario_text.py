@@ -227,6 +227,13 @@ def _servers(pools: Sequence[Mapping[str, Any]]) -> str:
         weight = pool.get("weight")
         if weight not in (None, 1):
             bits.append(f"weight {weight}")
+        scaling = pool.get("autoscale")
+        if isinstance(scaling, Mapping):
+            bits.append(
+                f"autoscaled {scaling.get('min')}–{scaling.get('max')} on "
+                f"{scaling.get('metric')} (target {value_text(scaling.get('target'))}, "
+                f"{scaling.get('preset', 'aws')})"
+            )
         parts.append(f"{count} × {pool.get('name', 'servers')} ({', '.join(bits)})")
     text = "; ".join(parts)
     if len(pools) > 1 or total_workers != total_servers:

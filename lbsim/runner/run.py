@@ -67,7 +67,7 @@ def _servers(scenario: Scenario) -> list[dict[str, Any]]:
             "weight": p.weight,
         }
         for p in scenario.servers
-        for i in range(p.count)
+        for i in range(p.hosts)
     ]
 
 

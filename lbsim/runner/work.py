@@ -52,7 +52,7 @@ def _run_cost(scenario: Scenario) -> tuple[float, float, float, float]:
     horizon = scenario.duration + scenario.drain_time
     requests = mean_rate(scenario) * scenario.duration
     drawn = scenario.clients.arrivals.peak_rate * scenario.duration  # thinning draws the peak
-    servers = sum(p.count for p in scenario.servers)
+    servers = sum(p.hosts for p in scenario.servers)
     instances = scenario.instance_count
     check = scenario.balancer.health_check
     probes = 0.0 if check is None else instances * servers * horizon / check.period

@@ -90,7 +90,8 @@ def test_a_run_using_every_layer7_feature_has_their_columns() -> None:
     features = ("cpu", "tls", "versions")
     layer7 = [name for name, metric in METRICS.items() if metric.feature in features]
     assert list(summary.columns)[-len(layer7) :] == layer7
-    assert {m.feature for m in METRICS.values()} == {None, *features, "regions"}
+    assert {m.feature for m in METRICS.values()} == {None, *features, "regions", "autoscale"}
+    assert "instance_hours" not in summary.columns  # no autoscaling, no autoscaling columns
 
 
 def test_the_percentiles_are_the_numpy_percentiles_of_ok_latencies() -> None:
@@ -135,6 +136,7 @@ def test_directions_and_units() -> None:
         "handshakes_per_s",
         "canary_share",
         "dns_queries_per_s",  # the TTL's price, set by the resolvers and the TTL
+        "instances_peak",  # follows the demand; instance_hours (the bill) is lower-better
     }
     assert METRICS["balancer_cpu_parse"].unit == "cores"
     assert METRICS["sessions_lost"].better == "lower" and METRICS["sessions_lost"].unit == "sess"

@@ -38,6 +38,9 @@ CASES: list[tuple[Callable[[Any], None], Any, Any]] = [
     (answers.check_08_ex1, 150.0, 90.0),  # 3 × 30 + 60; 90 forgets the TTL
     (answers.check_08_ex2, 2.0, 0.5),  # 40 / 20; 0.5 is TTL / resolvers
     (answers.check_08_ex3, 1.0, 1 / 3),  # 1/3 treats weight 0 as a share
+    (answers.check_09_ex1, 990, 900),  # 900 forgets the boot time
+    (answers.check_09_ex2, 15, 6),  # 6 is the fleet it already has
+    (answers.check_09_ex3, 150, 2.5),  # 2.5 is per second, not per period
     (answers.check_10_ex1, 23.03, 4.6),  # ln 100 / 0.2; 4.6 forgets the rate
     (answers.check_10_ex2, 4, 2),
     (answers.check_10_ex3, (18.9, 25.9), (15.0, 20.0)),

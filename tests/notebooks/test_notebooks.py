@@ -23,6 +23,7 @@ LESSONS = [
     "06_l4_l7_tls",
     "07_beyond_round_robin",
     "08_global_balancing",
+    "09_autoscaling_vs_load_balancing",
     "10_reading_results",
 ]
 

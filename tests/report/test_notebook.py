@@ -109,6 +109,7 @@ def test_sweep_html_is_valid_and_lists_every_variant_at_every_point() -> None:
         ("errors", "errors_over_time"),
         ("health", "health_over_time"),
         ("servers", "server_load"),
+        ("capacity", "capacity_over_time"),
     ],
 )
 def test_plot_accessor_returns_the_reports_figure_axes(

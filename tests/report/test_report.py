@@ -33,6 +33,8 @@ VARIANTS = ["round_robin", "least_connections", "power_of_two"]
 SERVERS = ["web-0", "web-1"]
 STATUSES = ["ok", "rejected", "no_backend", "conn_error", "server_error", "timeout", "incomplete"]
 TIME_PLOTS = ["latency_over_time", "queue_depth", "errors_over_time"]
+# the fake run has no autoscaling, so no capacity plot (test_capacity_plot_* has one)
+DRAWN = [name for name in report.PLOTS if name != "capacity_over_time"]
 
 
 @dataclass
@@ -220,8 +222,8 @@ def event_lines(fig: Figure) -> list[float]:
 
 
 def test_all_plots_have_titles_and_captions(figs: dict[str, Figure]) -> None:
-    assert list(figs) == list(report.PLOTS)
-    for name in figs:
+    assert list(figs) == DRAWN
+    for name in report.PLOTS:
         assert report.TITLES[name]
         caption = report.CAPTIONS[name]
         assert caption and "\n" not in caption
@@ -396,7 +398,7 @@ def test_write_report_writes_self_contained_html_atomically(
 ) -> None:
     out = tmp_path / "reports" / "synthetic"
     paths = write_report(result, out)
-    expected = {f"{name}.png" for name in report.PLOTS} | {"report.html"}
+    expected = {f"{name}.png" for name in DRAWN} | {"report.html"}
     assert {p.name for p in paths} == expected
     assert {p.name for p in out.iterdir()} == expected  # no temporary files left
     assert paths[-1] == out / "report.html"
@@ -407,10 +409,10 @@ def test_write_report_writes_self_contained_html_atomically(
         assert variant in html
     parser = _Cells()
     parser.feed(html)
-    assert len(parser.img_srcs) == len(report.PLOTS)
+    assert len(parser.img_srcs) == len(DRAWN)
     assert all(src.startswith("data:image/png;base64,") for src in parser.img_srcs)
     assert "http://" not in html and "https://" not in html and 'src="/' not in html
-    for caption in report.CAPTIONS.values():
+    for caption in (report.CAPTIONS[name] for name in DRAWN if name in report.CAPTIONS):
         assert caption in html  # captions contain no characters html.escape changes
 
 
@@ -418,7 +420,7 @@ def test_write_report_svg_and_bad_format(tmp_path: Path, result: FakeResult) -> 
     quiet = make_result(VARIANTS[:2], errors=False, events=False)
     paths = write_report(quiet, tmp_path, formats=("svg",))
     # no errors at all: no (empty) error plot
-    drawn = [name for name in report.PLOTS if name != "errors_over_time"]
+    drawn = [name for name in DRAWN if name != "errors_over_time"]
     assert [p.name for p in paths] == [f"{name}.svg" for name in drawn] + ["report.html"]
     assert b"<svg" in (tmp_path / "latency_cdf.svg").read_bytes()
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -665,3 +667,36 @@ def test_many_servers_get_every_kth_name(result: FakeResult) -> None:
     assert len(labels) == len(order) == 102
     shown = [label for label in labels if label]
     assert shown == order[::4] and len(shown) <= 30
+
+
+def test_capacity_plot_steps_provisioned_and_in_service_over_the_demand(
+    result: FakeResult,
+) -> None:
+    """Two variants' autoscaling events become step lines (provisioned solid,
+    in service dashed), the counts after each event, over the arrival rate."""
+    rows = []
+    for name, boot in ((VARIANTS[0], 30.0), (VARIANTS[1], 90.0)):
+        for time, kind, desired, provisioned, in_service in (
+            (0.0, "autoscale", 2, 2, 2),
+            (300.0, "scale_out", 4, 4, 2),
+            (300.0 + boot, "instance_ready", 4, 4, 4),
+        ):
+            detail = f"pool=web desired={desired} provisioned={provisioned} in_service={in_service}"
+            rows.append((name, time, kind, "web", detail))
+    events = pd.DataFrame(rows, columns=["variant", "time", "kind", "target", "detail"])
+    scaled = replace(result, events=events)
+    assert report.plots.has_data("capacity_over_time", scaled)
+    assert not report.plots.has_data("capacity_over_time", result)
+    fig = report.PLOTS["capacity_over_time"](scaled)
+    for variant, boot in ((VARIANTS[0], 30.0), (VARIANTS[1], 90.0)):
+        lines = {
+            str(line.get_gid()): line
+            for ax in fig.axes
+            for line in ax.get_lines()
+            if line.get_label() == variant
+        }
+        x, y = lines["in_service"].get_data()
+        assert list(np.asarray(x, float)[:3]) == [0.0, 300.0, 300.0 + boot]
+        assert list(np.asarray(y, float)[:3]) == [2.0, 2.0, 4.0]
+        assert list(np.asarray(lines["provisioned"].get_data()[1], float)[:2]) == [2.0, 4.0]
+    assert any(p.get_gid() == "arrivals" for ax in fig.axes for p in ax.patches)

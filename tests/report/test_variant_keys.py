@@ -53,7 +53,7 @@ def test_legend_is_the_key(result: FakeResult, name: str) -> None:
     of the health plot's small multiples)."""
     fig = PLOTS[name](result)
     texts = _legend_texts(fig)
-    if name == "health_over_time":
+    if name in ("health_over_time", "capacity_over_time"):  # small multiples
         texts = [ax.get_title(loc="left").replace("\n", " ") for ax in fig.axes]
     keyed = [t for t in texts if t[:3] in ("A: ", "B: ", "C: ")]
     assert sorted(keyed) == sorted(f"{k}: {n}" for k, n in zip("ABC", LONG, strict=True))

@@ -39,6 +39,7 @@ from lbsim.report.plots.resultlike import ResultLike, has_data
 from lbsim.report.plots.titles import CAPTIONS, TITLES
 
 if TYPE_CHECKING:
+    from lbsim.report.plots.capacity import capacity_over_time
     from lbsim.report.plots.catalogue import PLOTS, figures
     from lbsim.report.plots.common import (
         PALETTE,
@@ -61,6 +62,7 @@ __all__ = [
     "STATUS_ORDER",
     "TITLES",
     "ResultLike",
+    "capacity_over_time",
     "errors_over_time",
     "figures",
     "format_seconds",
@@ -88,6 +90,7 @@ _LAZY = {
         ],
         "common",
     ),
+    "capacity_over_time": "capacity",
     "health_over_time": "health",
     **dict.fromkeys(["latency_cdf", "latency_over_time"], "latency"),
     **dict.fromkeys(["errors_over_time", "queue_depth"], "levels"),

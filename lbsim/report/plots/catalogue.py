@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
+from lbsim.report.plots.capacity import capacity_over_time
 from lbsim.report.plots.health import health_over_time
 from lbsim.report.plots.latency import latency_cdf, latency_over_time
 from lbsim.report.plots.levels import errors_over_time, queue_depth
@@ -18,6 +19,7 @@ PLOTS: dict[str, Callable[[ResultLike], Figure]] = {
     "queue_depth": queue_depth,
     "errors_over_time": errors_over_time,
     "health_over_time": health_over_time,
+    "capacity_over_time": capacity_over_time,
     "server_load": server_load,
 }
 

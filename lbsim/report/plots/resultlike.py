@@ -54,6 +54,11 @@ def has_data(name: str, result: ResultLike) -> bool:
             per_lb = balancers.groupby(["variant", "balancer"], observed=True)["in_rotation"]
             changed += ["in_rotation"] if bool((per_lb.nunique() > 1).any()) else []
         return bool(changed) or _hosts_had_events(result)
+    if name == "capacity_over_time":  # autoscaling events carry the pool's counts
+        events = result.events
+        return "detail" in events.columns and bool(
+            events["detail"].astype(str).str.contains("in_service=").any()
+        )
     if name == "server_load":
         return not (requests.empty and series.empty)
     if name == "queue_depth":  # flat zero lines say nothing the summary does not

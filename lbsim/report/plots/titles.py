@@ -7,6 +7,7 @@ TITLES: dict[str, str] = {
     "errors_over_time": "Errors by kind over time",
     "health_over_time": "Servers up and in rotation over time",
     "server_load": "Requests and utilisation per server",
+    "capacity_over_time": "Autoscaled capacity and demand over time",
 }
 
 #: One line per plot: what a reader should look for.
@@ -14,6 +15,11 @@ CAPTIONS: dict[str, str] = {
     "health_over_time": (
         "Solid: servers really up; dashed: servers the balancers route to. The dashed line "
         "lagging the solid one after a crash or recovery is the detection delay."
+    ),
+    "capacity_over_time": (
+        "Solid: instances provisioned (booting included); dashed: in service; shaded: the "
+        "demand. How far the dashed line lags the demand is boot time plus the autoscaler's "
+        "evaluation periods and cooldowns."
     ),
     "latency_cdf": (
         "Further left is faster; read the top of the plot (p99, p99.9): the tail, not the "

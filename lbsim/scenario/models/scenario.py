@@ -100,7 +100,7 @@ class Scenario(Frozen):
         servers = info.data.get("servers")
         if servers is None:
             return events
-        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.hosts)]
         versioned = {p.name: p for p in info.data.get("pools", ()) if p.versions is not None}
         balancer = info.data.get("balancer")
         regions = [r.name for r in info.data.get("regions", ())]
@@ -165,7 +165,7 @@ class Scenario(Frozen):
         cls, store: SessionStore | None, info: ValidationInfo
     ) -> SessionStore | None:
         servers = info.data.get("servers") or ()
-        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.count)]
+        names = [f"{pool.name}-{i}" for pool in servers for i in range(pool.hosts)]
         if store is not None and (store.name in names or store.name.startswith("lb-")):
             raise ValueError(f"the store's name {store.name!r} is taken by a server or balancer")
         return store
@@ -218,7 +218,7 @@ class Scenario(Frozen):
         names = [pool.name for pool in servers]
         if len(set(names)) != len(names):
             raise ValueError(f"server pool names must be unique: {names}")
-        total = sum(pool.count for pool in servers)
+        total = sum(pool.hosts for pool in servers)
         if total > 100_000:
             raise ValueError("at most 100000 servers in all")
         balancer = info.data.get("balancer")
@@ -241,7 +241,7 @@ class Scenario(Frozen):
         return sum(r.instances for r in self.regions) or self.balancer.instances
 
     def server_names(self) -> list[str]:
-        return [f"{pool.name}-{i}" for pool in self.servers for i in range(pool.count)]
+        return [f"{pool.name}-{i}" for pool in self.servers for i in range(pool.hosts)]
 
 
 def json_schema() -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from lbsim.scenario.dists import Frozen
+from lbsim.scenario.models.autoscale import Autoscale
 from lbsim.scenario.models.events import Faults
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"  # also a safe file name: no slash, no leading dot
@@ -26,7 +27,12 @@ class ServerPool(Frozen):
     name: Name = Field(
         default="web", description="pool name; its servers are <name>-0, <name>-1, ..."
     )
-    count: int = Field(default=1, ge=1, le=100_000, description="servers in the pool")
+    count: int = Field(
+        default=1,
+        ge=1,
+        le=100_000,
+        description="servers in the pool (with autoscale: running at the start)",
+    )
     workers: int = Field(default=1, ge=1, description="requests served at once")
     queue_limit: int | None = Field(
         default=None, ge=0, description="waiting requests beyond which new ones are rejected"
@@ -48,6 +54,11 @@ class ServerPool(Frozen):
         "each load, interpolated linearly between points and held after the last",
     )
 
+    autoscale: Autoscale | None = Field(
+        default=None,
+        description="target-tracking autoscaling: hosts preallocated up to max, count at start",
+    )
+
     @field_validator("slowdown")
     @classmethod
     def _increasing_loads(
@@ -57,3 +68,18 @@ class ServerPool(Frozen):
         if loads != sorted(set(loads)):
             raise ValueError("slowdown points must have strictly increasing `load`")
         return points
+
+    @model_validator(mode="after")
+    def _count_within_limits(self) -> ServerPool:
+        scaling = self.autoscale
+        if scaling is not None and not scaling.min <= self.count <= scaling.max:
+            raise ValueError(
+                f"count ({self.count}) must be between autoscale.min ({scaling.min}) "
+                f"and autoscale.max ({scaling.max})"
+            )
+        return self
+
+    @property
+    def hosts(self) -> int:
+        """Hosts allocated: ``autoscale.max`` with autoscaling, else ``count``."""
+        return self.autoscale.max if self.autoscale is not None else self.count
