@@ -33,7 +33,8 @@ def _digest(text: str) -> str:
 def test_records_identical(name: str, bundled: Bundled) -> None:
     result = bundled(name)
     requests = result.requests
-    got = {column: _digest(requests[column].astype(str).str.cat(sep=",")) for column in requests}
+    # str() of each Python value is what .astype(str) writes, at about half the cost.
+    got = {column: _digest(",".join(map(str, requests[column].tolist()))) for column in requests}
     got["__summary__"] = _digest(result.summary.to_csv(index=False))
     assert got == EXPECTED[name]
 
