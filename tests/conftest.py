@@ -1,22 +1,23 @@
 """Shared test helpers: scenario builders, replicated runs, event times, and
-the one black_friday run of a test session.
+one run per bundled scenario for a whole test session.
 
 Builders are plain functions (``from tests.conftest import cluster``) so that
-module-level constants can use them; the black_friday run is a session
-fixture. Under pytest-xdist every test that uses it is put in one
-``xdist_group`` (run with ``--dist loadgroup``), so the scenario is simulated
-once per test run rather than once per worker.
+module-level constants can use them; bundled scenarios' runs come from the
+``bundled`` session fixture, shared by the xdist workers through files.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import os
+import pickle
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 import lbsim
 import lbsim.runner.run
@@ -84,20 +85,57 @@ def event_times(result: lbsim.Result, kind: str, target: str | None = None) -> l
     return [float(t) for t in chosen["time"]]
 
 
-BLACK_FRIDAY_GROUP = "black_friday"
-
-
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep every user of the black_friday run on one xdist worker."""
+    """Keep the tests of a module on one xdist worker when they share a
+    module-scoped fixture (``--dist loadgroup``), so it is built once."""
     for item in items:
-        if {"black_friday", "black_friday_result"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(BLACK_FRIDAY_GROUP))
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info else ()
+        if any(d[-1].scope == "module" for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+#: The ``bundled`` fixture's type: a bundled scenario's name → its result.
+Bundled = Callable[[str], lbsim.Result]
+
+
+def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run seen by every xdist worker (the parent of the
+    workers' own base folders), or the base folder when not distributed."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
-def black_friday_result() -> lbsim.Result:
-    """scenarios/black_friday.yaml, simulated once per session (per worker)."""
-    return lbsim.run(ROOT / "scenarios" / "black_friday.yaml")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Bundled:
+    """``bundled("slow_start.yaml")``: a bundled scenario (a path under
+    scenarios/) simulated as shipped, once per test run. The first worker to
+    ask simulates it and pickles the result into the run's shared folder,
+    under a file lock; the others wait for it and read it, so the record-hash,
+    claim, report and published-result tests share one run of each."""
+    folder = _shared_folder(tmp_path_factory) / "bundled"
+    folder.mkdir(exist_ok=True)
+    results: dict[str, lbsim.Result] = {}
+
+    def get(name: str) -> lbsim.Result:
+        if name not in results:
+            file = folder / (name.replace("/", "__") + ".pickle")
+            with FileLock(f"{file}.lock"):
+                if file.exists():
+                    results[name] = pickle.loads(file.read_bytes())
+                else:
+                    results[name] = lbsim.run(ROOT / "scenarios" / name)
+                    file.write_bytes(pickle.dumps(results[name], pickle.HIGHEST_PROTOCOL))
+        return results[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def black_friday_result(bundled: Bundled) -> lbsim.Result:
+    """scenarios/black_friday.yaml, simulated once per test run."""
+    return bundled("black_friday.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -5,18 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import lbsim
-from tests.conftest import ROOT, event_times
+from tests.conftest import Bundled, event_times
 
 pytestmark = pytest.mark.slow
 
 
-def run(name: str) -> lbsim.Result:
-    return lbsim.run(ROOT / "scenarios" / f"{name}.yaml")
-
-
-def test_l4_vs_l7() -> None:
-    summary = run("l4_vs_l7").summary.set_index("balancer.layer")
+def test_l4_vs_l7(bundled: Bundled) -> None:
+    summary = bundled("l4_vs_l7.yaml").summary.set_index("balancer.layer")
     l4, l7 = summary.loc[4], summary.loc[7]
     # L4: 40k/s × 5 µs = 0.2 of a core; Poisson count over 5 s: sd 0.2/sqrt(2e5)
     assert l4["balancer_utilization"] == pytest.approx(0.2, abs=0.005)
@@ -27,8 +22,8 @@ def test_l4_vs_l7() -> None:
     assert l7["utilization_mean"] < 0.5  # the servers are not the bottleneck
 
 
-def test_tls_termination() -> None:
-    summary = run("tls_termination").summary
+def test_tls_termination(bundled: Bundled) -> None:
+    summary = bundled("tls_termination.yaml").summary
     key = summary["balancer.tls.mode"] + "/" + summary["balancer.tls.resumption"].astype(str)
     rows = summary.set_index(key)
     shakes = rows["handshakes_per_s"]
@@ -51,8 +46,8 @@ def test_tls_termination() -> None:
     assert rows["latency_p50"].min() > 0.02 + 0.0139 * 0.9
 
 
-def test_microservices_routing() -> None:
-    result = run("microservices_routing")
+def test_microservices_routing(bundled: Bundled) -> None:
+    result = bundled("microservices_routing.yaml")
     requests = result.requests
     assert (requests["route"] == requests["request_class"].map({0: 2, 1: 0, 2: 1})).all()
     summary = result.summary.set_index("variant")
@@ -62,8 +57,8 @@ def test_microservices_routing() -> None:
     assert ratio > 3
 
 
-def test_canary() -> None:
-    result = run("canary")
+def test_canary(bundled: Bundled) -> None:
+    result = bundled("canary.yaml")
     summary = result.summary.set_index("pools.0.rollback.error_rate")
     with_rule, without = summary.loc[0.02], summary.loc[1.0]
     rollback = result.events[result.events["kind"] == "rollback"]

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-import lbsim
-from tests.conftest import ROOT
+from tests.conftest import Bundled
 
 BLIND = ("round_robin", "power_of_two", "random", "ring_hash", "maglev")
 
 
-def test_peak_ewma_avoids_the_slow_server() -> None:
-    result = lbsim.run(ROOT / "scenarios" / "published" / "envoy_peak_ewma.yaml")
+def test_peak_ewma_avoids_the_slow_server(bundled: Bundled) -> None:
+    result = bundled("published/envoy_peak_ewma.yaml")
     p99 = dict(zip(result.summary["variant"], result.summary["latency_p99"], strict=True))
     for variant in BLIND:
         assert p99[variant] >= 0.050, (variant, p99[variant])

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import math
 
-import lbsim
-from tests.conftest import ROOT
+from tests.conftest import Bundled
 
 SIGMA = math.sqrt(math.log(1 + 0.5**2))
 MEDIAN = 0.167
@@ -39,8 +38,8 @@ def upper_tail(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def test_success_rates_of_round_robin_least_loaded_and_peak_ewma() -> None:
-    result = lbsim.run(ROOT / "scenarios" / "published" / "linkerd_beyond_round_robin.yaml")
+def test_success_rates_of_round_robin_least_loaded_and_peak_ewma(bundled: Bundled) -> None:
+    result = bundled("published/linkerd_beyond_round_robin.yaml")
     error = dict(zip(result.summary["variant"], result.summary["error_rate"], strict=True))
     q = upper_tail(math.log(1.0 / (12 * MEDIAN)) / SIGMA)
     assert abs(error["round_robin"] - q / 11 * 30 / 60) < 0.0042, error

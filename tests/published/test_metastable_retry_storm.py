@@ -23,13 +23,14 @@ import math
 
 import pytest
 
-import lbsim
-from tests.conftest import ROOT
+from tests.conftest import Bundled
 
 
 @pytest.mark.slow
-def test_storm_outlives_its_trigger_without_a_budget_and_recovers_with_one() -> None:
-    result = lbsim.run(ROOT / "scenarios" / "published" / "metastable_retry_storm.yaml")
+def test_storm_outlives_its_trigger_without_a_budget_and_recovers_with_one(
+    bundled: Bundled,
+) -> None:
+    result = bundled("published/metastable_retry_storm.yaml")
     summary = result.summary.set_index("variant")
     storm, budget = summary.index
     assert math.isinf(summary.loc[storm, "recovery_time"])

@@ -26,8 +26,7 @@ import math
 
 import pytest
 
-import lbsim
-from tests.conftest import ROOT
+from tests.conftest import Bundled
 
 N = 3
 
@@ -41,8 +40,8 @@ def _attempts(x: float) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_load_tends_to_one_plus_n_and_a_budget_caps_it() -> None:
-    result = lbsim.run(ROOT / "scenarios" / "published" / "retry_amplification.yaml")
+def test_load_tends_to_one_plus_n_and_a_budget_caps_it(bundled: Bundled) -> None:
+    result = bundled("published/retry_amplification.yaml")
     summary = result.summary
     for _, row in summary.iterrows():
         x, budget = row["events.0.rate"], row["clients.retries.budget"]

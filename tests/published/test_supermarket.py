@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import lbsim
-from tests.conftest import ROOT
+from tests.conftest import Bundled
 
 LAMBDA = 0.9
 WARMUP, DURATION, BATCHES = 200.0, 1200.0, 10
@@ -34,9 +33,9 @@ def t_d(lam: float, d: int) -> float:
     return sum(lam ** ((d**i - d) / (d - 1)) for i in range(1, 40))
 
 
-def test_sojourn_follows_the_supermarket_limit() -> None:
+def test_sojourn_follows_the_supermarket_limit(bundled: Bundled) -> None:
     assert round(t_d(LAMBDA, 2), 2) == 2.61 and round(t_d(LAMBDA, 3), 2) == 2.03
-    result = lbsim.run(ROOT / "scenarios" / "published" / "supermarket.yaml")
+    result = bundled("published/supermarket.yaml")
     requests = result.requests
     for d, variant in enumerate(
         ["random", "power_of_two(choices=2)", "power_of_two(choices=3)"], start=1

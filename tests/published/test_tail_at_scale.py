@@ -31,8 +31,7 @@ import math
 
 import pytest
 
-import lbsim
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Bundled
 
 PUBLISHED = ROOT / "scenarios" / "published"
 
@@ -42,8 +41,8 @@ def _se(p: float, n: int) -> float:
 
 
 @pytest.mark.slow
-def test_hedging_after_p95_cuts_the_tail_for_a_few_percent_more_requests() -> None:
-    result = lbsim.run(PUBLISHED / "tail_at_scale_hedging.yaml")
+def test_hedging_after_p95_cuts_the_tail_for_a_few_percent_more_requests(bundled: Bundled) -> None:
+    result = bundled("published/tail_at_scale_hedging.yaml")
     summary = result.summary.set_index("variant")
     plain, p95, p99 = summary.index
     n = int(summary.loc[plain, "requests"])
@@ -77,8 +76,8 @@ def test_hedging_after_p95_cuts_the_tail_for_a_few_percent_more_requests() -> No
 
 
 @pytest.mark.slow
-def test_fanning_out_to_100_leaves_makes_63_percent_of_requests_slow() -> None:
-    result = lbsim.run(PUBLISHED / "tail_at_scale_fanout.yaml")
+def test_fanning_out_to_100_leaves_makes_63_percent_of_requests_slow(bundled: Bundled) -> None:
+    result = bundled("published/tail_at_scale_fanout.yaml")
     requests = result.requests
     assert (result.summary["queue_max"] == 0).all()
     single, fanned, quorum = result.summary["variant"]

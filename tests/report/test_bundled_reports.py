@@ -1,13 +1,13 @@
-"""Every bundled scenario's report, rendered from a lighter run, checked for
+"""Every bundled scenario's report, rendered from its run as shipped, checked for
 what a reader must see: the scenario in words (no Python literals), the
 balancer-alone sentence only when true, each event once, summary tables
 narrow enough for a 1400 px screen, and utilisation bars that agree with
 the summary. (Screenshots in headless Chromium were checked by eye; this
 keeps the structure honest.)
 
-Runs are lighter: arrival rates ÷ 4 (profiles point by point), keeping
-servers, balancer, events and variants; still ~10 s a scenario, so these
-are ``slow``, except the utilisation check on a small M/M/1 cluster.
+The runs are the session's shared ones (``bundled`` in tests/conftest.py),
+so these cost only the rendering, except the utilisation check on a small
+M/M/1 cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -24,26 +23,14 @@ import yaml
 import lbsim
 from lbsim.report import PLOTS, has_data, render_html, server_load
 from lbsim.report.plots.servers import MIN_UTILISATION_SAMPLES, measured_samples
+from tests.conftest import ROOT, Bundled
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = [
     p
     for p in sorted((ROOT / "scenarios").glob("*.yaml")) + sorted(ROOT.glob("scenarios/*/*.yaml"))
     if "sweep" not in yaml.safe_load(p.read_text())
 ]
 MAX_COLUMNS = 14  # variant + 13 numbers fit 1400 px at the report's 0.85rem (checked by eye)
-
-
-def lighter(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text())
-    arrivals = data["clients"]["arrivals"]
-    scale = lambda rate: lbsim.scenario.units.parse_rate(rate) / 4  # noqa: E731
-    if "rate" in arrivals:
-        arrivals["rate"] = scale(arrivals["rate"])
-    for point in arrivals.get("profile") or []:
-        point["rate"] = scale(point["rate"])
-    data["records"] = "all"
-    return data
 
 
 SMALL = """
@@ -78,12 +65,10 @@ def test_utilisation_bars_cover_the_measured_window_not_the_drain() -> None:
         assert shown == pytest.approx(0.6, abs=0.08 + 0.05)  # + the run's own noise vs theory
 
 
-@pytest.fixture(scope="module", params=SCENARIOS, ids=lambda p: p.stem)
-def run(request: pytest.FixtureRequest) -> tuple[Path, lbsim.Result]:
+@pytest.fixture(params=SCENARIOS, ids=lambda p: p.stem)
+def run(request: pytest.FixtureRequest, bundled: Bundled) -> tuple[Path, lbsim.Result]:
     path: Path = request.param
-    data = lighter(path)
-    folder = path.parent
-    return path, lbsim.run(lbsim.scenario.load(data=data, base_dir=folder))
+    return path, bundled(path.relative_to(ROOT / "scenarios").as_posix())
 
 
 class Page(HTMLParser):

@@ -9,7 +9,7 @@ import pytest
 
 import lbsim
 from lbsim.scenario import ScenarioError, json_schema, load
-from tests.conftest import scenario
+from tests.conftest import Bundled, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -35,21 +35,13 @@ def runs(result: lbsim.Result, path: Path) -> None:
     assert (summary["ok"] > 0).all()
 
 
-# load_curve is a sweep (tests/runner/test_sweep.py); black_friday is run once
-# per session by the fixture in tests/conftest.py.
+# load_curve is a sweep (tests/runner/test_sweep.py).
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "path",
-    [p for p in SCENARIOS if p.name not in ("load_curve.yaml", "black_friday.yaml")],
-    ids=lambda p: p.name,
+    "path", [p for p in SCENARIOS if p.name != "load_curve.yaml"], ids=lambda p: p.name
 )
-def test_bundled_scenario_runs(path: Path) -> None:
-    runs(lbsim.run(path), path)
-
-
-@pytest.mark.slow
-def test_black_friday_runs(black_friday_result: lbsim.Result) -> None:
-    runs(black_friday_result, ROOT / "scenarios" / "black_friday.yaml")
+def test_bundled_scenario_runs(path: Path, bundled: Bundled) -> None:
+    runs(bundled(path.name), path)
 
 
 def test_compare_makes_one_variant_per_combination() -> None:

@@ -3,7 +3,8 @@
 The comments of scenarios/*.yaml make claims about the output ("random loads
 the slow servers to 95%", "the budget keeps most of the goodput"...). Each
 test runs the scenario (shortened by overrides only where the claim still
-holds with the margin stated) and asserts the claimed ordering. The margins
+holds with the margin stated; as shipped, the session's shared run) and
+asserts the claimed ordering. The margins
 are factors, far beyond seed noise: where a test compares rates of many
 requests it states the binomial standard error behind its tolerance.
 """
@@ -17,7 +18,7 @@ import pytest
 
 import lbsim
 from lbsim.analysis.best import Z_LIMIT, z_statistic
-from tests.conftest import event_times
+from tests.conftest import Bundled, event_times
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -72,8 +73,8 @@ def test_black_friday_round_robin_keeps_feeding_the_slow_server(
     assert rows["round_robin"]["conn_error_rate"] > 0
 
 
-def test_cascading_failure_ejects_itself_only_when_probes_queue() -> None:
-    result = run("cascading_failure")
+def test_cascading_failure_ejects_itself_only_when_probes_queue(bundled: Bundled) -> None:
+    result = bundled("cascading_failure.yaml")
     rows = by_variant(result)
     queued, separate = rows["through_queue=True"], rows["through_queue=False"]
     # Probes through the queue: servers are marked down during the surge and,
@@ -105,8 +106,8 @@ def test_health_check_failover_faster_checks_detect_sooner() -> None:
     assert z > Z_LIMIT
 
 
-def test_lb_failover_errors_grow_with_the_takeover_time() -> None:
-    result = run("lb_failover")
+def test_lb_failover_errors_grow_with_the_takeover_time(bundled: Bundled) -> None:
+    result = bundled("lb_failover.yaml")
     rows = by_variant(result)
     rate = 200.0  # requests/s, the scenario's Poisson rate
     for takeover in (1, 3, 10):
@@ -125,13 +126,13 @@ def test_lb_failover_errors_grow_with_the_takeover_time() -> None:
     assert len(event_times(result, "takeover")) == 3  # once per variant
 
 
-def test_slow_start_about_halves_the_queue_and_p99_but_no_more() -> None:
+def test_slow_start_about_halves_the_queue_and_p99_but_no_more(bundled: Bundled) -> None:
     """The comment's claim both ways: slow start cuts the p99 and the peak
     queue to about half (at most 2/3 of none's), and only about half (at
     least 0.35): a linear ramp still sends the cold server over a third of its
     share before it is warm. Both fail if slow start is ignored (ratio 1) or
     if the ramp kept the cold server idle (its queue would stay near 0)."""
-    rows = by_variant(run("slow_start"))
+    rows = by_variant(bundled("slow_start.yaml"))
     none = rows["slow_start=none"]
     for ramped in ("envoy(window=60s)", "haproxy(window=60s)"):
         for metric in ("latency_p99", "queue_max"):
@@ -139,8 +140,8 @@ def test_slow_start_about_halves_the_queue_and_p99_but_no_more() -> None:
             assert 0.35 < ratio < 2 / 3, (ramped, metric, ratio)
 
 
-def test_retry_storm_retries_halve_goodput_and_the_budget_keeps_most() -> None:
-    rows = by_variant(run("retry_storm"))
+def test_retry_storm_retries_halve_goodput_and_the_budget_keeps_most(bundled: Bundled) -> None:
+    rows = by_variant(bundled("retry_storm.yaml"))
     none = rows["retries=none"]
     storm = rows["max=3, retry_on=[rejected, timeout, conn_error]"]
     budget = rows["max=3, retry_on=[rejected, timeout, conn_error], budget(percent=20)"]
