@@ -131,7 +131,7 @@ def test_mm1_interval_covers_theory_at_the_nominal_rate() -> None:
     fixed, so never or always); a much too narrow one, such as an interval
     from the pooled, correlated requests of single runs, fails it: a true
     coverage of 0.85 fails with probability 0.73, of 0.80 with 0.98. (Measured:
-    114/120 here.)"""
+    114/120 here, 454/480 over 480 other seeds.)"""
     n, lam = 120, 0.5
     data = scenario(duration="1000s", warmup="60s", **{"clients.arrivals.rate": lam})
     result = run_sweep(data, replications=5, grid={"seed": list(range(n))}, jobs=2)
