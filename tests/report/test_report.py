@@ -700,3 +700,11 @@ def test_capacity_plot_steps_provisioned_and_in_service_over_the_demand(
         assert list(np.asarray(y, float)[:3]) == [2.0, 2.0, 4.0]
         assert list(np.asarray(lines["provisioned"].get_data()[1], float)[:2]) == [2.0, 4.0]
     assert any(p.get_gid() == "arrivals" for ax in fig.axes for p in ax.patches)
+
+
+def test_every_variant_has_its_own_colour_past_the_palette() -> None:
+    """load_curve run as one comparison has 28 variants: with the 16-colour
+    palette cycled, A and Q were drawn alike and the key could not tell them apart."""
+    for count in (3, 16, 17, 28):
+        names = [f"variant {i}" for i in range(count)]
+        assert len(set(variant_colors(names).values())) == count

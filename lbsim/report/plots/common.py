@@ -9,9 +9,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import (
@@ -101,8 +103,13 @@ def variant_names(result: ResultLike) -> list[str]:
 
 
 def variant_colors(names: Sequence[str]) -> dict[str, str]:
-    """One fixed colour per variant, by position (cycles after 16 variants)."""
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    """One fixed colour per variant, by position; past the palette's 16, evenly
+    spaced along matplotlib's ``turbo`` map instead, so no two variants (and
+    no two entries of a key) share a colour."""
+    if len(names) <= len(PALETTE):
+        return {name: PALETTE[i] for i, name in enumerate(names)}
+    shades = colormaps["turbo"](np.linspace(0.05, 0.95, len(names)))
+    return {name: to_hex(shade) for name, shade in zip(names, shades, strict=True)}
 
 
 def format_seconds(value: float) -> str:
@@ -236,7 +243,7 @@ def _legend(
     if longest <= _SIDE_LEGEND_MAX and len(names) <= 8:
         fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize="small")
         return
-    chars = fig.get_figwidth() * 13  # "small" text, characters per inch of width
+    chars = fig.get_figwidth() * 11  # "small" text, characters per inch of width, with margins
     columns = max(1, min(len(handles), int(chars // (min(longest, _LEGEND_WRAP) + 6))))
     fig.legend(
         handles=handles, loc="outside lower center", ncols=columns, frameon=False,
