@@ -444,15 +444,15 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
 
 def test_committed_baseline_hash_is_current() -> None:
     # A fresh clone must not hear "model changed since the baseline": the hash of
-    # scenarios/black_friday.yaml as it resolves today is the one recorded.
-    baseline = read_baseline(ROOT / "baselines" / "black_friday.json")
-    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    # scenarios/black_friday_single_region.yaml as it resolves today is the one recorded.
+    baseline = read_baseline(ROOT / "baselines" / "black_friday_single_region.json")
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday_single_region.yaml")
     current = scenario_hash(resolved(loaded.base))
     assert baseline.scenario_hash == current, "re-record the baseline: see docs/ci.md"
 
 
 def test_scenario_hash_ignores_defaults_and_the_report_section() -> None:
-    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday_single_region.yaml")
     data = resolved(loaded.base)
     assert scenario_hash({**data, "report": {"metrics": ["goodput"]}}) == scenario_hash(data)
     written = {k: v for k, v in data.items() if k not in ("drain", "records")}  # defaults
@@ -463,7 +463,7 @@ def test_scenario_hash_ignores_defaults_and_the_report_section() -> None:
 
 
 def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:
-    baseline = ROOT / "baselines" / "black_friday.json"
+    baseline = ROOT / "baselines" / "black_friday_single_region.json"
     code, out, err = cli(
         "check",
         black_friday,
