@@ -31,7 +31,7 @@ TINY = ["bench/tiny.yaml", "-q"]
 COMMANDS = {
     "version": ["--version"],
     "schema": ["schema"],
-    "validate": ["validate", "scenarios/black_friday.yaml"],
+    "validate": ["validate", "scenarios/black_friday_single_region.yaml"],
     "run --no-plots": ["run", *TINY, "--no-plots"],
     "run": ["run", *TINY],
 }

@@ -134,8 +134,8 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Bundled:
 
 @pytest.fixture(scope="session")
 def black_friday_result(bundled: Bundled) -> lbsim.Result:
-    """scenarios/black_friday.yaml, simulated once per test run."""
-    return bundled("black_friday.yaml")
+    """scenarios/black_friday_single_region.yaml, simulated once per test run."""
+    return bundled("black_friday_single_region.yaml")
 
 
 @pytest.fixture(scope="session")

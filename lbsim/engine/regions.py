@@ -52,7 +52,7 @@ def instance_members(scenario: Scenario) -> list[list[bool] | None]:
     if not scenario.regions:
         return [None] * scenario.balancer.instances
     masks = [
-        [pool.name in region.servers for pool in scenario.servers for _ in range(pool.count)]
+        [pool.name in region.servers for pool in scenario.servers for _ in range(pool.hosts)]
         for region in scenario.regions
     ]
     return [masks[r] for r in instance_regions(scenario)]

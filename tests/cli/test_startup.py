@@ -48,7 +48,7 @@ def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
 
 @pytest.mark.parametrize(
     "args",
-    [["schema"], ["validate", "scenarios/black_friday.yaml"]],
+    [["schema"], ["validate", "scenarios/black_friday_single_region.yaml"]],
 )
 def test_light_commands_import_no_heavy_module(args: list[str]) -> None:
     assert _loaded(args, HEAVY)[1] == []
@@ -63,7 +63,7 @@ def test_version_through_the_entry_point_imports_no_framework() -> None:
 
 def test_a_command_imports_the_framework() -> None:
     # the control for the test above: the probe sees typer and the models
-    _, modules = _loaded(["validate", "scenarios/black_friday.yaml"], FRAMEWORK)
+    _, modules = _loaded(["validate", "scenarios/black_friday_single_region.yaml"], FRAMEWORK)
     assert {"typer", "pydantic", "lbsim.scenario", "lbsim.cli.commands"} <= set(modules)
 
 

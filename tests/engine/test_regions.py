@@ -144,3 +144,25 @@ def test_with_a_layer7_front_each_region_serves_from_its_own_servers_only() -> N
     assert (prefix == np.where(requests["region"] == 0, "us", "eu")).all()
     # the balancer CPU share of latency is its queue and 1 ms cost, not the 10-80 ms round trip
     assert requests["latency_balancer"].max() < 0.01 <= requests["latency_network"].min()
+
+
+def test_autoscaled_pools_in_regions_scale_within_their_region() -> None:
+    """Regions mask the hosts preallocated up to ``max`` too (the masks once
+    covered only ``count``): a pool that scales out adds instances that only
+    its own region's balancers send to."""
+    data = regions()
+    data["events"] = []
+    data["duration"] = "4m"
+    data["clients"]["arrivals"] = {"process": "poisson", "rate": 40}
+    data["balancer"] = {"layer": 7, "instances": 2}
+    data["regions"] = [{**region, "instances": 2} for region in data["regions"]]
+    for pool in data["servers"]:
+        pool["autoscale"] = {"min": 1, "max": 6, "metric": "cpu", "target": 30, "period": "10s"}
+    result = lbsim.run(data)
+    requests = result.requests
+    prefix = requests["server"].astype(str).str.split("-").str[0]
+    assert (prefix == np.where(requests["region"] == 0, "us", "eu")).all()
+    # 40/s x 50 ms = 2 busy workers over 4 at 30% target: both pools grew
+    grown = {name.split("-")[0] for name in requests["server"].astype(str).unique()}
+    assert grown == {"us", "eu"}
+    assert requests["server"].nunique() > 4

@@ -34,6 +34,7 @@ from lbsim.gate.compare import compare, paired_interval
 from lbsim.gate.limits import METRICS, Limit, parse_limits
 from lbsim.scenario import resolved
 from lbsim.streams import replication_seeds
+from tests.conftest import Bundled
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICATIONS = 6
@@ -442,17 +443,18 @@ def test_junit_and_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
 # ----------------------------------------------------- bundled baseline
 
 
-def test_committed_baseline_hash_is_current() -> None:
+@pytest.mark.parametrize("name", ["black_friday", "black_friday_single_region"])
+def test_committed_baseline_hash_is_current(name: str) -> None:
     # A fresh clone must not hear "model changed since the baseline": the hash of
-    # scenarios/black_friday.yaml as it resolves today is the one recorded.
-    baseline = read_baseline(ROOT / "baselines" / "black_friday.json")
-    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    # scenarios/<name>.yaml as it resolves today is the one recorded.
+    baseline = read_baseline(ROOT / "baselines" / f"{name}.json")
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
     current = scenario_hash(resolved(loaded.base))
     assert baseline.scenario_hash == current, "re-record the baseline: see docs/ci.md"
 
 
 def test_scenario_hash_ignores_defaults_and_the_report_section() -> None:
-    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday.yaml")
+    loaded = lbsim.runner.run.load_scenario(ROOT / "scenarios" / "black_friday_single_region.yaml")
     data = resolved(loaded.base)
     assert scenario_hash({**data, "report": {"metrics": ["goodput"]}}) == scenario_hash(data)
     written = {k: v for k, v in data.items() if k not in ("drain", "records")}  # defaults
@@ -463,7 +465,7 @@ def test_scenario_hash_ignores_defaults_and_the_report_section() -> None:
 
 
 def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:
-    baseline = ROOT / "baselines" / "black_friday.json"
+    baseline = ROOT / "baselines" / "black_friday_single_region.json"
     code, out, err = cli(
         "check",
         black_friday,
@@ -477,3 +479,21 @@ def test_black_friday_passes_the_bundled_baseline(black_friday: Path) -> None:
         out + err + ("\nIf the model changed on purpose, re-record the baseline (docs/ci.md).")
     )
     assert "passed: 8 check(s)" in out
+
+
+@pytest.mark.slow  # the capstone run, shared with the record-hash and claim tests
+def test_capstone_passes_the_bundled_baseline(bundled: Bundled, tmp_path: Path) -> None:
+    bundled("black_friday.yaml").save(tmp_path)
+    code, out, err = cli(
+        "check",
+        tmp_path,
+        "--baseline",
+        ROOT / "baselines" / "black_friday.json",
+        "--max-regression",
+        "latency_p99=5%",
+        "error_rate=+0.1pp",
+    )
+    assert code == 0, (
+        out + err + ("\nIf the model changed on purpose, re-record the baseline (docs/ci.md).")
+    )
+    assert "passed: 24 check(s)" in out

@@ -73,6 +73,44 @@ def test_black_friday_round_robin_keeps_feeding_the_slow_server(
     assert rows["round_robin"]["conn_error_rate"] > 0
 
 
+def test_black_friday_capstone_algorithms_dns_failover_and_autoscaling(bundled: Bundled) -> None:
+    rows = by_variant(bundled("black_friday.yaml"))
+    aware = ("least_connections", "power_of_two")
+    algorithms = ("round_robin", *aware)
+    assert len(rows) == 12
+    for scale in ("max=2", "max=16"):
+        for fail in ("at=130s", "at=6m"):
+            # Round robin overfeeds the surviving big server while us-big-0 is
+            # down (p99 tens of seconds); the load-aware ones stay 5x better.
+            rr = rows[f"round_robin / {scale} / {fail}"]["latency_all_p99"]
+            for v in aware:
+                assert 5 * rows[f"{v} / {scale} / {fail}"]["latency_all_p99"] < rr
+    for v in algorithms:
+        for scale in ("max=2", "max=16"):
+            failed, whole = rows[f"{v} / {scale} / at=130s"], rows[f"{v} / {scale} / at=6m"]
+            # The crashed server leaves rotation after ~10 s (3 HAProxy checks).
+            assert 6 < whole["detect_down_mean"] < 16
+            # eu-west down: requests reach it until Route 53's checkers (3 x 10 s)
+            # and the 30 s TTL have moved its clients, and each fails: the error
+            # rate is many times that of the same variant without the outage.
+            assert whole["dead_region_requests"] == 0 and whole["cross_region_share"] == 0
+            assert failed["dead_region_requests"] > 1000 and failed["cross_region_share"] > 0
+            assert 10 < failed["failover_time"] <= 3 * 10 + 30 + 10
+            assert failed["error_rate"] > 5 * whole["error_rate"]
+        # us-east's autoscaler adds instances when it may
+        for fail in ("at=130s", "at=6m"):
+            grown = rows[f"{v} / max=16 / {fail}"]["instances_peak"]
+            assert grown > rows[f"{v} / max=2 / {fail}"]["instances_peak"]
+    # ... and, with a load-aware balancer, saves requests when us-east carries
+    # both regions: n ~ 45k requests per variant, the SE of an error rate
+    # near 0.2 is sqrt(0.2 * 0.8 / 45k) ~ 0.002; 0.02 is 10 SE (the variants
+    # see the same requests, so the difference is tighter still).
+    for v in aware:
+        scaled, fixed = rows[f"{v} / max=16 / at=130s"], rows[f"{v} / max=2 / at=130s"]
+        assert scaled["error_rate"] < fixed["error_rate"] - 0.02
+        assert scaled["rejected_rate"] < 0.75 * fixed["rejected_rate"]
+
+
 def test_cascading_failure_ejects_itself_only_when_probes_queue(bundled: Bundled) -> None:
     result = bundled("cascading_failure.yaml")
     rows = by_variant(result)
