@@ -106,11 +106,16 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     (``shutdown`` alone would let every running simulation finish first)."""
     # The worker processes: private in Python 3.11 (terminate_workers() is 3.14+).
     workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in workers:
         process.terminate()
     for process in workers:
         process.join(timeout=10)
+    # Only now shut down: the pool's manager thread sees its workers gone and
+    # fails the queued runs itself. Cancelling them first raced with it: Python
+    # 3.11's terminate_broken sets an exception on each pending future, and on
+    # one already cancelled that raised InvalidStateError, printed as a
+    # traceback in the manager thread.
+    pool.shutdown(wait=bool(workers))
 
 
 def execute(
