@@ -27,12 +27,9 @@ round robin timed in the same run.
 from __future__ import annotations
 
 import argparse
-import heapq
 import time
-from collections import deque
 from typing import Any
 
-import numpy as np
 import w1
 from w1 import textbook
 
@@ -75,36 +72,7 @@ def _policies(servers: int) -> dict[str, dict[str, Any]]:
 def heapq_loop(requests: int, servers: int, seed: int = 1) -> float:
     """CPU-µs per request of bench/w1.py's bare heapq loop over ``servers``
     servers at utilisation 0.8 (exponential demand of 1 s, random choice)."""
-    rng = np.random.default_rng(seed)
-    arrivals = np.cumsum(rng.exponential(1 / (0.8 * servers), requests)).tolist()
-    demands = rng.exponential(1.0, requests).tolist()
-    choices = rng.integers(0, servers, requests).tolist()
-    started = time.process_time()
-    queues: list[deque[int]] = [deque() for _ in range(servers)]
-    busy = [False] * servers
-    latency = [0.0] * requests
-    events: list[tuple[float, int, int]] = [(arrivals[0], 0, 0)]  # (time, kind, request)
-    pop, push = heapq.heappop, heapq.heappush
-    while events:
-        now, kind, request = pop(events)
-        server = choices[request]
-        if kind == 0:  # arrival
-            if request + 1 < requests:
-                push(events, (arrivals[request + 1], 0, request + 1))
-            if busy[server]:
-                queues[server].append(request)
-            else:
-                busy[server] = True
-                push(events, (now + demands[request], 1, request))
-        else:  # departure
-            latency[request] = now - arrivals[request]
-            waiting = queues[server]
-            if waiting:
-                following = waiting.popleft()
-                push(events, (now + demands[following], 1, following))
-            else:
-                busy[server] = False
-    return (time.process_time() - started) / requests * 1e6
+    return 1e6 / w1.heapq_loop(requests, seed, servers, 0.8 * servers, time.process_time)
 
 
 class _CPUClock:

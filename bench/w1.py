@@ -24,6 +24,7 @@ import statistics
 import time
 import tracemalloc
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -83,16 +84,23 @@ def textbook(
     return requests / (time.perf_counter() - started)
 
 
-def heapq_loop(requests: int, seed: int = 1) -> float:
+def heapq_loop(
+    requests: int,
+    seed: int = 1,
+    servers: int = SERVERS,
+    rate: float = RATE,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """The same system as a bare event loop on ``heapq`` (random choice, FCFS
-    queues, latencies recorded); returns requests per wall-second."""
+    queues, latencies recorded); returns requests per second of ``clock``
+    (wall time by default)."""
     rng = np.random.default_rng(seed)
-    arrivals = np.cumsum(rng.exponential(1 / RATE, requests)).tolist()
+    arrivals = np.cumsum(rng.exponential(1 / rate, requests)).tolist()
     demands = rng.exponential(1.0, requests).tolist()
-    choices = rng.integers(0, SERVERS, requests).tolist()
-    started = time.perf_counter()
-    queues: list[deque[int]] = [deque() for _ in range(SERVERS)]
-    busy = [False] * SERVERS
+    choices = rng.integers(0, servers, requests).tolist()
+    started = clock()
+    queues: list[deque[int]] = [deque() for _ in range(servers)]
+    busy = [False] * servers
     latency = [0.0] * requests
     events: list[tuple[float, int, int]] = [(arrivals[0], 0, 0)]  # (time, kind, request)
     pop, push = heapq.heappop, heapq.heappush
@@ -115,7 +123,7 @@ def heapq_loop(requests: int, seed: int = 1) -> float:
                 push(events, (now + demands[following], 1, following))
             else:
                 busy[server] = False
-    return requests / (time.perf_counter() - started)
+    return requests / (clock() - started)
 
 
 def lbsim_rate(algorithm: str, requests: int, warmup: int) -> tuple[float, int]:
