@@ -49,12 +49,32 @@ def exit_code(error: BaseException) -> int:
     return 128 + int(signum)
 
 
+_holding = 0
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     global received, _pending
     received, _pending = signum, True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise _exception()
+    if not _holding:
+        raise _exception()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """An interrupt during the block is noted, not raised, and raised right
+    after it. (A signal mask on this thread is not enough where other threads
+    run: the kernel gives the signal to one of them, and Python still runs the
+    handler in the main thread at once.)"""
+    global _holding
+    _holding += 1
+    try:
+        yield
+    finally:
+        _holding -= 1
+        if not _holding:
+            check()
 
 
 def install() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 
-from lbsim.interrupt import deferred
+from lbsim.interrupt import held
 from lbsim.runner.tasks import Outcome, Task, describe, expected_requests, run_task
 
 DASK_MISSING = "Dask support needs: pip install 'lbsim[dask]'"
@@ -61,8 +61,6 @@ def _warm(parent: int) -> None:
     to the parent (which stops the workers); exit when the parent is gone,
     however it died (a pool's worker would otherwise wait for work forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # spawned while the parent held signals back (``deferred``): the mask is inherited
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     import lbsim.runner.tasks  # noqa: F401
 
@@ -95,7 +93,7 @@ def local_pool(workers: int) -> ProcessPoolExecutor:
 def start_workers(jobs: int | None) -> None:
     """Start the local pool's workers now (they import while the caller plans)."""
     if jobs != 1:
-        with deferred():  # a signal mid-spawn would leave a child reading a cut pipe
+        with held():  # a signal mid-spawn would leave a child reading a cut pipe
             local_pool(jobs or os.cpu_count() or 1).submit(_ready)
 
 
@@ -144,7 +142,7 @@ def execute(
         ordered = sorted(tasks, key=expected_requests, reverse=True)
         # Submitting spawns the pool's workers: a signal raised in the middle
         # of a spawn left the child reading a cut pipe (EOFError traceback).
-        with deferred():
+        with held():
             futures = {pool.submit(run_task, task): task for task in ordered}
         for future in as_completed(futures):
             task = futures[future]
