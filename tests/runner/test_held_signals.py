@@ -4,8 +4,8 @@ spawns its workers) is raised right after it, never inside it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 import signal
+from collections.abc import Iterator
 
 import pytest
 
