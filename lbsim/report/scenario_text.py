@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -36,9 +36,14 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
         lines.append(("Events", _timeline(events)))
     variants = meta.get("variants") or []
     lines.append(("Compared", _compared(scenario.get("compare"), variants)))
+    # autoscaled pools: a variant lists the hosts allocated up to ``max``
+    scaled = {str(p.get("name")) for p in pools if isinstance(p.get("autoscale"), Mapping)}
     if _varies_outside_balancer(scenario.get("compare")) and len(variants) > 1:
         lines.append(
-            ("Variants", "\n".join(f"{v.get('name')}: {_variant_text(v)}" for v in variants))
+            (
+                "Variants",
+                "\n".join(f"{v.get('name')}: {_variant_text(v, scaled)}" for v in variants),
+            )
         )
     known = {
         "name", "seed", "duration", "warmup", "drain", "sample_interval", "records",
@@ -231,8 +236,8 @@ def _servers(pools: Sequence[Mapping[str, Any]]) -> str:
         if isinstance(scaling, Mapping):
             bits.append(
                 f"autoscaled {scaling.get('min')}–{scaling.get('max')} on "
-                f"{scaling.get('metric')} (target {value_text(scaling.get('target'))}, "
-                f"{scaling.get('preset', 'aws')})"
+                f"{scaling.get('metric')}, target {value_text(scaling.get('target'))}, "
+                f"{str(scaling.get('preset') or 'aws').upper()} rules"
             )
         parts.append(f"{count} × {pool.get('name', 'servers')} ({', '.join(bits)})")
     text = "; ".join(parts)
@@ -406,8 +411,9 @@ def _alternatives(texts: Sequence[str]) -> str:
     return (" | " if any("," in t for t in texts) else ", ").join(texts)
 
 
-def _variant_text(variant: Mapping[str, Any]) -> str:
-    """What this variant sets, and its servers when they are what varies."""
+def _variant_text(variant: Mapping[str, Any], scaled: Collection[str] = ()) -> str:
+    """What this variant sets, and its servers when they are what varies
+    (``up to`` the hosts allocated for the pools in ``scaled``, autoscaled)."""
     params = variant.get("params") or {}
     text = "; ".join(f"{path} = {_setting(v, str(path))}" for path, v in params.items())
     if any(str(p).startswith("servers") for p in params) and variant.get("servers"):
@@ -415,7 +421,8 @@ def _variant_text(variant: Mapping[str, Any]) -> str:
         for server in variant["servers"]:
             pools.setdefault(str(server.get("pool", "")), []).append(server)
         text += " — " + "; ".join(
-            f"{len(group)} × {pool} ({group[0].get('workers')} workers, speed "
+            f"{'up to ' if pool in scaled else ''}{len(group)} × {pool} "
+            f"({group[0].get('workers')} workers, speed "
             f"{value_text(group[0].get('speed'))}, weight {group[0].get('weight')})"
             for pool, group in pools.items()
         )
