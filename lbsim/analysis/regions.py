@@ -27,12 +27,13 @@ QUERY = 2  # the ``dns`` column's authoritative query
 
 
 def region_outages(scenario: Scenario, rec: Recorder) -> list[tuple[int, float, float]]:
-    """(region index, failed at, recovered at) of each region failure."""
+    """(region index, failed at, recovered at) of each region failure while
+    requests arrive (one at or after the end of arrivals reaches nobody)."""
     names = [r.name for r in scenario.regions]
     down: dict[str, float] = {}
     out: list[tuple[int, float, float]] = []
     for event in rec.events:
-        if event.target not in names or event.detail != "region":
+        if event.target not in names or event.detail != "region" or event.time >= scenario.duration:
             continue
         if event.kind == "crash":
             down.setdefault(event.target, event.time)

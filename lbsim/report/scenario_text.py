@@ -33,7 +33,8 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
         lines.append(("Balancer", _balancer(balancer)))
     events = scenario.get("events") or []
     if events:
-        lines.append(("Events", _timeline(events)))
+        end = _seconds(scenario.get("duration"))
+        lines.append(("Events", _timeline(events, scenario.get("compare"), end)))
     variants = meta.get("variants") or []
     lines.append(("Compared", _compared(scenario.get("compare"), variants)))
     # autoscaled pools: a variant lists the hosts allocated up to ``max``
@@ -321,14 +322,26 @@ def _balancer(balancer: Mapping[str, Any]) -> str:
     return text + "."
 
 
-def _timeline(events: Sequence[Mapping[str, Any]]) -> str:
-    """``at 4m (240s): crash small-3 for 1m``; each scripted event once."""
+def _timeline(
+    events: Sequence[Mapping[str, Any]], compare: object = None, end: float | None = None
+) -> str:
+    """``at 4m (240s): crash small-3 for 1m``; each scripted event once, in
+    time order. An event time that ``compare`` varies reads ``at 130s or 6m
+    by variant``, and a time at or past ``end`` (of arrivals) says so."""
+    axes = compare if isinstance(compare, Mapping) else {}
+    timed = []
+    for index, event in enumerate(events):
+        values = axes.get(f"events.{index}.at")
+        times = [_seconds(v) for v in values] if isinstance(values, Sequence) else []
+        if not times or None in times:
+            times = [_seconds(event.get("at"))]
+        timed.append((times, event))
+    timed.sort(key=lambda item: min((t for t in item[0] if t is not None), default=0.0))
     parts = []
-    for event in events:
-        at = _seconds(event.get("at"))
-        when = (
-            "-" if at is None else f"{format_duration(at)} ({at:g}s)" if at >= 120 else f"{at:g}s"
-        )
+    for times, event in timed:
+        when = " or ".join(_when(at, end) for at in times)
+        if len(times) > 1:
+            when += ", by variant"
         action = str(event.get("action", "")).replace("_", " ")
         what = f"at {when}: {action} {event.get('target', '')}"
         if event.get("factor") is not None:
@@ -346,6 +359,16 @@ def _timeline(events: Sequence[Mapping[str, Any]]) -> str:
             what += f" for {_duration_text(event['for'])}"
         parts.append(what)
     return "; ".join(parts) + "."
+
+
+def _when(at: float | None, end: float | None) -> str:
+    """An event time: ``90s``, ``4m (240s)``; ``6m (360s, after the end)``."""
+    if at is None:
+        return "-"
+    after = end is not None and at >= end
+    if at < 120:
+        return f"{at:g}s (after the end)" if after else f"{at:g}s"
+    return f"{format_duration(at)} ({at:g}s{', after the end' if after else ''})"
 
 
 def _varies_outside_balancer(compare: object) -> bool:

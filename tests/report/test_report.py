@@ -632,6 +632,23 @@ def test_a_shift_says_to_what_and_how_fast() -> None:
     assert _timeline([{**shift, "percent": 0.0, "steps": 1}]).endswith("version canary to 0%.")
 
 
+def test_events_read_in_time_order_with_compared_times_by_variant() -> None:
+    """The capstone's layout: a crash at 150 s listed first, and a region
+    failure whose time ``compare`` varies (130 s or 6 m, past a 5 m run)."""
+    from lbsim.report.scenario_text import _timeline
+
+    events = [
+        {"at": "150s", "target": "us-big-0", "action": "crash"},
+        {"at": "130s", "target": "eu-west", "action": "crash"},
+    ]
+    text = _timeline(events, {"events.1.at": ["130s", "6m"]}, end=300.0)
+    assert text == (
+        "at 2.17m (130s) or 6m (360s, after the end), by variant: crash eu-west; "
+        "at 2.5m (150s): crash us-big-0."
+    )
+    assert _timeline(events).startswith("at 2.17m (130s): crash eu-west; at 2.5m")
+
+
 def test_sessions_offer_requests_not_session_starts() -> None:
     """4 session starts/s × 20 requests × 30 ms over 16 workers: ρ = 0.15
     (the session start rate alone gave 0.01)."""
