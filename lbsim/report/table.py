@@ -69,8 +69,13 @@ def metric_columns(summary: pd.DataFrame) -> list[str]:
     ]
 
 
+#: Below this magnitude a number reads ``<0.0001`` (an LB queue of 0.000000729).
+TINY = 1e-4
+
+
 def format_number(value: object) -> str:
-    """Three significant digits, thousands separated, never in exponent form."""
+    """Three significant digits, thousands separated, never in exponent form;
+    a magnitude below :data:`TINY` but not 0 reads ``<0.0001`` (``>-0.0001``)."""
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -81,6 +86,8 @@ def format_number(value: object) -> str:
         return "∞" if x > 0 else "-∞"
     if x == 0:
         return "0"
+    if abs(x) < TINY:
+        return f"<{TINY:f}".rstrip("0") if x > 0 else f">-{TINY:f}".rstrip("0")
     if abs(x) >= 100:
         return f"{x:,.0f}"
     decimals = max(0, 2 - math.floor(math.log10(abs(x))))

@@ -256,9 +256,11 @@ def test_describe_inference() -> None:
 
 
 def test_format_number() -> None:
-    cases = [0, 0.000123, 0.0312, 1.0, 12.345, 99.96, 123.4, 1234567.8, float("nan")]
-    assert [format_number(x) for x in cases] == [
+    cases = [0, 7.29e-7, -3e-5, 0.000123, 0.0312, 1.0, 12.345, 99.96, 123.4, 1234567.8]
+    assert [*map(format_number, cases), format_number(float("nan"))] == [
         "0",
+        "<0.0001",
+        ">-0.0001",
         "0.000123",
         "0.0312",
         "1.00",
