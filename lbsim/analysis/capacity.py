@@ -7,8 +7,12 @@ The summary's autoscaling metrics come from it: ``instances_peak`` (most
 instances provisioned at once, all pools), ``instance_hours`` (provisioned
 instance-time over the measurement window, the bill) and ``scale_out_time``
 (mean time from a scale-out decision until as many instances are in service
-as it asked for; ∞ if one never got there). With autoscaling,
-``utilization_mean`` is busy time over the *provisioned* worker-time.
+as it asked for; ∞ if one never got there). With autoscaling, the
+per-server means count provisioned servers only (hosts preallocated up to
+``max`` but not running are not servers): ``utilization_mean`` is busy time
+over the provisioned worker-time, ``queue_mean`` queue-time over provisioned
+instance-time, and ``load_imbalance`` the busiest server's requests over the
+requests per provisioned server (the mean number provisioned over the window).
 """
 
 from __future__ import annotations
@@ -67,8 +71,11 @@ def _integral(times: Sequence[float], values: Sequence[int], lo: float, hi: floa
     return total
 
 
-def capacity_metrics(scenario: Scenario, rec: Recorder, lo: float, hi: float) -> dict[str, float]:
-    """The autoscaling metrics (module docstring); {} without autoscaling."""
+def capacity_metrics(
+    scenario: Scenario, rec: Recorder, lo: float, hi: float, per_server: np.ndarray
+) -> dict[str, float]:
+    """The autoscaling metrics and per-server means (module docstring) over
+    [lo, hi], ``per_server`` the requests each host served; {} without autoscaling."""
     scaled = {pool.name: pool for pool in scenario.servers if pool.autoscale is not None}
     if not scaled:
         return {}
@@ -101,7 +108,11 @@ def capacity_metrics(scenario: Scenario, rec: Recorder, lo: float, hi: float) ->
         later = next((r[0] for r in rows[i + 1 :] if r[1] == name and r[2] == "scale_in"), None)
         end = reached if reached is not None else later
         waits.append(end - time if end is not None else math.inf)
+    servers = seconds / (hi - lo) if hi > lo else 0.0  # provisioned, on average
+    served = per_server.sum()
     return {
+        "queue_mean": float(rec.queue_area.sum() / seconds) if seconds else 0.0,
+        "load_imbalance": float(per_server.max() * servers / served) if served else 1.0,
         "instances_peak": float(peak),
         "instance_hours": seconds / 3600,
         "scale_out_time": float(np.mean(waits)) if waits else math.nan,

@@ -279,7 +279,9 @@ def summarize(
     down, up = detection_delays(rec)
     row["detect_down_mean"] = float(np.mean(down)) if down else np.nan
     row["detect_up_mean"] = float(np.mean(up)) if up else np.nan
-    row.update(capacity_metrics(scenario, rec, lo, hi))  # autoscaling (and its utilisation)
+    row.update(
+        capacity_metrics(scenario, rec, lo, hi, per_server)
+    )  # autoscaling (per-server means)
     row.update(session_metrics(rec, scenario.session_store, lo, hi))
     row.update(pattern_metrics(variant, workload, rec, first))
     row.update(layer7_metrics(scenario, rec, first, window))

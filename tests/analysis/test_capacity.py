@@ -26,7 +26,10 @@ def test_capacity_metrics_by_hand() -> None:
     100 + 840 + 30 + 160 = 1130 instance-seconds, plus 350 of the fixed server:
     1480 s = 0.41111 h. Peak 4 + 1 = 5. The scale-out at 100 asks for 4; the
     4th is in service at 140: 40 s. Worker-seconds 1130·2 + 350·1 = 2610; 261
-    busy is 10%.
+    busy is 10%. Per server over the mean 1480 / 350 provisioned servers:
+    370 s of queue is 370 / 1480 = 0.25 waiting; 60 of 169 requests on the
+    busiest host is 60 / (169 · 350 / 1480) = 1.5013 × the mean (over all 5
+    hosts it would read 60 / 33.8 = 1.775).
     """
     config = Scenario.model_validate(
         scenario(
@@ -55,15 +58,21 @@ def test_capacity_metrics_by_hand() -> None:
         Event(200, "crash", "db-0"),  # not an autoscaling event
     ]
     rec.busy_area = np.array([100.0, 100.0, 30.0, 31.0, 0.0])
-    got = capacity_metrics(config, rec, 50, 400)
+    rec.queue_area = np.array([200.0, 100.0, 50.0, 20.0, 0.0])
+    got = capacity_metrics(config, rec, 50, 400, np.array([60, 50, 30, 0, 29]))
     assert got["instances_peak"] == 5
     assert math.isclose(got["instance_hours"], 1480 / 3600)
     assert got["scale_out_time"] == 40
     assert math.isclose(got["utilization_mean"], 0.1)
+    assert math.isclose(got["queue_mean"], 0.25)
+    assert math.isclose(got["load_imbalance"], 60 / (169 * 350 / 1480))
 
 
 def test_no_autoscaling_no_metrics() -> None:
-    assert capacity_metrics(Scenario.model_validate(scenario()), Recorder(0, 1), 0, 1) == {}
+    assert (
+        capacity_metrics(Scenario.model_validate(scenario()), Recorder(0, 1), 0, 1, np.ones(1))
+        == {}
+    )
 
 
 def test_the_terminal_table_shows_autoscaling_only_with_it() -> None:
