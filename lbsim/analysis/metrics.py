@@ -247,6 +247,7 @@ def _autoscaling() -> tuple[Metric, ...]:
             "scale t",
             "scale-outs: from the decision until that many instances are in service",
             feature="autoscale",
+            whole_seconds=True,
         ),
     )
 
@@ -388,6 +389,7 @@ def _region_metrics() -> tuple[Metric, ...]:
             "moved",
             outage + ", mean over failures",
             feature="regions",
+            whole_seconds=True,
         ),
     )
 

@@ -98,8 +98,8 @@ def format_number(value: object) -> str:
 
 
 #: Display units of plain numbers that count things: whole values shown whole
-#: (35 sessions lost, not 35.0).
-COUNT_LABELS = frozenset({"", "req", "sess", "conn"})
+#: (35 sessions lost, 8 instances at peak: not 35.0 or 8.00).
+COUNT_LABELS = frozenset({"", "req", "sess", "conn", "inst"})
 
 
 def format_cell(spec: Metric, value: object) -> str:

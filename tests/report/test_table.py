@@ -224,8 +224,16 @@ def test_scenario_features_name_their_metrics() -> None:
 def test_whole_counts_have_no_decimals() -> None:
     assert format_cell(describe("sessions_lost"), 35.0) == "35"
     assert format_cell(describe("queue_max"), 2.0) == "2"
+    assert format_cell(describe("instances_peak"), 8.0) == "8"
     assert format_cell(describe("queue_mean"), 2.5) == "2.50"
     assert format_cell(describe("load_imbalance"), 1.0) == "1.00"  # a ratio, not a count
+
+
+def test_times_of_tens_of_seconds_read_in_seconds() -> None:
+    """Failover and scale-out take tens of seconds: 54 s, not 54,000 ms."""
+    for name in ("failover_time", "scale_out_time", "detect_down_mean", "recovery_time"):
+        assert describe(name).unit == "s", name
+        assert format_cell(describe(name), 54.0) == "54.0", name
 
 
 def test_labels_with_brackets_are_shown_whole() -> None:
