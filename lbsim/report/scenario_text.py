@@ -40,10 +40,11 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     # autoscaled pools: a variant lists the hosts allocated up to ``max``
     scaled = {str(p.get("name")) for p in pools if isinstance(p.get("autoscale"), Mapping)}
     if _varies_outside_balancer(scenario.get("compare")) and len(variants) > 1:
+        differ = _differing_pools(variants, scaled)
         lines.append(
             (
                 "Variants",
-                "\n".join(f"{v.get('name')}: {_variant_text(v, scaled)}" for v in variants),
+                "\n".join(f"{v.get('name')}: {_variant_text(v, scaled, differ)}" for v in variants),
             )
         )
     known = {
@@ -226,7 +227,7 @@ def _servers(pools: Sequence[Mapping[str, Any]]) -> str:
         workers = int(pool.get("workers") or 1)
         total_servers += count
         total_workers += count * workers
-        bits = [f"{workers} worker{'s' if workers != 1 else ''}"]
+        bits = [_plural(workers, "worker")]
         bits.append(f"speed {value_text(pool.get('speed', 1))}")
         limit = pool.get("queue_limit")
         bits.append("unbounded queue" if limit is None else f"queue limit {limit}")
@@ -434,22 +435,44 @@ def _alternatives(texts: Sequence[str]) -> str:
     return (" | " if any("," in t for t in texts) else ", ").join(texts)
 
 
-def _variant_text(variant: Mapping[str, Any], scaled: Collection[str] = ()) -> str:
+def _variant_text(
+    variant: Mapping[str, Any], scaled: Collection[str] = (), shown: Collection[str] | None = None
+) -> str:
     """What this variant sets, and its servers when they are what varies
-    (``up to`` the hosts allocated for the pools in ``scaled``, autoscaled)."""
+    (``up to`` the hosts allocated for the pools in ``scaled``, autoscaled):
+    the pools in ``shown`` only (None: all), those that differ between variants."""
     params = variant.get("params") or {}
     text = "; ".join(f"{path} = {_setting(v, str(path))}" for path, v in params.items())
-    if any(str(p).startswith("servers") for p in params) and variant.get("servers"):
-        pools: dict[str, list[Mapping[str, Any]]] = {}
-        for server in variant["servers"]:
-            pools.setdefault(str(server.get("pool", "")), []).append(server)
-        text += " — " + "; ".join(
-            f"{'up to ' if pool in scaled else ''}{len(group)} × {pool} "
-            f"({group[0].get('workers')} workers, speed "
-            f"{value_text(group[0].get('speed'))}, weight {group[0].get('weight')})"
-            for pool, group in pools.items()
-        )
+    if any(str(p).startswith("servers") for p in params):
+        pools = _pool_texts(variant, scaled)
+        parts = [words for pool, words in pools.items() if shown is None or pool in shown]
+        if parts:
+            text += " — " + "; ".join(parts)
     return text + "."
+
+
+def _pool_texts(variant: Mapping[str, Any], scaled: Collection[str]) -> dict[str, str]:
+    """Per pool of ``variant``'s servers: ``up to 16 × web (2 workers, speed 1, weight 1)``."""
+    pools: dict[str, list[Mapping[str, Any]]] = {}
+    for server in variant.get("servers") or ():
+        pools.setdefault(str(server.get("pool", "")), []).append(server)
+    return {
+        pool: f"{'up to ' if pool in scaled else ''}{len(group)} × {pool} "
+        f"({_plural(group[0].get('workers'), 'worker')}, speed "
+        f"{value_text(group[0].get('speed'))}, weight {group[0].get('weight')})"
+        for pool, group in pools.items()
+    }
+
+
+def _plural(count: object, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _differing_pools(variants: Sequence[Mapping[str, Any]], scaled: Collection[str]) -> set[str]:
+    """The pools whose description is not the same in every variant."""
+    texts = [_pool_texts(v, scaled) for v in variants]
+    names = {pool for t in texts for pool in t}
+    return {pool for pool in names if len({t.get(pool) for t in texts}) > 1}
 
 
 def value_text(value: object) -> str:

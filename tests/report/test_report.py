@@ -500,6 +500,34 @@ def test_scenario_in_words(result: FakeResult) -> None:
     assert "3 variants" in words["Compared"]
 
 
+def test_variant_lines_name_only_the_pools_that_differ() -> None:
+    """Two variants that change one pool's count: each line names that pool,
+    not the pool that is the same in both."""
+    servers = {"workers": 1, "speed": 1.0, "weight": 1}
+    meta = {
+        "scenario": {
+            "servers": [{"name": "web"}, {"name": "db"}],
+            "compare": {"servers.0.count": [1, 2]},
+        },
+        "variants": [
+            {
+                "name": f"count={n}",
+                "params": {"servers.0.count": n},
+                "servers": [
+                    *({"pool": "web", **servers} for _ in range(n)),
+                    {"pool": "db", **servers},
+                ],
+            }
+            for n in (1, 2)
+        ],
+    }
+    lines = dict(describe_scenario(meta))["Variants"].splitlines()
+    assert lines == [
+        "count=1: servers.0.count = 1 — 1 × web (1 worker, speed 1, weight 1).",
+        "count=2: servers.0.count = 2 — 2 × web (1 worker, speed 1, weight 1).",
+    ]
+
+
 def test_scenario_in_words_other_distributions() -> None:
     meta = {
         "scenario": {
