@@ -28,10 +28,10 @@ WebSocket's messages have its upgrade's class. With ``balancer.connections``,
 a connection is closed at ``max_lifetime`` (at once if idle, else when its
 requests end) and a drained host's connections after ``drain_timeout``.
 
-Hook for TLS: :meth:`ConnectionTable.ride` puts a request on its connection
-as it reaches the listener and says whether it opened it (so a handshake is
-charged once per connection); :meth:`ConnectionTable.is_new` and
-``opened_by`` hold the same per request.
+For TLS: a layer-7 front (:mod:`lbsim.engine.front`) puts a request on its
+connection with :meth:`ConnectionTable.assign` as it reaches the listener, and
+``opened_by`` (:meth:`ConnectionTable.is_new`) says whether it opened it, so a
+handshake is charged once per connection.
 """
 
 from __future__ import annotations
@@ -171,14 +171,6 @@ class ConnectionTable:
         if not left:
             self._stop_assigning(c)
         return c
-
-    def ride(self, owner: int, request: int) -> bool:
-        """Put ``request`` on its connection through instance ``owner`` as it
-        reaches the listener (unless it is on an open one); whether it opened it."""
-        c = self._of[request]
-        if c < 0 or self.state[c] == CLOSED:
-            self.assign(request, owner)
-        return bool(self.opened_by[request])
 
     def _budget(self) -> int:
         if not self._budgets:

@@ -60,9 +60,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from lbsim.algorithms.base import Uniforms
 from lbsim.engine.balancer import Balancer
@@ -169,6 +171,13 @@ class SessionDriver:
         self._index = {server.name: server.index for server in world.servers}
         self._wiped: dict[int, list[float]] = {}  # server -> when it crashed or hung
         self._seen = 0  # events of the recorder already read for wipes
+        # what the balancers were told of ending requests before (a layer-7
+        # connection's release, the same for all): told after the session's own
+        before = {balancer.finished for balancer in world.balancers}
+        assert len(before) == 1, "one finished hook for every balancer"
+        self._then = before.pop()
+        self._queue: list[Any] = world.env._queue  # think times: light events, pushed here
+        self._eids = world.env._eid
         sticky = world.scenario.balancer.sticky
         for balancer in world.balancers:
             balancer.finished = self._finished
@@ -216,8 +225,11 @@ class SessionDriver:
         if following <= self._last[session]:
             think = self._think[following]
             if now + think < self.duration:
-                self.totals.thinking += 1
-                self.env.after(think, self._next, following)
+                self.totals.thinking += 1  # env.after, inlined: once per request
+                entry = (now + think, NORMAL, next(self._eids), self._next, following)
+                heappush(self._queue, entry)
+        if self._then is not None:
+            self._then(request)
 
     def _next(self, request: int) -> None:
         self.totals.thinking -= 1

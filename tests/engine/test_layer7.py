@@ -12,10 +12,6 @@ import numpy as np
 import pytest
 
 import lbsim
-from lbsim.engine.front import Front
-from lbsim.engine.workload import draw_workload
-from lbsim.engine.world import World
-from lbsim.scenario import load
 from tests.conftest import scenario
 
 MIX: dict[str, Any] = {
@@ -212,15 +208,3 @@ def test_tls_adds_round_trips_and_passthrough_moves_the_handshake_to_the_servers
     reencrypt = lbsim.run(scenario(light, **{"balancer.tls.mode": "reencrypt"})).requests
     assert np.allclose(reencrypt["balancer_cpu"], cpu + 0.001)
     assert np.allclose(reencrypt["latency_service"], 0.011)
-
-
-def test_a_connection_layer_can_say_which_requests_open_a_connection() -> None:
-    loaded = load(data=scenario(TLS, duration="2s"))
-    variant = loaded.variants[0].scenario
-    world = World(variant, draw_workload(variant))
-    for front in world.fronts:
-        front.first_on_connection = lambda request: request % 4 == 0
-    recorder = world.run()
-    handshake = recorder.columns["handshake"]
-    assert np.array_equal(handshake > 0, np.arange(len(handshake)) % 4 == 0)
-    assert Front.first_on_connection is None  # the default: every request is new
