@@ -147,14 +147,19 @@ class SessionDriver:
         count = int(session[-1]) + 1 if len(session) else 0
         bounds = np.flatnonzero(np.diff(session, prepend=-1, append=count))
         self.firsts = bounds[:-1].tolist()
-        self._last = (bounds[1:] - 1).tolist()
         self._session = column(session)
-        self._think = column(workload.think)
+        # per request: the think time before the next request of its session
+        think_next = np.append(workload.think[1:], np.nan)
+        think_next[bounds[1:] - 1] = np.nan  # a session's last request
+        self._think_next = column(think_next)
         self.facts = SessionFacts(
             start=workload.arrival[bounds[:-1]].copy(),
             home=np.full(count, -1, dtype=np.int32),
             lost=np.zeros(count, dtype=bool),
         )
+        self._first_home = column(self.facts.home)
+        self._lost = column(self.facts.lost)
+        self._events = world.recorder.events
         # where a request's session keeps its home: per session and route (a
         # front routes by class alone, so the key is known before the run)
         routes = len(world.fronts[0].routes) if world.fronts else 1
@@ -200,34 +205,30 @@ class SessionDriver:
         return None if balancer.draining[home] or balancer.ejected[home] else home
 
     def _finished(self, request: int) -> None:
-        session = self._session[request]
         now = self.env._now
         if self._status[request] == OK:
             server = self._server[request]
             key = self._keys[request]
             home = self._home[key]
-            facts = self.facts
-            assert facts is not None
             if home < 0:
-                if facts.home[session] < 0:
-                    facts.home[session] = server
+                session = self._session[request]
+                if self._first_home[session] < 0:
+                    self._first_home[session] = server
             elif not self._shared and (
                 server != home
                 or (
-                    (self._wiped or len(self.recorder.events) != self._seen)
+                    (self._wiped or len(self._events) != self._seen)
                     and self._wiped_since(home, key)
                 )
             ):
-                facts.lost[session] = True
+                self._lost[self._session[request]] = True
             self._home[key] = server
             self._since[key] = now
-        following = request + 1
-        if following <= self._last[session]:
-            think = self._think[following]
-            if now + think < self.duration:
-                self.totals.thinking += 1  # env.after, inlined: once per request
-                entry = (now + think, NORMAL, next(self._eids), self._next, following)
-                heappush(self._queue, entry)
+        think = self._think_next[request]  # NaN after a session's last request
+        if now + think < self.duration:
+            self.totals.thinking += 1  # env.after, inlined: once per request
+            entry = (now + think, NORMAL, next(self._eids), self._next, request + 1)
+            heappush(self._queue, entry)
         if self._then is not None:
             self._then(request)
 
@@ -239,7 +240,7 @@ class SessionDriver:
     def _wiped_since(self, server: int, key: int) -> bool:
         """Whether ``server`` crashed or hung since it last answered the
         session (and route) ``key``."""
-        events = self.recorder.events
+        events = self._events
         for event in events[self._seen :]:
             if event.kind in WIPES and event.target in self._index:
                 self._wiped.setdefault(self._index[event.target], []).append(event.time)

@@ -66,11 +66,15 @@ class Station:
 
     def accept(self, job: int, cost: float) -> None:
         """A job needing ``cost`` core-seconds arrives."""
-        if self.busy < self.workers:
-            self.busy += 1
-            self._serve(job, cost)
-            return
         now = self.env._now
+        if self.busy < self.workers:  # _serve, inlined: once per request
+            self.busy += 1
+            end = now + cost
+            lo, hi = self._lo, self._hi
+            if end > lo and now < hi:
+                self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
+            heappush(self._heap, (end, NORMAL, next(self._eids), self._finish, job))
+            return
         self.queue.append((job, cost))
         self.queue_area -= self._clip(now)
         if self._lo <= now <= self._hi and len(self.queue) > self.queue_peak:
@@ -80,7 +84,7 @@ class Station:
         now = self.env._now
         end = now + cost
         lo, hi = self._lo, self._hi
-        if end > lo and now < hi:  # clip(end) - clip(now), inlined: once per request
+        if end > lo and now < hi:  # clip(end) - clip(now)
             self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
         heappush(self._heap, (end, NORMAL, next(self._eids), self._finish, job))
 
