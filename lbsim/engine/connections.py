@@ -104,9 +104,9 @@ class ConnectionTable:
         self.client: list[int] = []
         self.opened: list[float] = []
         self.closed: list[float] = []
-        self.carried: list[int] = []
+        self.budget: list[int] = []  # the requests it may carry
         self.active: list[int] = []
-        self.left: list[int] = []
+        self.left: list[int] = []  # of its budget (it has carried budget - left)
         self.state: list[int] = []
         self._idle_since: list[float] = []  # when it last had no request in flight
         self._armed = bytearray()  # 1: an idle timer of it is pending
@@ -165,7 +165,6 @@ class ConnectionTable:
         self._of[request] = c
         self._riding[request] = 1
         self.active[c] += 1
-        self.carried[c] += 1
         left = self.left[c] - 1
         self.left[c] = left
         if not left:
@@ -190,7 +189,7 @@ class ConnectionTable:
         self.client.append(client)
         self.opened.append(self.env._now)
         self.closed.append(math.nan)
-        self.carried.append(0)
+        self.budget.append(budget)
         self.active.append(0)
         self.left.append(budget)
         self.state.append(OPEN)
@@ -209,12 +208,14 @@ class ConnectionTable:
             return
         self._riding[request] = 0
         c = self._of[request]
-        self.active[c] -= 1
-        if self.active[c]:
+        active = self.active[c] - 1
+        self.active[c] = active
+        if active:
             return
-        if self.state[c] == CLOSING:
+        state = self.state[c]
+        if state == CLOSING:
             self.close(c)
-        elif self._idle is not None and self.state[c] == OPEN:
+        elif self._idle is not None and state == OPEN:
             self._idle_since[c] = self.env._now
             if not self._armed[c]:  # one timer per connection, not one per request
                 self._armed[c] = 1
@@ -314,7 +315,7 @@ class ConnectionTable:
             "host": np.array(self.host, dtype=np.int32),
             "opened": np.array(self.opened, dtype=np.float64),
             "closed": np.array(self.closed, dtype=np.float64),
-            "requests": np.array(self.carried, dtype=np.int64),
+            "requests": np.array(self.budget, dtype=np.int64) - np.array(self.left),
             "server_connection_seconds": np.array(self.area),
             "pinned": np.array([self.pinned]),
         }

@@ -224,17 +224,16 @@ class SessionDriver:
                 self._lost[self._session[request]] = True
             self._home[key] = server
             self._since[key] = now
-        think = self._think_next[request]  # NaN after a session's last request
-        if now + think < self.duration:
-            self.totals.thinking += 1  # env.after, inlined: once per request
-            entry = (now + think, NORMAL, next(self._eids), self._next, request + 1)
-            heappush(self._queue, entry)
+        sent = now + self._think_next[request]  # NaN after a session's last request
+        if sent < self.duration:  # the next request is sent then (its event's time)
+            self.totals.thinking += 1
+            self._arrival[request + 1] = sent
+            heappush(self._queue, (sent, NORMAL, next(self._eids), self._next, request + 1))
         if self._then is not None:
             self._then(request)
 
     def _next(self, request: int) -> None:
         self.totals.thinking -= 1
-        self._arrival[request] = self.env._now
         self.arrive(request)
 
     def _wiped_since(self, server: int, key: int) -> bool:
