@@ -28,6 +28,10 @@ handshake and no extra round trip.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heappush
+from typing import Any
+
+from simpy.events import NORMAL
 
 from lbsim.engine.balancer import PENDING, Balancer
 from lbsim.engine.canary import Splitter
@@ -77,6 +81,8 @@ class Front:
         # per class: its route's cluster when the route's pool has one version
         # (None: drawn per request by the route's splitter)
         self._cluster_of = [routes[r][0] if splitters[r] is None else None for r in class_route]
+        self._heap: list[Any] = env._queue  # the event heap and its sequence numbers
+        self._eids = env._eid
         self.station = Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
         self.connection_cost = cpu.connection_cost if cpu else 0.0
         # TLS passthrough: the balancer cannot read the request, it forwards bytes (layer 4)
@@ -165,10 +171,12 @@ class Front:
 
     def _served(self, request: int) -> None:
         """The balancer CPU is done with ``request``."""
-        self._latency_balancer[request] = self.env._now - self._arrival[request]
-        if self.tls_delay and self._handshake[request]:
-            self._latency_tls[request] = self.tls_delay
-            self.env.after(self.tls_delay, self._forward, request)
+        now = self.env._now
+        self._latency_balancer[request] = now - self._arrival[request]
+        delay = self.tls_delay
+        if delay and self._handshake[request]:  # the client's extra round trips first
+            self._latency_tls[request] = delay
+            heappush(self._heap, (now + delay, NORMAL, next(self._eids), self._forward, request))
             return
         self._totals.jobs -= 1  # _forward, inlined: once per request
         if self._status[request] == PENDING:
