@@ -1,13 +1,14 @@
-"""A balancer whose requests ride client connections.
+"""Balancers whose requests ride client connections.
 
-Layer 7 (keep-alive, HTTP/2): every request is balanced on its own, and the
-load an algorithm sees is requests in flight, as in HAProxy ``mode http``
-(streams), Envoy (``rq_active``) and NGINX http; the connections are only
-the clients' (counted, and for TLS). *Pinned* (``layer: 4``, and WebSockets
-at either layer, since a proxy tunnels a WebSocket to the host its upgrade
-went to): the algorithm picks a host when a connection opens and every
-request on it follows; the load it sees (the host set's ``outstanding``) is
-open connections, as in HAProxy ``mode tcp`` and NGINX ``stream``, and its
+Layer 7 (keep-alive, HTTP/2; :class:`ConnectedBalancer`): every request is
+balanced on its own, and the load an algorithm sees is requests in flight,
+as in HAProxy ``mode http`` (streams), Envoy (``rq_active``) and NGINX
+http; the connections are only the clients' (counted, and for TLS).
+*Pinned* (:class:`PinnedBalancer`; ``layer: 4``, and WebSockets at either
+layer, since a proxy tunnels a WebSocket to the host its upgrade went to):
+the algorithm picks a host when a connection opens and every request on it
+follows; the load it sees (the host set's ``outstanding``) is open
+connections, as in HAProxy ``mode tcp`` and NGINX ``stream``, and its
 ``on_send`` / ``on_complete`` hear a connection open and close (with the
 connection's lifetime as latency), never a request. A request on a pinned
 connection that meets a dead server (``conn_error``) closes the connection,

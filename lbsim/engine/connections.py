@@ -18,7 +18,7 @@ arrives (:meth:`ConnectionTable.assign`):
   it), until the WebSocket ends; a message whose connection the balancer
   closed opens a new one (the client reconnects when it next has a message).
 
-The balancer (:class:`lbsim.engine.connected.ConnectedBalancer`) binds a
+The balancer (:class:`lbsim.engine.connected.PinnedBalancer`) binds a
 connection to a host when it is *pinned* (layer 4, or a WebSocket, which
 even a layer-7 proxy tunnels to the host its upgrade went to) and is told
 when a bound connection closes (``on_close`` with the slot of the cluster
