@@ -163,9 +163,9 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
 
 def _answer_directly(world: World) -> None:
     """A server in one cluster only answers that cluster's balancer directly
-    (not through the world's lookup of the request's cluster): only its
-    cluster sends it requests, unless pinned connections carry a request of
-    another cluster (a canary's other version) to the host they are bound to."""
+    (not through the world's lookup of the request's cluster): no other
+    cluster picks it. Not with pinned connections, whose requests go to the
+    host their connection was bound to, whichever cluster balances them."""
     if world.connections is not None and world.connections.pinned:
         return
     for server in world.servers:
