@@ -18,7 +18,7 @@ arrives (:meth:`ConnectionTable.assign`):
   it), until the WebSocket ends; a message whose connection the balancer
   closed opens a new one (the client reconnects when it next has a message).
 
-The balancer (:class:`lbsim.engine.connected.ConnectedBalancer`) binds a
+The balancer (:class:`lbsim.engine.connected.PinnedBalancer`) binds a
 connection to a host when it is *pinned* (layer 4, or a WebSocket, which
 even a layer-7 proxy tunnels to the host its upgrade went to) and is told
 when a bound connection closes (``on_close`` with the slot of the cluster
@@ -28,10 +28,10 @@ WebSocket's messages have its upgrade's class. With ``balancer.connections``,
 a connection is closed at ``max_lifetime`` (at once if idle, else when its
 requests end) and a drained host's connections after ``drain_timeout``.
 
-Hook for TLS: :meth:`ConnectionTable.ride` puts a request on its connection
-as it reaches the listener and says whether it opened it (so a handshake is
-charged once per connection); :meth:`ConnectionTable.is_new` and
-``opened_by`` hold the same per request.
+For TLS: a layer-7 front (:mod:`lbsim.engine.front`) puts a request on its
+connection with :meth:`ConnectionTable.assign` as it reaches the listener, and
+``opened_by`` (:meth:`ConnectionTable.is_new`) says whether it opened it, so a
+handshake is charged once per connection.
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ class ConnectionTable:
         self.client: list[int] = []
         self.opened: list[float] = []
         self.closed: list[float] = []
-        self.carried: list[int] = []
+        self.budget: list[int] = []  # the requests it may carry
         self.active: list[int] = []
-        self.left: list[int] = []
+        self.left: list[int] = []  # of its budget (it has carried budget - left)
         self.state: list[int] = []
         self._idle_since: list[float] = []  # when it last had no request in flight
         self._armed = bytearray()  # 1: an idle timer of it is pending
@@ -165,20 +165,11 @@ class ConnectionTable:
         self._of[request] = c
         self._riding[request] = 1
         self.active[c] += 1
-        self.carried[c] += 1
         left = self.left[c] - 1
         self.left[c] = left
         if not left:
             self._stop_assigning(c)
         return c
-
-    def ride(self, owner: int, request: int) -> bool:
-        """Put ``request`` on its connection through instance ``owner`` as it
-        reaches the listener (unless it is on an open one); whether it opened it."""
-        c = self._of[request]
-        if c < 0 or self.state[c] == CLOSED:
-            self.assign(request, owner)
-        return bool(self.opened_by[request])
 
     def _budget(self) -> int:
         if not self._budgets:
@@ -198,7 +189,7 @@ class ConnectionTable:
         self.client.append(client)
         self.opened.append(self.env._now)
         self.closed.append(math.nan)
-        self.carried.append(0)
+        self.budget.append(budget)
         self.active.append(0)
         self.left.append(budget)
         self.state.append(OPEN)
@@ -217,12 +208,14 @@ class ConnectionTable:
             return
         self._riding[request] = 0
         c = self._of[request]
-        self.active[c] -= 1
-        if self.active[c]:
+        active = self.active[c] - 1
+        self.active[c] = active
+        if active:
             return
-        if self.state[c] == CLOSING:
+        state = self.state[c]
+        if state == CLOSING:
             self.close(c)
-        elif self._idle is not None and self.state[c] == OPEN:
+        elif self._idle is not None and state == OPEN:
             self._idle_since[c] = self.env._now
             if not self._armed[c]:  # one timer per connection, not one per request
                 self._armed[c] = 1
@@ -322,7 +315,7 @@ class ConnectionTable:
             "host": np.array(self.host, dtype=np.int32),
             "opened": np.array(self.opened, dtype=np.float64),
             "closed": np.array(self.closed, dtype=np.float64),
-            "requests": np.array(self.carried, dtype=np.int64),
+            "requests": np.array(self.budget, dtype=np.int64) - np.array(self.left),
             "server_connection_seconds": np.array(self.area),
             "pinned": np.array([self.pinned]),
         }

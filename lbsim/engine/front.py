@@ -18,19 +18,24 @@ on the balancer and on the server, ``passthrough`` puts the client's
 handshake on the server instead.
 
 Connections: without ``clients.connections`` every request opens its own
-connection. With them the world sets :attr:`Front.first_on_connection` to a
-function ``request -> bool`` that puts the request on its connection as it
-arrives and tells whether it opened it (``ConnectionTable.ride``);
-requests for which it returns False pay no connection cost, no handshake
-and no extra round trip.
+connection. With them (the world's
+:class:`~lbsim.engine.connections.ConnectionTable`) a request is put on its
+connection as it arrives (unless it rides an open one already);
+a request that did not open its connection pays no connection cost, no
+handshake and no extra round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from heapq import heappush
+from typing import Any
+
+from simpy.events import NORMAL
 
 from lbsim.engine.balancer import PENDING, Balancer
 from lbsim.engine.canary import Splitter
+from lbsim.engine.connections import CLOSED, ConnectionTable
 from lbsim.engine.loop import Loop
 from lbsim.engine.records import Column, Recorder, column
 from lbsim.engine.state import RequestState, Totals
@@ -42,8 +47,6 @@ FULL, RESUMED = 1, 2  # the ``handshake`` column (0: none)
 
 class Front:
     """Balancer instance ``index``'s listener (see module docstring)."""
-
-    first_on_connection: Callable[[int], bool] | None = None
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class Front:
         layer: int,
         tls: Tls | None,
         resumed: Column | None,
+        connections: ConnectionTable | None,
         demand: Column,
         recorder: Recorder,
         state: RequestState,
@@ -74,6 +78,11 @@ class Front:
         self.class_route = class_route
         self.class_timeouts = class_timeouts
         self.balancers = {b.slot: b for route in routes for b in route}
+        # per class: its route's cluster when the route's pool has one version
+        # (None: drawn per request by the route's splitter)
+        self._cluster_of = [routes[r][0] if splitters[r] is None else None for r in class_route]
+        self._heap: list[Any] = env._queue  # the event heap and its sequence numbers
+        self._eids = env._eid
         self.station = Station(env, cpu.workers, window, self._served, self._gone) if cpu else None
         self.connection_cost = cpu.connection_cost if cpu else 0.0
         # TLS passthrough: the balancer cannot read the request, it forwards bytes (layer 4)
@@ -85,6 +94,7 @@ class Front:
         self._arrival = arrival
         self._slots = slots
         self._resumed = resumed
+        self.connections = connections
         self._demand = demand
         self._status = column(state.status)
         self._totals = totals
@@ -101,9 +111,14 @@ class Front:
         """A request reaches this instance."""
         kind = self._classes[request] if self._classes is not None else 0
         route = self.class_route[kind]
-        splitter = self.splitters[route]
-        version = splitter.pick() if splitter is not None else 0
-        balancer = self.routes[route][version]
+        balancer = self._cluster_of[kind]
+        if balancer is None:
+            splitter = self.splitters[route]
+            assert splitter is not None
+            version = splitter.pick()
+            balancer = self.routes[route][version]
+        else:
+            version = 0
         self._slots[request] = balancer.slot
         self._instance[request] = self.index
         self._route[request] = route
@@ -114,9 +129,13 @@ class Front:
         if not balancer.up:
             balancer.dispatch(request)  # fails after the connect timeout
             return
-        new = self.first_on_connection is None or self.first_on_connection(request)
         cost = self.request_cost
-        if new:
+        table = self.connections
+        if table is not None:  # on its connection now, unless it rides an open one
+            c = table._of[request]
+            if c < 0 or table.state[c] == CLOSED:
+                table.assign(request, self.index)
+        if table is None or table.opened_by[request]:
             cost += self.connection_cost
             if self.tls is not None:
                 cost += self._handshake_cost(request)
@@ -152,10 +171,12 @@ class Front:
 
     def _served(self, request: int) -> None:
         """The balancer CPU is done with ``request``."""
-        self._latency_balancer[request] = self.env._now - self._arrival[request]
-        if self.tls_delay and self._handshake[request]:
-            self._latency_tls[request] = self.tls_delay
-            self.env.after(self.tls_delay, self._forward, request)
+        now = self.env._now
+        self._latency_balancer[request] = now - self._arrival[request]
+        delay = self.tls_delay
+        if delay and self._handshake[request]:  # the client's extra round trips first
+            self._latency_tls[request] = delay
+            heappush(self._heap, (now + delay, NORMAL, next(self._eids), self._forward, request))
             return
         self._totals.jobs -= 1  # _forward, inlined: once per request
         if self._status[request] == PENDING:

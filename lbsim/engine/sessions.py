@@ -60,9 +60,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from lbsim.algorithms.base import Uniforms
 from lbsim.engine.balancer import Balancer
@@ -145,14 +147,19 @@ class SessionDriver:
         count = int(session[-1]) + 1 if len(session) else 0
         bounds = np.flatnonzero(np.diff(session, prepend=-1, append=count))
         self.firsts = bounds[:-1].tolist()
-        self._last = (bounds[1:] - 1).tolist()
         self._session = column(session)
-        self._think = column(workload.think)
+        # per request: the think time before the next request of its session
+        think_next = np.append(workload.think[1:], np.nan)
+        think_next[bounds[1:] - 1] = np.nan  # a session's last request
+        self._think_next = column(think_next)
         self.facts = SessionFacts(
             start=workload.arrival[bounds[:-1]].copy(),
             home=np.full(count, -1, dtype=np.int32),
             lost=np.zeros(count, dtype=bool),
         )
+        self._first_home = column(self.facts.home)
+        self._lost = column(self.facts.lost)
+        self._events = world.recorder.events
         # where a request's session keeps its home: per session and route (a
         # front routes by class alone, so the key is known before the run)
         routes = len(world.fronts[0].routes) if world.fronts else 1
@@ -169,6 +176,13 @@ class SessionDriver:
         self._index = {server.name: server.index for server in world.servers}
         self._wiped: dict[int, list[float]] = {}  # server -> when it crashed or hung
         self._seen = 0  # events of the recorder already read for wipes
+        # what the balancers were told of ending requests before (a layer-7
+        # connection's release, the same for all): told after the session's own
+        before = {balancer.finished for balancer in world.balancers}
+        assert len(before) == 1, "one finished hook for every balancer"
+        self._then = before.pop()
+        self._queue: list[Any] = world.env._queue  # think times: light events, pushed here
+        self._eids = world.env._eid
         sticky = world.scenario.balancer.sticky
         for balancer in world.balancers:
             balancer.finished = self._finished
@@ -191,43 +205,41 @@ class SessionDriver:
         return None if balancer.draining[home] or balancer.ejected[home] else home
 
     def _finished(self, request: int) -> None:
-        session = self._session[request]
         now = self.env._now
         if self._status[request] == OK:
             server = self._server[request]
             key = self._keys[request]
             home = self._home[key]
-            facts = self.facts
-            assert facts is not None
             if home < 0:
-                if facts.home[session] < 0:
-                    facts.home[session] = server
+                session = self._session[request]
+                if self._first_home[session] < 0:
+                    self._first_home[session] = server
             elif not self._shared and (
                 server != home
                 or (
-                    (self._wiped or len(self.recorder.events) != self._seen)
+                    (self._wiped or len(self._events) != self._seen)
                     and self._wiped_since(home, key)
                 )
             ):
-                facts.lost[session] = True
+                self._lost[self._session[request]] = True
             self._home[key] = server
             self._since[key] = now
-        following = request + 1
-        if following <= self._last[session]:
-            think = self._think[following]
-            if now + think < self.duration:
-                self.totals.thinking += 1
-                self.env.after(think, self._next, following)
+        sent = now + self._think_next[request]  # NaN after a session's last request
+        if sent < self.duration:  # the next request is sent then (its event's time)
+            self.totals.thinking += 1
+            self._arrival[request + 1] = sent
+            heappush(self._queue, (sent, NORMAL, next(self._eids), self._next, request + 1))
+        if self._then is not None:
+            self._then(request)
 
     def _next(self, request: int) -> None:
         self.totals.thinking -= 1
-        self._arrival[request] = self.env._now
         self.arrive(request)
 
     def _wiped_since(self, server: int, key: int) -> bool:
         """Whether ``server`` crashed or hung since it last answered the
         session (and route) ``key``."""
-        events = self.recorder.events
+        events = self._events
         for event in events[self._seen :]:
             if event.kind in WIPES and event.target in self._index:
                 self._wiped.setdefault(self._index[event.target], []).append(event.time)

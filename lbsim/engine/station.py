@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
+from typing import Any
+
+from simpy.events import NORMAL
 
 from lbsim.engine.loop import Loop
 
@@ -21,6 +25,8 @@ class Station:
     """FCFS cores; ``done(job)`` when a job's cost has been served."""
 
     __slots__ = (
+        "_eids",
+        "_heap",
         "_hi",
         "_lo",
         "busy",
@@ -43,6 +49,8 @@ class Station:
         gone: Callable[[int], bool] | None = None,
     ) -> None:
         self.env = env
+        self._heap: list[Any] = env._queue  # the event heap and its sequence numbers
+        self._eids = env._eid
         self.gone = gone  # a queued job whose client left is dropped unserved
         self.workers = workers
         self.done = done
@@ -58,11 +66,15 @@ class Station:
 
     def accept(self, job: int, cost: float) -> None:
         """A job needing ``cost`` core-seconds arrives."""
-        if self.busy < self.workers:
-            self.busy += 1
-            self._serve(job, cost)
-            return
         now = self.env._now
+        if self.busy < self.workers:  # _serve, inlined: once per request
+            self.busy += 1
+            end = now + cost
+            lo, hi = self._lo, self._hi
+            if end > lo and now < hi:
+                self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
+            heappush(self._heap, (end, NORMAL, next(self._eids), self._finish, job))
+            return
         self.queue.append((job, cost))
         self.queue_area -= self._clip(now)
         if self._lo <= now <= self._hi and len(self.queue) > self.queue_peak:
@@ -72,11 +84,19 @@ class Station:
         now = self.env._now
         end = now + cost
         lo, hi = self._lo, self._hi
-        if end > lo and now < hi:  # clip(end) - clip(now), inlined: once per request
+        if end > lo and now < hi:  # clip(end) - clip(now)
             self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-        self.env.after(cost, self._finish, job)
+        heappush(self._heap, (end, NORMAL, next(self._eids), self._finish, job))
 
     def _finish(self, job: int) -> None:
+        if self.queue:
+            self._next()
+        else:
+            self.busy -= 1
+        self.done(job)
+
+    def _next(self) -> None:
+        """A core is free: serve the first waiting job whose client is still there."""
         queue, gone = self.queue, self.gone
         while queue:
             self.queue_area += self._clip(self.env._now)
@@ -85,10 +105,8 @@ class Station:
                 self.done(waiting)  # nothing served: the caller sees it is gone
                 continue
             self._serve(waiting, cost)
-            break
-        else:
-            self.busy -= 1
-        self.done(job)
+            return
+        self.busy -= 1
 
     def finish_accounting(self) -> None:
         """Close the queue integral at the end of the run."""

@@ -35,7 +35,7 @@ from lbsim.engine import load_reports, patterns
 from lbsim.engine.autoscaling import PoolScaler
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
-from lbsim.engine.connected import ConnectedBalancer
+from lbsim.engine.connected import ConnectedBalancer, PinnedBalancer
 from lbsim.engine.connections import ConnectionTable, origins
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
@@ -149,9 +149,6 @@ class World:
         else:
             self._slots = np.zeros(len(workload), dtype=np.int32)
             build_layer7(self, self._cluster, self._slots)
-            if self.connections is not None:  # a handshake once per connection
-                for front in self.fronts:
-                    front.first_on_connection = partial(self.connections.ride, front.index)
         load_reports.attach(self.env, scenario, self.servers, self.balancers, self.active)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
@@ -245,9 +242,11 @@ class World:
         if scenario.clients.hedge is not None:
             kind = HedgingBalancer
         if self.connections is not None:
-            limits = config.connections
-            drain = limits.drain_timeout if limits is not None else None
-            kind = partial(ConnectedBalancer, table=self.connections, drain_timeout=drain)
+            kind = partial(ConnectedBalancer, table=self.connections)
+            if self.connections.pinned:
+                limits = config.connections
+                drain = limits.drain_timeout if limits is not None else None
+                kind = partial(PinnedBalancer, table=self.connections, drain_timeout=drain)
         balancer = kind(
             self.env,
             index,
@@ -367,7 +366,7 @@ class World:
 
     def _connection_closed(self, slot: int, host: int, lifetime: float) -> None:
         balancer = self.balancers[slot]
-        assert isinstance(balancer, ConnectedBalancer)
+        assert isinstance(balancer, PinnedBalancer)  # only a pinned connection is bound
         balancer.connection_closed(host, lifetime)
 
     def _done(self, job: int, backend: int, status: int) -> None:

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import lbsim
-from lbsim.engine.front import Front
 from lbsim.engine.workload import draw_workload
 from lbsim.engine.world import World
 from lbsim.scenario import load
+from lbsim.status import INCOMPLETE
 from tests.conftest import scenario
 
 MIX: dict[str, Any] = {
@@ -214,13 +214,26 @@ def test_tls_adds_round_trips_and_passthrough_moves_the_handshake_to_the_servers
     assert np.allclose(reencrypt["latency_service"], 0.011)
 
 
-def test_a_connection_layer_can_say_which_requests_open_a_connection() -> None:
-    loaded = load(data=scenario(TLS, duration="2s"))
-    variant = loaded.variants[0].scenario
+@pytest.mark.parametrize("instances", [1, 2])
+def test_every_answer_reaches_the_cluster_that_sent_it(instances: int) -> None:
+    # A server in one cluster only (one instance: static, shop) answers it
+    # directly; one in several (api: two routes; every server with two
+    # active-active instances) has its answers routed by the request's
+    # cluster. An answer delivered to another cluster would leave the
+    # sender's count of the host at +1 and the receiver's at -1: every count
+    # must be back to 0 after the run.
+    data = scenario(MIX, duration="20s", **{"balancer.instances": instances})
+    variant = load(data=data).variants[0].scenario
     world = World(variant, draw_workload(variant))
-    for front in world.fronts:
-        front.first_on_connection = lambda request: request % 4 == 0
-    recorder = world.run()
-    handshake = recorder.columns["handshake"]
-    assert np.array_equal(handshake > 0, np.arange(len(handshake)) % 4 == 0)
-    assert Front.first_on_connection is None  # the default: every request is new
+    for server in world.servers:
+        clusters = [b for b in world.balancers if b.members[server.index]]
+        direct = len(clusters) == 1
+        assert (server.done == clusters[0].complete) is direct
+        if instances == 1:
+            assert direct is not server.name.startswith("api")
+    world.run()
+    assert (world.state.status != INCOMPLETE).all()
+    assert world.totals.outstanding == 0
+    for balancer in world.balancers:
+        assert balancer.backends.outstanding == [0] * len(world.servers)
+    assert len(np.unique(world.recorder.balancer)) == instances
