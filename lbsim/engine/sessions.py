@@ -107,6 +107,9 @@ class SessionDriver:
         self.duration = scenario.duration
         self.arrival = workload.arrival.copy()  # realised send times (NaN: never sent)
         self._arrival = column(self.arrival)
+        self._reached = column(
+            world.reached
+        )  # a copy with sessions: sent, until a network adds to it
         self._status = column(world.state.status)
         self._server = column(world.state.server)
         self._tries = column(world.state.attempt)
@@ -227,7 +230,7 @@ class SessionDriver:
         sent = now + self._think_next[request]  # NaN after a session's last request
         if sent < self.duration:  # the next request is sent then (its event's time)
             self.totals.thinking += 1
-            self._arrival[request + 1] = sent
+            self._arrival[request + 1] = self._reached[request + 1] = sent
             heappush(self._queue, (sent, NORMAL, next(self._eids), self._next, request + 1))
         if self._then is not None:
             self._then(request)

@@ -85,8 +85,10 @@ class World:
             shared=self.state.columns(),
             optional=[fact.name for fact in facts],
         )
-        # when each request reached its balancer (later than its arrival across a network)
-        self.reached = workload.arrival.copy() if scenario.regions else workload.arrival
+        # when each request reached its balancer: later than its arrival across a
+        # network; a session's later requests are sent when the user is done thinking
+        closed_loop = scenario.clients.sessions is not None
+        self.reached = workload.arrival.copy() if scenario.regions or closed_loop else workload.arrival
         # TLS on the servers adds to a request's demand: a copy, the workload stays
         self.demand = workload.demand.copy() if layer7 else workload.demand
         demand = column(self.demand)

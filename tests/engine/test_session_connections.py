@@ -175,3 +175,17 @@ def test_a_mix_over_routes_draws_a_class_per_request_and_a_cookie_per_route() ->
         for r in (0, 1):
             assert len(set(server[(workload.session == s) & (route == r)].tolist())) <= 1
     assert rec.sessions is not None and not rec.sessions.lost.any()
+
+
+def test_a_sessions_later_requests_time_the_balancer_from_when_they_were_sent() -> None:
+    """An idle layer-7 balancer CPU (4 workers, a few requests a second of
+    35 µs each): every request's time at the balancer is exactly the CPU it
+    cost, later requests of a session timed from their send time (they were
+    NaN, read from a pre-drawn arrival the session never had)."""
+    workload, rec = simulate(scenario(balancer={"layer": 7, "cpu": {"workers": 4}}))
+    at_balancer = rec.columns["latency_balancer"]
+    assert not np.isnan(at_balancer).any()
+    np.testing.assert_allclose(at_balancer, rec.columns["balancer_cpu"], rtol=1e-9, atol=1e-12)
+    later = np.ones(len(workload), dtype=bool)
+    later[np.unique(workload.session, return_index=True)[1]] = False
+    assert later.sum() > 10 * 80  # most requests are a session's later ones
