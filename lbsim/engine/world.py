@@ -87,8 +87,8 @@ class World:
         )
         # when each request reached its balancer: later than its arrival across a
         # network; a session's later requests are sent when the user is done thinking
-        closed_loop = scenario.clients.sessions is not None
-        self.reached = workload.arrival.copy() if scenario.regions or closed_loop else workload.arrival
+        copied = scenario.regions or scenario.clients.sessions is not None
+        self.reached = workload.arrival.copy() if copied else workload.arrival
         # TLS on the servers adds to a request's demand: a copy, the workload stays
         self.demand = workload.demand.copy() if layer7 else workload.demand
         demand = column(self.demand)
