@@ -1,14 +1,21 @@
 """The CI gate: baselines, limits, paired replications, exit codes, reports.
 
 Real runs of a small model (4 single-worker servers at utilisation 0.75,
-30 simulated minutes, round robin vs least connections), each made once per
-module: the baseline at seed 11 with 6 replications, an identical run, a
-slower server pool (speed 0.9), and the same model at seed 16. Seed 16 was
-picked because its single-run p99 of round robin is 8.5% above seed 11's:
-a single-value gate at the default 5% fails on seed noise alone, while the
-replicated gate's 95% interval of the change ([-5%, +10%]) reaches back
-within the limit. Everything is deterministic, so these are exact outcomes,
-not flaky statistics.
+10 simulated minutes after a 2-minute warm-up, round robin vs least
+connections), each made once per module: the baseline at seed 1 with 6
+replications, an identical run, a slower server pool (speed 0.9: utilisation
+0.83; as M/M/1 queues the p99 ln(100)/(mu - lambda) goes from 1.8 s to 3.1 s,
++67%) and the same model at another seed. A single run's p99 is noisy: from
+n = 14,400 measured requests a variant, the relative standard error of a
+p-quantile is at least sqrt(p(1-p)/n) / (f(q) q) = sqrt(0.0099/n) / (0.01 ln 100)
+= 1.8% (independent exponential response times; a queue's correlated
+latencies make it several times larger). So two seeds' single runs often
+differ by more than the default 5% limit, while the interval of 6 replications
+(+-t(5) sqrt(2) sigma / sqrt(6), about 1.5 sigma) is wide enough to cover zero.
+SEED_NOISE is the first seed after 1 for which both hold: its single run fails
+the default gate against seed 1's and its replications pass, round robin's
+interval covering zero (what test_seed_noise_... asserts). Everything is
+deterministic, so these are exact outcomes, not flaky statistics.
 """
 
 from __future__ import annotations
@@ -38,12 +45,12 @@ from tests.conftest import Bundled
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICATIONS = 6
-SEED_NOISE = 16  # see the module docstring
+SEED_NOISE = 3  # see the module docstring
 
 GATE = """\
 name: gate
-seed: 11
-duration: 30m
+seed: 1
+duration: 10m
 warmup: 2m
 clients:
   arrivals: {process: poisson, rate: 30/s}
@@ -115,7 +122,7 @@ def test_baseline_records_metrics_hash_seed_version_and_replications(
     data = json.loads(runs["base.json"].read_text())
     meta = json.loads((runs["base"] / "run.json").read_text())
     assert data["name"] == "gate"
-    assert data["seed"] == 11
+    assert data["seed"] == 1
     assert data["lbsim_version"] == lbsim.__version__
     assert data["scenario_hash"] == scenario_hash(meta["scenario"])
     assert set(data["variants"]) == {"round_robin", "least_connections"}
@@ -124,7 +131,7 @@ def test_baseline_records_metrics_hash_seed_version_and_replications(
         data["variants"]["round_robin"]["latency_p99"] == summary.at["round_robin", "latency_p99"]
     )
     reps = data["replications"]
-    assert reps["seeds"] == replication_seeds(11, REPLICATIONS)
+    assert reps["seeds"] == replication_seeds(1, REPLICATIONS)
     assert len(reps["variants"]["least_connections"]["latency_p99"]) == REPLICATIONS
     assert json.loads(runs["base1.json"].read_text())["replications"] is None
 
@@ -184,7 +191,7 @@ def test_slower_server_pool_fails_with_replications(runs: dict[str, Path]) -> No
 
 
 def test_seed_noise_fails_single_runs_but_not_the_replicated_gate(runs: dict[str, Path]) -> None:
-    # Single runs: seed 16's round-robin p99 is 8.5% above seed 11's: a false alarm.
+    # Single runs: SEED_NOISE's round-robin p99 is over 5% above seed 1's: a false alarm.
     code, out, _ = cli("check", runs["seed1"], "--baseline", runs["base1.json"])
     assert code == 1
     assert "seed noise" in out
@@ -244,7 +251,7 @@ def test_several_metrics_with_their_own_limits(runs: dict[str, Path], tmp_path: 
         "--max-regression",
         "goodput=1%",
     )
-    # p99 rose by about 60%: within 100%. Nothing else moved past its limit.
+    # p99 rose by well under 100% (about 67% as M/M/1). Nothing else moved past its limit.
     assert code == 0, out
     text = summary.read_text()
     table = [line for line in text.splitlines() if line.startswith("| ")][1:]
