@@ -11,6 +11,7 @@ own models). Set ``PYDANTIC_DISABLE_PLUGINS=`` (empty) to load them.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,10 @@ def main() -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from lbsim.cli.commands import main as run_app
 
-    run_app()
+    try:
+        run_app()
+    finally:
+        gc.freeze()  # the exit's last collection would walk every object of the libraries
 
 
 def __getattr__(name: str) -> Any:
