@@ -76,7 +76,8 @@ class _Sampled(Frozen):
         return self._check_sampling()
 
     def _moments(self) -> tuple[float, float]:
-        return self.mean, self.variance
+        mean, variance = (getattr(self, a) for a in ("mean", "variance"))  # each subclass's
+        return mean, variance
 
     def _sampler_numbers(self) -> tuple[float, ...]:
         """What :meth:`sample` computes from the parameters before drawing."""
