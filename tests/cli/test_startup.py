@@ -31,18 +31,20 @@ HEAVY = (
 # what a version string needs none of: the CLI framework, the console, the models
 FRAMEWORK = ("typer", "rich", "pydantic", "numpy", "yaml", "lbsim.scenario", "lbsim.cli.commands")
 PROBE = """
-import contextlib, io, json, sys
+import contextlib, gc, io, json, sys
 from lbsim.cli import main
 watched = json.loads(sys.argv[2])
 sys.argv = ["lbsim", *json.loads(sys.argv[1])]
 with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.suppress(SystemExit):
     main()
-print(json.dumps([printed.getvalue(), [m for m in watched if m in sys.modules]]))
+modules = [m for m in watched if m in sys.modules]
+print(json.dumps([printed.getvalue(), modules, gc.isenabled(), gc.get_freeze_count()]))
 """
 
 
-def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
-    """What ``lbsim ARGS`` printed, and which of ``watched`` it imported."""
+def _probe(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str], bool, int]:
+    """What ``lbsim ARGS`` printed, which of ``watched`` it imported, whether
+    the garbage collector was on at the end and how many objects were frozen."""
     answer = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(watched)],
         cwd=ROOT,
@@ -50,8 +52,13 @@ def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
         text=True,
         check=True,
     )
-    printed, modules = json.loads(answer.stdout.strip().splitlines()[-1])
-    return printed, modules
+    printed, modules, collecting, frozen = json.loads(answer.stdout.strip().splitlines()[-1])
+    return printed, modules, collecting, frozen
+
+
+def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What ``lbsim ARGS`` printed, and which of ``watched`` it imported."""
+    return _probe(args, watched)[:2]
 
 
 # every distribution, algorithm, arrival profile and empirical file among them
@@ -68,12 +75,7 @@ def test_light_commands_import_no_heavy_module(args: list[str]) -> None:
 
 def test_the_heap_is_frozen_before_the_interpreter_exits() -> None:
     # its last collection would walk every object of the libraries (0.1-0.2 CPU s)
-    probe = "import gc, sys\nfrom lbsim.cli import main\nsys.argv = ['lbsim', 'schema']\n"
-    probe += "try:\n    main()\nfinally:\n    print(gc.get_freeze_count(), file=sys.stderr)\n"
-    answer = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert int(answer.stderr.split()[-1]) > 10_000
+    assert _probe(["schema"], ())[3] > 10_000
 
 
 def test_version_through_the_entry_point_imports_no_framework() -> None:
@@ -115,3 +117,15 @@ def test_matplotlib_only_when_plots_are_drawn(
     # drawn half in a forked child, half here, so a drawing parent imports it
     assert modules == (["matplotlib", "pandas"] if drawn else ["pandas"])
     assert (tmp_path / "out" / "latency_cdf.png").exists() == drawn
+
+
+def test_the_collector_is_off_while_loading_and_on_for_a_run(tmp_path: Path) -> None:
+    # off for a short command from start to end; a run turns it back on
+    # once its modules are loaded (lbsim.cli.common.working)
+    assert _probe(["validate", "scenarios/black_friday_single_region.yaml"], ())[2] is False
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY)
+    args = ["run", str(scenario), "-q", "-o", str(tmp_path / "out"), "--no-plots"]
+    printed, _, collecting, _ = _probe(args, ())
+    assert "wrote" in printed
+    assert collecting is True
