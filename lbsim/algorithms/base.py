@@ -22,10 +22,12 @@ from __future__ import annotations
 import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Request(Protocol):
@@ -256,7 +258,7 @@ class BaseAlgorithm(HostListener, ABC):
         """Nothing to do by default."""
 
 
-AlgorithmFactory = Callable[[HostSet, np.random.Generator, Params], Algorithm]
+AlgorithmFactory = Callable[[HostSet, "np.random.Generator", Params], Algorithm]
 
 
 class Uniforms:

@@ -9,15 +9,17 @@ as before. Envoy's ring hash is :mod:`ring_hash <lbsim.algorithms.ring_hash>`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet
 from lbsim.algorithms.ketama import Ketama, KetamaParams
 from lbsim.algorithms.maglev import Maglev, MaglevParams
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ConsistentHashParams(KetamaParams, MaglevParams):

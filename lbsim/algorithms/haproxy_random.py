@@ -34,13 +34,15 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class HaproxyRandomParams(Params):

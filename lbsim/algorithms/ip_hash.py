@@ -40,12 +40,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Collection, Iterator, Sequence
 from itertools import accumulate
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from lbsim.algorithms.base import ROUND_ROBIN, BaseAlgorithm, HashMemo, HostSet, Params, Request
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_TRIES = 20  # NGINX: round robin once ++tries > 20, i.e. after 21 unusable peers
 

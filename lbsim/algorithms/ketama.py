@@ -39,15 +39,17 @@ import struct
 import zlib
 from bisect import bisect_left
 from collections.abc import Collection, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import ROUND_ROBIN, BaseAlgorithm, HashMemo, HostSet, Params, Request
 from lbsim.algorithms.hashing import key_text
 from lbsim.algorithms.weighted_round_robin import WeightedRoundRobin
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_TRIES = 20  # NGINX: round robin once tries > 20, i.e. after 21 unusable points
 RING_PORT = b"80"

@@ -40,11 +40,12 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Collection, Iterator, Sequence
-from typing import ClassVar, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SRV_EWGHT_MAX = 256 * 16
 BE_WEIGHT_SCALE = 16

@@ -44,14 +44,16 @@ pick returns None. O(n) per pick, as in NGINX.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
 from lbsim.status import OK
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RT_MAX = 5000  # ms: slower peers all count as equally bad
 BUCKET = 20  # ms: response times are compared in 20 ms clusters

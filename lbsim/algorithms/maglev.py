@@ -32,14 +32,16 @@ Lookup O(1), cached per key for first attempts; building costs about
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field, field_validator
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HashMemo, HostSet, Params, Request
 from lbsim.algorithms.hashing import is_prime, key_text, normalized_weights, xxh64
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _NONE = -1  # memo value: no host
 

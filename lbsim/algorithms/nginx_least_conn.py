@@ -20,9 +20,7 @@ O(n) per pick, as in NGINX.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Request
 from lbsim.algorithms.weighted_round_robin import (
@@ -31,6 +29,9 @@ from lbsim.algorithms.weighted_round_robin import (
     NginxPeers,
     untried,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class NginxLeastConn(BaseAlgorithm):

@@ -35,13 +35,15 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PowerOfTwoParams(Params):

@@ -16,11 +16,12 @@ host was tried. O(1) per pick (O(n) on a retry).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RandomChoice(BaseAlgorithm):

@@ -42,14 +42,16 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Collection, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HashMemo, HostSet, Params, Request
 from lbsim.algorithms.hashing import key_text, normalized_weights, xxh64
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_RING_SIZE = 8 * 1024 * 1024  # Envoy's limit (and default maximum_ring_size)
 _NONE = -1  # memo value: no host

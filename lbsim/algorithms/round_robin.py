@@ -23,11 +23,12 @@ does. If every usable host was tried, the next one in turn is taken anyway
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from lbsim.algorithms.base import BaseAlgorithm, EdfScheduler, HostSet, Params, Request
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _UINT32 = (1 << 32) - 1
 
@@ -39,7 +40,7 @@ class RoundRobin(BaseAlgorithm):
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
-        self.seed = int(rng.integers(0, 1 << 64, dtype=np.uint64))
+        self.seed = int(rng.integers(0, 1 << 64, dtype="uint64"))
         self._index = self.seed
         self._hosts: list[int] = []
         self._edf: EdfScheduler | None = None

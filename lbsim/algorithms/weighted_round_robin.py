@@ -49,14 +49,16 @@ by the direct rule, O(n) per pick.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
 from lbsim.status import CONN_ERROR, TIMEOUT
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCHEDULE_CAP = 1_000_000  # longest period stored; beyond it picks are computed in blocks
 BLOCK = 4_096  # picks computed at a time when the period is not stored
@@ -88,6 +90,8 @@ def swrr_passes(current: list[int], weights: list[int], steps: int) -> tuple[lis
             state[best] = best_weight - total
             chosen.append(best)
         return chosen, state
+    import numpy as np
+
     vector = np.asarray(current, dtype=np.int64)
     weight_vector = np.asarray(weights, dtype=np.int64)
     for _ in range(steps):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Annotated, Any, NoReturn
 
@@ -42,6 +43,17 @@ MetricOption = Annotated[
     list[str] | None,
     typer.Option("--metric", "-m", help="A summary metric, e.g. latency_p99 (repeatable)."),
 ]
+
+
+def working() -> None:
+    """The command has loaded its modules and starts making garbage: turn the
+    collector back on (:func:`lbsim.cli.main` starts with it off), with what
+    exists now frozen out of its sight, so that no collection walks the
+    libraries (nor the first world's ``gc.collect``, nor a forked worker's
+    pages). Nothing when the collector is on (the app called in-process)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def fail(lines: list[str] | str, code: int = 2) -> NoReturn:

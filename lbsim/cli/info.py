@@ -17,6 +17,7 @@ from lbsim.cli.common import (
     fail,
     out,
     overrides,
+    working,
 )
 
 
@@ -101,6 +102,7 @@ def report(
     from lbsim.report.table import pools_table
     from lbsim.report.table import summary_table as terminal_table
 
+    working()
     unknown = [f for f in formats or [] if f not in FORMATS]
     if unknown:
         fail(f"--format: unknown {', '.join(unknown)}; expected some of {', '.join(FORMATS)}")

@@ -18,6 +18,7 @@ from lbsim.cli.common import (
     fail,
     out,
     overrides,
+    working,
 )
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def run(
     from lbsim.runner.run import run as run_scenario
     from lbsim.scenario import ScenarioError
 
+    working()
     try:
         changes = overrides(assignments, seed)
         if records is not None:

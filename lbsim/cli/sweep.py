@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from lbsim.cli.common import ForceOption, OutsideOption, SetOption, err, fail, out, overrides
+from lbsim.cli.common import (
+    ForceOption,
+    OutsideOption,
+    SetOption,
+    err,
+    fail,
+    out,
+    overrides,
+    working,
+)
 
 # 'local', or a scheduler address as Dask writes one: tcp://host:8786, host:8786
 _DASK_ADDRESS = re.compile(
@@ -93,6 +102,7 @@ def sweep(
     from lbsim.runner.sweep import sweep as run_sweep
     from lbsim.scenario import ScenarioError
 
+    working()
     if ci not in ("t", "bootstrap"):
         fail(f"--ci: {ci!r} is not one of: t, bootstrap")
     _check_dask(dask)

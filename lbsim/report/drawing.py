@@ -13,6 +13,7 @@ fork would gain nothing on two idle cores and cost its CPU twice.
 
 from __future__ import annotations
 
+import gc
 import io
 import multiprocessing
 import os
@@ -87,7 +88,20 @@ def in_turn(jobs: Sequence[Callable[[], T]]) -> Iterator[Callable[[], list[T]]]:
     jobs' data is not copied, only their answers come back); yields the getter
     of every job's answer, in ``jobs`` order, which runs jobs here too until
     none is left. Without ``fork`` (or in a daemon process) the getter runs
-    them all."""
+    them all. The objects that exist when it starts are kept out of garbage
+    collection until it ends (``gc.freeze``): drawing makes matplotlib objects
+    by the hundred thousand, and each full collection they set off would walk
+    the whole heap (libraries, run, frames) in both processes: 0.1 CPU s."""
+    gc.freeze()
+    try:
+        with _in_turn(jobs) as answers:
+            yield answers
+    finally:
+        gc.unfreeze()
+
+
+@contextmanager
+def _in_turn(jobs: Sequence[Callable[[], T]]) -> Iterator[Callable[[], list[T]]]:
     if len(jobs) < 2 or not hasattr(os, "fork") or multiprocessing.current_process().daemon:
         yield lambda: [job() for job in jobs]
         return

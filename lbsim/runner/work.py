@@ -7,22 +7,35 @@ or a MemoryError; ``--force`` skips the check."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from dataclasses import dataclass
 
-import numpy as np
-
-from lbsim.engine.workload import rate_at
 from lbsim.scenario import Problem, Scenario, ScenarioError
 
 
 def mean_rate(scenario: Scenario) -> float:
-    """λ: the arrival rate, averaged over ``duration`` for a profile."""
+    """λ: the arrival rate, averaged over ``duration`` for a profile (exactly:
+    the rate is linear between the profile's corners and held outside them,
+    as :func:`lbsim.engine.workload.rate_at` interpolates it)."""
     arrivals = scenario.clients.arrivals
     if arrivals.rate is not None:
         return arrivals.rate
-    times = np.linspace(0.0, scenario.duration, 2001)
-    return float(np.trapezoid(rate_at(arrivals, times), times) / scenario.duration)
+    assert arrivals.profile is not None
+    at = [p.at for p in arrivals.profile]
+    rate = [p.rate for p in arrivals.profile]
+
+    def rate_at(t: float) -> float:
+        i = bisect.bisect_right(at, t)
+        if i == 0 or i == len(at):
+            return rate[min(i, len(at) - 1)]
+        return rate[i - 1] + (rate[i] - rate[i - 1]) * (t - at[i - 1]) / (at[i] - at[i - 1])
+
+    end = scenario.duration
+    times = sorted({0.0, end, *(t for t in at if 0 < t < end)})
+    area = sum((b - a) * (rate_at(a) + rate_at(b)) / 2 for a, b in itertools.pairwise(times))
+    return area / end
 
 
 # What a run costs, measured on the bundled scenarios: simulated requests per
@@ -67,12 +80,11 @@ def estimate(scenarios: list[Scenario], replications: int = 1, at_once: int = 0)
     """The work of running every scenario ``replications`` times; the peak
     memory holds ``at_once`` runs together (0: every run, as ``lbsim run``
     keeps all variants' results)."""
-    costs = np.array([_run_cost(s) for s in scenarios]).reshape(-1, 4)
-    total = costs.sum(axis=0) * replications
+    costs = [_run_cost(s) for s in scenarios]
+    requests, probes, samples = (sum(c[i] for c in costs) * replications for i in range(3))
     together = len(scenarios) if at_once == 0 else min(at_once, len(scenarios) * replications)
-    peak = float(np.sort(costs[:, 3])[::-1][:together].sum())
-    runs = len(scenarios) * replications
-    return Work(runs, float(total[0]), float(total[1]), float(total[2]), peak)
+    peak = sum(sorted((c[3] for c in costs), reverse=True)[:together])
+    return Work(len(scenarios) * replications, requests, probes, samples, peak)
 
 
 def _memory_limit() -> float:

@@ -4,6 +4,7 @@ Each distribution is a frozen, validated model that knows its theoretical
 ``mean`` and ``variance`` (so tests and ``theory.py`` can compare simulation to
 closed forms) and draws ``n`` values at once from a numpy ``Generator`` it is
 given (never a global one). Durations inside them accept units (``250ms``).
+Validating one needs no numpy (``lbsim validate`` never imports it).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
-import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -27,6 +27,9 @@ from pydantic import (
 from lbsim.scenario import files
 from lbsim.scenario.numbers import Frozen
 from lbsim.scenario.units import parse_duration, parse_rate
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _DURATION_SCHEMA = {
     "anyOf": [
@@ -60,29 +63,38 @@ PositiveRate = Annotated[
 
 
 class _Sampled(Frozen):
-    """A distribution checked once at validation: its moments are finite and
-    a few draws are finite and non-negative, so no parameter (a tiny cv, a
-    tiny alpha, a huge cv) fails with an arithmetic error mid-run."""
+    """A distribution checked once at validation: its moments and the numbers
+    its sampler derives from the parameters (:meth:`_sampler_numbers`) are
+    finite, so no parameter (a tiny cv, a tiny alpha, a huge cv) fails with an
+    arithmetic error mid-run. Given finite ones, every draw is finite and
+    non-negative: an exponential, gamma or lognormal variate of finite
+    parameters is (its mean bounds its scale), a Pareto draw lies in [low,
+    high], an empirical one is one of the values."""
 
     @model_validator(mode="after")
     def _samplable(self) -> _Sampled:
         return self._check_sampling()
 
+    def _moments(self) -> tuple[float, float]:
+        mean, variance = (getattr(self, a) for a in ("mean", "variance"))  # each subclass's
+        return mean, variance
+
+    def _sampler_numbers(self) -> tuple[float, ...]:
+        """What :meth:`sample` computes from the parameters before drawing."""
+        return ()
+
     def _check_sampling(self) -> Self:
         kind = self.model_dump().get("dist", "distribution")
         try:
-            with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-                mean, variance, sample = (getattr(self, a) for a in ("mean", "variance", "sample"))
-                moments = np.array([mean, variance], dtype=float)
-                draws = sample(np.random.default_rng(0), 64)
+            numbers = (*self._moments(), *self._sampler_numbers())
         except ZeroDivisionError:
             reason = "a division by zero"
-        except (OverflowError, FloatingPointError):
+        except OverflowError:
             reason = "a number overflows"
         except ValueError as err:
             reason = str(err)
         else:
-            if np.isfinite(moments).all() and np.isfinite(draws).all() and (draws >= 0).all():
+            if all(map(math.isfinite, numbers)):
                 return self
             reason = "its mean, variance or draws are not finite"
         raise ValueError(f"{kind} cannot be sampled with these parameters ({reason})")
@@ -117,6 +129,8 @@ class Deterministic(_Sampled):
         return 0.0
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np
+
         return np.full(n, self.value)
 
 
@@ -133,9 +147,13 @@ class LogNormal(_Sampled):
     def variance(self) -> float:
         return (self.cv * self.mean) ** 2
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def _sampler_numbers(self) -> tuple[float, float]:
+        """μ and σ of the underlying normal."""
         sigma2 = math.log1p(self.cv**2)
-        return rng.lognormal(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2), n)
+        return math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.lognormal(*self._sampler_numbers(), n)
 
 
 class Gamma(_Sampled):
@@ -149,8 +167,12 @@ class Gamma(_Sampled):
     def variance(self) -> float:
         return (self.cv * self.mean) ** 2
 
+    def _sampler_numbers(self) -> tuple[float, float]:
+        """Shape and scale."""
+        return 1 / self.cv**2, self.mean * self.cv**2
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.gamma(1 / self.cv**2, self.mean * self.cv**2, n)
+        return rng.gamma(*self._sampler_numbers(), n)
 
 
 class BoundedPareto(_Sampled):
@@ -183,10 +205,13 @@ class BoundedPareto(_Sampled):
     def variance(self) -> float:
         return self._moment(2) - self.mean**2
 
+    def _sampler_numbers(self) -> tuple[float, float]:
+        """1 − (L/H)ᵅ and 1/α, of the inverse CDF L / (1 − u·(1 − (L/H)ᵅ))^(1/α)."""
+        return 1 - (self.low / self.high) ** self.alpha, 1 / self.alpha
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        a, lo, hi = self.alpha, self.low, self.high
-        u = rng.random(n)
-        return lo / (1 - u * (1 - (lo / hi) ** a)) ** (1 / a)
+        span, exponent = self._sampler_numbers()
+        return self.low / (1 - rng.random(n) * span) ** exponent
 
 
 class Empirical(_Sampled):
@@ -248,8 +273,17 @@ class Empirical(_Sampled):
             raise ValueError("empirical needs `values` or `file`")
         return self._check_sampling()
 
+    def _moments(self) -> tuple[float, float]:
+        """Mean and variance in plain Python (those of :attr:`mean` and
+        :attr:`variance` up to rounding; overflow raises here too)."""
+        values = self.values or ()
+        mean = math.fsum(values) / len(values)
+        return mean, math.fsum((v - mean) ** 2 for v in values) / len(values)
+
     @property
     def _array(self) -> np.ndarray:
+        import numpy as np
+
         return np.asarray(self.values, dtype=float)
 
     @property

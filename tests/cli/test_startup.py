@@ -1,6 +1,6 @@
 """Fixed costs, asserted as import graphs rather than wall times (the
-machine is shared): ``schema`` and ``validate`` import neither pandas,
-matplotlib nor the engine; ``lbsim --version`` through the console script's
+machine is shared): ``schema`` and ``validate`` import neither numpy,
+pandas, matplotlib nor the engine; ``lbsim --version`` through the console script's
 entry point imports nothing but lbsim's own version module; ``run
 --no-plots`` never imports matplotlib, while a run with plots does (the
 control). ``--help``: tests/cli/test_app.py.
@@ -19,22 +19,32 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pandas", "matplotlib", "lbsim.engine.world", "lbsim.runner.run", "pyarrow", "simpy")
+HEAVY = (
+    "numpy",  # 0.08 s: the algorithms and distributions import it where they draw
+    "pandas",
+    "matplotlib",
+    "lbsim.engine",
+    "lbsim.runner.run",
+    "pyarrow",
+    "simpy",
+)
 # what a version string needs none of: the CLI framework, the console, the models
 FRAMEWORK = ("typer", "rich", "pydantic", "numpy", "yaml", "lbsim.scenario", "lbsim.cli.commands")
 PROBE = """
-import contextlib, io, json, sys
+import contextlib, gc, io, json, sys
 from lbsim.cli import main
 watched = json.loads(sys.argv[2])
 sys.argv = ["lbsim", *json.loads(sys.argv[1])]
 with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.suppress(SystemExit):
     main()
-print(json.dumps([printed.getvalue(), [m for m in watched if m in sys.modules]]))
+modules = [m for m in watched if m in sys.modules]
+print(json.dumps([printed.getvalue(), modules, gc.isenabled(), gc.get_freeze_count()]))
 """
 
 
-def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
-    """What ``lbsim ARGS`` printed, and which of ``watched`` it imported."""
+def _probe(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str], bool, int]:
+    """What ``lbsim ARGS`` printed, which of ``watched`` it imported, whether
+    the garbage collector was on at the end and how many objects were frozen."""
     answer = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(watched)],
         cwd=ROOT,
@@ -42,16 +52,30 @@ def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
         text=True,
         check=True,
     )
-    printed, modules = json.loads(answer.stdout.strip().splitlines()[-1])
-    return printed, modules
+    printed, modules, collecting, frozen = json.loads(answer.stdout.strip().splitlines()[-1])
+    return printed, modules, collecting, frozen
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["schema"], ["validate", "scenarios/black_friday_single_region.yaml"]],
-)
+def _loaded(args: list[str], watched: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What ``lbsim ARGS`` printed, and which of ``watched`` it imported."""
+    return _probe(args, watched)[:2]
+
+
+# every distribution, algorithm, arrival profile and empirical file among them
+BUNDLED = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("scenarios/**/*.yaml"))
+
+
+@pytest.mark.parametrize("args", [["schema"], ["validate", *BUNDLED]])
 def test_light_commands_import_no_heavy_module(args: list[str]) -> None:
-    assert _loaded(args, HEAVY)[1] == []
+    printed, modules = _loaded(args, HEAVY)
+    assert modules == []
+    if args[0] == "validate":
+        assert printed.count(": ok (") == len(BUNDLED) > 20
+
+
+def test_the_heap_is_frozen_before_the_interpreter_exits() -> None:
+    # its last collection would walk every object of the libraries (0.1-0.2 CPU s)
+    assert _probe(["schema"], ())[3] > 10_000
 
 
 def test_version_through_the_entry_point_imports_no_framework() -> None:
@@ -93,3 +117,15 @@ def test_matplotlib_only_when_plots_are_drawn(
     # drawn half in a forked child, half here, so a drawing parent imports it
     assert modules == (["matplotlib", "pandas"] if drawn else ["pandas"])
     assert (tmp_path / "out" / "latency_cdf.png").exists() == drawn
+
+
+def test_the_collector_is_off_while_loading_and_on_for_a_run(tmp_path: Path) -> None:
+    # off for a short command from start to end; a run turns it back on
+    # once its modules are loaded (lbsim.cli.common.working)
+    assert _probe(["validate", "scenarios/black_friday_single_region.yaml"], ())[2] is False
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY)
+    args = ["run", str(scenario), "-q", "-o", str(tmp_path / "out"), "--no-plots"]
+    printed, _, collecting, _ = _probe(args, ())
+    assert "wrote" in printed
+    assert collecting is True

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import time
@@ -63,3 +64,21 @@ def test_each_format_is_encoded_once_png_first() -> None:
     files = encode_all(fig, ["svg", "png", "pdf"])  # type: ignore[arg-type]
     assert fig.saved == ["png", "svg", "pdf"]
     assert files == {"png": b"png", "svg": b"svg", "pdf": b"pdf"}
+
+
+def _frozen_objects() -> int:
+    return gc.get_freeze_count()
+
+
+@pytest.mark.parametrize("count", [1, 3])  # without a fork, and with one
+def test_the_heap_is_frozen_while_drawing_and_thawed_after(count: int) -> None:
+    # frozen: collections set off by the drawing skip the objects already
+    # there (this test process has tens of thousands); thawed after, even
+    # when a job fails, or they would never be collected
+    before = gc.get_freeze_count()
+    with in_turn([_frozen_objects] * count) as answers:
+        assert all(frozen > before + 10_000 for frozen in answers())
+    assert gc.get_freeze_count() == before
+    with pytest.raises(ValueError), in_turn([_fails] * count) as answers:
+        answers()
+    assert gc.get_freeze_count() == before

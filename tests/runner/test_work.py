@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lbsim.cli import app
-from lbsim.runner.work import estimate, refusals
+from lbsim.runner.work import estimate, mean_rate, refusals
 from lbsim.scenario import load
 
 GOOD = """\
@@ -87,3 +87,18 @@ def test_every_bundled_scenario_is_within_reach() -> None:
         replications = loaded.base.sweep.replications if loaded.base.sweep else 1
         found = estimate([v.scenario for v in loaded.variants], replications)
         assert refusals(found) == [], path
+
+
+def test_a_profile_s_mean_rate_is_its_exact_average() -> None:
+    # held at 0/s until 10 s, linear to 10/s at 20 s, then held (after the
+    # last corner) to the end at 40 s: (0·10 + 10·10/2 + 10·20) / 40 = 6.25/s
+    text = GOOD.replace(
+        "{process: poisson, rate: 5/s}", "{profile: [{at: 10s, rate: 0}, {at: 20s, rate: 10}]}"
+    ).replace("duration: 10m", "duration: 40s")
+    assert mean_rate(load(text=text).base) == pytest.approx(6.25, rel=1e-12)
+    # a corner after the end counts up to the end only: 1/s to 2/s over
+    # 0..100 s, cut at 50 s, averages 1.25/s
+    text = text.replace(
+        "[{at: 10s, rate: 0}, {at: 20s, rate: 10}]", "[{at: 0, rate: 1}, {at: 100s, rate: 2}]"
+    )
+    assert mean_rate(load(text=text.replace("40s", "50s")).base) == pytest.approx(1.25, rel=1e-12)

@@ -16,8 +16,10 @@ reports (utilisation, requests and errors per second) every
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _no_time() -> float:
@@ -71,6 +73,6 @@ class Words:
 
     def next(self) -> int:
         if not self._block:
-            self._block = self._rng.integers(0, 1 << 64, size=4096, dtype=np.uint64).tolist()
+            self._block = self._rng.integers(0, 1 << 64, size=4096, dtype="uint64").tolist()
             self._block.reverse()
         return self._block.pop()

@@ -35,9 +35,8 @@ import itertools
 import math
 import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
@@ -46,6 +45,9 @@ from lbsim.algorithms.hashing import key_text, normalized_weights, xxh64
 from lbsim.algorithms.ketama import Ketama, KetamaParams
 from lbsim.algorithms.maglev import Maglev, MaglevParams
 from lbsim.algorithms.ring_hash import RingHash, RingHashParams
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TWO_32 = 1 << 32
 
@@ -77,13 +79,15 @@ class Mt19937Words:
     __slots__ = ("_state", "words")
 
     def __init__(self, seed: int) -> None:
+        import numpy as np
+
         self._state = np.random.RandomState(seed % TWO_32)
         self.words: list[int] = []
 
     def word(self, i: int) -> int:
         """The ``i``-th output (from 0)."""
         while i >= len(self.words):
-            self.words.extend(self._state.randint(0, TWO_32, size=64, dtype=np.uint32).tolist())
+            self.words.extend(self._state.randint(0, TWO_32, size=64, dtype="uint32").tolist())
         return self.words[i]
 
 

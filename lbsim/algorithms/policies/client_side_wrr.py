@@ -35,15 +35,17 @@ every report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import HostListener, HostSet, Params, Request
 from lbsim.algorithms.policies import Clocked, LoadReported, Periodic
 from lbsim.algorithms.round_robin import RoundRobin
+
+if TYPE_CHECKING:
+    import numpy as np
 
 UINT32_MAX = (1 << 32) - 1
 NEVER = -1.0  # Envoy kDefaultNonEmptySince: no valid report yet

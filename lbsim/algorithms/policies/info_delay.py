@@ -22,14 +22,16 @@ measurements and are not delayed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import Field, create_model
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import Algorithm, HostListener, HostSet, Request
 from lbsim.algorithms.policies import Clocked, Periodic
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class InfoDelay(base.Params):

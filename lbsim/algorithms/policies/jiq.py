@@ -28,13 +28,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import ClassVar, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
 from lbsim.algorithms.policies import Peered
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class JoinIdleQueueParams(Params):

@@ -37,14 +37,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from lbsim.algorithms import base
 from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
 from lbsim.algorithms.policies import Clocked, Words
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PENALTY = float((2**63 - 1) >> 16)  # Envoy kPenaltyValue, Finagle Penalty
 TOP_BIT = 1 << 63  # Envoy kTieBreakingMask

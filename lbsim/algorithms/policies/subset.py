@@ -34,16 +34,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from fractions import Fraction
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from lbsim.algorithms.base import Algorithm, HostListener, HostSet, Request
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def deterministic_subset(n: int, client: int, size: int) -> list[int]:
     """The hosts of instance ``client`` under deterministic subsetting."""
     if size >= n:
         return list(range(n))
+    import numpy as np
+
     subset_count = n // size
     shuffled = np.random.default_rng(client // subset_count).permutation(n).tolist()
     start = (client % subset_count) * size
