@@ -264,21 +264,24 @@ class Uniforms:
 
     Drawing one numpy scalar at a time costs more than the rest of a pick;
     blocks keep the same stream (so results stay reproducible) at a fraction
-    of the cost.
+    of the cost. ``block`` holds the draws to come, the next one last; it is
+    refilled in place, so a hot caller may keep it and take
+    ``block.pop() if block else uniforms.next()``: the same draw as
+    :meth:`next`, without the call.
     """
 
-    __slots__ = ("_block", "_rng", "_size")
+    __slots__ = ("_rng", "_size", "block")
 
     def __init__(self, rng: np.random.Generator, block: int = 4096) -> None:
         self._rng = rng
         self._size = block
-        self._block: list[float] = []
+        self.block: list[float] = []
 
     def next(self) -> float:
-        if not self._block:
-            self._block = self._rng.random(self._size).tolist()
-            self._block.reverse()
-        return self._block.pop()
+        block = self.block
+        if not block:
+            block.extend(self._rng.random(self._size)[::-1].tolist())
+        return block.pop()
 
 
 class KeyedHeap:

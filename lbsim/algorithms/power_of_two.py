@@ -67,6 +67,7 @@ class PowerOfTwo(BaseAlgorithm):
         self._choices = params.choices
         self._bias = params.active_request_bias
         self._uniforms = Uniforms(rng)
+        self._draws = self._uniforms.block
         self._edf: list[tuple[float, int, int]] = []  # (deadline, insertion number, host)
         self._time = 0.0
         self._order = 0
@@ -106,10 +107,10 @@ class PowerOfTwo(BaseAlgorithm):
             return None
         n = len(eligible)
         outstanding = self.backends.outstanding
-        draw = self._uniforms.next
-        best = eligible[int(draw() * n)]
+        draws, draw = self._draws, self._uniforms.next
+        best = eligible[int((draws.pop() if draws else draw()) * n)]
         for _ in range(self._choices - 1):
-            candidate = eligible[int(draw() * n)]
+            candidate = eligible[int((draws.pop() if draws else draw()) * n)]
             if outstanding[candidate] < outstanding[best]:
                 best = candidate
         return best

@@ -31,6 +31,7 @@ class RandomChoice(BaseAlgorithm):
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
         self._uniforms = Uniforms(rng)
+        self._draws = self._uniforms.block
         self.hosts_changed()
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
@@ -43,4 +44,5 @@ class RandomChoice(BaseAlgorithm):
             hosts = [i for i in hosts if i not in tried]
         if not hosts:
             return None
-        return hosts[int(self._uniforms.next() * len(hosts))]
+        draws = self._draws
+        return hosts[int((draws.pop() if draws else self._uniforms.next()) * len(hosts))]

@@ -76,46 +76,6 @@ class Arrivals:
         return self.next < len(self.times)
 
 
-def advance(env: Loop, until: float, arrivals: Arrivals) -> None:
-    """Process every event (and arrival) before ``until``; now is ``until`` after."""
-    queue: list[Any] = env._queue
-    eids = env._eid
-    times = arrivals.times
-    arrive = arrivals.arrive
-    count = len(times)
-    request = arrivals.next
-    at, eid = arrivals.time, arrivals.eid
-    if request >= count:
-        at = float("inf")
-    while True:
-        entry = queue[0] if queue else None
-        if (
-            entry is None
-            or at < entry[0]
-            or (at == entry[0] and (entry[1], entry[2]) > (NORMAL, eid))
-        ):
-            if at >= until:
-                break
-            env._now = at
-            arrive(request)
-            request += 1
-            arrivals.next = request
-            if request < count:
-                delay = times[request] - at
-                at = at + delay if delay > 0 else at + 0.0
-                eid = next(eids)
-            else:
-                at = float("inf")
-            continue
-        if entry[0] >= until:
-            break
-        heappop(queue)
-        env._now = entry[0]
-        entry[3](entry[4])
-    arrivals.time, arrivals.eid = at, eid
-    env._now = until
-
-
 Entry = tuple[float, int, int, Handler, Any]
 
 

@@ -43,7 +43,8 @@ from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.layer7 import build_layer7, is_layer7
-from lbsim.engine.loop import Arrivals, Loop, Timers, advance
+from lbsim.engine.hotpath import advance, hot_path
+from lbsim.engine.loop import Arrivals, Loop, Timers
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
 from lbsim.engine.regions import Regional, instance_members
@@ -494,6 +495,7 @@ class World:
             fallback = self.regional.arrive
         times: Sequence[float] = self._arrival
         arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
+        target = self.balancer if simple else None  # the balancer of every arrival
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
@@ -501,14 +503,17 @@ class World:
             self._hedging = Hedging(
                 hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
             )
-            arrive = self._hedging.arrive
+            arrive, target = self._hedging.arrive, None
         if sessions is not None and self.workload.session is not None:
             times, arrive = sessions.feed(arrive)
+            target = None
         arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
-        if simple:  # answers go straight back to the one balancer
+        complete = self.balancer.complete if simple else None
+        if complete is not None:  # answers go straight back to the one balancer
             for server in self.servers:
-                server.done = self.balancer.complete
+                server.done = complete
+        hot = hot_path(self.servers, self.totals, target, complete)
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
@@ -520,7 +525,7 @@ class World:
             for chunk in range(1, CHUNKS + 1):
                 if self.env.peek() == float("inf") and not arrivals.pending():
                     break
-                advance(self.env, end * chunk / CHUNKS, arrivals)
+                advance(self.env, end * chunk / CHUNKS, arrivals, hot)
                 if progress is not None:
                     progress(chunk / CHUNKS)
         finally:
