@@ -36,6 +36,7 @@ class RoundRobin(BaseAlgorithm):
     """Each usable host in turn from a random start; EDF for unequal weights (Envoy)."""
 
     name: ClassVar[str] = "round_robin"
+    request_blind = True  # reads only ``tried``
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)

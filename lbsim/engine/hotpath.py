@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 from simpy.events import NORMAL
 
+from lbsim.algorithms.base import FIRST_ATTEMPT
 from lbsim.engine.balancer import NOTHING_TRIED, Balancer
 from lbsim.engine.loop import Arrivals, Loop
 from lbsim.engine.records import NO_BACKEND, OK, REJECTED
@@ -92,6 +93,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     balancer = hot.balancer
     if balancer is not None:
         view = balancer._view
+        blind = getattr(balancer.algorithm, "request_blind", False) is True
         keys, client_ids = balancer._keys, balancer._client_ids
         pick, on_send, on_complete = balancer._pick, balancer._on_send, balancer._on_complete
         load = balancer._load
@@ -123,11 +125,14 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             else:  # Balancer.dispatch of a first attempt, inlined
                 if expiries is not None:
                     expiries.add(request)
-                view.hash_key = view.client_address = keys[request]
-                view.client_id = client_ids[request]
-                view.attempt = 0
-                view.tried = NOTHING_TRIED
-                backend = pick(view)
+                if blind:
+                    backend = pick(FIRST_ATTEMPT)
+                else:
+                    view.hash_key = view.client_address = keys[request]
+                    view.client_id = client_ids[request]
+                    view.attempt = 0
+                    view.tried = NOTHING_TRIED
+                    backend = pick(view)
                 if backend is None:
                     balancer._failed(request, NO_BACKEND)
                 else:

@@ -518,8 +518,10 @@ class World:
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
         enabled = gc.isenabled()
-        gc.collect()
-        gc.freeze()  # the world built so far is never garbage: keep the collector off it
+        # the world built so far is never garbage: keep the collector off it (no
+        # collection first: it costs a full heap walk, and garbage frozen here
+        # is collected as usual once unfrozen)
+        gc.freeze()
         gc.disable()
         try:
             for chunk in range(1, CHUNKS + 1):
