@@ -135,7 +135,9 @@ class LeastConnections(BaseAlgorithm):
             heapq.heappush(self._keys, key)
         self._tokens = token = self._tokens + 1
         self._token[host] = token
-        node.lists[self._list_number()].append((host, token))
+        draws = self._draws  # _list_number(), inlined: a move per send and per answer
+        number = 0 if self._lists == 1 else (draws.pop() if draws else self._indices.next())
+        node.lists[number].append((host, token))
         node.elements += 1
         self._weight[host] = self.backends.weights[host]
 

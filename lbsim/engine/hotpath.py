@@ -57,7 +57,10 @@ class HotPath(NamedTuple):
 
 
 def hot_path(
-    servers: Sequence[Server], totals: Totals, balancer: Balancer | None, complete: Done | None
+    servers: Sequence[Server],
+    totals: Totals,
+    balancer: Balancer | None,
+    complete: Done | None,
 ) -> HotPath:
     """The inlined path for a world whose arrivals all go to ``balancer``
     (None: not one balancer) and whose servers answer ``complete``; a
@@ -90,6 +93,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     else:  # columns every server shares
         first = servers[0]
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
+        lo, hi = first._lo, first._hi  # the world gives every server the same window
     balancer = hot.balancer
     if balancer is not None:
         view = balancer._view
@@ -109,11 +113,19 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         finished = balancer.finished
         recorder = balancer.recorder
     complete = hot.complete
+    push, pop, end_of_service, normal, bits, mask = (
+        heappush,
+        heappop,
+        service_end,
+        NORMAL,
+        ATTEMPT_BITS,
+        ATTEMPT_MASK,
+    )
     while True:
         if queue:
             entry = queue[0]
             now = entry[0]
-            event = now < at or (now == at and (entry[1], entry[2]) < (NORMAL, eid))
+            event = now < at or (now == at and (entry[1], entry[2]) < (normal, eid))
         else:
             event = False
         if not event:  # ---------------------------------------- an arrival
@@ -144,7 +156,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     backends[request] = backend
                     sent[request] = at
                     inflight[request] = 1
-                    job = request << ATTEMPT_BITS
+                    job = request << bits
                     if try_expiries is not None:
                         try_expiries.add(job)
                     server = servers[backend]
@@ -160,15 +172,13 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                         start[request] = at
                         end = at + demand[request] * server.slowdown / server.speed
                         server.serving[job] = end
-                        lo, hi = server._lo, server._hi
                         if end > lo and at < hi:
                             server.busy_area += (end if end < hi else hi) - (at if at > lo else lo)
-                        heappush(queue, (end, NORMAL, next(eids), service_end, (server, job)))
+                        push(queue, (end, normal, next(eids), end_of_service, (server, job)))
                     elif len(server.queue) < server.queue_limit:
                         totals.jobs += 1
                         waiting = server.queue
                         waiting.append(job)
-                        lo, hi = server._lo, server._hi
                         if lo <= at <= hi:
                             server.queue_area -= at
                             if len(waiting) > server.queue_peak:
@@ -188,10 +198,10 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             continue
         if now >= until:  # ----------------------------------------- an event
             break
-        heappop(queue)
+        pop(queue)
         env._now = now
         handler = entry[3]
-        if handler is not service_end:
+        if handler is not end_of_service:
             handler(entry[4])
             continue
         server, job = entry[4]  # Server._finish, inlined
@@ -204,20 +214,19 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         totals.jobs -= 1
         waiting = server.queue
         if waiting:
-            lo, hi = server._lo, server._hi
             server.queue_area += now if lo <= now <= hi else (lo if now < lo else hi)
             following = waiting.popleft()
             if following < 0:
                 server._serve(following)
             else:  # Server._serve, inlined
-                served = following >> ATTEMPT_BITS
-                if (following & ATTEMPT_MASK) == tries[served] and inflight[served]:
+                served = following >> bits
+                if (following & mask) == tries[served] and inflight[served]:
                     start[served] = now
                 end = now + demand[served] * server.slowdown / server.speed
                 serving[following] = end
                 if end > lo and now < hi:
                     server.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-                heappush(queue, (end, NORMAL, next(eids), service_end, (server, following)))
+                push(queue, (end, normal, next(eids), end_of_service, (server, following)))
         else:
             server.busy -= 1
         if job < 0:
@@ -227,8 +236,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         if done is not complete:
             done(job, server.index, OK)
             continue
-        answered = job >> ATTEMPT_BITS  # Balancer.complete of an answer, inlined
-        if (job & ATTEMPT_MASK) != tries[answered] or not inflight[answered]:
+        answered = job >> bits  # Balancer.complete of an answer, inlined
+        attempt = tries[answered]
+        if (job & mask) != attempt or not inflight[answered]:
             recorder.abandoned += 1  # an abandoned attempt: the work was wasted
             continue
         inflight[answered] = 0
@@ -240,7 +250,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         if listeners:
             for listener in listeners:
                 listener(backend, OK)
-        if tries[answered]:
+        if attempt:
             balancer._finish(answered, OK)
         else:
             ends[answered] = now
