@@ -6,73 +6,120 @@ sequence number it would have had as a Timeout (drawn when the previous one
 arrived) and is taken when its ``(time, NORMAL, eid)`` comes first, so event
 order and every record are exactly those of one Timeout per arrival.
 
-Most of a run is two kinds of event, and the loop handles them itself with
-the hot state in locals, bound once per call:
+Most of a run is two kinds of event, and the loop handles them itself, with
+the hot state of each balancer in locals (bound when the balancer changes):
 
-* an arrival at a plain :class:`~lbsim.engine.balancer.Balancer` (the world's
-  only one: :func:`hot_path`) that is up: its first attempt is balanced and
-  sent (``Balancer.dispatch``) and taken by the server (``Server.accept``),
-  which starts serving it (``Server._serve``) or queues it;
-* a service end (:func:`~lbsim.engine.servers.service_end`): the server
-  starts its next job (``Server._finish``) and, if the answer goes to that
-  balancer, the balancer takes it (``Balancer.complete``).
+* an arrival at a balancer instance (the world's only one, or the one DNS
+  or the active-passive pair gives it): if the balancer is a plain, running
+  :class:`~lbsim.engine.balancer.Balancer`, its first attempt is balanced
+  and sent (``Balancer.dispatch``) and the server takes it
+  (``Server.accept``), serving it at once (``Server._serve``) or queueing it;
+* a service end (:func:`~lbsim.engine.servers.service_end`) at a server of
+  the world (a session store, with columns of its own, takes the method):
+  the server starts its next job (``Server._finish``) and, if the answer
+  goes to a plain balancer, the balancer takes it (``Balancer.complete``).
 
 Every feature off that path is a flag test that hands the event to the
-method doing the general case (a balancer that is down, a server that is
-down, hung or failing, a probe, a retried request, timeouts,
-algorithm hooks, listeners), so the methods stay the one definition of
-each rule, and this loop is their common case written out: a change to one
-of those methods must be made here too (tests/engine/test_hotpath.py runs
-scenarios with and without the inlined path and compares every record).
-Any other event is a handler call.
+method doing the general case (a balancer that is down or has a subclass or
+a session hook; a server that is down, hung or failing; a probe; a retried
+request; a full queue), and the hooks a scenario uses (timeouts, algorithm
+hooks, outcome listeners, session hooks) are called where the methods call
+them. The methods stay the one definition of each rule and the loop is
+their common case written out: a change to one of them must be made here
+too, and tests/engine/test_hotpath.py runs scenarios with and without this
+path and compares every record. Any other event is a handler call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
 from simpy.events import NORMAL
 
-from lbsim.algorithms.base import FIRST_ATTEMPT
+from lbsim.algorithms.base import FIRST_ATTEMPT, RequestView
 from lbsim.engine.balancer import NOTHING_TRIED, Balancer
-from lbsim.engine.loop import Arrivals, Loop
-from lbsim.engine.records import NO_BACKEND, OK, REJECTED
+from lbsim.engine.loop import Arrivals, Loop, Timers
+from lbsim.engine.records import NO_BACKEND, OK, REJECTED, Column, Recorder
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Done, Server, service_end
 from lbsim.engine.state import Totals
 
 INFINITY = float("inf")
 
 
+class Plan(NamedTuple):
+    """A balancer's hot state, as the loop binds it to locals."""
+
+    balancer: Balancer
+    sends: bool  # its dispatch is inlined
+    answers: bool  # its complete is inlined
+    pick: Callable[[Any], int | None]
+    view: RequestView | None  # None: the algorithm is request-blind (FIRST_ATTEMPT)
+    keys: Column
+    client_ids: Column
+    on_send: Callable[[int], None] | None
+    on_complete: Callable[[int, float, int], None] | None
+    load: list[int]
+    expiries: Timers
+    try_expiries: Timers | None  # None: no per-try timeout
+    listeners: list[Callable[[int, int], None]]
+    finished: Callable[[int], None] | None
+    recorder: Recorder
+
+
+def plan(balancer: Balancer) -> Plan:
+    """``balancer``'s plan: a subclass of Balancer, or one with a session
+    hook, is not inlined (its events go to its methods)."""
+    kind = type(balancer)
+    blind = getattr(balancer.algorithm, "request_blind", False) is True
+    return Plan(
+        balancer,
+        kind.dispatch is Balancer.dispatch and balancer.persist is None,
+        kind.complete is Balancer.complete,
+        balancer._pick,
+        None if blind else balancer._view,
+        balancer._keys,
+        balancer._client_ids,
+        balancer._on_send,
+        balancer._on_complete,
+        balancer._load,
+        balancer._expiries,
+        balancer._try_expiries if balancer._per_try is not None else None,
+        balancer.outcome_listeners,
+        balancer.finished,
+        balancer.recorder,
+    )
+
+
 class HotPath(NamedTuple):
-    """What :func:`advance` inlines: arrivals at ``balancer`` (None: each
-    arrival is ``arrive(request)``), answers to ``complete`` (the servers'
-    ``done`` that is that balancer's :meth:`~Balancer.complete`)."""
+    """Where :func:`advance` sends what it inlines.
+
+    Arrivals go to ``single`` (an index into ``balancers``), or to the
+    balancer ``resolve(request)`` names; with neither, each arrival is
+    ``arrive(request)``. A server's answer goes to the balancer
+    ``route[request]`` if its ``done`` is ``routed``, to ``single`` if it is
+    ``direct``; any other ``done`` is called.
+    """
 
     servers: Sequence[Server]
     totals: Totals
-    balancer: Balancer | None = None
-    complete: Done | None = None
+    plans: Sequence[Plan] = ()  # one per balancer, in the world's order
+    single: int | None = None
+    resolve: Callable[[int], int] | None = None
+    route: Column = None
+    routed: Done | None = None
+    direct: Done | None = None
 
 
 def hot_path(
     servers: Sequence[Server],
     totals: Totals,
-    balancer: Balancer | None,
-    complete: Done | None,
+    balancers: Sequence[Balancer],
+    **where: Any,
 ) -> HotPath:
-    """The inlined path for a world whose arrivals all go to ``balancer``
-    (None: not one balancer) and whose servers answer ``complete``; a
-    balancer that overrides what is inlined, or has a session hook, is not
-    inlined (its events go to its methods)."""
-    if balancer is None or type(balancer).dispatch is not Balancer.dispatch:
-        return HotPath(servers, totals)
-    if balancer.persist is not None:
-        return HotPath(servers, totals)
-    if type(balancer).complete is not Balancer.complete:
-        complete = None
-    return HotPath(servers, totals, balancer, complete)
+    """The inlined path of a world (``where``: the other fields of :class:`HotPath`)."""
+    return HotPath(servers, totals, [plan(balancer) for balancer in balancers], **where)
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -86,33 +133,17 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     at, eid = arrivals.time, arrivals.eid
     if request >= count:
         at = INFINITY
-    totals = hot.totals
-    servers = hot.servers
-    if not servers:
-        hot = HotPath(servers, totals)
-    else:  # columns every server shares
+    totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
+    single = plans[hot.single] if hot.single is not None else None
+    route, routed, direct = hot.route, hot.routed, hot.direct
+    if servers:  # the columns and the window of the world's servers
         first = servers[0]
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
-        lo, hi = first._lo, first._hi  # the world gives every server the same window
-    balancer = hot.balancer
-    if balancer is not None:
-        view = balancer._view
-        blind = getattr(balancer.algorithm, "request_blind", False) is True
-        keys, client_ids = balancer._keys, balancer._client_ids
-        pick, on_send, on_complete = balancer._pick, balancer._on_send, balancer._on_complete
-        load = balancer._load
-        sent, backends, status, ends = (
-            balancer._sent,
-            balancer._server,
-            balancer._status,
-            balancer._end,
-        )
-        expiries = balancer._expiries if balancer._timeout is not None else None
-        try_expiries = balancer._try_expiries if balancer._per_try is not None else None
-        listeners = balancer.outcome_listeners
-        finished = balancer.finished
-        recorder = balancer.recorder
-    complete = hot.complete
+        lo, hi = first._lo, first._hi
+    if plans:  # columns every balancer shares
+        shared = plans[0].balancer
+        sent, backends, status, ends = shared._sent, shared._server, shared._status, shared._end
+    bound: Plan | None = None  # the plan in the locals below
     push, pop, end_of_service, normal, bits, mask = (
         heappush,
         heappop,
@@ -132,12 +163,19 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             if at >= until:
                 break
             env._now = at
-            if balancer is None or not balancer.up:
+            target = single if resolve is None else plans[resolve(request)]
+            if target is None:
                 arrive(request)
+            elif not target.sends or not target.balancer.up:
+                target.balancer.dispatch(request)
             else:  # Balancer.dispatch of a first attempt, inlined
-                if expiries is not None:
+                if target is not bound:
+                    bound = target
+                    (balancer, _, _, pick, view, keys, client_ids, on_send, on_complete, load,
+                     expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
+                if balancer._timeout is not None:
                     expiries.add(request)
-                if blind:
+                if view is None:
                     backend = pick(FIRST_ATTEMPT)
                 else:
                     view.hash_key = view.client_address = keys[request]
@@ -159,7 +197,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     job = request << bits
                     if try_expiries is not None:
                         try_expiries.add(job)
-                    server = servers[backend]
+                    server = balancer.servers[backend]
                     if not server.dirty:  # Server.accept, inlined
                         server.dirty = True
                         server.changed.append(server)
@@ -204,8 +242,11 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         if handler is not end_of_service:
             handler(entry[4])
             continue
-        server, job = entry[4]  # Server._finish, inlined
-        serving = server.serving
+        server, job = entry[4]
+        if server._start is not start:  # a server with columns of its own (a session store)
+            server._finish(job)
+            continue
+        serving = server.serving  # Server._finish, inlined
         if serving.pop(job, None) is None:
             continue  # lost in a crash or frozen by a hang
         if not server.dirty:
@@ -232,11 +273,21 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         if job < 0:
             server.probes.pop(job)[1](True)
             continue
+        answered = job >> bits
         done = server.done
-        if done is not complete:
+        if done is routed:
+            target = plans[route[answered]]
+        elif done is direct:
+            target = single
+        else:
+            target = None
+        if target is None or not target.answers:
             done(job, server.index, OK)
             continue
-        answered = job >> bits  # Balancer.complete of an answer, inlined
+        if target is not bound:  # Balancer.complete of an answer, inlined
+            bound = target
+            (balancer, _, _, pick, view, keys, client_ids, on_send, on_complete, load,
+             expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
         attempt = tries[answered]
         if (job & mask) != attempt or not inflight[answered]:
             recorder.abandoned += 1  # an abandoned attempt: the work was wasted

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import numpy as np
 from simpy.events import Timeout
@@ -375,15 +376,16 @@ class World:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
 
     def _arrive(self, request: int) -> None:
-        if self._client_lb is not None:
-            lb = int(self._client_lb[self._clients[request]])
-            self._route[request] = lb
-            self.balancers[lb].dispatch(request)
-        elif self._serving:
-            self._route[request] = self._serving
-            self.balancers[self._serving].dispatch(request)
-        else:
-            self.balancer.dispatch(request)
+        self.balancers[self._balancer_of(request)].dispatch(request)
+
+    def _balancer_of(self, request: int) -> int:
+        """The balancer instance ``request`` goes to, noted for its answer:
+        the one DNS gave its client, or the active one of a pair."""
+        lb = int(self._client_lb[self._clients[request]]) if self._client_lb is not None else None
+        if lb is None:
+            lb = self._serving
+        self._route[request] = lb
+        return lb
 
     def _arrive_fronted(self, request: int) -> None:
         if self._client_lb is not None:
@@ -495,7 +497,12 @@ class World:
             fallback = self.regional.arrive
         times: Sequence[float] = self._arrival
         arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
-        target = self.balancer if simple else None  # the balancer of every arrival
+        # where the run loop sends arrivals itself (lbsim.engine.hotpath)
+        where: dict[str, Any] = {}
+        if simple:
+            where["single"] = 0
+        elif fallback == self._arrive:
+            where["resolve"] = self._balancer_of
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
@@ -503,17 +510,25 @@ class World:
             self._hedging = Hedging(
                 hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
             )
-            arrive, target = self._hedging.arrive, None
+            arrive = self._hedging.arrive
+            where.clear()
         if sessions is not None and self.workload.session is not None:
             times, arrive = sessions.feed(arrive)
-            target = None
+            where.clear()
         arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
-        complete = self.balancer.complete if simple else None
-        if complete is not None:  # answers go straight back to the one balancer
+        if simple:  # answers go straight back to the one balancer
+            complete = self.balancer.complete
             for server in self.servers:
                 server.done = complete
-        hot = hot_path(self.servers, self.totals, target, complete)
+            where["direct"] = complete
+        routed = self._done
+        for server in self.servers:
+            if server.done == routed:  # one object, which the run loop knows by identity
+                server.done = routed
+        hot = hot_path(
+            self.servers, self.totals, self.balancers, route=self._route, routed=routed, **where
+        )
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
