@@ -164,15 +164,15 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 break
             env._now = at
             target = single if resolve is None else plans[resolve(request)]
+            if target is not bound and target is not None:
+                bound = target
+                (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
+                 load, expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
             if target is None:
                 arrive(request)
-            elif not target.sends or not target.balancer.up:
-                target.balancer.dispatch(request)
+            elif not sends or not balancer.up:
+                balancer.dispatch(request)
             else:  # Balancer.dispatch of a first attempt, inlined
-                if target is not bound:
-                    bound = target
-                    (balancer, _, _, pick, view, keys, client_ids, on_send, on_complete, load,
-                     expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
                 if balancer._timeout is not None:
                     expiries.add(request)
                 if view is None:
@@ -281,14 +281,14 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             target = single
         else:
             target = None
-        if target is None or not target.answers:
+        if target is not bound and target is not None:
+            bound = target
+            (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
+             load, expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
+        if target is None or not answers:
             done(job, server.index, OK)
             continue
-        if target is not bound:  # Balancer.complete of an answer, inlined
-            bound = target
-            (balancer, _, _, pick, view, keys, client_ids, on_send, on_complete, load,
-             expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
-        attempt = tries[answered]
+        attempt = tries[answered]  # Balancer.complete of an answer, inlined
         if (job & mask) != attempt or not inflight[answered]:
             recorder.abandoned += 1  # an abandoned attempt: the work was wasted
             continue
