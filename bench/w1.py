@@ -191,8 +191,7 @@ def main() -> None:
     print(f"{'textbook SimPy (random)':<28} {base:>10,.0f} req/s")
     for algorithm in args.algorithms:
         rates = [
-            lbsim_rate(algorithm, args.requests, args.warmup, clock)[0]
-            for _ in range(args.repeat)
+            lbsim_rate(algorithm, args.requests, args.warmup, clock)[0] for _ in range(args.repeat)
         ]
         rate = statistics.median(rates)
         memory = bytes_per_request(algorithm, args.requests, args.warmup)

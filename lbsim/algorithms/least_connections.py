@@ -119,12 +119,12 @@ class LeastConnections(BaseAlgorithm):
         self._key[host] = key
         self._token[host] = 0
         if old is not None:
-            node = self._nodes[old]
-            node.elements -= 1
-            node.stale += 1
-            if node.stale > node.elements + 16:
-                node.lists = [deque(e for e in lst if self._live(e)) for lst in node.lists]
-                node.stale = 0
+            left = self._nodes[old]
+            left.elements -= 1
+            left.stale += 1
+            if left.stale > left.elements + 16:
+                left.lists = [deque(e for e in lst if self._live(e)) for lst in left.lists]
+                left.stale = 0
         if key is None:
             return
         node = self._nodes.get(key)

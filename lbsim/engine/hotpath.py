@@ -95,31 +95,39 @@ def plan(balancer: Balancer) -> Plan:
 class HotPath(NamedTuple):
     """Where :func:`advance` sends what it inlines.
 
-    Arrivals go to ``single`` (an index into ``balancers``), or to the
-    balancer ``resolve(request)`` names; with neither, each arrival is
-    ``arrive(request)``. A server's answer goes to the balancer
-    ``route[request]`` if its ``done`` is ``routed``, to ``single`` if it is
-    ``direct``; any other ``done`` is called.
+    Arrivals go to ``single`` (an index into ``plans``, one per balancer of
+    the world), or to the balancer ``resolve(request)`` names; with neither,
+    each arrival is ``arrive(request)``. A server's answer goes to the
+    balancer ``route[request]`` if its ``done`` is ``routed``; any other
+    ``done`` is called.
     """
 
     servers: Sequence[Server]
     totals: Totals
-    plans: Sequence[Plan] = ()  # one per balancer, in the world's order
-    single: int | None = None
-    resolve: Callable[[int], int] | None = None
+    plans: Sequence[Plan] = ()
     route: Column = None
     routed: Done | None = None
-    direct: Done | None = None
+    single: int | None = None
+    resolve: Callable[[int], int] | None = None
 
 
 def hot_path(
     servers: Sequence[Server],
     totals: Totals,
     balancers: Sequence[Balancer],
-    **where: Any,
+    route: Column,
+    routed: Done,
+    *,
+    single: int | None = None,
+    resolve: Callable[[int], int] | None = None,
 ) -> HotPath:
-    """The inlined path of a world (``where``: the other fields of :class:`HotPath`)."""
-    return HotPath(servers, totals, [plan(balancer) for balancer in balancers], **where)
+    """The inlined path of a world; each server whose ``done`` is (equal to)
+    ``routed`` is given that one object, which the loop knows by identity."""
+    for server in servers:
+        if server.done == routed:
+            server.done = routed
+    plans = [plan(balancer) for balancer in balancers]
+    return HotPath(servers, totals, plans, route, routed, single, resolve)
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -135,7 +143,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         at = INFINITY
     totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
     single = plans[hot.single] if hot.single is not None else None
-    route, routed, direct = hot.route, hot.routed, hot.direct
+    route, routed = hot.route, hot.routed
     if servers:  # the columns and the window of the world's servers
         first = servers[0]
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
@@ -275,12 +283,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             continue
         answered = job >> bits
         done = server.done
-        if done is routed:
-            target = plans[route[answered]]
-        elif done is direct:
-            target = single
-        else:
-            target = None
+        target = plans[route[answered]] if done is routed else None
         if target is not bound and target is not None:
             bound = target
             (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,

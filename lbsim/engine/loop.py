@@ -1,4 +1,4 @@
-"""SimPy's environment with light events, and the run loop of a world.
+"""SimPy's environment with light events, the pre-drawn arrivals, and timer lists.
 
 A light event is a heap entry ``(time, NORMAL, eid, handler, value)`` on
 SimPy's own queue; SimPy's own events are queued the same way, with a
@@ -6,11 +6,11 @@ handler that runs their callbacks. The same time arithmetic (``now +
 delay``) and the same sequence numbers as a :class:`~simpy.events.Timeout`
 with one callback, so the order of events is exactly SimPy's, without an
 event object, a callback list or a property call per light event.
-:meth:`Loop.step` runs them, so ``env.run()`` still works; :func:`advance`
-is the world's loop, which also merges the arrivals from the sorted
-workload array: the next arrival holds the sequence number
-it would have had as a Timeout (drawn when the previous one arrived) and is
-taken when its ``(time, NORMAL, eid)`` comes first.
+:meth:`Loop.step` runs them, so ``env.run()`` still works; the world's loop
+is :func:`lbsim.engine.hotpath.advance`, which also merges the
+:class:`Arrivals` from the sorted workload array: the next arrival holds the
+sequence number it would have had as a Timeout (drawn when the previous one
+arrived) and is taken when its ``(time, NORMAL, eid)`` comes first.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 A request that finds a free slot is served at once for
 ``demand / (speed / slowdown)`` seconds; otherwise it waits in a
 first-come-first-served queue, or is rejected (503) when ``queue_limit``
-requests already wait. Service is a single SimPy timeout whose callback
-starts the next waiting request, so a server costs one event per request and
-no generator process.
+requests already wait. Service is a single heap entry whose handler
+(:func:`service_end`) starts the next waiting request, so a server costs one
+event per request and no generator process. The run loop
+(:mod:`lbsim.engine.hotpath`) writes out the common case of :meth:`Server.accept`,
+``_serve`` and ``_finish``: a change to their rules must be made there too.
 
 A server can fail (driven by :mod:`lbsim.engine.faults`): a crash fails what it
 holds with ``conn_error`` and refuses new connections until it recovers

@@ -8,10 +8,12 @@ initial verdicts applied in one refresh, so building is O(n); they share
 one timer list per interval), passive
 checker and slow start; closed-loop sessions, persistence, a session store
 or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
-hooked into them; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
-timeouts (one event per request: DNS round robin over instances, or the
-active one of a pair), services end by one timeout each, completions are
-routed back to the balancer that sent them, and a sampler records levels
+hooked into them; then the failure timeline. Run: the run loop
+(:mod:`lbsim.engine.hotpath`) takes the arrivals from the sorted workload
+array and hands each to its balancer (the only one, DNS round robin over
+instances, or the active one of a pair), services end by one heap entry
+each, completions are routed back to the balancer that sent them (the
+common case of each written out in the loop), and a sampler records levels
 every ``sample_interval``, reading only the servers that changed since the
 last sample (:mod:`lbsim.engine.sampler`; a drain longer than the run is
 sampled no more often than the run). The simulation advances in chunks so a caller can
@@ -43,8 +45,8 @@ from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
-from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.hotpath import advance, hot_path
+from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, Timers
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
@@ -379,19 +381,17 @@ class World:
         self.balancers[self._balancer_of(request)].dispatch(request)
 
     def _balancer_of(self, request: int) -> int:
-        """The balancer instance ``request`` goes to, noted for its answer:
-        the one DNS gave its client, or the active one of a pair."""
-        lb = int(self._client_lb[self._clients[request]]) if self._client_lb is not None else None
-        if lb is None:
-            lb = self._serving
+        """The instance ``request`` goes to (DNS's for its client, or the
+        active one of a pair), noted for its answer."""
+        client_lb = self._client_lb
+        lb = int(client_lb[self._clients[request]]) if client_lb is not None else self._serving
         self._route[request] = lb
         return lb
 
     def _arrive_fronted(self, request: int) -> None:
-        if self._client_lb is not None:
-            self.fronts[int(self._client_lb[self._clients[request]])].arrive(request)
-        else:
-            self.fronts[self._serving].arrive(request)
+        client_lb = self._client_lb
+        lb = int(client_lb[self._clients[request]]) if client_lb is not None else self._serving
+        self.fronts[lb].arrive(request)
 
     def _pool_event(self, event: TimelineEvent) -> None:
         """A ``shift`` of a pool's version weights (from the timeline)."""
@@ -483,26 +483,17 @@ class World:
         time with the fraction done, never per event.
         """
         sessions = self.sessions
-        simple = (
-            self._client_lb is None
-            and len(self.balancers) == 1
-            and not self.fronts
-            and sessions is None
-            and self.regional is None
-        )
         fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
         if len(self.fronts) == 1:  # one instance: nothing to choose
             fallback = self.fronts[0].arrive
         if self.regional is not None:
             fallback = self.regional.arrive
         times: Sequence[float] = self._arrival
-        arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
-        # where the run loop sends arrivals itself (lbsim.engine.hotpath)
-        where: dict[str, Any] = {}
-        if simple:
-            where["single"] = 0
-        elif fallback == self._arrive:
-            where["resolve"] = self._balancer_of
+        arrive, feeds = fallback, dict[str, Any]()  # the run loop's balancers of arrivals
+        if fallback == self._arrive:  # not through a front or DNS regions: lbsim.engine.hotpath
+            one = self._client_lb is None and len(self.balancers) == 1 and sessions is None
+            feeds = {"single": 0} if one else {"resolve": self._balancer_of}
+            arrive = self.balancer.dispatch if one else fallback
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
@@ -510,32 +501,18 @@ class World:
             self._hedging = Hedging(
                 hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
             )
-            arrive = self._hedging.arrive
-            where.clear()
+            arrive, feeds = self._hedging.arrive, {}
         if sessions is not None and self.workload.session is not None:
-            times, arrive = sessions.feed(arrive)
-            where.clear()
+            (times, arrive), feeds = sessions.feed(arrive), {}
         arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
-        if simple:  # answers go straight back to the one balancer
-            complete = self.balancer.complete
-            for server in self.servers:
-                server.done = complete
-            where["direct"] = complete
-        routed = self._done
-        for server in self.servers:
-            if server.done == routed:  # one object, which the run loop knows by identity
-                server.done = routed
-        hot = hot_path(
-            self.servers, self.totals, self.balancers, route=self._route, routed=routed, **where
-        )
+        hot = hot_path(self.servers, self.totals, self.balancers, self._route, self._done, **feeds)
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
         enabled = gc.isenabled()
         # the world built so far is never garbage: keep the collector off it (no
-        # collection first: it costs a full heap walk, and garbage frozen here
-        # is collected as usual once unfrozen)
+        # collection first, a whole heap walk: frozen garbage goes when unfrozen)
         gc.freeze()
         gc.disable()
         try:

@@ -110,7 +110,8 @@ def test_inlined_path_is_the_methods(data: dict[str, Any] | str, variant: int) -
     for levels in ("busy_area", "queue_area", "queue_peak"):
         np.testing.assert_array_equal(getattr(fast, levels), getattr(slow, levels), levels)
     assert fast.sample_times == slow.sample_times
-    for a, b in zip(fast.samples + fast.balancer_samples, slow.samples + slow.balancer_samples):
+    fast_samples = fast.samples + fast.balancer_samples
+    for a, b in zip(fast_samples, slow.samples + slow.balancer_samples, strict=True):
         np.testing.assert_array_equal(a, b)
     assert fast.events == slow.events
     assert fast.abandoned == slow.abandoned
