@@ -115,11 +115,12 @@ class LeastConnections(BaseAlgorithm):
     def _place(self, host: int, key: int | None) -> None:
         """Take ``host`` out of its node, if queued, and queue it under ``key``
         at the back of a list (None: leave it out of the tree)."""
-        old = self._key[host]
-        self._key[host] = key
-        self._token[host] = 0
+        keys, tokens, nodes = self._key, self._token, self._nodes
+        old = keys[host]
+        keys[host] = key
+        tokens[host] = 0
         if old is not None:
-            left = self._nodes[old]
+            left = nodes[old]
             left.elements -= 1
             left.stale += 1
             if left.stale > left.elements + 16:
@@ -127,14 +128,14 @@ class LeastConnections(BaseAlgorithm):
                 left.stale = 0
         if key is None:
             return
-        node = self._nodes.get(key)
+        node = nodes.get(key)
         if node is None:
-            node = self._nodes[key] = _Node(self._lists)
+            node = nodes[key] = _Node(self._lists)
         if not node.in_heap:
             node.in_heap = True
             heapq.heappush(self._keys, key)
         self._tokens = token = self._tokens + 1
-        self._token[host] = token
+        tokens[host] = token
         draws = self._draws  # _list_number(), inlined: a move per send and per answer
         number = 0 if self._lists == 1 else (draws.pop() if draws else self._indices.next())
         node.lists[number].append((host, token))
