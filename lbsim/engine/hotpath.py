@@ -70,9 +70,11 @@ class Plan(NamedTuple):
 
 def plan(balancer: Balancer) -> Plan:
     """``balancer``'s plan: a subclass of Balancer, or one with a session
-    hook, is not inlined (its events go to its methods)."""
+    hook, is not inlined (its events go to its methods); the shared view is
+    for a request-blind algorithm's own pick only (not a wrapper of it)."""
     kind = type(balancer)
-    blind = getattr(balancer.algorithm, "request_blind", False) is True
+    algorithm = balancer.algorithm
+    blind = getattr(algorithm, "request_blind", False) is True and balancer._pick == algorithm.pick
     return Plan(
         balancer,
         kind.dispatch is Balancer.dispatch and balancer.persist is None,
