@@ -2,14 +2,17 @@
 
 W1: 8 servers x 1 worker, Poisson arrivals at 7.2/s, exponential demand with
 mean 1 s (utilisation 0.9), 200,000 measured requests after 10,000 warm-up
-requests, for random, round_robin, least_connections and power_of_two. Reports simulated
-requests per wall-second for each (median of --repeat runs), the same for two
-anchors measured in the same run — a textbook SimPy model (a generator process
-per request, a ``simpy.Resource`` per server, random choice) and a bare
-``heapq`` event loop (the floor of any Python discrete-event simulation of
-this system) — the ratios, the memory lbsim holds per recorded request
-(tracemalloc peak of a separate run, divided by requests), and the rate of the
-whole ``lbsim.run`` (workload, simulation, DataFrames).
+requests, for random, round_robin, least_connections and power_of_two.
+Reports simulated requests per CPU-second for each (median of --repeat runs;
+``--wall``: per wall-second), the same for two anchors measured in the same
+run — a textbook SimPy model (a generator process per request, a
+``simpy.Resource`` per server, random choice) and a bare ``heapq`` event loop
+(the floor of any Python discrete-event simulation of this system) — the
+ratios (to the heapq loop: the median over runs of lbsim's rate over that of
+a heapq run just before it, and the best run of each against the best of
+the other: on a loaded machine the steadiest figure), the memory lbsim holds per recorded request
+(tracemalloc peak of a separate run, divided by requests), and the rate of
+the whole ``lbsim.run`` (workload, simulation, DataFrames).
 
     python bench/w1.py                 # the README's figures
     python bench/w1.py --requests 1000000 --algorithms random   # 1M requests
@@ -55,9 +58,15 @@ def scenario(algorithm: str, requests: int, warmup: int) -> dict[str, object]:
 
 
 def textbook(
-    requests: int, seed: int = 1, servers_count: int = SERVERS, rate: float = RATE
+    requests: int,
+    seed: int = 1,
+    servers_count: int = SERVERS,
+    rate: float = RATE,
+    clock: Callable[[], float] | None = None,
 ) -> float:
-    """A SimPy model as the tutorials write it; returns requests per wall-second."""
+    """A SimPy model as the tutorials write it; returns requests per second
+    of ``clock`` (wall time by default)."""
+    clock = clock or time.perf_counter
     rng = np.random.default_rng(seed)
     env = simpy.Environment()
     servers = [simpy.Resource(env, capacity=1) for _ in range(servers_count)]
@@ -79,9 +88,9 @@ def textbook(
             env.process(request(demand, servers[choice]))
 
     env.process(source())
-    started = time.perf_counter()
+    started = clock()
     env.run()
-    return requests / (time.perf_counter() - started)
+    return requests / (clock() - started)
 
 
 def heapq_loop(
@@ -126,23 +135,27 @@ def heapq_loop(
     return requests / (clock() - started)
 
 
-def lbsim_rate(algorithm: str, requests: int, warmup: int) -> tuple[float, int]:
-    """Requests simulated per wall-second by the engine (build + run), and the count."""
+def lbsim_rate(
+    algorithm: str, requests: int, warmup: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, int]:
+    """Requests simulated per second of ``clock`` by the engine (build + run), and the count."""
     variant = load(data=scenario(algorithm, requests, warmup)).variants[0]
     workload = draw_workload(variant.scenario)
     gc.collect()
-    started = time.perf_counter()
+    started = clock()
     World(variant.scenario, workload).run()
-    return len(workload) / (time.perf_counter() - started), len(workload)
+    return len(workload) / (clock() - started), len(workload)
 
 
-def end_to_end_rate(algorithm: str, requests: int, warmup: int) -> float:
-    """Requests per wall-second of ``lbsim.run``: also drawing the workload,
-    building the DataFrames and the summary."""
+def end_to_end_rate(
+    algorithm: str, requests: int, warmup: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Requests per second of ``clock`` of ``lbsim.run``: also drawing the
+    workload, building the DataFrames and the summary."""
     data = scenario(algorithm, requests, warmup)
-    started = time.perf_counter()
+    started = clock()
     result = lbsim.run(data)
-    return (requests + warmup) / (time.perf_counter() - started) if len(result.summary) else 0.0
+    return (requests + warmup) / (clock() - started) if len(result.summary) else 0.0
 
 
 def bytes_per_request(algorithm: str, requests: int, warmup: int) -> float:
@@ -163,21 +176,37 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--algorithms", nargs="+", default=ALGORITHMS)
+    parser.add_argument(
+        "--wall", action="store_true", help="time wall seconds instead of CPU seconds"
+    )
     args = parser.parse_args()
-    print(f"lbsim {lbsim.__version__}, W1: {args.requests:,} + {args.warmup:,} warm-up requests")
+    clock = time.perf_counter if args.wall else time.process_time
+    unit = "wall" if args.wall else "CPU"
+    print(
+        f"lbsim {lbsim.__version__}, W1: {args.requests:,} + {args.warmup:,} warm-up requests,"
+        f" requests per {unit}-second"
+    )
     total = args.requests + args.warmup
-    base = statistics.median(textbook(total) for _ in range(args.repeat))
-    floor = statistics.median(heapq_loop(total) for _ in range(args.repeat))
+    lbsim.run(scenario(ALGORITHMS[0], 1000, 100))  # imports and first-call costs, untimed
+    base = statistics.median(textbook(total, clock=clock) for _ in range(args.repeat))
+    floor = statistics.median(heapq_loop(total, clock=clock) for _ in range(args.repeat))
     print(f"{'bare heapq loop (random)':<28} {floor:>10,.0f} req/s")
     print(f"{'textbook SimPy (random)':<28} {base:>10,.0f} req/s")
     for algorithm in args.algorithms:
-        rates = [lbsim_rate(algorithm, args.requests, args.warmup)[0] for _ in range(args.repeat)]
+        # each run right after a run of the heapq loop: the ratio of each pair,
+        # as the load of a shared machine drifts less within a pair than a run
+        rates, ratios, anchors = [], [], []
+        for _ in range(args.repeat):
+            anchors.append(heapq_loop(total, clock=clock))
+            rates.append(lbsim_rate(algorithm, args.requests, args.warmup, clock)[0])
+            ratios.append(rates[-1] / anchors[-1])
         rate = statistics.median(rates)
         memory = bytes_per_request(algorithm, args.requests, args.warmup)
-        full = end_to_end_rate(algorithm, args.requests, args.warmup)
+        full = end_to_end_rate(algorithm, args.requests, args.warmup, clock)
         print(
             f"{'lbsim ' + algorithm:<28} {rate:>10,.0f} req/s  {rate / base:4.1f}x textbook"
-            f"  {rate / floor:4.2f}x heapq"
+            f"  {statistics.median(ratios):4.2f}x heapq (paired; best/best"
+            f" {max(rates) / max(anchors):4.2f}x)"
             f"  {memory:6.0f} B/request  (lbsim.run end to end: {full:,.0f} req/s)"
         )
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -108,6 +108,9 @@ class RequestView:
         self.connection_id = connection_id
         self.attempt = attempt
         self.tried = tried
+
+
+FIRST_ATTEMPT = RequestView()  # attempt 0, nothing tried, nobody in particular (never written)
 
 
 class HostListener:
@@ -239,7 +242,15 @@ class Algorithm(Protocol):
 
 class BaseAlgorithm(HostListener, ABC):
     """Convenience base: subscribes to the host set, no-op hooks; subclasses
-    implement ``pick`` and whichever listener methods they need."""
+    implement ``pick`` and whichever listener methods they need.
+
+    ``request_blind`` (a class attribute; False unless a policy says so): its
+    pick reads nothing of the request but ``tried`` and ``attempt``, so the
+    engine may hand a first attempt one shared view of an anonymous first
+    attempt (:data:`FIRST_ATTEMPT`) instead of filling in who sends it.
+    """
+
+    request_blind: ClassVar[bool] = False
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         self.backends = backends
@@ -266,21 +277,74 @@ class Uniforms:
 
     Drawing one numpy scalar at a time costs more than the rest of a pick;
     blocks keep the same stream (so results stay reproducible) at a fraction
-    of the cost.
+    of the cost. ``block`` holds the draws to come, the next one last; it is
+    refilled in place, so a hot caller may keep it and take
+    ``block.pop() if block else uniforms.next()``: the same draw as
+    :meth:`next`, without the call.
     """
 
-    __slots__ = ("_block", "_rng", "_size")
+    __slots__ = ("_rng", "_size", "block")
 
     def __init__(self, rng: np.random.Generator, block: int = 4096) -> None:
         self._rng = rng
         self._size = block
-        self._block: list[float] = []
+        self.block: list[float] = []
 
     def next(self) -> float:
-        if not self._block:
-            self._block = self._rng.random(self._size).tolist()
-            self._block.reverse()
-        return self._block.pop()
+        block = self.block
+        if not block:
+            block.extend(self._rng.random(self._size)[::-1].tolist())
+        return block.pop()
+
+
+class Indices:
+    """Uniform draws from one generator as indices ``int(u * n)`` into ``n``
+    choices: the draws of :class:`Uniforms` (the same stream and values),
+    converted a block at a time.
+
+    ``block`` holds the indices to come, the next one last, refilled in
+    place: a hot caller takes ``block.pop() if block else indices.next()``.
+    :meth:`resize` sets ``n`` for the draws to come (the block is converted
+    anew); :meth:`uniform` takes the next draw as the uniform itself, for a
+    choice among some other number.
+    """
+
+    __slots__ = ("_n", "_raw", "_rng", "_size", "block")
+
+    def __init__(self, rng: np.random.Generator, n: int, block: int = 4096) -> None:
+        self._rng = rng
+        self._size = block
+        self._n = n
+        self._raw = rng.random(0)  # the uniforms of the block being drawn
+        self.block: list[int] = []
+
+    def _indices(self, uniforms: np.ndarray) -> list[int]:
+        """``int(u * n)`` of each, in pop order (last first)."""
+        indices: list[int] = (uniforms * self._n).astype("int64")[::-1].tolist()
+        return indices
+
+    def _refill(self) -> None:
+        self._raw = self._rng.random(self._size)
+        self.block.extend(self._indices(self._raw))
+
+    def next(self) -> int:
+        if not self.block:
+            self._refill()
+        return self.block.pop()
+
+    def uniform(self) -> float:
+        block = self.block
+        if not block:
+            self._refill()
+        u = float(self._raw[len(self._raw) - len(block)])
+        block.pop()
+        return u
+
+    def resize(self, n: int) -> None:
+        if n != self._n:
+            self._n = n
+            left = len(self.block)
+            self.block[:] = self._indices(self._raw[len(self._raw) - left :])
 
 
 class KeyedHeap:

@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Indices, Params, Request
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,6 +75,7 @@ class LeastConnections(BaseAlgorithm):
     """Fewest outstanding requests per weight, idle first (HAProxy leastconn)."""
 
     name: ClassVar[str] = "least_connections"
+    request_blind = True  # reads only ``tried``
     Params = LeastConnectionsParams
 
     def __init__(
@@ -82,7 +83,8 @@ class LeastConnections(BaseAlgorithm):
     ) -> None:
         super().__init__(backends, rng, params)
         self._lists = FWLC_LISTS_NB if params.version == "3.2" else 1
-        self._uniforms = Uniforms(rng)
+        self._indices = Indices(rng, FWLC_LISTS_NB)  # list numbers (3.2)
+        self._draws = self._indices.block
         n = len(backends)
         self._key: list[int | None] = [None] * n  # None: not in the tree
         self._token = [0] * n  # the live entry of each server in its list
@@ -91,12 +93,16 @@ class LeastConnections(BaseAlgorithm):
         self._keys: list[int] = []  # heap of the keys of nodes that may hold servers
         self._tokens = 0
         for host in backends.eligible():
-            self._queue(host, self.key(host))
+            self._place(host, self.key(host))
 
     # ------------------------------------------------------------ the tree
 
     def _list_number(self) -> int:
-        return int(self._uniforms.next() * FWLC_LISTS_NB) if self._lists > 1 else 0
+        """The list a server is queued in, or a pick starts from (3.2: random)."""
+        if self._lists == 1:
+            return 0
+        draws = self._draws
+        return draws.pop() if draws else self._indices.next()
 
     def key(self, host: int) -> int:
         """HAProxy's ``fwlc_get_key`` for ``host`` now."""
@@ -107,31 +113,35 @@ class LeastConnections(BaseAlgorithm):
         eweight = backends.weights[host] * BE_WEIGHT_SCALE // backends.weight_scale
         return (inflight + 1) * SRV_EWGHT_MAX // (eweight or 1)
 
-    def _queue(self, host: int, key: int) -> None:
-        node = self._nodes.get(key)
+    def _place(self, host: int, key: int | None) -> None:
+        """Take ``host`` out of its node, if queued, and queue it under ``key``
+        at the back of a list (None: leave it out of the tree)."""
+        keys, tokens, nodes = self._key, self._token, self._nodes
+        old = keys[host]
+        keys[host] = key
+        tokens[host] = 0
+        if old is not None:
+            left = nodes[old]
+            left.elements -= 1
+            left.stale += 1
+            if left.stale > left.elements + 16:
+                left.lists = [deque(e for e in lst if self._live(e)) for lst in left.lists]
+                left.stale = 0
+        if key is None:
+            return
+        node = nodes.get(key)
         if node is None:
-            node = self._nodes[key] = _Node(self._lists)
+            node = nodes[key] = _Node(self._lists)
         if not node.in_heap:
             node.in_heap = True
             heapq.heappush(self._keys, key)
         self._tokens = token = self._tokens + 1
-        self._token[host] = token
-        node.lists[self._list_number()].append((host, token))
+        tokens[host] = token
+        draws = self._draws  # _list_number(), inlined: a move per send and per answer
+        number = 0 if self._lists == 1 else (draws.pop() if draws else self._indices.next())
+        node.lists[number].append((host, token))
         node.elements += 1
-        self._key[host] = key
         self._weight[host] = self.backends.weights[host]
-
-    def _dequeue(self, host: int) -> None:
-        key = self._key[host]
-        assert key is not None
-        self._key[host] = None
-        self._token[host] = 0
-        node = self._nodes[key]
-        node.elements -= 1
-        node.stale += 1
-        if node.stale > node.elements + 16:
-            node.lists = [deque(e for e in lst if self._live(e)) for lst in node.lists]
-            node.stale = 0
 
     def _live(self, entry: tuple[int, int]) -> bool:
         return self._token[entry[0]] == entry[1]
@@ -143,13 +153,21 @@ class LeastConnections(BaseAlgorithm):
             node.stale -= 1
         return lst[0][0] if lst else None
 
-    def _reposition(self, host: int) -> None:
+    def _reposition(self, host: int, latency: float = 0.0, status: int = 0) -> None:
+        """``fwlc_srv_reposition``: move ``host`` if its key changed (on every
+        send and answer, so the hot path: :meth:`key` is written out)."""
         old = self._key[host]
-        if old is not None:
-            key = self.key(host)
-            if key != old:
-                self._dequeue(host)
-                self._queue(host, key)
+        if old is None:
+            return
+        backends = self.backends
+        inflight = backends.outstanding[host]
+        if inflight:
+            eweight = backends.weights[host] * BE_WEIGHT_SCALE // backends.weight_scale
+            key = (inflight + 1) * SRV_EWGHT_MAX // (eweight or 1)
+        else:
+            key = 0
+        if key != old:
+            self._place(host, key)
 
     # ------------------------------------------------------------ events
 
@@ -158,32 +176,18 @@ class LeastConnections(BaseAlgorithm):
         for host in hosts:
             queued = self._key[host] is not None
             if available[host] and not queued:
-                self._queue(host, self.key(host))
+                self._place(host, self.key(host))
             elif queued and not available[host]:
-                self._dequeue(host)
+                self._place(host, None)
             elif queued and weights[host] != self._weight[host]:
-                self._dequeue(host)  # fwlc_update_server_weight: dequeue, queue anew
-                self._queue(host, self.key(host))
+                self._place(host, self.key(host))  # fwlc_update_server_weight: queued anew
             elif queued:
                 self._reposition(host)
 
-    def on_send(self, host: int) -> None:
-        self._reposition(host)
-
-    def on_complete(self, host: int, latency: float, status: int) -> None:
-        self._reposition(host)
+    on_send = _reposition  # a server takes a request, or drops one
+    on_complete = _reposition
 
     # ------------------------------------------------------------ picks
-
-    def _smallest(self) -> _Node | None:
-        keys, nodes = self._keys, self._nodes
-        while keys:
-            node = nodes[keys[0]]
-            if node.elements:
-                return node
-            node.in_heap = False
-            heapq.heappop(keys)
-        return None
 
     def _candidates(self, node: _Node) -> Iterator[int]:
         """The servers of ``node`` in the order HAProxy looks at them."""
@@ -204,13 +208,20 @@ class LeastConnections(BaseAlgorithm):
         tried = request.tried
         if tried:
             return self._avoiding(tried)
-        node = self._smallest()
-        if node is None:
+        keys, nodes = self._keys, self._nodes
+        while keys:  # the node of the smallest key that holds servers
+            node = nodes[keys[0]]
+            if node.elements:
+                break
+            node.in_heap = False
+            heapq.heappop(keys)
+        else:
             return None
         lists = node.lists
+        count = self._lists
         start = self._list_number()
-        for i in range(self._lists):  # the first non-empty list from a random one (3.2)
-            head = self._head(node, lists[(start + i) % self._lists])
+        for i in range(count):  # the first non-empty list from a random one (3.2)
+            head = self._head(node, lists[(start + i) % count])
             if head is not None:
                 return head
         raise AssertionError("a node in the tree holds a server")

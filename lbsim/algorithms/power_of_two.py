@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Indices, Params, Request
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,6 +61,7 @@ class PowerOfTwo(BaseAlgorithm):
     """Fewest active of `choices` uniform draws; EDF if weights differ (Envoy least_request)."""
 
     name: ClassVar[str] = "power_of_two"
+    request_blind = True  # reads only ``tried``
     Params = PowerOfTwoParams
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: base.Params) -> None:
@@ -68,7 +69,8 @@ class PowerOfTwo(BaseAlgorithm):
         assert isinstance(params, PowerOfTwoParams)
         self._choices = params.choices
         self._bias = params.active_request_bias
-        self._uniforms = Uniforms(rng)
+        self._indices = Indices(rng, 0)  # int(u * number of eligible hosts)
+        self._draws = self._indices.block
         self._edf: list[tuple[float, int, int]] = []  # (deadline, insertion number, host)
         self._time = 0.0
         self._order = 0
@@ -90,6 +92,7 @@ class PowerOfTwo(BaseAlgorithm):
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._eligible = self.backends.eligible()
+        self._indices.resize(len(self._eligible))
         weights = {self.backends.weights[i] for i in self._eligible}
         self._weighted = len(weights) > 1
         self._edf, self._time, self._order = [], 0.0, 0
@@ -101,17 +104,19 @@ class PowerOfTwo(BaseAlgorithm):
         if self._weighted:
             return self._pick_edf(request.tried)
         eligible = self._eligible
+        draws, draw = self._draws, self._indices.next  # int(u * len(eligible))
         tried = request.tried
-        if tried:
+        if tried:  # the draws among the untried hosts, made before the comparisons
             eligible = [i for i in eligible if i not in tried]
+            uniform, n = self._indices.uniform, len(eligible)
+            draws = [int(uniform() * n) for _ in range(self._choices)] if eligible else []
+            draws.reverse()
         if not eligible:
             return None
-        n = len(eligible)
         outstanding = self.backends.outstanding
-        draw = self._uniforms.next
-        best = eligible[int(draw() * n)]
+        best = eligible[draws.pop() if draws else draw()]
         for _ in range(self._choices - 1):
-            candidate = eligible[int(draw() * n)]
+            candidate = eligible[draws.pop() if draws else draw()]
             if outstanding[candidate] < outstanding[best]:
                 best = candidate
         return best

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Indices, Params, Request
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,20 +28,25 @@ class RandomChoice(BaseAlgorithm):
     """A host drawn uniformly among the available ones, weights ignored (Envoy random)."""
 
     name: ClassVar[str] = "random"
+    request_blind = True  # reads only ``tried``
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
-        self._uniforms = Uniforms(rng)
+        self._indices = Indices(rng, 0)  # int(u * number of eligible hosts)
+        self._draws = self._indices.block
         self.hosts_changed()
 
     def hosts_changed(self, hosts: Sequence[int] = ()) -> None:
         self._eligible = self.backends.eligible()
+        self._indices.resize(len(self._eligible))
 
     def pick(self, request: Request) -> int | None:
         hosts = self._eligible
         tried = request.tried
         if tried:
             hosts = [i for i in hosts if i not in tried]
+            return hosts[int(self._indices.uniform() * len(hosts))] if hosts else None
         if not hosts:
             return None
-        return hosts[int(self._uniforms.next() * len(hosts))]
+        draws = self._draws
+        return hosts[draws.pop() if draws else self._indices.next()]

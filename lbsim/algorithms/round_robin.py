@@ -37,6 +37,7 @@ class RoundRobin(BaseAlgorithm):
     """Each usable host in turn from a random start; EDF for unequal weights (Envoy)."""
 
     name: ClassVar[str] = "round_robin"
+    request_blind = True  # reads only ``tried``
 
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
@@ -67,10 +68,15 @@ class RoundRobin(BaseAlgorithm):
         return self._hosts[index % len(self._hosts)]
 
     def pick(self, request: Request) -> int | None:
-        if not self._hosts:
+        hosts = self._hosts
+        if not hosts:
             return None
-        host = self._next()
         tried = request.tried
+        if self._edf is None and not tried:  # the common case, _next inlined
+            index = self._index
+            self._index = index + 1
+            return hosts[index % len(hosts)]
+        host = self._next()
         if tried and host in tried:
             if all(h in tried for h in self._hosts):
                 return host

@@ -29,6 +29,11 @@ filled with the request's client, attempt and ``tried``: the hosts of its
 earlier attempts (a shared empty tuple on attempt 0; a set kept only for
 requests that retry, dropped when they finish).
 
+The run loop (:mod:`lbsim.engine.hotpath`) writes out the common case of
+:meth:`Balancer.dispatch` (a first attempt) and :meth:`Balancer.complete`
+(an answer): a change to their rules must be made there too
+(tests/engine/test_hotpath.py compares the two).
+
 Other components hear of what happens through listener lists, any number
 each: ``outcome_listeners`` get ``(backend, status)`` for every attempt that
 ends (passive checks), ``recovery_listeners`` get a backend marked healthy

@@ -1,4 +1,4 @@
-"""SimPy's environment with light events, and the run loop of a world.
+"""SimPy's environment with light events, the pre-drawn arrivals, and timer lists.
 
 A light event is a heap entry ``(time, NORMAL, eid, handler, value)`` on
 SimPy's own queue; SimPy's own events are queued the same way, with a
@@ -6,11 +6,11 @@ handler that runs their callbacks. The same time arithmetic (``now +
 delay``) and the same sequence numbers as a :class:`~simpy.events.Timeout`
 with one callback, so the order of events is exactly SimPy's, without an
 event object, a callback list or a property call per light event.
-:meth:`Loop.step` runs them, so ``env.run()`` still works; :func:`advance`
-is the world's loop, which also merges the arrivals from the sorted
-workload array: the next arrival holds the sequence number
-it would have had as a Timeout (drawn when the previous one arrived) and is
-taken when its ``(time, NORMAL, eid)`` comes first.
+:meth:`Loop.step` runs them, so ``env.run()`` still works; the world's loop
+is :func:`lbsim.engine.hotpath.advance`, which also merges the
+:class:`Arrivals` from the sorted workload array: the next arrival holds the
+sequence number it would have had as a Timeout (drawn when the previous one
+arrived) and is taken when its ``(time, NORMAL, eid)`` comes first.
 """
 
 from __future__ import annotations
@@ -74,46 +74,6 @@ class Arrivals:
 
     def pending(self) -> bool:
         return self.next < len(self.times)
-
-
-def advance(env: Loop, until: float, arrivals: Arrivals) -> None:
-    """Process every event (and arrival) before ``until``; now is ``until`` after."""
-    queue: list[Any] = env._queue
-    eids = env._eid
-    times = arrivals.times
-    arrive = arrivals.arrive
-    count = len(times)
-    request = arrivals.next
-    at, eid = arrivals.time, arrivals.eid
-    if request >= count:
-        at = float("inf")
-    while True:
-        entry = queue[0] if queue else None
-        if (
-            entry is None
-            or at < entry[0]
-            or (at == entry[0] and (entry[1], entry[2]) > (NORMAL, eid))
-        ):
-            if at >= until:
-                break
-            env._now = at
-            arrive(request)
-            request += 1
-            arrivals.next = request
-            if request < count:
-                delay = times[request] - at
-                at = at + delay if delay > 0 else at + 0.0
-                eid = next(eids)
-            else:
-                at = float("inf")
-            continue
-        if entry[0] >= until:
-            break
-        heappop(queue)
-        env._now = entry[0]
-        entry[3](entry[4])
-    arrivals.time, arrivals.eid = at, eid
-    env._now = until
 
 
 Entry = tuple[float, int, int, Handler, Any]

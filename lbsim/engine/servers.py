@@ -3,9 +3,11 @@
 A request that finds a free slot is served at once for
 ``demand / (speed / slowdown)`` seconds; otherwise it waits in a
 first-come-first-served queue, or is rejected (503) when ``queue_limit``
-requests already wait. Service is a single SimPy timeout whose callback
-starts the next waiting request, so a server costs one event per request and
-no generator process.
+requests already wait. Service is a single heap entry whose handler
+(:func:`service_end`) starts the next waiting request, so a server costs one
+event per request and no generator process. The run loop
+(:mod:`lbsim.engine.hotpath`) writes out the common case of :meth:`Server.accept`,
+``_serve`` and ``_finish``: a change to their rules must be made there too.
 
 A server can fail (driven by :mod:`lbsim.engine.faults`): a crash fails what it
 holds with ``conn_error`` and refuses new connections until it recovers
@@ -45,6 +47,14 @@ ATTEMPT_BITS = 6  # a job is ``request << ATTEMPT_BITS | attempt``; probes are n
 ATTEMPT_MASK = (1 << ATTEMPT_BITS) - 1
 
 
+def service_end(ending: tuple[Server, int]) -> None:
+    """The handler of a service end: ``(server, job)``. One handler for every
+    server, so the run loop (:mod:`lbsim.engine.hotpath`) recognises the
+    event kind by identity and runs :meth:`Server._finish` inlined."""
+    server, job = ending
+    server._finish(job)
+
+
 class LazyUniforms(Uniforms):
     """:class:`Uniforms` whose generator is made at the first draw: a
     server's error stream is drawn from only once a fault makes it flaky, and
@@ -55,7 +65,7 @@ class LazyUniforms(Uniforms):
     def __init__(self, make: Callable[[], np.random.Generator]) -> None:
         self._make: Callable[[], np.random.Generator] | None = make
         self._size = 4096
-        self._block: list[float] = []
+        self.block: list[float] = []
 
     def next(self) -> float:
         if self._make is not None:
@@ -227,7 +237,7 @@ class Server:
         lo, hi = self._lo, self._hi
         if end > lo and now < hi:  # clip(end) - clip(now), inlined: hot path
             self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-        heappush(self._queue, (end, NORMAL, next(self._eids), self._finish, job))
+        heappush(self._queue, (end, NORMAL, next(self._eids), service_end, (self, job)))
 
     def _finish(self, job: int) -> None:
         if self.serving.pop(job, None) is None:

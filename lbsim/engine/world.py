@@ -8,10 +8,12 @@ initial verdicts applied in one refresh, so building is O(n); they share
 one timer list per interval), passive
 checker and slow start; closed-loop sessions, persistence, a session store
 or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
-hooked into them; then the failure timeline. Run: arrivals are fed to a balancer by a chain of
-timeouts (one event per request: DNS round robin over instances, or the
-active one of a pair), services end by one timeout each, completions are
-routed back to the balancer that sent them, and a sampler records levels
+hooked into them; then the failure timeline. Run: the run loop
+(:mod:`lbsim.engine.hotpath`) takes the arrivals from the sorted workload
+array and hands each to its balancer (the only one, DNS round robin over
+instances, or the active one of a pair), services end by one heap entry
+each, completions are routed back to the balancer that sent them (the
+common case of each written out in the loop), and a sampler records levels
 every ``sample_interval``, reading only the servers that changed since the
 last sample (:mod:`lbsim.engine.sampler`; a drain longer than the run is
 sampled no more often than the run). The simulation advances in chunks so a caller can
@@ -24,6 +26,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import numpy as np
 from simpy.events import Timeout
@@ -42,8 +45,9 @@ from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
+from lbsim.engine.hotpath import advance, hot_path
 from lbsim.engine.layer7 import build_layer7, is_layer7
-from lbsim.engine.loop import Arrivals, Loop, Timers, advance
+from lbsim.engine.loop import Arrivals, Loop, Timers
 from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
 from lbsim.engine.regions import Regional, instance_members
@@ -375,21 +379,20 @@ class World:
         self.balancers[self._route[job >> ATTEMPT_BITS]].complete(job, backend, status)
 
     def _arrive(self, request: int) -> None:
-        if self._client_lb is not None:
-            lb = int(self._client_lb[self._clients[request]])
-            self._route[request] = lb
-            self.balancers[lb].dispatch(request)
-        elif self._serving:
-            self._route[request] = self._serving
-            self.balancers[self._serving].dispatch(request)
-        else:
-            self.balancer.dispatch(request)
+        self.balancers[self._balancer_of(request)].dispatch(request)
+
+    def _balancer_of(self, request: int) -> int:
+        """The instance ``request`` goes to (DNS's for its client, or the
+        active one of a pair), noted for its answer."""
+        client_lb = self._client_lb
+        lb = int(client_lb[self._clients[request]]) if client_lb is not None else self._serving
+        self._route[request] = lb
+        return lb
 
     def _arrive_fronted(self, request: int) -> None:
-        if self._client_lb is not None:
-            self.fronts[int(self._client_lb[self._clients[request]])].arrive(request)
-        else:
-            self.fronts[self._serving].arrive(request)
+        client_lb = self._client_lb
+        lb = int(client_lb[self._clients[request]]) if client_lb is not None else self._serving
+        self.fronts[lb].arrive(request)
 
     def _pool_event(self, event: TimelineEvent) -> None:
         """A ``shift`` of a pool's version weights (from the timeline)."""
@@ -481,20 +484,17 @@ class World:
         time with the fraction done, never per event.
         """
         sessions = self.sessions
-        simple = (
-            self._client_lb is None
-            and len(self.balancers) == 1
-            and not self.fronts
-            and sessions is None
-            and self.regional is None
-        )
         fallback: Callable[[int], None] = self._arrive_fronted if self.fronts else self._arrive
         if len(self.fronts) == 1:  # one instance: nothing to choose
             fallback = self.fronts[0].arrive
         if self.regional is not None:
             fallback = self.regional.arrive
         times: Sequence[float] = self._arrival
-        arrive: Callable[[int], None] = self.balancer.dispatch if simple else fallback
+        arrive, feeds = fallback, dict[str, Any]()  # the run loop's balancers of arrivals
+        if fallback == self._arrive:  # not through a front or DNS regions: lbsim.engine.hotpath
+            one = self._client_lb is None and len(self.balancers) == 1 and sessions is None
+            feeds = {"single": 0} if one else {"resolve": self._balancer_of}
+            arrive = self.balancer.dispatch if one else fallback
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
@@ -502,14 +502,12 @@ class World:
             self._hedging = Hedging(
                 hedge, calls.backup, calls.sibling, self.state, balancers, self._route, arrive
             )
-            arrive = self._hedging.arrive
+            arrive, feeds = self._hedging.arrive, {}
         if sessions is not None and self.workload.session is not None:
-            times, arrive = sessions.feed(arrive)
+            (times, arrive), feeds = sessions.feed(arrive), {}
         arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
-        if simple:  # answers go straight back to the one balancer
-            for server in self.servers:
-                server.done = self.balancer.complete
+        hot = hot_path(self.servers, self.totals, self.balancers, self._route, self._done, **feeds)
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time
@@ -523,7 +521,7 @@ class World:
             for chunk in range(1, CHUNKS + 1):
                 if self.env.peek() == float("inf") and not arrivals.pending():
                     break
-                advance(self.env, end * chunk / CHUNKS, arrivals)
+                advance(self.env, end * chunk / CHUNKS, arrivals, hot)
                 if progress is not None:
                     progress(chunk / CHUNKS)
         finally:

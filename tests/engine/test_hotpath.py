@@ -1,0 +1,129 @@
+"""The run loop's inlined path (lbsim.engine.hotpath) against the methods it
+writes out: each scenario is run twice from the same workload, once as
+shipped and once with nothing inlined (every arrival through
+``Arrivals.arrive``, every service end through ``Server._finish``, every
+answer through ``server.done``), and every record must be identical, bit for
+bit. The scenarios between them take each flag test of the inlined path
+both ways (a queue limit, timeouts and retries, an abandoned attempt, a
+crash, a hang, a failing and a slowed server, probes through the queue,
+several instances, request-blind and hashing algorithms, outcome listeners),
+so a rule changed in a method and not in the loop (or the reverse) fails here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import lbsim.engine.hotpath
+import lbsim.engine.world
+from lbsim.engine.hotpath import HotPath
+from lbsim.engine.records import CONN_ERROR, REJECTED, SERVER_ERROR, TIMEOUT, Recorder
+from lbsim.engine.servers import Server
+from lbsim.engine.state import Totals
+from lbsim.engine.workload import draw_workload
+from lbsim.engine.world import World
+from lbsim.scenario import load
+from tests.conftest import ROOT, cluster
+
+LOADED = {"duration": "20m", "clients.arrivals.rate": 3.6, "clients.count": 50}
+
+
+def _loaded(balancer: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Four servers at ρ = 0.9 behind ``balancer``."""
+    return cluster(**LOADED, balancer=balancer, **changes)
+
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "random": _loaded({"algorithm": "random"}),
+    "round_robin": _loaded({"algorithm": "round_robin"}),
+    "least_connections": _loaded({"algorithm": "least_connections"}),
+    "power_of_two": _loaded({"algorithm": "power_of_two"}),
+    "ip_hash, queue limit": _loaded({"algorithm": "ip_hash"}, **{"servers.0.queue_limit": 2}),
+    "timeouts and retries": _loaded(
+        {"algorithm": "least_connections"},
+        **{
+            "clients.timeout": "6s",
+            "clients.per_try_timeout": "3s",
+            "clients.retries": {"max": 2, "retry_on": ["timeout", "conn_error"]},
+        },
+    ),
+    "faults and probes": _loaded(
+        {
+            "algorithm": "round_robin",
+            "health_check": {"interval": "5s", "timeout": "2s", "through_queue": True},
+            "passive": {"preset": "envoy"},
+        },
+        events=[
+            {"at": "3m", "target": "web-0", "action": "crash", "for": "1m"},
+            {"at": "6m", "target": "web-1", "action": "hang", "for": "1m"},
+            {"at": "9m", "target": "web-2", "action": "error_rate", "rate": 0.3},
+            {"at": "12m", "target": "web-3", "action": "slow", "factor": 3, "for": "2m"},
+        ],
+    ),
+    "instances, load-dependent service": _loaded(
+        {"algorithm": "power_of_two", "instances": 2},
+        **{"servers.0.slowdown": [{"load": 1, "factor": 1.0}, {"load": 4, "factor": 1.5}]},
+    ),
+    "active-passive pair, balancer crash": _loaded(
+        {"instances": 2, "mode": "active_passive"},
+        events=[{"at": "5m", "target": "lb-0", "action": "crash", "for": "1m"}],
+    ),
+}
+
+
+def _nothing_inlined(servers: list[Server], totals: Totals, *_: Any, **__: Any) -> HotPath:
+    return HotPath(servers, totals)
+
+
+def _run(data: dict[str, Any] | str, inlined: bool = True, variant: int = 0) -> Recorder:
+    loaded = load(ROOT / "scenarios" / data) if isinstance(data, str) else load(data=data)
+    scenario = loaded.variants[variant].scenario
+    workload = draw_workload(scenario)
+    with pytest.MonkeyPatch.context() as patch:
+        if not inlined:
+            patch.setattr(lbsim.engine.world, "hot_path", _nothing_inlined)
+            patch.setattr(lbsim.engine.hotpath, "service_end", object())  # no entry's handler
+        return World(scenario, workload).run()
+
+
+# bundled: cookie persistence and a session store (a Server with columns of its
+# own); health checks, a crash and a slow server; a balancer pair's failover
+BUNDLED = [
+    ("sticky_sessions.yaml", 1),
+    ("black_friday_single_region.yaml", 0),
+    ("lb_failover.yaml", 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "variant"), [(SCENARIOS[name], 0) for name in sorted(SCENARIOS)] + BUNDLED
+)
+def test_inlined_path_is_the_methods(data: dict[str, Any] | str, variant: int) -> None:
+    fast = _run(data, variant=variant)
+    slow = _run(data, inlined=False, variant=variant)
+    assert fast.columns.keys() == slow.columns.keys()
+    for column in fast.columns:
+        np.testing.assert_array_equal(fast.columns[column], slow.columns[column], err_msg=column)
+    for levels in ("busy_area", "queue_area", "queue_peak"):
+        np.testing.assert_array_equal(getattr(fast, levels), getattr(slow, levels), levels)
+    assert fast.sample_times == slow.sample_times
+    fast_samples = fast.samples + fast.balancer_samples
+    for a, b in zip(fast_samples, slow.samples + slow.balancer_samples, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert fast.events == slow.events
+    assert fast.abandoned == slow.abandoned
+
+
+def test_scenarios_take_the_paths_they_are_named_for() -> None:
+    """Requests are rejected, time out, retry, are abandoned and fail in the
+    scenarios meant to take those branches."""
+    rejected = _run(SCENARIOS["ip_hash, queue limit"]).status
+    assert (rejected == REJECTED).any()
+    retried = _run(SCENARIOS["timeouts and retries"])
+    assert (retried.status == TIMEOUT).any() and (retried.retries > 0).any()
+    assert retried.abandoned > 0
+    faults = _run(SCENARIOS["faults and probes"]).status
+    assert (faults == CONN_ERROR).any() and (faults == SERVER_ERROR).any()
