@@ -315,7 +315,9 @@ class Indices:
         self._rng = rng
         self._size = block
         self._n = n
-        self._raw = rng.random(0)  # the uniforms of the block being drawn
+        import numpy as np  # at run time only: validating a scenario loads no numpy
+
+        self._raw = np.empty(0)  # the uniforms of the block being drawn
         self.block: list[int] = []
 
     def _indices(self, uniforms: np.ndarray) -> list[int]:
