@@ -15,7 +15,8 @@ the hot state of each balancer in locals (bound when the balancer changes):
   and sent (``Balancer.dispatch``) and the server takes it
   (``Server.accept``), serving it at once (``Server._serve``) or queueing it;
 * a service end (:func:`~lbsim.engine.servers.service_end`) at a server of
-  the world (a session store, with columns of its own, takes the method):
+  the world (a session store or a contended row, with columns of their own,
+  take the method):
   the server starts its next job (``Server._finish``) and, if the answer
   goes to a plain balancer, the balancer takes it (``Balancer.complete``).
 
@@ -211,8 +212,13 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     if not server.dirty:  # Server.accept, inlined
                         server.dirty = True
                         server.changed.append(server)
-                    if not server.up or server.hung or server.error_rate:
-                        server.accept(job)
+                    if (
+                        not server.up
+                        or server.hung
+                        or server.error_rate
+                        or server._demand is not demand
+                    ):
+                        server.accept(job)  # (a contended row draws its own demands)
                     elif server.busy < server.workers:
                         server.busy += 1
                         totals.jobs += 1
@@ -253,8 +259,8 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             handler(entry[4])
             continue
         server, job = entry[4]
-        if server._start is not start:  # a server with columns of its own (a session store)
-            server._finish(job)
+        if server._start is not start or server._demand is not demand:
+            server._finish(job)  # columns of its own: a session store, a contended row
             continue
         serving = server.serving  # Server._finish, inlined
         if serving.pop(job, None) is None:

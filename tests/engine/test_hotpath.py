@@ -6,7 +6,8 @@ answer through ``server.done``), and every record must be identical, bit for
 bit. The scenarios between them take each flag test of the inlined path
 both ways (a queue limit, timeouts and retries, an abandoned attempt, a
 crash, a hang, a failing and a slowed server, probes through the queue,
-several instances, request-blind and hashing algorithms, outcome listeners),
+several instances, request-blind and hashing algorithms, outcome listeners,
+servers with a demand column of their own beside plain ones),
 so a rule changed in a method and not in the loop (or the reverse) fails here.
 """
 
@@ -29,6 +30,9 @@ from lbsim.scenario import load
 from tests.conftest import ROOT, cluster
 
 LOADED = {"duration": "20m", "clients.arrivals.rate": 3.6, "clients.count": 50}
+
+
+ROW = {"name": "row", "count": 2, "workers": 8, "contention": "optimistic"}
 
 
 def _loaded(balancer: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -67,6 +71,18 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         {"algorithm": "power_of_two", "instances": 2},
         **{"servers.0.slowdown": [{"load": 1, "factor": 1.0}, {"load": 4, "factor": 1.5}]},
     ),
+    # a contended row draws each attempt's demand into a column of its own
+    **{
+        f"contended row {order}": _loaded(
+            {"algorithm": "round_robin"},
+            servers=pools,
+            **{"clients.retries": {"max": 2, "retry_on": ["server_error"]}},
+        )
+        for order, pools in (
+            ("first", [ROW, {"name": "web", "count": 2, "workers": 1}]),
+            ("last", [{"name": "web", "count": 2, "workers": 1}, ROW]),
+        )
+    },
     "active-passive pair, balancer crash": _loaded(
         {"instances": 2, "mode": "active_passive"},
         events=[{"at": "5m", "target": "lb-0", "action": "crash", "for": "1m"}],
@@ -125,5 +141,7 @@ def test_scenarios_take_the_paths_they_are_named_for() -> None:
     retried = _run(SCENARIOS["timeouts and retries"])
     assert (retried.status == TIMEOUT).any() and (retried.retries > 0).any()
     assert retried.abandoned > 0
+    for order in ("first", "last"):  # conflicts retried, some after queueing
+        assert (_run(SCENARIOS[f"contended row {order}"]).retries > 0).sum() > 100
     faults = _run(SCENARIOS["faults and probes"]).status
     assert (faults == CONN_ERROR).any() and (faults == SERVER_ERROR).any()
