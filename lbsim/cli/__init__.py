@@ -10,7 +10,7 @@ own models). Set ``PYDANTIC_DISABLE_PLUGINS=`` (empty) to load them.
 
 The garbage collector is off while a command imports its modules (they
 make some 10^5 long-lived objects and no garbage: collecting cost 0.1 CPU s
-in a tiny run); commands that simulate or draw turn it back on once loaded
+in a tiny run); `run`, `sweep` and `report` turn it back on once loaded
 (:func:`lbsim.cli.common.working`), the short ones run without it. When the
 command is done the heap is frozen (``gc.freeze``): the interpreter's last
 collection at exit would otherwise walk every object of the libraries

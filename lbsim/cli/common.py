@@ -49,8 +49,8 @@ def working() -> None:
     """The command has loaded its modules and starts making garbage: turn the
     collector back on (:func:`lbsim.cli.main` starts with it off), with what
     exists now frozen out of its sight, so that no collection walks the
-    libraries (nor the first world's ``gc.collect``, nor a forked worker's
-    pages). Nothing when the collector is on (the app called in-process)."""
+    libraries (nor a forked worker's pages). Nothing when the collector is
+    on (the app called in-process)."""
     if not gc.isenabled():
         gc.freeze()
         gc.enable()

@@ -30,7 +30,7 @@ requests end) and a drained host's connections after ``drain_timeout``.
 
 For TLS: a layer-7 front (:mod:`lbsim.engine.front`) puts a request on its
 connection with :meth:`ConnectionTable.assign` as it reaches the listener, and
-``opened_by`` (:meth:`ConnectionTable.is_new`) says whether it opened it, so a
+``opened_by[request]`` says whether it opened it, so a
 handshake is charged once per connection.
 """
 
@@ -127,10 +127,6 @@ class ConnectionTable:
 
     def __len__(self) -> int:
         return len(self.state)
-
-    def is_new(self, request: int) -> bool:
-        """Whether ``request`` opened the connection it rides (TLS: a handshake)."""
-        return bool(self.opened_by[request])
 
     # ------------------------------------------------------------ requests
 

@@ -124,8 +124,9 @@ def hot_path(
     single: int | None = None,
     resolve: Callable[[int], int] | None = None,
 ) -> HotPath:
-    """The inlined path of a world; each server whose ``done`` is (equal to)
-    ``routed`` is given that one object, which the loop knows by identity."""
+    """The inlined path of a world. It rewrites ``server.done``: each server
+    whose ``done`` is (equal to) ``routed`` is given that one object, which
+    the loop knows by identity."""
     for server in servers:
         if server.done == routed:
             server.done = routed

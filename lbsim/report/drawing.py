@@ -91,13 +91,18 @@ def in_turn(jobs: Sequence[Callable[[], T]]) -> Iterator[Callable[[], list[T]]]:
     them all. The objects that exist when it starts are kept out of garbage
     collection until it ends (``gc.freeze``): drawing makes matplotlib objects
     by the hundred thousand, and each full collection they set off would walk
-    the whole heap (libraries, run, frames) in both processes: 0.1 CPU s."""
-    gc.freeze()
+    the whole heap (libraries, run, frames) in both processes: 0.1 CPU s.
+    Not when something is frozen already (the CLI froze its libraries): an
+    unfreeze would thaw that too."""
+    thaw = gc.get_freeze_count() == 0
+    if thaw:
+        gc.freeze()
     try:
         with _in_turn(jobs) as answers:
             yield answers
     finally:
-        gc.unfreeze()
+        if thaw:
+            gc.unfreeze()
 
 
 @contextmanager

@@ -327,8 +327,9 @@ def _timeline(
     events: Sequence[Mapping[str, Any]], compare: object = None, end: float | None = None
 ) -> str:
     """``at 4m (240s): crash small-3 for 1m``; each scripted event once, in
-    time order. An event time that ``compare`` varies reads ``at 130s or 6m
-    by variant``, and a time at or past ``end`` (of arrivals) says so."""
+    time order. An event time that ``compare`` varies reads ``at 2.17m
+    (130s) or 6m (360s, after the end), by variant``; a time at or past
+    ``end`` (of arrivals) says so."""
     axes = compare if isinstance(compare, Mapping) else {}
     timed = []
     for index, event in enumerate(events):

@@ -78,7 +78,7 @@ def test_keepalive_budget_and_the_tls_hook() -> None:
     np.testing.assert_array_equal(stats["request_connection"], ids // 5)
     np.testing.assert_array_equal(stats["request_opened"], ids % 5 == 0)
     assert world.connections is not None
-    assert [world.connections.is_new(i) for i in range(7)] == [1, 0, 0, 0, 0, 1, 0]
+    assert list(world.connections.opened_by[:7]) == [1, 0, 0, 0, 0, 1, 0]
     np.testing.assert_array_equal(stats["requests"], np.full(20, 5))
     # closed by its budget the moment its fifth answer came back
     last = ids[ids % 5 == 4]

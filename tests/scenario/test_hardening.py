@@ -50,7 +50,7 @@ def problems(tmp_path: Path, text: str) -> str:
         (SERVICE, "{dist: gamma, mean: 100ms, cv: 1e-200}", "clients.service", "division"),
         (SERVICE, "{dist: pareto, alpha: 1e-300, low: 1ms, high: 1s}", "clients.service", "by"),
         (SERVICE, "{dist: lognormal, mean: 100ms, cv: 1e200}", "clients.service", "overflows"),
-        # variance (1e150)² is finite: only the sampler's σ² = log(1 + cv²) overflows
+        # variance (1e150)² is finite: cv² overflows in the sampler's σ² = log(1 + cv²)
         (SERVICE, "{dist: lognormal, mean: 1e-10s, cv: 1e160}", "clients.service", "overflows"),
         (
             "{process: poisson, rate: 5/s}",
