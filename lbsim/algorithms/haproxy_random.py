@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
+from lbsim.algorithms.draws import Uniforms
 
 if TYPE_CHECKING:
     import numpy as np

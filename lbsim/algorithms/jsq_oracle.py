@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
+from lbsim.algorithms.draws import Uniforms
 
 if TYPE_CHECKING:
     import numpy as np

@@ -42,7 +42,8 @@ from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Indices, Params, Request
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
+from lbsim.algorithms.draws import Indices
 
 if TYPE_CHECKING:
     import numpy as np

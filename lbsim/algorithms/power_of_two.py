@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Indices, Params, Request
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
+from lbsim.algorithms.draws import Indices
 
 if TYPE_CHECKING:
     import numpy as np

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Indices, Params, Request
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
+from lbsim.algorithms.draws import Indices
 
 if TYPE_CHECKING:
     import numpy as np

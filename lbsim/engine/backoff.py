@@ -8,7 +8,7 @@ previous wait (forgotten when the request ends).
 
 from __future__ import annotations
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.scenario.models import Backoff
 
 

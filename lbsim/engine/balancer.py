@@ -51,7 +51,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lbsim.algorithms import Algorithm, HostSet, RequestView
-from lbsim.algorithms.base import BaseAlgorithm, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.backoff import Backoffs
 from lbsim.engine.loop import Entry, Loop, Timers
 from lbsim.engine.records import (

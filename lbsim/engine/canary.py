@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.loop import Loop
 from lbsim.engine.records import OK, Recorder
 from lbsim.scenario.models.events import TimelineEvent

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.loop import Loop
 from lbsim.engine.records import Recorder
 from lbsim.scenario.models.dns import (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout, Splitter, Weights
 from lbsim.engine.front import Front

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.dns import Authority
 from lbsim.engine.loop import Loop
 from lbsim.engine.records import Column, Recorder, column

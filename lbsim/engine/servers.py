@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from simpy.events import NORMAL
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.loop import Loop
 from lbsim.engine.records import CONN_ERROR, OK, REJECTED, SERVER_ERROR, Column
 from lbsim.engine.state import Totals

@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simpy.events import NORMAL
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.loop import Handler
 from lbsim.engine.records import OK, SERVER_ERROR, SessionFacts, column

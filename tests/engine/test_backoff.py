@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lbsim.algorithms.base import Uniforms
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.backoff import Backoffs
 from lbsim.scenario.models import Backoff
 

@@ -14,7 +14,8 @@ import numpy as np
 from simpy.events import Timeout
 
 from lbsim.algorithms import HostSet, Params, Request
-from lbsim.algorithms.base import BaseAlgorithm, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm
+from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.health import Prober
 from lbsim.engine.loop import Loop

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from lbsim.algorithms import base
-from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request, Uniforms
+from lbsim.algorithms.base import BaseAlgorithm, HostSet, Params, Request
+from lbsim.algorithms.draws import Uniforms
 from lbsim.algorithms.policies import Peered
 
 if TYPE_CHECKING:
