@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from lbsim.report.plots import ResultLike
-from lbsim.scenario.units import format_duration, format_rate, parse_duration, parse_rate
+from lbsim.report.variants_text import (
+    compared,
+    differing_pools,
+    timeline,
+    variant_text,
+    varies_outside_balancer,
+)
+from lbsim.report.wording import (
+    as_per_second,
+    as_seconds,
+    duration_text,
+    key_words,
+    plural,
+    shown,
+    value_text,
+    words,
+)
+from lbsim.scenario.units import format_duration, format_rate
 
 
 def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -33,18 +50,18 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
         lines.append(("Balancer", _balancer(balancer)))
     events = scenario.get("events") or []
     if events:
-        end = _seconds(scenario.get("duration"))
-        lines.append(("Events", _timeline(events, scenario.get("compare"), end)))
+        end = as_seconds(scenario.get("duration"))
+        lines.append(("Events", timeline(events, scenario.get("compare"), end)))
     variants = meta.get("variants") or []
-    lines.append(("Compared", _compared(scenario.get("compare"), variants)))
+    lines.append(("Compared", compared(scenario.get("compare"), variants)))
     # autoscaled pools: a variant lists the hosts allocated up to ``max``
     scaled = {str(p.get("name")) for p in pools if isinstance(p.get("autoscale"), Mapping)}
-    if _varies_outside_balancer(scenario.get("compare")) and len(variants) > 1:
-        differ = _differing_pools(variants, scaled)
+    if varies_outside_balancer(scenario.get("compare")) and len(variants) > 1:
+        differ = differing_pools(variants, scaled)
         lines.append(
             (
                 "Variants",
-                "\n".join(f"{v.get('name')}: {_variant_text(v, scaled, differ)}" for v in variants),
+                "\n".join(f"{v.get('name')}: {variant_text(v, scaled, differ)}" for v in variants),
             )
         )
     known = {
@@ -52,7 +69,7 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
         "clients", "servers", "balancer", "compare", "events", "sweep", "report",
     }  # fmt: skip
     extra = [
-        f"{_key(k)}: {text}"
+        f"{key_words(k)}: {text}"
         for k in scenario
         if k not in known and scenario[k] not in (None, {}, [], ())
         if (text := words(scenario[k], k))
@@ -65,7 +82,7 @@ def describe_scenario(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
 def run_line(result: ResultLike) -> str:
     meta = result.meta
     bits = []
-    duration, warmup = _seconds(meta.get("duration")), _seconds(meta.get("warmup"))
+    duration, warmup = as_seconds(meta.get("duration")), as_seconds(meta.get("warmup"))
     if duration is not None:
         text = f"{format_duration(duration)} simulated"
         if warmup:
@@ -81,7 +98,7 @@ def run_line(result: ResultLike) -> str:
         bits.append(f"{count} requests measured per variant")
     elif len(requests):
         bits.append(f"{len(requests):,} requests measured")
-    interval = _seconds(meta.get("sample_interval"))
+    interval = as_seconds(meta.get("sample_interval"))
     if interval:
         bits.append(f"sampled every {format_duration(interval)}")
     wall = meta.get("wall_time")
@@ -92,33 +109,8 @@ def run_line(result: ResultLike) -> str:
     return " · ".join(bits)
 
 
-def _seconds(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError:
-        return None
-
-
-def _per_second(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return parse_rate(value)
-    except ValueError:
-        return None
-
-
-def _duration_text(value: object) -> str:
-    seconds = _seconds(value)
-    if seconds is None:
-        return str(value)
-    return format_duration(seconds)
-
-
 def _rate_value_text(value: object) -> str:
-    rate = _per_second(value)
+    rate = as_per_second(value)
     return str(value) if rate is None else format_rate(rate)
 
 
@@ -132,8 +124,8 @@ def _traffic(clients: Mapping[str, Any]) -> str:
     profile = arrivals.get("profile")
     if profile:
         points = [(p.get("at"), p.get("rate")) for p in profile]
-        rates = [r for r in (_per_second(rate) for _, rate in points) if r is not None]
-        steps = [f"{_rate_value_text(rate)} at {_duration_text(at)}" for at, rate in points]
+        rates = [r for r in (as_per_second(rate) for _, rate in points) if r is not None]
+        steps = [f"{_rate_value_text(rate)} at {duration_text(at)}" for at, rate in points]
         if len(steps) > 8:
             steps = [*steps[:4], f"… ({len(steps) - 6} more) …", *steps[-2:]]
         text += ", rate profile " + " → ".join(steps)
@@ -146,7 +138,7 @@ def _traffic(clients: Mapping[str, Any]) -> str:
         text = text.replace("arrivals", "session starts", 1)
         per = _session_requests(clients)
         pause = sessions.get("think")
-        think = _service_mean(pause) if isinstance(pause, Mapping) else _seconds(pause)
+        think = _service_mean(pause) if isinstance(pause, Mapping) else as_seconds(pause)
         if per is not None:
             text += f", {value_text(per)} requests a session"
             text += f" (mean think time {format_duration(think)})" if think else ""
@@ -165,18 +157,18 @@ def _service_mean(service: Mapping[str, Any]) -> float | None:
     """Mean service demand (s on a speed-1 server), where the dist says it."""
     dist = service.get("dist")
     if dist in ("exponential", "lognormal", "gamma"):
-        return _seconds(service.get("mean"))
+        return as_seconds(service.get("mean"))
     if dist == "deterministic":
-        return _seconds(service.get("value"))
+        return as_seconds(service.get("value"))
     if dist == "empirical" and service.get("values"):
-        values = [v for v in (_seconds(x) for x in service["values"]) if v is not None]
+        values = [v for v in (as_seconds(x) for x in service["values"]) if v is not None]
         return sum(values) / len(values) if values else None
     if dist == "pareto":
         alpha = service.get("alpha")
-        low, high = _seconds(service.get("low")), _seconds(service.get("high"))
+        low, high = as_seconds(service.get("low")), as_seconds(service.get("high"))
         if isinstance(alpha, int | float) and low and high and high > low and alpha > 0:
             return _bounded_pareto_mean(float(alpha), low, high)
-    mean = _seconds(service.get("mean"))
+    mean = as_seconds(service.get("mean"))
     return mean
 
 
@@ -190,7 +182,7 @@ def _bounded_pareto_mean(alpha: float, low: float, high: float) -> float:
 
 def _service(service: Mapping[str, Any]) -> str:
     dist = str(service.get("dist") or "")
-    d = _duration_text
+    d = duration_text
     if dist == "exponential":
         text = f"Exponentially distributed service demand, mean {d(service.get('mean'))}"
     elif dist == "deterministic":
@@ -227,7 +219,7 @@ def _servers(pools: Sequence[Mapping[str, Any]]) -> str:
         workers = int(pool.get("workers") or 1)
         total_servers += count
         total_workers += count * workers
-        bits = [_plural(workers, "worker")]
+        bits = [plural(workers, "worker")]
         bits.append(f"speed {value_text(pool.get('speed', 1))}")
         limit = pool.get("queue_limit")
         bits.append("unbounded queue" if limit is None else f"queue limit {limit}")
@@ -275,10 +267,10 @@ def _load(clients: Mapping[str, Any], pools: Sequence[Mapping[str, Any]]) -> str
         f"mean demand {format_duration(mean)}; before balancer costs, failures and retries)"
     )
     arrivals: Mapping[str, Any] = clients.get("arrivals") or {}
-    rate = _per_second(arrivals.get("rate"))
+    rate = as_per_second(arrivals.get("rate"))
     where = "offered load"
     if rate is None and arrivals.get("profile"):
-        rates = [r for r in (_per_second(p.get("rate")) for p in arrivals["profile"]) if r]
+        rates = [r for r in (as_per_second(p.get("rate")) for p in arrivals["profile"]) if r]
         rate, where = (max(rates), "offered load at peak") if rates else (None, where)
     per_session = _session_requests(clients)
     if clients.get("sessions") is not None:
@@ -296,7 +288,7 @@ def _algorithm_text(algorithm: object) -> str:
     if isinstance(algorithm, Mapping):
         name = str(algorithm.get("name", ""))
         params = ", ".join(
-            f"{k}={words(v, k)}" for k, v in algorithm.items() if k != "name" and _shown(v)
+            f"{k}={words(v, k)}" for k, v in algorithm.items() if k != "name" and shown(v)
         )
         return f"{name} ({params})" if params else name
     return value_text(algorithm)
@@ -314,234 +306,10 @@ def _balancer(balancer: Mapping[str, Any]) -> str:
     text = f"Algorithm {_algorithm_text(balancer.get('algorithm'))}"
     defaults = _balancer_defaults()
     others = [
-        f"{_key(k)} {words(v, k)}".strip()
+        f"{key_words(k)} {words(v, k)}".strip()
         for k, v in balancer.items()
-        if k != "algorithm" and _shown(v) and v != defaults.get(k)
+        if k != "algorithm" and shown(v) and v != defaults.get(k)
     ]
     if others:
         text += "; " + "; ".join(others)
     return text + "."
-
-
-def _timeline(
-    events: Sequence[Mapping[str, Any]], compare: object = None, end: float | None = None
-) -> str:
-    """``at 4m (240s): crash small-3 for 1m``; each scripted event once, in
-    time order. An event time that ``compare`` varies reads ``at 2.17m
-    (130s) or 6m (360s, after the end), by variant``; a time at or past
-    ``end`` (of arrivals) says so."""
-    axes = compare if isinstance(compare, Mapping) else {}
-    timed = []
-    for index, event in enumerate(events):
-        values = axes.get(f"events.{index}.at")
-        times = [_seconds(v) for v in values] if isinstance(values, Sequence) else []
-        if not times or None in times:
-            times = [_seconds(event.get("at"))]
-        timed.append((times, event))
-    timed.sort(key=lambda item: min((t for t in item[0] if t is not None), default=0.0))
-    parts = []
-    for times, event in timed:
-        when = " or ".join(_when(at, end) for at in times)
-        if len(times) > 1:
-            when += ", by variant"
-        action = str(event.get("action", "")).replace("_", " ")
-        what = f"at {when}: {action} {event.get('target', '')}"
-        if event.get("factor") is not None:
-            what += f" ×{value_text(event['factor'])} slower"
-        if event.get("rate") is not None:
-            what += f" ({value_text(event['rate'] * 100)}% errors)"
-        if event.get("weight") is not None:
-            what += f" to weight {event['weight']}"
-        if event.get("version") is not None and event.get("percent") is not None:
-            what += f": version {event['version']} to {value_text(event['percent'])}%"
-            steps, every = event.get("steps"), _seconds(event.get("every"))
-            if isinstance(steps, int) and steps > 1 and every is not None:
-                what += f" in {steps} steps {format_duration(every)} apart"
-        if event.get("for") is not None:
-            what += f" for {_duration_text(event['for'])}"
-        parts.append(what)
-    return "; ".join(parts) + "."
-
-
-def _when(at: float | None, end: float | None) -> str:
-    """An event time: ``90s``, ``4m (240s)``; ``6m (360s, after the end)``."""
-    if at is None:
-        return "-"
-    after = end is not None and at >= end
-    if at < 120:
-        return f"{at:g}s (after the end)" if after else f"{at:g}s"
-    return f"{format_duration(at)} ({at:g}s{', after the end' if after else ''})"
-
-
-def _varies_outside_balancer(compare: object) -> bool:
-    return isinstance(compare, Mapping) and any(
-        not str(path).startswith("balancer.") for path in compare
-    )
-
-
-def _compared(compare: object, variants: Sequence[Mapping[str, Any]]) -> str:
-    if not isinstance(compare, Mapping) or not compare:
-        return "Nothing: a single variant."
-    axes = [
-        f"{path} ∈ {{{_alternatives([_setting(v, str(path)) for v in values])}}}"
-        if isinstance(values, list)
-        else f"{path} = {_setting(values, str(path))}"
-        for path, values in compare.items()
-    ]
-    n = len(variants)
-    count = f"{n} variants" if n else "every combination"
-    paths = [str(p) for p in compare]
-    if not _varies_outside_balancer(compare):
-        why = (
-            "each facing the identical workload (same arrivals and service demands), "
-            "so differences come from the balancer alone"
-        )
-    elif any(p.startswith(_WORKLOAD) or p in ("seed", "duration") for p in paths):
-        why = "the workload itself differs between variants (see each below)"
-    else:
-        varied = sorted({_area(p) for p in paths if not p.startswith("balancer.")})
-        why = (
-            "each facing the same arrivals and service demands, but with different "
-            + " and ".join(varied)
-            + " (see each below), so differences do not come from the balancer alone"
-        )
-    return f"{'; '.join(axes)}: {count}, {why}."
-
-
-_WORKLOAD = (
-    "clients.arrivals",
-    "clients.service",
-    "clients.count",
-    "clients.nat",
-    "clients.subnets",
-)
-
-
-def _area(path: str) -> str:
-    """What a varied path changes, in words: ``servers``, ``client retries``..."""
-    head, _, rest = path.partition(".")
-    if head == "clients":
-        return f"client {_key(rest.split('.')[0])}"
-    return _key(head)
-
-
-def _setting(value: object, path: str) -> str:
-    """The value a compared field takes: ``yes``/``no`` for a flag (inside a
-    mapping a true flag reads as its bare key, which alone here says nothing)."""
-    return value_text(value) if isinstance(value, bool) else words(value, path)
-
-
-def _alternatives(texts: Sequence[str]) -> str:
-    """Compared values: comma-separated, or ``|`` when a value has commas."""
-    return (" | " if any("," in t for t in texts) else ", ").join(texts)
-
-
-def _variant_text(
-    variant: Mapping[str, Any], scaled: Collection[str] = (), shown: Collection[str] | None = None
-) -> str:
-    """What this variant sets, and its servers when they are what varies
-    (``up to`` the hosts allocated for the pools in ``scaled``, autoscaled):
-    the pools in ``shown`` only (None: all), those that differ between variants."""
-    params = variant.get("params") or {}
-    text = "; ".join(f"{path} = {_setting(v, str(path))}" for path, v in params.items())
-    if any(str(p).startswith("servers") for p in params):
-        pools = _pool_texts(variant, scaled)
-        parts = [words for pool, words in pools.items() if shown is None or pool in shown]
-        if parts:
-            text += " — " + "; ".join(parts)
-    return text + "."
-
-
-def _pool_texts(variant: Mapping[str, Any], scaled: Collection[str]) -> dict[str, str]:
-    """Per pool of ``variant``'s servers: ``up to 16 × web (2 workers, speed 1, weight 1)``."""
-    pools: dict[str, list[Mapping[str, Any]]] = {}
-    for server in variant.get("servers") or ():
-        pools.setdefault(str(server.get("pool", "")), []).append(server)
-    return {
-        pool: f"{'up to ' if pool in scaled else ''}{len(group)} × {pool} "
-        f"({_plural(group[0].get('workers'), 'worker')}, speed "
-        f"{value_text(group[0].get('speed'))}, weight {group[0].get('weight')})"
-        for pool, group in pools.items()
-    }
-
-
-def _plural(count: object, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _differing_pools(variants: Sequence[Mapping[str, Any]], scaled: Collection[str]) -> set[str]:
-    """The pools whose description is not the same in every variant."""
-    texts = [_pool_texts(v, scaled) for v in variants]
-    names = {pool for t in texts for pool in t}
-    return {pool for pool in names if len({t.get(pool) for t in texts}) > 1}
-
-
-def value_text(value: object) -> str:
-    """A value for people: ``0.25`` not ``0.25000001``, ``-`` for NaN, no Python literals."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        return f"{value:g}"
-    if isinstance(value, Mapping | list | tuple):
-        return words(value)
-    return str(value)
-
-
-@cache
-def _duration_keys() -> frozenset[str]:
-    """Field names whose values are durations in seconds, from the schema."""
-    from lbsim.scenario.models.scenario import json_schema
-
-    found: set[str] = set()
-    other: set[str] = set()  # names that are something else elsewhere (retries.max)
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, sub in (node.get("properties") or {}).items():
-                is_duration = "(us|ms|s|m|h|d)" in json.dumps(sub)
-                (found if is_duration else other).add(key)
-            for sub in node.values():
-                walk(sub)
-        elif isinstance(node, list):
-            for sub in node:
-                walk(sub)
-
-    walk(json_schema())
-    return frozenset(found - other)
-
-
-def _shown(value: object) -> bool:
-    """Whether a setting is worth a word: not unset, off or empty."""
-    return value not in (None, False, {}, [], ())
-
-
-def _key(key: str) -> str:
-    return key.rstrip("_").replace("_", " ")
-
-
-def words(value: object, key: str = "") -> str:
-    """A setting in words: durations with units, mappings as ``name (k v, ...)``
-    with unset and off settings left out, lists comma-separated."""
-    if isinstance(value, Mapping):
-        head_key = next((k for k in ("name", "preset", "dist", "process") if k in value), None)
-        rest = ", ".join(
-            f"{_key(k)} {words(v, k)}".strip() if v is not True else _key(k)
-            for k, v in value.items()
-            if k != head_key and _shown(v)
-        )
-        head = str(value[head_key]) if head_key else ""
-        return f"{head} ({rest})" if head and rest else head or rest
-    if isinstance(value, list | tuple):
-        return "/".join(words(v, key) for v in value)
-    if value is None:
-        return "none"
-    last = key.rsplit(".", 1)[-1]
-    if last in _duration_keys() and isinstance(value, int | float) and not isinstance(value, bool):
-        return format_duration(float(value))
-    if value is True and key:
-        return ""
-    return value_text(value)

@@ -652,29 +652,29 @@ def test_no_health_plot_for_events_of_pools_alone(result: FakeResult) -> None:
 
 
 def test_a_shift_says_to_what_and_how_fast() -> None:
-    from lbsim.report.scenario_text import _timeline
+    from lbsim.report.variants_text import timeline
 
     shift = {"at": 60.0, "target": "api", "action": "shift", "version": "canary"}
-    stepped = _timeline([{**shift, "percent": 50.0, "steps": 3, "every": 30.0}])
+    stepped = timeline([{**shift, "percent": 50.0, "steps": 3, "every": 30.0}])
     assert stepped == "at 60s: shift api: version canary to 50% in 3 steps 30s apart."
-    assert _timeline([{**shift, "percent": 0.0, "steps": 1}]).endswith("version canary to 0%.")
+    assert timeline([{**shift, "percent": 0.0, "steps": 1}]).endswith("version canary to 0%.")
 
 
 def test_events_read_in_time_order_with_compared_times_by_variant() -> None:
     """The capstone's layout: a crash at 150 s listed first, and a region
     failure whose time ``compare`` varies (130 s or 6 m, past a 5 m run)."""
-    from lbsim.report.scenario_text import _timeline
+    from lbsim.report.variants_text import timeline
 
     events = [
         {"at": "150s", "target": "us-big-0", "action": "crash"},
         {"at": "130s", "target": "eu-west", "action": "crash"},
     ]
-    text = _timeline(events, {"events.1.at": ["130s", "6m"]}, end=300.0)
+    text = timeline(events, {"events.1.at": ["130s", "6m"]}, end=300.0)
     assert text == (
         "at 2.17m (130s) or 6m (360s, after the end), by variant: crash eu-west; "
         "at 2.5m (150s): crash us-big-0."
     )
-    assert _timeline(events).startswith("at 2.17m (130s): crash eu-west; at 2.5m")
+    assert timeline(events).startswith("at 2.17m (130s): crash eu-west; at 2.5m")
 
 
 def test_sessions_offer_requests_not_session_starts() -> None:
