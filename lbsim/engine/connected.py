@@ -21,7 +21,7 @@ from typing import Any
 
 from lbsim.algorithms import Algorithm, Request
 from lbsim.engine.balancer import PENDING, Balancer
-from lbsim.engine.connections import CLOSED, ConnectionTable
+from lbsim.engine.connections import ConnectionTable
 from lbsim.engine.records import CONN_ERROR, OK
 from lbsim.engine.servers import ATTEMPT_BITS
 
@@ -44,11 +44,7 @@ class ConnectedBalancer(Balancer):
         self.finished = table.release
 
     def dispatch(self, request: int) -> None:
-        table = self.table
-        c = table._of[request]
-        if c < 0 or table.state[c] == CLOSED:
-            c = table.assign(request, self.index)
-        self._view.connection_id = c
+        self._view.connection_id = self.table.ride(request, self.index)
         Balancer.dispatch(self, request)
 
     def crash(self, requests: Any) -> None:

@@ -130,6 +130,12 @@ class ConnectionTable:
 
     # ------------------------------------------------------------ requests
 
+    def ride(self, request: int, owner: int) -> int:
+        """The connection ``request`` rides: the one it was put on, unless it
+        has none or that one closed (then :meth:`assign`)."""
+        c = self._of[request]
+        return self.assign(request, owner) if c < 0 or self.state[c] == CLOSED else c
+
     def assign(self, request: int, owner: int) -> int:
         """The connection ``request`` rides through balancer ``owner`` (opened if needed)."""
         if self._riding[request]:  # its connection closed under it: leave it

@@ -35,7 +35,7 @@ from simpy.events import NORMAL
 
 from lbsim.engine.balancer import PENDING, Balancer
 from lbsim.engine.canary import Splitter
-from lbsim.engine.connections import CLOSED, ConnectionTable
+from lbsim.engine.connections import ConnectionTable
 from lbsim.engine.loop import Loop
 from lbsim.engine.records import Column, Recorder, column
 from lbsim.engine.state import RequestState, Totals
@@ -132,9 +132,7 @@ class Front:
         cost = self.request_cost
         table = self.connections
         if table is not None:  # on its connection now, unless it rides an open one
-            c = table._of[request]
-            if c < 0 or table.state[c] == CLOSED:
-                table.assign(request, self.index)
+            table.ride(request, self.index)
         if table is None or table.opened_by[request]:
             cost += self.connection_cost
             if self.tls is not None:
