@@ -5,28 +5,28 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
+from typing import Any
 
 from lbsim.scenario.units import format_duration, parse_duration, parse_rate
 
 
 def as_seconds(value: object) -> float | None:
     """A duration (``90``, ``"1.5m"``) in seconds; None if it is not one."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError:
-        return None
+    return _parsed(value, parse_duration)
 
 
 def as_per_second(value: object) -> float | None:
     """A rate (``5``, ``"300/m"``) per second; None if it is not one."""
+    return _parsed(value, parse_rate)
+
+
+def _parsed(value: object, parse: Callable[[Any], float]) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return parse_rate(value)
+        return parse(value)
     except ValueError:
         return None
 
