@@ -29,6 +29,36 @@ from lbsim.engine.balancer import Balancer
 from lbsim.engine.front import Front
 from lbsim.engine.records import LEVELS
 from lbsim.engine.servers import Server
+from lbsim.scenario import Scenario
+
+MIN_SAMPLES = 50  # level samples of a run, however big the cluster
+READS_PER_REQUEST = 1  # requests per server read by the default level sampling
+
+
+def sampling_period(scenario: Scenario, servers: int, requests: int) -> float:
+    """The level sampling period: ``sample_interval`` if set, else
+    ``scenario.sampling`` (500 samples) unless that makes more than about
+    one server read per ``READS_PER_REQUEST`` requests: a sample reads
+    the servers that changed since the last one, all of them once each
+    server sees an event or two per period, so big clusters get
+    ``requests / (servers * READS_PER_REQUEST)`` samples, at least
+    ``MIN_SAMPLES`` (the time series' rows, samples x servers, stay below
+    the number of requests too)."""
+    if scenario.sample_interval is not None:
+        return scenario.sampling
+    samples = max(MIN_SAMPLES, requests // (max(servers, 1) * READS_PER_REQUEST))
+    return max(scenario.sampling, scenario.duration / samples)
+
+
+def drain_stretch(scenario: Scenario) -> float:
+    """How many times longer the default sampling period is in the drain:
+    a drain longer than the run is sampled no more often than the run
+    was (``drain_time / duration``), so a short run with a long drain
+    cannot take ``duration / 500`` samples for as long as the drain lasts.
+    An explicit ``sample_interval`` holds throughout (1)."""
+    if scenario.sample_interval is not None or scenario.duration <= 0:
+        return 1.0
+    return max(1.0, scenario.drain_time / scenario.duration)
 
 
 class LevelSampler:

@@ -1,11 +1,10 @@
 """A SimPy world built from one scenario variant, and its run.
 
 Build: draw nothing here (the workload comes ready from the client side);
-create the servers, then the balancer instances, each with its own view,
-algorithm and stream (a plug-in that is no BaseAlgorithm but has listener
-methods is subscribed to its host set here), its health probers (their
-initial verdicts applied in one refresh, so building is O(n); they share
-one timer list per interval), passive
+create the servers, then the balancer instances
+(:mod:`lbsim.engine.clusters`), each with its own view, algorithm and
+stream, its health probers (their initial verdicts applied in one refresh,
+so building is O(n); they share one timer list per interval), passive
 checker and slow start; closed-loop sessions, persistence, a session store
 or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
 hooked into them; then the failure timeline. Run: the run loop
@@ -16,8 +15,8 @@ each, completions are routed back to the balancer that sent them (the
 common case of each written out in the loop), and a sampler records levels
 every ``sample_interval``, reading only the servers that changed since the
 last sample (:mod:`lbsim.engine.sampler`; a drain longer than the run is
-sampled no more often than the run). The simulation advances in chunks so a caller can
-show progress without any per-event cost. Whether anything is left to do
+sampled no more often than the run). The simulation advances in chunks so
+a caller can show progress without any per-event cost. Whether anything is left to do
 (:meth:`World.active`) is read from running totals, not a scan.
 """
 
@@ -31,14 +30,12 @@ from typing import Any
 import numpy as np
 from simpy.events import Timeout
 
-from lbsim import algorithms
-from lbsim.algorithms import Algorithm, HostSet
-from lbsim.algorithms.base import BaseAlgorithm, HostListener
 from lbsim.engine import load_reports, patterns
 from lbsim.engine.autoscaling import PoolScaler
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
-from lbsim.engine.connected import ConnectedBalancer, PinnedBalancer
+from lbsim.engine.clusters import build_cluster, probers_for
+from lbsim.engine.connected import PinnedBalancer
 from lbsim.engine.connections import ConnectionTable, origins
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
@@ -48,23 +45,19 @@ from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.hotpath import advance, hot_path
 from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, Timers
-from lbsim.engine.outlier import passive_checker
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
 from lbsim.engine.regions import Regional, instance_members
-from lbsim.engine.sampler import LevelSampler
+from lbsim.engine.sampler import LevelSampler, drain_stretch, sampling_period
 from lbsim.engine.servers import ATTEMPT_BITS, LazyUniforms, Server
 from lbsim.engine.sessions import SessionDriver, needs_driver
-from lbsim.engine.slowstart import SlowStarter
 from lbsim.engine.state import RequestState, Totals
 from lbsim.engine.workload import Workload
-from lbsim.scenario import AlgorithmChoice, HealthCheck, PassiveCheck, Scenario, TimelineEvent
+from lbsim.scenario import HealthCheck, Scenario, TimelineEvent
 from lbsim.streams import stream
 
 Progress = Callable[[float], None]  # fraction of simulated time done, 0..1
 
 CHUNKS = 200
-MIN_SAMPLES = 50  # level samples of a run, however big the cluster
-READS_PER_REQUEST = 1  # requests per server read by the default level sampling
 
 
 class World:
@@ -148,13 +141,19 @@ class World:
                 # Each instance has its own view and its own algorithm (Envoy's
                 # per-worker balancers; one LB node per zone in ALB).
                 suffix = f"/{index}" if index else ""
-                balancer = self._cluster(
-                    index, suffix, members, config.algorithm, config.health_check, config.passive
+                balancer = build_cluster(
+                    self,
+                    index,
+                    suffix,
+                    members,
+                    config.algorithm,
+                    config.health_check,
+                    config.passive,
                 )
                 self.instances.append([balancer])
         else:
             self._slots = np.zeros(len(workload), dtype=np.int32)
-            build_layer7(self, self._cluster, self._slots)
+            build_layer7(self, partial(build_cluster, self), self._slots)
         load_reports.attach(self.env, scenario, self.servers, self.balancers, self.active)
         self.balancer = self.balancers[0]
         self._serving = 0  # the active instance of an active-passive pair
@@ -197,7 +196,7 @@ class World:
                         self.servers[first : first + pool.hosts],
                         self.balancers,
                         self.recorder,
-                        self._attach,
+                        partial(probers_for, self),
                         self.state.sent,
                         self.state.server,
                         self.active,
@@ -206,121 +205,6 @@ class World:
                 )
             first += pool.hosts
         return scalers
-
-    def _attach(self, server: Server, generation: int) -> list[Prober]:
-        """Health checks of a newly booted instance, one per balancer that checks it."""
-        return [
-            Prober(
-                self.env,
-                server,
-                balancer,
-                self._health[balancer.slot],
-                self.recorder,
-                self.scenario.seed,
-                self.active,
-                self._probe_timers,
-                generation,
-            )
-            for balancer in self.balancers
-            if balancer.slot in self._health and balancer.members[server.index]
-        ]
-
-    def _cluster(
-        self,
-        index: int,
-        suffix: str,
-        members: list[bool] | None,
-        choice: AlgorithmChoice,
-        health_check: HealthCheck | None,
-        passive: PassiveCheck | None,
-    ) -> Balancer:
-        """One balancer (instance ``index``, or a route's cluster on it) with
-        its algorithm, health probers, slow start and passive checks."""
-        scenario, config, seed = self.scenario, self.scenario.balancer, self.scenario.seed
-        backends = HostSet(
-            self._names, self._weights, true_load=lambda i: self.servers[i].in_system
-        )
-        algorithm = algorithms.get(choice.name).factory(
-            backends, stream(seed, f"algorithm{suffix}"), choice.params()
-        )
-        _subscribe_plugin(backends, algorithm)
-        kind: Callable[..., Balancer] = Balancer
-        if scenario.clients.hedge is not None:
-            kind = HedgingBalancer
-        if self.connections is not None:
-            kind = partial(ConnectedBalancer, table=self.connections)
-            if self.connections.pinned:
-                limits = config.connections
-                drain = limits.drain_timeout if limits is not None else None
-                kind = partial(PinnedBalancer, table=self.connections, drain_timeout=drain)
-        balancer = kind(
-            self.env,
-            index,
-            backends,
-            algorithm,
-            self.servers,
-            backup=self._backup,
-            panic_threshold=config.panic_threshold,
-            fail_open=config.fail_open,
-            all_backups=config.all_backups,
-            connect_timeout=config.connect_timeout,
-            clients=scenario.clients,
-            recorder=self.recorder,
-            state=self.state,
-            keys=self._keys,
-            client_ids=self._client_ids,
-            rng=stream(seed, f"retries{suffix}"),
-            totals=self.totals,
-            members=members,
-        )
-        balancer.slot = len(self.balancers)
-        self.balancers.append(balancer)
-        provisioned = self._provisioned
-        if not all(provisioned):
-            balancer.start_unregistered(
-                [i for i, ok in enumerate(provisioned) if not ok and balancer.members[i]]
-            )
-        if health_check is not None:
-            self._health[balancer.slot] = health_check
-        probers = (
-            [
-                Prober(
-                    self.env,
-                    server,
-                    balancer,
-                    health_check,
-                    self.recorder,
-                    seed,
-                    self.active,
-                    self._probe_timers,
-                )
-                for server in self.servers
-                if balancer.members[server.index] and provisioned[server.index]
-            ]
-            if health_check is not None
-            else []
-        )
-        if any(pool.autoscale for pool in scenario.servers):  # stopped on a scale-in
-            for prober in probers:
-                self._probers.setdefault(prober.server.index, []).append(prober)
-        if probers:
-            healthy = list(balancer.healthy)
-            for prober in probers:
-                healthy[prober.server.index] = prober.healthy
-            balancer.set_initial_health(healthy)
-        if config.slow_start is not None:
-            SlowStarter(self.env, balancer, config.slow_start, self.recorder)
-        if passive is not None:
-            passive_checker(
-                passive,
-                self.env,
-                balancer,
-                self.recorder,
-                probers,
-                stream(seed, f"outlier{suffix}"),
-                self.active,
-            )
-        return balancer
 
     def _regional(self) -> Regional:
         """DNS and the network in front of the regions' balancer instances."""
@@ -427,9 +311,9 @@ class World:
             self._sampler = LevelSampler(self.servers, self.balancers, self.instances, self.fronts)
         levels, views = self._sampler.sample()
         self.recorder.sample(self.env.now, levels, views)
-        period = self.sampling
+        period = sampling_period(self.scenario, len(self.servers), len(self.workload))
         if self.env.now >= self.scenario.duration:
-            period *= self._drain_stretch
+            period *= drain_stretch(self.scenario)
         if self.active() and self.env.now + period <= self.end_time:
             self.env.after(period, self._sample)
 
@@ -442,35 +326,6 @@ class World:
         arrivals = self._arrivals
         pending = arrivals.pending() if arrivals is not None else bool(self._arrival)
         return pending or self.totals.any()
-
-    @property
-    def sampling(self) -> float:
-        """The level sampling period: ``sample_interval`` if set, else
-        ``scenario.sampling`` (500 samples) unless that makes more than about
-        one server read per ``READS_PER_REQUEST`` requests: a sample reads
-        the servers that changed since the last one (lbsim.engine.sampler),
-        all of them once each server sees an event or two per period, so big
-        clusters get ``requests / (servers * READS_PER_REQUEST)`` samples, at
-        least ``MIN_SAMPLES`` (the time series' rows, samples x servers,
-        stay below the number of requests too)."""
-        scenario = self.scenario
-        if scenario.sample_interval is not None:
-            return scenario.sampling
-        servers = max(len(self.servers), 1)
-        samples = max(MIN_SAMPLES, len(self.workload) // (servers * READS_PER_REQUEST))
-        return max(scenario.sampling, scenario.duration / samples)
-
-    @property
-    def _drain_stretch(self) -> float:
-        """How many times longer the default sampling period is in the drain:
-        a drain longer than the run is sampled no more often than the run
-        was (``drain_time / duration``), so a short run with a long drain
-        cannot take ``duration / 500`` samples for as long as the drain lasts.
-        An explicit ``sample_interval`` holds throughout (1)."""
-        scenario = self.scenario
-        if scenario.sample_interval is not None or scenario.duration <= 0:
-            return 1.0
-        return max(1.0, scenario.drain_time / scenario.duration)
 
     @property
     def end_time(self) -> float:
@@ -549,35 +404,3 @@ class World:
             sent = self._hedging.dispatched if self._hedging is not None else None
             return self.calls.collapse(self.recorder, sent)
         return self.recorder
-
-
-class _PluginListener(HostListener):
-    """Forwards host-set changes to a plug-in that has some listener methods
-    but does not derive from :class:`~lbsim.algorithms.base.BaseAlgorithm`."""
-
-    def __init__(self, algorithm: Algorithm) -> None:
-        self.algorithm = algorithm
-
-    def hosts_added(self, hosts: Sequence[int]) -> None:
-        getattr(self.algorithm, "hosts_added", _ignore)(hosts)
-
-    def hosts_removed(self, hosts: Sequence[int]) -> None:
-        getattr(self.algorithm, "hosts_removed", _ignore)(hosts)
-
-    def hosts_changed(self, hosts: Sequence[int]) -> None:
-        getattr(self.algorithm, "hosts_changed", _ignore)(hosts)
-
-
-def _ignore(hosts: Sequence[int]) -> None:
-    """A listener method the plug-in does not have."""
-
-
-def _subscribe_plugin(backends: HostSet, algorithm: Algorithm) -> None:
-    """Subscribe a plug-in algorithm to its host set once, unless it did so
-    itself (every :class:`BaseAlgorithm` does)."""
-    if isinstance(algorithm, BaseAlgorithm) or any(
-        listener is algorithm for listener in backends.listeners
-    ):
-        return
-    if any(hasattr(algorithm, name) for name in ("hosts_added", "hosts_removed", "hosts_changed")):
-        backends.subscribe(_PluginListener(algorithm))
