@@ -7,14 +7,8 @@ checks told it, and which backends an operator drained (the
 :class:`~lbsim.algorithms.HostSet` view it shares with its algorithm). It
 never reads a server's queue. With several instances, each has its own view.
 
-Which backends the algorithm may pick is decided once per change, in this
-order: primaries believed healthy, not ejected by passive checks and not
-drained; if the healthy share of primaries is below ``panic_threshold``,
-every primary not drained (Envoy's panic routing); if no primary is left,
-the first healthy ``backup`` server (HAProxy; all of them with
-``all_backups``, as HAProxy ``allbackups`` and NGINX do); if none, every
-primary when ``fail_open`` (ALB); otherwise none, and requests fail with
-``no_backend`` (503).
+Which backends the algorithm may pick is decided once per change
+(:class:`~lbsim.engine.availability.Availability`, which it inherits).
 
 A request's life: attempt 0 is sent (to its persisted backend when a
 session hook says so); a failure whose outcome is in ``retries.retry_on`` is
@@ -53,6 +47,7 @@ import numpy as np
 from lbsim.algorithms import Algorithm, HostSet, RequestView
 from lbsim.algorithms.base import BaseAlgorithm
 from lbsim.algorithms.draws import Uniforms
+from lbsim.engine.availability import Availability
 from lbsim.engine.backoff import Backoffs
 from lbsim.engine.loop import Entry, Loop, Timers
 from lbsim.engine.records import (
@@ -74,7 +69,7 @@ PENDING = INCOMPLETE  # a request without a final status yet
 NOTHING_TRIED: tuple[int, ...] = ()  # ``tried`` of every first attempt (no allocation)
 
 
-class Balancer:
+class Balancer(Availability):
     """One balancer instance in front of ``servers``."""
 
     def __init__(
@@ -382,90 +377,6 @@ class Balancer:
 
     def recover(self) -> None:
         self.up = True
-
-    # ------------------------------------------------------------ backends
-
-    def refresh(self) -> None:
-        """Recompute which backends may be picked (see module docstring)."""
-        members = [m and r for m, r in zip(self.members, self.registered, strict=True)]
-        primaries = [i for i, b in enumerate(self.backup) if not b and members[i]]
-        fit = [h and not e for h, e in zip(self.healthy, self.ejected, strict=True)]
-        usable = [i for i in primaries if fit[i] and not self.draining[i]]
-        healthy_share = sum(fit[i] for i in primaries) / max(len(primaries), 1)
-        panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold
-        if panic != self.panic:
-            self.panic = panic
-            self.recorder.log(self.env._now, "panic" if panic else "panic_over", self.name)
-        if panic:
-            usable = [i for i in primaries if not self.draining[i]]
-        if not usable:
-            usable = [
-                i
-                for i, b in enumerate(self.backup)
-                if b and members[i] and fit[i] and not self.draining[i]
-            ]
-            if not self.all_backups:
-                usable = usable[:1]  # HAProxy: the first backup only, unless allbackups
-        if not usable and self.fail_open:
-            usable = [i for i in primaries if not self.draining[i]]
-        allowed = set(usable)
-        self.backends.update([i in allowed for i in range(len(self.servers))])
-        self.availability_changed = True
-
-    def start_unregistered(self, backends: Sequence[int]) -> None:
-        """Hosts preallocated for autoscaling but not running at the start."""
-        for backend in backends:
-            self.registered[backend] = False
-            self.backends.members[backend] = False
-        self.refresh()
-
-    def register(self, backend: int, healthy: bool) -> None:
-        """An autoscaled instance joins (``healthy``: what its health checks
-        believe at first); slow start begins once it is healthy."""
-        self.registered[backend] = True
-        self.healthy[backend] = healthy
-        self.backends.add([backend])
-        self.refresh()
-        if healthy:
-            for listener in self.recovery_listeners:
-                listener(backend)
-
-    def deregister(self, backend: int) -> None:
-        """Stop sending ``backend`` new requests; those in flight finish."""
-        self.registered[backend] = False
-        self.refresh()
-
-    def release(self, backend: int) -> None:
-        """A deregistered instance is gone: it leaves the host set."""
-        self.backends.remove([backend])
-
-    def set_initial_health(self, healthy: Sequence[bool]) -> None:
-        """What the health checks believe before their first probe: one refresh
-        for all backends (no recovery to announce)."""
-        self.healthy[:] = healthy
-        self.refresh()
-
-    def set_health(self, backend: int, healthy: bool) -> None:
-        came_back = healthy and not self.healthy[backend]
-        self.healthy[backend] = healthy
-        self.refresh()
-        if came_back:
-            for listener in self.recovery_listeners:
-                listener(backend)
-
-    def set_ejected(self, backend: int, ejected: bool) -> None:
-        self.ejected[backend] = ejected
-        self.refresh()
-
-    def set_draining(self, backend: int, draining: bool) -> None:
-        self.draining[backend] = draining
-        self.refresh()
-
-    def set_weight(self, backend: int, weight: int) -> None:
-        """A new configured weight; it applies now unless slow start is ramping."""
-        self.weights[backend] = weight
-        if backend not in self.ramping:
-            self.backends.set_weights({backend: weight * self.backends.weight_scale})
 
 
 def _hook(algorithm: Algorithm, name: str) -> Callable[..., None] | None:
