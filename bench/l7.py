@@ -4,10 +4,12 @@ The W1 system (8 servers at utilisation 0.9, round robin) simulated flat,
 then as layer 7: the same 8 servers split into three server groups behind
 three path routes with a three-class request mix (one default route), then
 the same with a balancer CPU (layer 7, 4 cores) and TLS termination on top,
-then (issue 9's §10 form) the same as closed-loop sessions riding keep-alive
-connections with cookie persistence: sessions of 20 requests, exponential
-think times of 5 s (below the 60 s idle timeout, so a session keeps its
-connection), started at 7.2 / 20 per second so the request rate is W1's.
+then (issue 9's §10 form: routes, cookies and keep-alive) the routed one at
+layer 7 as closed-loop sessions riding keep-alive connections with cookie
+persistence: sessions of 20 requests, exponential think times of 5 s (below
+the 60 s idle timeout, so a session keeps its connection), started at
+7.2 / 20 per second so the request rate is W1's; last, those sessions with
+the balancer CPU and TLS as well.
 Reports simulated requests per CPU-second of the engine (``process_time`` of
 build + run, median of --repeat runs; CPU time, not wall time, so other
 processes on the shared machine count less) and each layer-7 form's rate as
@@ -60,18 +62,25 @@ def forms(requests: int, warmup: int) -> dict[str, dict[str, Any]]:
     cpu["balancer"]["layer"] = 7  # type: ignore[index]
     cpu["balancer"]["cpu"] = {"workers": 4}  # type: ignore[index]
     cpu["balancer"]["tls"] = {"resumption": 0.5}  # type: ignore[index]
-    sessions = copy.deepcopy(cpu)
-    clients: dict[str, Any] = sessions["clients"]  # type: ignore[assignment]
-    clients["arrivals"] = {"process": "poisson", "rate": RATE / SESSION}
-    clients["sessions"] = {"requests": SESSION, "think": "5s"}
-    clients["connections"] = {"keepalive": {"requests": 100}}
-    sessions["balancer"]["sticky"] = {"cookie": "SERVERID"}  # type: ignore[index]
+    sessions = _in_sessions(copy.deepcopy(routed))
+    sessions["balancer"]["layer"] = 7  # type: ignore[index]
     return {
         "flat": flat,
         "routes + mix": routed,
         "routes + mix + cpu + tls": cpu,
-        "+ sessions, cookies, keep-alive": sessions,
+        "routes + sessions, cookies, keep-alive": sessions,
+        "+ cpu + tls": _in_sessions(copy.deepcopy(cpu)),
     }
+
+
+def _in_sessions(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as closed-loop sessions on keep-alive connections with cookie persistence."""
+    clients: dict[str, Any] = data["clients"]
+    clients["arrivals"] = {"process": "poisson", "rate": RATE / SESSION}
+    clients["sessions"] = {"requests": SESSION, "think": "5s"}
+    clients["connections"] = {"keepalive": {"requests": 100}}
+    data["balancer"]["sticky"] = {"cookie": "SERVERID"}
+    return data
 
 
 def rate(data: dict[str, Any]) -> float:

@@ -109,6 +109,15 @@ class Front:
 
     def arrive(self, request: int) -> None:
         """A request reaches this instance."""
+        slot = self.admit(request)
+        if slot >= 0:
+            self.balancers[slot].dispatch(request)
+
+    def admit(self, request: int) -> int:
+        """A request reaches this instance: route it and charge the CPU. The
+        slot of the balancer to dispatch it to now, or -1 if this instance
+        sees to it (queued on the CPU, on its TLS round trips, or failing at
+        a balancer that is down). The run loop dispatches it itself."""
         kind = self._classes[request] if self._classes is not None else 0
         route = self.class_route[kind]
         balancer = self._cluster_of[kind]
@@ -128,7 +137,7 @@ class Front:
             balancer.watch(request, timeout)
         if not balancer.up:
             balancer.dispatch(request)  # fails after the connect timeout
-            return
+            return -1
         cost = self.request_cost
         table = self.connections
         if table is not None:  # on its connection now, unless it rides an open one
@@ -138,11 +147,13 @@ class Front:
             if self.tls is not None:
                 cost += self._handshake_cost(request)
         self._cpu[request] = cost
-        self._totals.jobs += 1
         if self.station is not None:
+            self._totals.jobs += 1
             self.station.accept(request, cost)
-        else:
-            self._served(request)
+            return -1
+        if self.tls_delay:
+            return self._ready(request)
+        return balancer.slot  # no CPU, no round trip: no time at the balancer (the fill, 0)
 
     def _handshake_cost(self, request: int) -> float:
         """The balancer's handshake cost of a new connection (the server's goes
@@ -169,16 +180,24 @@ class Front:
 
     def _served(self, request: int) -> None:
         """The balancer CPU is done with ``request``."""
+        self._totals.jobs -= 1
+        slot = self._ready(request)
+        if slot >= 0:
+            self.balancers[slot].dispatch(request)
+
+    def _ready(self, request: int) -> int:
+        """``request`` is through the CPU: the slot of its balancer if it is
+        to be dispatched now (-1: on the client's TLS round trips first, or
+        timed out while queued)."""
         now = self.env._now
         self._latency_balancer[request] = now - self._arrival[request]
         delay = self.tls_delay
         if delay and self._handshake[request]:  # the client's extra round trips first
             self._latency_tls[request] = delay
+            self._totals.jobs += 1
             heappush(self._heap, (now + delay, NORMAL, next(self._eids), self._forward, request))
-            return
-        self._totals.jobs -= 1  # _forward, inlined: once per request
-        if self._status[request] == PENDING:
-            self.balancers[self._slots[request]].dispatch(request)
+            return -1
+        return self._slots[request] if self._status[request] == PENDING else -1
 
     def _forward(self, request: int) -> None:
         self._totals.jobs -= 1

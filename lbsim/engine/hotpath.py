@@ -9,10 +9,15 @@ order and every record are exactly those of one Timeout per arrival.
 Most of a run is two kinds of event, and the loop handles them itself, with
 the hot state of each balancer in locals (bound when the balancer changes):
 
-* an arrival at a balancer instance (the world's only one, or the one DNS
-  or the active-passive pair gives it): if the balancer is a plain, running
-  :class:`~lbsim.engine.balancer.Balancer`, its first attempt is balanced
-  and sent (``Balancer.dispatch``) and the server takes it
+* a request sent: an arrival, or (with closed-loop sessions) the first
+  request of a session that starts or the next one after a think time
+  (``SessionDriver._next``). It goes to a balancer instance (the world's only
+  one, or the one DNS or the active-passive pair gives it) or through its
+  instance's layer-7 front (``Front.admit``: routed, and charged on the
+  balancer CPU, which keeps it if it has one). If the balancer is a running
+  :class:`~lbsim.engine.balancer.Balancer` (or a connected one, whose
+  request first rides its connection) its first attempt is persisted or
+  balanced and sent (``Balancer.dispatch``) and the server takes it
   (``Server.accept``), serving it at once (``Server._serve``) or queueing it;
 * a service end (:func:`~lbsim.engine.servers.service_end`) at a server of
   the world (a session store or a contended row, with columns of their own,
@@ -21,8 +26,8 @@ the hot state of each balancer in locals (bound when the balancer changes):
   goes to a plain balancer, the balancer takes it (``Balancer.complete``).
 
 Every feature off that path is a flag test that hands the event to the
-method doing the general case (a balancer that is down or has a subclass or
-a session hook; a server that is down, hung or failing; a probe; a retried
+method doing the general case (a balancer that is down or has a dispatch
+of its own; a server that is down, hung or failing; a probe; a retried
 request; a full queue), and the hooks a scenario uses (timeouts, algorithm
 hooks, outcome listeners, session hooks) are called where the methods call
 them. The methods stay the one definition of each rule and the loop is
@@ -41,6 +46,8 @@ from simpy.events import NORMAL
 
 from lbsim.algorithms.base import FIRST_ATTEMPT, RequestView
 from lbsim.engine.balancer import NOTHING_TRIED, Balancer
+from lbsim.engine.connected import ConnectedBalancer
+from lbsim.engine.connections import ConnectionTable
 from lbsim.engine.loop import Arrivals, Loop, Timers
 from lbsim.engine.records import NO_BACKEND, OK, REJECTED, Column, Recorder
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Done, Server, service_end
@@ -67,18 +74,23 @@ class Plan(NamedTuple):
     listeners: list[Callable[[int, int], None]]
     finished: Callable[[int], None] | None
     recorder: Recorder
+    persist: Callable[[int], int | None] | None  # session persistence (a cookie's host)
+    table: ConnectionTable | None  # the connections its requests ride
 
 
 def plan(balancer: Balancer) -> Plan:
-    """``balancer``'s plan: a subclass of Balancer, or one with a session
-    hook, is not inlined (its events go to its methods); the shared view is
-    for a request-blind algorithm's own pick only (not a wrapper of it)."""
+    """``balancer``'s plan: a subclass of Balancer whose dispatch (or
+    complete) is its own is not inlined there (its events go to its
+    methods); a connected one's dispatch is put on its connection first. The
+    shared view is for a request-blind algorithm's own pick only (not a
+    wrapper of it)."""
     kind = type(balancer)
     algorithm = balancer.algorithm
     blind = getattr(algorithm, "request_blind", False) is True and balancer._pick == algorithm.pick
+    connected = isinstance(balancer, ConnectedBalancer)
     return Plan(
         balancer,
-        kind.dispatch is Balancer.dispatch and balancer.persist is None,
+        kind.dispatch is (ConnectedBalancer.dispatch if connected else Balancer.dispatch),
         kind.complete is Balancer.complete,
         balancer._pick,
         None if blind else balancer._view,
@@ -92,6 +104,8 @@ def plan(balancer: Balancer) -> Plan:
         balancer.outcome_listeners,
         balancer.finished,
         balancer.recorder,
+        balancer.persist,
+        balancer.table if isinstance(balancer, ConnectedBalancer) else None,
     )
 
 
@@ -99,9 +113,12 @@ class HotPath(NamedTuple):
     """Where :func:`advance` sends what it inlines.
 
     Arrivals go to ``single`` (an index into ``plans``, one per balancer of
-    the world), or to the balancer ``resolve(request)`` names; with neither,
-    each arrival is ``arrive(request)``. A server's answer goes to the
-    balancer ``route[request]`` if its ``done`` is ``routed``; any other
+    the world), or to the balancer ``resolve(request)`` names (-1: none, it
+    saw to the request itself); with neither, each arrival is
+    ``arrive(request)``. With ``firsts`` the arrivals are session starts,
+    each sending request ``firsts[session]``, and an event whose handler is
+    ``think`` sends its session's next request. A server's answer goes to
+    the balancer ``route[request]`` if its ``done`` is ``routed``; any other
     ``done`` is called.
     """
 
@@ -112,6 +129,8 @@ class HotPath(NamedTuple):
     routed: Done | None = None
     single: int | None = None
     resolve: Callable[[int], int] | None = None
+    firsts: Sequence[int] | None = None
+    think: Callable[[int], None] | None = None
 
 
 def hot_path(
@@ -123,6 +142,8 @@ def hot_path(
     *,
     single: int | None = None,
     resolve: Callable[[int], int] | None = None,
+    firsts: Sequence[int] | None = None,
+    think: Callable[[int], None] | None = None,
 ) -> HotPath:
     """The inlined path of a world. It rewrites ``server.done``: each server
     whose ``done`` is (equal to) ``routed`` is given that one object, which
@@ -131,7 +152,7 @@ def hot_path(
         if server.done == routed:
             server.done = routed
     plans = [plan(balancer) for balancer in balancers]
-    return HotPath(servers, totals, plans, route, routed, single, resolve)
+    return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think)
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -141,13 +162,13 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     times = arrivals.times
     arrive = arrivals.arrive
     count = len(times)
-    request = arrivals.next
+    cursor = arrivals.next
     at, eid = arrivals.time, arrivals.eid
-    if request >= count:
+    if cursor >= count:
         at = INFINITY
     totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
     single = plans[hot.single] if hot.single is not None else None
-    route, routed = hot.route, hot.routed
+    route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
     if servers:  # the columns and the window of the world's servers
         first = servers[0]
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
@@ -174,27 +195,118 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         if not event:  # ---------------------------------------- an arrival
             if at >= until:
                 break
-            env._now = at
-            target = single if resolve is None else plans[resolve(request)]
-            if target is not bound and target is not None:
+            env._now = now = at
+            fed = True
+            request = cursor if firsts is None else firsts[cursor]
+        else:  # ------------------------------------------------- an event
+            if now >= until:
+                break
+            pop(queue)
+            env._now = now
+            handler = entry[3]
+            if handler is end_of_service:
+                server, job = entry[4]
+                if server._start is not start or server._demand is not demand:
+                    server._finish(job)  # columns of its own: a session store, a contended row
+                    continue
+                serving = server.serving  # Server._finish, inlined
+                if serving.pop(job, None) is None:
+                    continue  # lost in a crash or frozen by a hang
+                if not server.dirty:
+                    server.dirty = True
+                    server.changed.append(server)
+                totals.jobs -= 1
+                waiting = server.queue
+                if waiting:
+                    server.queue_area += now if lo <= now <= hi else (lo if now < lo else hi)
+                    following = waiting.popleft()
+                    if following < 0:
+                        server._serve(following)
+                    else:  # Server._serve, inlined
+                        served = following >> bits
+                        if (following & mask) == tries[served] and inflight[served]:
+                            start[served] = now
+                        end = now + demand[served] * server.slowdown / server.speed
+                        serving[following] = end
+                        if end > lo and now < hi:
+                            server.busy_area += (end if end < hi else hi) - (
+                                now if now > lo else lo
+                            )
+                        push(queue, (end, normal, next(eids), end_of_service, (server, following)))
+                else:
+                    server.busy -= 1
+                if job < 0:
+                    server.probes.pop(job)[1](True)
+                    continue
+                answered = job >> bits
+                done = server.done
+                target = plans[route[answered]] if done is routed else None
+                if target is not bound and target is not None:
+                    bound = target
+                    (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
+                     load, expiries, try_expiries, listeners, finished, recorder, persist,
+                     table) = target  # fmt: skip
+                if target is None or not answers:
+                    done(job, server.index, OK)
+                    continue
+                attempt = tries[answered]  # Balancer.complete of an answer, inlined
+                if (job & mask) != attempt or not inflight[answered]:
+                    recorder.abandoned += 1  # an abandoned attempt: the work was wasted
+                    continue
+                inflight[answered] = 0
+                backend = server.index
+                load[backend] -= 1
+                totals.outstanding -= 1
+                if on_complete is not None:
+                    on_complete(backend, now - sent[answered], OK)
+                if listeners:
+                    for listener in listeners:
+                        listener(backend, OK)
+                if attempt:
+                    balancer._finish(answered, OK)
+                else:
+                    ends[answered] = now
+                    status[answered] = OK
+                    if finished is not None:
+                        finished(answered)
+                continue
+            if handler is not think:
+                handler(entry[4])
+                continue
+            totals.thinking -= 1  # a session's next request (SessionDriver._next, inlined)
+            request = entry[4]
+            fed = False
+        # ------------------------------------------------ a request is sent
+        if resolve is None:
+            target = single
+        else:
+            index = resolve(request)
+            target = plans[index] if index >= 0 else None
+        if target is None:
+            if resolve is None:
+                arrive(cursor)  # nothing inlined
+        else:
+            if target is not bound:
                 bound = target
                 (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
-                 load, expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
-            if target is None:
-                arrive(request)
-            elif not sends or not balancer.up:
+                 load, expiries, try_expiries, listeners, finished, recorder, persist,
+                 table) = target  # fmt: skip
+            if not sends or not balancer.up:
                 balancer.dispatch(request)
             else:  # Balancer.dispatch of a first attempt, inlined
+                if table is not None:  # ConnectedBalancer.dispatch: on its connection first
+                    balancer._view.connection_id = table.ride(request, balancer.index)
                 if balancer._timeout is not None:
                     expiries.add(request)
-                if view is None:
-                    backend = pick(FIRST_ATTEMPT)
-                else:
-                    view.hash_key = view.client_address = keys[request]
-                    view.client_id = client_ids[request]
-                    view.attempt = 0
-                    view.tried = NOTHING_TRIED
-                    backend = pick(view)
+                if persist is None or (backend := persist(request)) is None:
+                    if view is None:
+                        backend = pick(FIRST_ATTEMPT)
+                    else:
+                        view.hash_key = view.client_address = keys[request]
+                        view.client_id = client_ids[request]
+                        view.attempt = 0
+                        view.tried = NOTHING_TRIED
+                        backend = pick(view)
                 if backend is None:
                     balancer._failed(request, NO_BACKEND)
                 else:
@@ -204,7 +316,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                         on_send(backend)
                     balancer.traffic_seen = True
                     backends[request] = backend
-                    sent[request] = at
+                    sent[request] = now
                     inflight[request] = 1
                     job = request << bits
                     if try_expiries is not None:
@@ -224,101 +336,34 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                         server.busy += 1
                         totals.jobs += 1
                         # Server._serve, inlined: the attempt was just sent, so awaited
-                        start[request] = at
-                        end = at + demand[request] * server.slowdown / server.speed
+                        start[request] = now
+                        end = now + demand[request] * server.slowdown / server.speed
                         server.serving[job] = end
-                        if end > lo and at < hi:
-                            server.busy_area += (end if end < hi else hi) - (at if at > lo else lo)
+                        if end > lo and now < hi:
+                            server.busy_area += (end if end < hi else hi) - (
+                                now if now > lo else lo
+                            )
                         push(queue, (end, normal, next(eids), end_of_service, (server, job)))
                     elif len(server.queue) < server.queue_limit:
                         totals.jobs += 1
                         waiting = server.queue
                         waiting.append(job)
-                        if lo <= at <= hi:
-                            server.queue_area -= at
+                        if lo <= now <= hi:
+                            server.queue_area -= now
                             if len(waiting) > server.queue_peak:
                                 server.queue_peak = len(waiting)
                         else:
-                            server.queue_area -= lo if at < lo else hi
+                            server.queue_area -= lo if now < lo else hi
                     else:
                         server._fail(job, REJECTED)
-            request += 1
-            arrivals.next = request
-            if request < count:
-                delay = times[request] - at
+        if fed:  # the next arrival
+            cursor += 1
+            arrivals.next = cursor
+            if cursor < count:
+                delay = times[cursor] - at
                 at = at + delay if delay > 0 else at + 0.0
                 eid = next(eids)
             else:
                 at = INFINITY
-            continue
-        if now >= until:  # ----------------------------------------- an event
-            break
-        pop(queue)
-        env._now = now
-        handler = entry[3]
-        if handler is not end_of_service:
-            handler(entry[4])
-            continue
-        server, job = entry[4]
-        if server._start is not start or server._demand is not demand:
-            server._finish(job)  # columns of its own: a session store, a contended row
-            continue
-        serving = server.serving  # Server._finish, inlined
-        if serving.pop(job, None) is None:
-            continue  # lost in a crash or frozen by a hang
-        if not server.dirty:
-            server.dirty = True
-            server.changed.append(server)
-        totals.jobs -= 1
-        waiting = server.queue
-        if waiting:
-            server.queue_area += now if lo <= now <= hi else (lo if now < lo else hi)
-            following = waiting.popleft()
-            if following < 0:
-                server._serve(following)
-            else:  # Server._serve, inlined
-                served = following >> bits
-                if (following & mask) == tries[served] and inflight[served]:
-                    start[served] = now
-                end = now + demand[served] * server.slowdown / server.speed
-                serving[following] = end
-                if end > lo and now < hi:
-                    server.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-                push(queue, (end, normal, next(eids), end_of_service, (server, following)))
-        else:
-            server.busy -= 1
-        if job < 0:
-            server.probes.pop(job)[1](True)
-            continue
-        answered = job >> bits
-        done = server.done
-        target = plans[route[answered]] if done is routed else None
-        if target is not bound and target is not None:
-            bound = target
-            (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
-             load, expiries, try_expiries, listeners, finished, recorder) = target  # fmt: skip
-        if target is None or not answers:
-            done(job, server.index, OK)
-            continue
-        attempt = tries[answered]  # Balancer.complete of an answer, inlined
-        if (job & mask) != attempt or not inflight[answered]:
-            recorder.abandoned += 1  # an abandoned attempt: the work was wasted
-            continue
-        inflight[answered] = 0
-        backend = server.index
-        load[backend] -= 1
-        totals.outstanding -= 1
-        if on_complete is not None:
-            on_complete(backend, now - sent[answered], OK)
-        if listeners:
-            for listener in listeners:
-                listener(backend, OK)
-        if attempt:
-            balancer._finish(answered, OK)
-        else:
-            ends[answered] = now
-            status[answered] = OK
-            if finished is not None:
-                finished(answered)
     arrivals.time, arrivals.eid = at, eid
     env._now = until

@@ -142,7 +142,6 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
         )
     if world.workload.request_class is not None:
         world.recorder.columns["request_class"][:] = world.workload.request_class
-    _answer_directly(world)
     for pool in pools:
         if pool.name in weights and pool.name not in world.rollouts:
             versions_of = _version_index(pool, group_of)
@@ -159,19 +158,6 @@ def build_layer7(world: World, cluster: Cluster, slots: np.ndarray) -> None:
                 for versions in by_version[pool.name]:
                     for balancer in versions:
                         balancer.outcome_listeners.append(rollout.observe)
-
-
-def _answer_directly(world: World) -> None:
-    """A server in one cluster only answers that cluster's balancer directly
-    (not through the world's lookup of the request's cluster): no other
-    cluster picks it. Not with pinned connections, whose requests go to the
-    host their connection was bound to, whichever cluster balances them."""
-    if world.connections is not None and world.connections.pinned:
-        return
-    for server in world.servers:
-        clusters = [b for b in world.balancers if b.members[server.index]]
-        if len(clusters) == 1:
-            server.done = clusters[0].complete
 
 
 def _version_index(pool: Pool, group_of: list[str]) -> list[int]:

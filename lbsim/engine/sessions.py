@@ -186,6 +186,8 @@ class SessionDriver:
         self._then = before.pop()
         self._queue: list[Any] = world.env._queue  # think times: light events, pushed here
         self._eids = world.env._eid
+        # the handler of a think time's end: one object, known to the run loop by identity
+        self.thought: Handler = self._next
         sticky = world.scenario.balancer.sticky
         for balancer in world.balancers:
             balancer.finished = self._finished
@@ -231,7 +233,7 @@ class SessionDriver:
         if sent < self.duration:  # the next request is sent then (its event's time)
             self.totals.thinking += 1
             self._arrival[request + 1] = self._reached[request + 1] = sent
-            heappush(self._queue, (sent, NORMAL, next(self._eids), self._next, request + 1))
+            heappush(self._queue, (sent, NORMAL, next(self._eids), self.thought, request + 1))
         if self._then is not None:
             self._then(request)
 

@@ -274,9 +274,17 @@ class World:
         return lb
 
     def _arrive_fronted(self, request: int) -> None:
+        slot = self._admit_fronted(request)
+        if slot >= 0:
+            self.balancers[slot].dispatch(request)
+
+    def _admit_fronted(self, request: int) -> int:
+        """``request`` through its instance's front (DNS's for its client, or
+        the active one of a pair): the slot of the balancer to dispatch it
+        to now, or -1 (see :meth:`Front.admit`)."""
         client_lb = self._client_lb
         lb = int(client_lb[self._clients[request]]) if client_lb is not None else self._serving
-        self.fronts[lb].arrive(request)
+        return self.fronts[lb].admit(request)
 
     def _pool_event(self, event: TimelineEvent) -> None:
         """A ``shift`` of a pool's version weights (from the timeline)."""
@@ -347,9 +355,12 @@ class World:
         times: Sequence[float] = self._arrival
         arrive, feeds = fallback, dict[str, Any]()  # the run loop's balancers of arrivals
         if fallback == self._arrive:  # not through a front or DNS regions: lbsim.engine.hotpath
-            one = self._client_lb is None and len(self.balancers) == 1 and sessions is None
+            one = self._client_lb is None and len(self.balancers) == 1
             feeds = {"single": 0} if one else {"resolve": self._balancer_of}
             arrive = self.balancer.dispatch if one else fallback
+        elif self.regional is None:  # through a front
+            one_front = len(self.fronts) == 1
+            feeds = {"resolve": self.fronts[0].admit if one_front else self._admit_fronted}
         hedge = self.scenario.clients.hedge
         if hedge is not None and self.calls is not None:
             balancers = [b for b in self.balancers if isinstance(b, HedgingBalancer)]
@@ -359,7 +370,9 @@ class World:
             )
             arrive, feeds = self._hedging.arrive, {}
         if sessions is not None and self.workload.session is not None:
-            (times, arrive), feeds = sessions.feed(arrive), {}
+            times, arrive = sessions.feed(arrive)
+            if feeds:  # the loop starts sessions and sends their later requests itself
+                feeds.update(firsts=sessions.firsts, think=sessions.thought)
         arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
         hot = hot_path(self.servers, self.totals, self.balancers, self._route, self._done, **feeds)

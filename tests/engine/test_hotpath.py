@@ -33,11 +33,19 @@ LOADED = {"duration": "20m", "clients.arrivals.rate": 3.6, "clients.count": 50}
 
 
 ROW = {"name": "row", "count": 2, "workers": 8, "contention": "optimistic"}
+POOLS = [{"name": "api", "count": 2, "workers": 1}, {"name": "static", "count": 2, "workers": 1}]
+MIX = [
+    {"name": "api", "share": 0.6, "path": "/api", "timeout": "4s"},
+    {"name": "static", "share": 0.4, "path": "/static"},
+]
+ROUTES = [{"match": {"path_prefix": "/static"}, "pool": "static"}, {"pool": "api"}]
+SESSIONS = {"clients.arrivals.rate": 0.36, "clients.sessions": {"requests": 10, "think": "5s"}}
+KEEPALIVE = {"keepalive": {"requests": 20, "idle_timeout": "4s"}}
 
 
 def _loaded(balancer: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """Four servers at ρ = 0.9 behind ``balancer``."""
-    return cluster(**LOADED, balancer=balancer, **changes)
+    """Four servers at ρ = 0.9 behind ``balancer`` (``changes`` may override the load)."""
+    return cluster(**{**LOADED, **changes}, balancer=balancer)
 
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -87,6 +95,27 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         {"instances": 2, "mode": "active_passive"},
         events=[{"at": "5m", "target": "lb-0", "action": "crash", "for": "1m"}],
     ),
+    # layer 7: arrivals through a front (one, or one per instance), its
+    # routes, a class's own timeout, sessions (flat and routed) sent by the
+    # loop, cookies, keep-alive connections, connections pinned at layer 4
+    "routes, a class timeout, two instances": _loaded(
+        {"algorithm": "least_connections", "instances": 2, "routes": ROUTES},
+        **{"clients.mix": MIX, "servers": POOLS},
+    ),
+    "flat sessions, cookie": _loaded(
+        {"algorithm": "round_robin", "sticky": {"cookie": "SERVERID"}},
+        **SESSIONS,
+        events=[{"at": "5m", "target": "web-1", "action": "crash", "for": "1m"}],
+    ),
+    "routed sessions, cookie, keep-alive": _loaded(
+        {"algorithm": "round_robin", "layer": 7, "routes": ROUTES, "sticky": {"cookie": "S"}},
+        **SESSIONS,
+        **{"clients.mix": MIX, "servers": POOLS, "clients.connections": KEEPALIVE},
+    ),
+    "pinned connections (layer 4)": _loaded(
+        {"algorithm": "least_connections", "layer": 4},
+        **{"clients.connections": KEEPALIVE},
+    ),
 }
 
 
@@ -105,10 +134,16 @@ def _run(data: dict[str, Any] | str, inlined: bool = True, variant: int = 0) -> 
         return World(scenario, workload).run()
 
 
-# bundled: cookie persistence and a session store (a Server with columns of its
-# own); health checks, a crash and a slow server; a balancer pair's failover
+# bundled: cookie persistence with and without a session store (a Server with
+# columns of its own); health checks, a crash and a slow server; a balancer
+# pair's failover; and layer 7
 BUNDLED = [
+    ("sticky_sessions.yaml", 0),
     ("sticky_sessions.yaml", 1),
+    ("microservices_routing.yaml", 1),  # routes to three pools, least connections
+    ("canary.yaml", 1),  # versions drawn per request, a rollback
+    ("tls_termination.yaml", 1),  # the balancer CPU: a front's station
+    ("websockets.yaml", 3),  # long-lived pinned connections, a max lifetime
     ("black_friday_single_region.yaml", 0),
     ("lb_failover.yaml", 0),
 ]
@@ -123,8 +158,18 @@ def test_inlined_path_is_the_methods(data: dict[str, Any] | str, variant: int) -
     assert fast.columns.keys() == slow.columns.keys()
     for column in fast.columns:
         np.testing.assert_array_equal(fast.columns[column], slow.columns[column], err_msg=column)
-    for levels in ("busy_area", "queue_area", "queue_peak"):
+    for levels in ("busy_area", "queue_area", "queue_peak", "lb_busy_area", "lb_queue_area"):
         np.testing.assert_array_equal(getattr(fast, levels), getattr(slow, levels), levels)
+    assert (fast.connections is None) == (slow.connections is None)
+    for name in fast.connections or {}:
+        assert slow.connections is not None
+        np.testing.assert_array_equal(fast.connections[name], slow.connections[name], name)
+    assert (fast.sessions is None) == (slow.sessions is None)
+    if fast.sessions is not None and slow.sessions is not None:
+        for name in ("start", "home", "lost"):
+            a, b = getattr(fast.sessions, name), getattr(slow.sessions, name)
+            np.testing.assert_array_equal(a, b, name)
+    assert fast.store_busy_area == slow.store_busy_area
     assert fast.sample_times == slow.sample_times
     fast_samples = fast.samples + fast.balancer_samples
     for a, b in zip(fast_samples, slow.samples + slow.balancer_samples, strict=True):

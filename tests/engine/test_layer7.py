@@ -216,21 +216,17 @@ def test_tls_adds_round_trips_and_passthrough_moves_the_handshake_to_the_servers
 
 @pytest.mark.parametrize("instances", [1, 2])
 def test_every_answer_reaches_the_cluster_that_sent_it(instances: int) -> None:
-    # A server in one cluster only (one instance: static, shop) answers it
-    # directly; one in several (api: two routes; every server with two
-    # active-active instances) has its answers routed by the request's
-    # cluster. An answer delivered to another cluster would leave the
-    # sender's count of the host at +1 and the receiver's at -1: every count
-    # must be back to 0 after the run.
+    # Answers are routed by the request's cluster, whether the server is in
+    # one cluster only (one instance: static, shop) or in several (api: two
+    # routes; every server with two active-active instances). An answer
+    # delivered to another cluster would leave the sender's count of the host
+    # at +1 and the receiver's at -1: every count must be back to 0 after the run.
     data = scenario(MIX, duration="20s", **{"balancer.instances": instances})
     variant = load(data=data).variants[0].scenario
     world = World(variant, draw_workload(variant))
-    for server in world.servers:
-        clusters = [b for b in world.balancers if b.members[server.index]]
-        direct = len(clusters) == 1
-        assert (server.done == clusters[0].complete) is direct
-        if instances == 1:
-            assert direct is not server.name.startswith("api")
+    for server in world.servers:  # the test takes both kinds of server
+        shared = sum(bool(b.members[server.index]) for b in world.balancers) > 1
+        assert shared is (instances == 2 or server.name.startswith("api"))
     world.run()
     assert (world.state.status != INCOMPLETE).all()
     assert world.totals.outstanding == 0
