@@ -45,6 +45,15 @@ from lbsim.scenario.models.capacity import BalancerCpu, Tls
 FULL, RESUMED = 1, 2  # the ``handshake`` column (0: none)
 
 
+def round_trips_end(ending: tuple[Front, int]) -> None:
+    """The handler of the end of a new TLS connection's extra round trips:
+    ``(front, request)``. One handler for every front, so the run loop
+    (:mod:`lbsim.engine.hotpath`) recognises it by identity and sends the
+    request on itself."""
+    front, request = ending
+    front._forward(request)
+
+
 class Front:
     """Balancer instance ``index``'s listener (see module docstring)."""
 
@@ -195,7 +204,10 @@ class Front:
         if delay and self._handshake[request]:  # the client's extra round trips first
             self._latency_tls[request] = delay
             self._totals.jobs += 1
-            heappush(self._heap, (now + delay, NORMAL, next(self._eids), self._forward, request))
+            heappush(
+                self._heap,
+                (now + delay, NORMAL, next(self._eids), round_trips_end, (self, request)),
+            )
             return -1
         return self._slots[request] if self._status[request] == PENDING else -1
 

@@ -45,13 +45,15 @@ from typing import Any, NamedTuple
 from simpy.events import NORMAL
 
 from lbsim.algorithms.base import FIRST_ATTEMPT, RequestView
-from lbsim.engine.balancer import NOTHING_TRIED, Balancer
+from lbsim.engine.balancer import NOTHING_TRIED, PENDING, Balancer
 from lbsim.engine.connected import ConnectedBalancer
 from lbsim.engine.connections import ConnectionTable
+from lbsim.engine.front import Front, round_trips_end
 from lbsim.engine.loop import Arrivals, Loop, Timers
 from lbsim.engine.records import NO_BACKEND, OK, REJECTED, Column, Recorder
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Done, Server, service_end
 from lbsim.engine.state import Totals
+from lbsim.engine.station import Station, cpu_end
 
 INFINITY = float("inf")
 
@@ -117,7 +119,10 @@ class HotPath(NamedTuple):
     saw to the request itself); with neither, each arrival is
     ``arrive(request)``. With ``firsts`` the arrivals are session starts,
     each sending request ``firsts[session]``, and an event whose handler is
-    ``think`` sends its session's next request. A server's answer goes to
+    ``think`` sends its session's next request; with ``fronts`` (by their
+    stations) a request through a front's CPU or TLS round trips goes on to
+    its balancer (``Front._ready``, ``Front._forward``). A server's answer
+    goes to
     the balancer ``route[request]`` if its ``done`` is ``routed``; any other
     ``done`` is called.
     """
@@ -131,6 +136,7 @@ class HotPath(NamedTuple):
     resolve: Callable[[int], int] | None = None
     firsts: Sequence[int] | None = None
     think: Callable[[int], None] | None = None
+    fronts: dict[Station, Front] | None = None
 
 
 def hot_path(
@@ -144,6 +150,7 @@ def hot_path(
     resolve: Callable[[int], int] | None = None,
     firsts: Sequence[int] | None = None,
     think: Callable[[int], None] | None = None,
+    fronts: Sequence[Front] = (),
 ) -> HotPath:
     """The inlined path of a world. It rewrites ``server.done``: each server
     whose ``done`` is (equal to) ``routed`` is given that one object, which
@@ -152,7 +159,10 @@ def hot_path(
         if server.done == routed:
             server.done = routed
     plans = [plan(balancer) for balancer in balancers]
-    return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think)
+    cpus = {front.station: front for front in fronts if front.station is not None}
+    if not fronts:
+        return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think)
+    return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think, cpus)
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -169,6 +179,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
     single = plans[hot.single] if hot.single is not None else None
     route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
+    cpus = hot.fronts or {}
+    end_of_cpu = cpu_end if cpus else None
+    end_of_trips = round_trips_end if hot.fronts is not None else None
     if servers:  # the columns and the window of the world's servers
         first = servers[0]
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
@@ -198,6 +211,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             env._now = now = at
             fed = True
             request = cursor if firsts is None else firsts[cursor]
+            slot = -1
         else:  # ------------------------------------------------- an event
             if now >= until:
                 break
@@ -270,14 +284,31 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     if finished is not None:
                         finished(answered)
                 continue
-            if handler is not think:
+            fed = False
+            if handler is think:
+                totals.thinking -= 1  # a session's next request (SessionDriver._next, inlined)
+                request = entry[4]
+                slot = -1
+            elif handler is end_of_cpu:  # a balancer CPU is done with a request (cpu_end)
+                station, request = entry[4]
+                station.free()
+                totals.jobs -= 1  # Front._served, inlined
+                slot = cpus[station]._ready(request)
+                if slot < 0:
+                    continue
+            elif handler is end_of_trips:  # its TLS round trips are over (Front._forward)
+                front, request = entry[4]
+                totals.jobs -= 1
+                if status[request] != PENDING:
+                    continue  # timed out meanwhile
+                slot = front._slots[request]
+            else:
                 handler(entry[4])
                 continue
-            totals.thinking -= 1  # a session's next request (SessionDriver._next, inlined)
-            request = entry[4]
-            fed = False
         # ------------------------------------------------ a request is sent
-        if resolve is None:
+        if slot >= 0:
+            target = plans[slot]
+        elif resolve is None:
             target = single
         else:
             index = resolve(request)

@@ -21,6 +21,15 @@ from simpy.events import NORMAL
 from lbsim.engine.loop import Loop
 
 
+def cpu_end(ending: tuple[Station, int]) -> None:
+    """The handler of the end of a job's cost: ``(station, job)``. One handler
+    for every station, so the run loop (:mod:`lbsim.engine.hotpath`)
+    recognises the event kind by identity and sends the job on itself."""
+    station, job = ending
+    station.free()
+    station.done(job)
+
+
 class Station:
     """FCFS cores; ``done(job)`` when a job's cost has been served."""
 
@@ -73,7 +82,7 @@ class Station:
             lo, hi = self._lo, self._hi
             if end > lo and now < hi:
                 self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-            heappush(self._heap, (end, NORMAL, next(self._eids), self._finish, job))
+            heappush(self._heap, (end, NORMAL, next(self._eids), cpu_end, (self, job)))
             return
         self.queue.append((job, cost))
         self.queue_area -= self._clip(now)
@@ -86,14 +95,14 @@ class Station:
         lo, hi = self._lo, self._hi
         if end > lo and now < hi:  # clip(end) - clip(now)
             self.busy_area += (end if end < hi else hi) - (now if now > lo else lo)
-        heappush(self._heap, (end, NORMAL, next(self._eids), self._finish, job))
+        heappush(self._heap, (end, NORMAL, next(self._eids), cpu_end, (self, job)))
 
-    def _finish(self, job: int) -> None:
+    def free(self) -> None:
+        """A job's cost is served: its core takes the next waiting job, or idles."""
         if self.queue:
             self._next()
         else:
             self.busy -= 1
-        self.done(job)
 
     def _next(self) -> None:
         """A core is free: serve the first waiting job whose client is still there."""

@@ -375,7 +375,15 @@ class World:
                 feeds.update(firsts=sessions.firsts, think=sessions.thought)
         arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
-        hot = hot_path(self.servers, self.totals, self.balancers, self._route, self._done, **feeds)
+        hot = hot_path(
+            self.servers,
+            self.totals,
+            self.balancers,
+            self._route,
+            self._done,
+            fronts=self.fronts,
+            **feeds,
+        )
         self._sample()
         Timeout(self.env, self.scenario.warmup).callbacks.append(self._window_opens)
         end = self.end_time

@@ -102,6 +102,17 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         {"algorithm": "least_connections", "instances": 2, "routes": ROUTES},
         **{"clients.mix": MIX, "servers": POOLS},
     ),
+    "two balancer CPUs near saturation, TLS, a class timeout": _loaded(
+        {
+            "algorithm": "round_robin",
+            "layer": 7,
+            "routes": ROUTES,
+            "instances": 2,
+            "cpu": {"workers": 1, "request_cost": "0.45s"},  # ρ = 0.81 per instance
+            "tls": {"resumption": 0.5},
+        },
+        **{"clients.mix": MIX, "servers": POOLS},
+    ),
     "flat sessions, cookie": _loaded(
         {"algorithm": "round_robin", "sticky": {"cookie": "SERVERID"}},
         **SESSIONS,
@@ -131,6 +142,8 @@ def _run(data: dict[str, Any] | str, inlined: bool = True, variant: int = 0) -> 
         if not inlined:
             patch.setattr(lbsim.engine.world, "hot_path", _nothing_inlined)
             patch.setattr(lbsim.engine.hotpath, "service_end", object())  # no entry's handler
+            patch.setattr(lbsim.engine.hotpath, "cpu_end", object())
+            patch.setattr(lbsim.engine.hotpath, "round_trips_end", object())
         return World(scenario, workload).run()
 
 
@@ -188,5 +201,8 @@ def test_scenarios_take_the_paths_they_are_named_for() -> None:
     assert retried.abandoned > 0
     for order in ("first", "last"):  # conflicts retried, some after queueing
         assert (_run(SCENARIOS[f"contended row {order}"]).retries > 0).sum() > 100
+    cpus = _run(SCENARIOS["two balancer CPUs near saturation, TLS, a class timeout"])
+    gone = (cpus.columns["balancer_cpu"] == 0) & (cpus.status == TIMEOUT)
+    assert gone.any() and (cpus.columns["latency_tls"] > 0).any()  # left while queued; TLS
     faults = _run(SCENARIOS["faults and probes"]).status
     assert (faults == CONN_ERROR).any() and (faults == SERVER_ERROR).any()
