@@ -65,13 +65,16 @@ def _duration_keys() -> frozenset[str]:
     from lbsim.scenario.models.scenario import json_schema
 
     found: set[str] = set()
-    other: set[str] = set()  # names that are something else elsewhere (retries.max)
+    other: set[str] = set()  # names of another number elsewhere (retries.max)
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
             for key, sub in (node.get("properties") or {}).items():
-                is_duration = "(us|ms|s|m|h|d)" in json.dumps(sub)
-                (found if is_duration else other).add(key)
+                text = json.dumps(sub)
+                if "(us|ms|s|m|h|d)" in text:
+                    found.add(key)
+                elif '"number"' in text or '"integer"' in text:
+                    other.add(key)  # (not a distribution: clients.rtt beside tls.rtt)
             for sub in node.values():
                 walk(sub)
         elif isinstance(node, list):

@@ -23,6 +23,7 @@ import yaml
 import lbsim
 from lbsim.report import PLOTS, has_data, render_html, server_load
 from lbsim.report.plots.servers import MIN_UTILISATION_SAMPLES, measured_samples
+from lbsim.report.wording import _duration_keys, key_words
 from tests.conftest import ROOT, Bundled
 
 SCENARIOS = [
@@ -125,6 +126,10 @@ def test_report_structure(run: tuple[Path, lbsim.Result]) -> None:
     words = " ".join(page.scenario)
     for literal in ("None", "True", "False", "null", "?", "{'", '{"', "':", '":'):
         assert literal not in words, f"{path.name}: Python/JSON literal {literal!r} in: {words}"
+    for key in _duration_keys():  # every duration with its unit (tls rtt 20ms, not 0.02)
+        for number, after in re.findall(rf"\b{key_words(key)} ([0-9][0-9.,]*)(\S*)", words):
+            unit = re.match(r"(µs|ms|s|m|h|d)\b|k?/", after)  # (or a rate: "at 76/s", "3k/s")
+            assert unit, f"{path.name}: {key} {number}{after}"
     compare = result.meta["scenario"].get("compare") or {}
     balancer_only = bool(compare) and all(k.startswith("balancer.") for k in compare)
     assert ("differences come from the balancer alone" in words) == balancer_only

@@ -27,6 +27,7 @@ import lbsim.report as report
 from lbsim.report import figures, has_data, render_html, write_report
 from lbsim.report.html import describe_scenario
 from lbsim.report.plots import PERCENTILES, format_seconds, health_over_time, variant_colors
+from lbsim.report.wording import words
 from lbsim.scenario.units import format_rate
 
 VARIANTS = ["round_robin", "least_connections", "power_of_two"]
@@ -498,6 +499,13 @@ def test_scenario_in_words(result: FakeResult) -> None:
         "balancer.algorithm ∈ {round_robin, least_connections, power_of_two}" in words["Compared"]
     )
     assert "3 variants" in words["Compared"]
+
+
+def test_a_duration_reads_with_its_unit_where_another_field_of_its_name_is_a_distribution() -> None:
+    # tls.rtt is a duration, clients.rtt a distribution (never a bare number)
+    tls = {"mode": "terminate", "rtt": 0.02, "round_trips": 1}
+    assert words(tls) == "mode terminate, rtt 20ms, round trips 1"
+    assert words({"max": 3}) == "max 3"  # retries.max: a count beside durations named max
 
 
 def test_variant_lines_name_only_the_pools_that_differ() -> None:
