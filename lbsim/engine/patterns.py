@@ -51,11 +51,13 @@ class Calls:
             assert dispatched is not None
             sent = self.request[dispatched & self.backup]
             extra = np.bincount(sent, minlength=n).astype(np.int32)
-        out = Recorder(n, rec.n_servers)
+        out = Recorder(n, rec.n_servers, optional=rec.optional)
         for name, values in rec.columns.items():
             out.columns[name][:] = values[chosen]
         out.extra = extra
         for name in ("busy_area", "queue_area", "queue_peak", "abandoned"):
+            setattr(out, name, getattr(rec, name))
+        for name in ("lb_busy_area", "lb_queue_area", "lb_queue_peak"):  # balancer CPUs
             setattr(out, name, getattr(rec, name))
         out.sample_times, out.samples = rec.sample_times, rec.samples
         out.balancer_samples, out.events = rec.balancer_samples, rec.events
@@ -89,13 +91,16 @@ def expand(scenario: Scenario, requests: Workload) -> Calls | None:
         leaves = clients.fanout.leaves
         demand = np.empty((n, leaves))
         demand[:, 0] = requests.demand
-        rng = stream(scenario.seed, "fanout-demand")
-        demand[:, 1:] = clients.service.sample(rng, n * (leaves - 1)).reshape(n, leaves - 1)
+        kinds = requests.request_class
+        extra_kinds = None if kinds is None else np.repeat(kinds, leaves - 1)
+        extra = _extra_demands(scenario, n * (leaves - 1), extra_kinds, "fanout-demand")
+        demand[:, 1:] = extra.reshape(n, leaves - 1)
         calls = Workload(
             np.repeat(requests.arrival, leaves),
             np.repeat(requests.client, leaves),
             demand.reshape(-1),
             requests.client_ips,
+            None if kinds is None else np.repeat(kinds, leaves),
         )
         request = np.repeat(np.arange(n, dtype=np.int64), leaves)
         none = np.zeros(n * leaves, dtype=bool)
@@ -103,7 +108,8 @@ def expand(scenario: Scenario, requests: Workload) -> Calls | None:
         return Calls(requests, calls, request, none, sibling, leaves, clients.fanout.needed)
     if clients.hedge is None:
         return None
-    extra = clients.service.sample(stream(scenario.seed, "hedge-demand"), n)
+    kinds = requests.request_class
+    extra = _extra_demands(scenario, n, kinds, "hedge-demand")
     arrival = np.concatenate([requests.arrival, requests.arrival + clients.hedge.after])
     order = np.argsort(arrival, kind="stable")  # first calls before backups at equal times
     position = np.empty(2 * n, dtype=np.int64)
@@ -114,7 +120,22 @@ def expand(scenario: Scenario, requests: Workload) -> Calls | None:
         np.concatenate([requests.client, requests.client])[order],
         np.concatenate([requests.demand, extra])[order].astype(np.float64),
         requests.client_ips,
+        None if kinds is None else np.concatenate([kinds, kinds])[order],
     )
     request = np.concatenate([np.arange(n), np.arange(n)])[order]
     backup = np.repeat([False, True], n)[order]
     return Calls(requests, calls, request, backup, sibling, 0, 1)
+
+
+def _extra_demands(scenario: Scenario, n: int, kinds: np.ndarray | None, name: str) -> np.ndarray:
+    """Service demands of ``n`` extra calls of classes ``kinds`` (None: no
+    mix), from stream ``name``; a class with its own service distribution
+    draws its calls' from a stream of its own (as its requests do)."""
+    clients = scenario.clients
+    demand = clients.service.sample(stream(scenario.seed, name), n)
+    for index, kind in enumerate(clients.mix or ()):
+        if kind.service is not None and kinds is not None:
+            chosen = kinds == index
+            own = stream(scenario.seed, f"{name}/{kind.name}")
+            demand[chosen] = kind.service.sample(own, int(chosen.sum()))
+    return demand

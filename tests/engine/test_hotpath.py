@@ -123,6 +123,39 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         **SESSIONS,
         **{"clients.mix": MIX, "servers": POOLS, "clients.connections": KEEPALIVE},
     ),
+    "TLS without a CPU, keep-alive, sessions": _loaded(
+        {
+            "algorithm": "least_connections",
+            "layer": 7,
+            "tls": {"rtt": "20ms"},
+            "sticky": {"cookie": "S"},
+        },
+        **SESSIONS,
+        **{"clients.connections": KEEPALIVE},
+    ),
+    "active-passive fronts, balancer crash, sessions": _loaded(
+        {"instances": 2, "mode": "active_passive", "routes": ROUTES, "sticky": {"cookie": "S"}},
+        **SESSIONS,
+        **{"clients.mix": MIX, "servers": POOLS},
+        events=[{"at": "5m", "target": "lb-0", "action": "crash", "for": "1m"}],
+    ),
+    "sessions through DNS instances, a balancer crash": _loaded(
+        {"algorithm": "round_robin", "instances": 2, "routes": ROUTES, "sticky": {"cookie": "S"}},
+        **SESSIONS,
+        **{"clients.mix": MIX, "servers": POOLS},
+        events=[{"at": "5m", "target": "lb-1", "action": "crash", "for": "1m"}],
+    ),
+    "ip_hash on keep-alive, a crash": _loaded(
+        {"algorithm": "ip_hash", "layer": 7, "routes": ROUTES, "sticky": {"cookie": "S"}},
+        **SESSIONS,
+        **{"clients.mix": MIX, "servers": POOLS, "clients.connections": KEEPALIVE},
+        events=[{"at": "5m", "target": "api-1", "action": "crash", "for": "2m"}],
+    ),
+    "fan-out through routes": _loaded(
+        {"algorithm": "least_connections", "routes": ROUTES},
+        **{"clients.fanout": {"leaves": 3}, "clients.arrivals.rate": 1.0},
+        **{"clients.mix": MIX, "servers": POOLS},
+    ),
     "pinned connections (layer 4)": _loaded(
         {"algorithm": "least_connections", "layer": 4},
         **{"clients.connections": KEEPALIVE},

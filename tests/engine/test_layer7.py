@@ -233,3 +233,25 @@ def test_every_answer_reaches_the_cluster_that_sent_it(instances: int) -> None:
     for balancer in world.balancers:
         assert balancer.backends.outstanding == [0] * len(world.servers)
     assert len(np.unique(world.recorder.balancer)) == instances
+
+
+@pytest.mark.parametrize(
+    "pattern", [{"clients.hedge": {"after": "20ms"}}, {"clients.fanout": {"leaves": 3}}]
+)
+def test_hedged_and_fanned_out_calls_keep_their_request_class(pattern: dict[str, Any]) -> None:
+    # Every call of a request is of the request's class, so it takes that
+    # class's route (before: the calls had no class and the run failed when
+    # collapsing them). The static class's calls draw its own deterministic
+    # 2 ms, the others the exponential: exact for the static route.
+    data = scenario(MIX, duration="20s", **pattern)
+    variant = load(data=data).variants[0].scenario
+    world = World(variant, draw_workload(variant))
+    calls = world.workload
+    assert calls.request_class is not None
+    static = calls.request_class == 1
+    assert (calls.demand[static] == 0.002).all() and (calls.demand[~static] != 0.002).all()
+    rec = world.run()
+    route, kinds = rec.columns["route"], rec.columns["request_class"]
+    assert len(route) == len(world.workload)  # one record per request again
+    assert (route == np.array([2, 0, 1])[kinds]).all()
+    assert rec.extra is not None and rec.extra.sum() > 0
