@@ -38,7 +38,7 @@ path and compares every record. Any other event is a handler call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
@@ -119,11 +119,11 @@ class HotPath(NamedTuple):
     saw to the request itself); with neither, each arrival is
     ``arrive(request)``. With ``firsts`` the arrivals are session starts,
     each sending request ``firsts[session]``, and an event whose handler is
-    ``think`` sends its session's next request; with ``fronts`` (by their
-    stations) a request through a front's CPU or TLS round trips goes on to
-    its balancer (``Front._ready``, ``Front._forward``). A server's answer
-    goes to
-    the balancer ``route[request]`` if its ``done`` is ``routed``; any other
+    ``think`` sends its session's next request. With plans, a request
+    through a front's TLS round trips, or its CPU (the front of each
+    station in ``cpus``), goes on to its balancer (``Front._forward``,
+    ``Front._ready``). A server's answer goes to the balancer
+    ``route[request]`` if its ``done`` is ``routed``; any other
     ``done`` is called.
     """
 
@@ -136,7 +136,7 @@ class HotPath(NamedTuple):
     resolve: Callable[[int], int] | None = None
     firsts: Sequence[int] | None = None
     think: Callable[[int], None] | None = None
-    fronts: dict[Station, Front] | None = None
+    cpus: Mapping[Station, Front] = {}  # (shared, never mutated)
 
 
 def hot_path(
@@ -160,8 +160,6 @@ def hot_path(
             server.done = routed
     plans = [plan(balancer) for balancer in balancers]
     cpus = {front.station: front for front in fronts if front.station is not None}
-    if not fronts:
-        return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think)
     return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think, cpus)
 
 
@@ -179,9 +177,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
     single = plans[hot.single] if hot.single is not None else None
     route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
-    cpus = hot.fronts or {}
+    cpus = hot.cpus
     end_of_cpu = cpu_end if cpus else None
-    end_of_trips = round_trips_end if hot.fronts is not None else None
+    end_of_trips = round_trips_end if plans else None
     if servers:  # the columns and the window of the world's servers
         first = servers[0]
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
