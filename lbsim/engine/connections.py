@@ -12,8 +12,12 @@ arrives (:meth:`ConnectionTable.assign`):
   carry ``keepalive.requests`` requests (drawn per connection, rounded up,
   from the ``keepalive-requests`` stream, in the order connections open); it
   is closed when its last one ends, or after ``idle_timeout`` with nothing in
-  flight (one pending timer per connection, re-armed to the end of its
-  latest idle spell, so a busy connection does not cost an event per request).
+  flight. A pinned connection has a timer for it (one pending per
+  connection, re-armed to the end of its latest idle spell, so a busy
+  connection does not cost an event per request), as its balancer hears it
+  close; any other is closed when it is next looked at (a request looking
+  for a connection, a balancer crash, its max lifetime, the end of the run),
+  at the moment its idle timeout ended: the same close, without an event.
 * WebSockets: the connection of the request's WebSocket (its upgrade opened
   it), until the WebSocket ends; a message whose connection the balancer
   closed opens a new one (the client reconnects when it next has a message).
@@ -117,11 +121,13 @@ class ConnectionTable:
         self._requests = model.keepalive.requests
         self._rng = rng
         self._budgets: list[int] = []
-        self._idle = (
-            Timers(env, model.keepalive.idle_timeout, self._idle_expired)
-            if model.websocket is None
-            else None
-        )
+        # the idle timeout: a pinned connection's close is heard by its
+        # balancer, so it has a timer; any other one is closed when next looked
+        # at (finding a connection, a crash, its max lifetime, the end), at the
+        # time its timer would have closed it (idle_since + idle_timeout)
+        timeout = model.keepalive.idle_timeout if model.websocket is None else None
+        self._idle = Timers(env, timeout, self._idle_expired) if timeout and pinned else None
+        self.idle_timeout = timeout if not pinned else None  # closed when next looked at
         lifetime = limits.max_lifetime if limits is not None else None
         self._aging = Timers(env, lifetime, self._aged) if lifetime is not None else None
 
@@ -153,15 +159,9 @@ class ConnectionTable:
                     assert self._channel_end is not None
                     end = float(self._channel_end[channel])
                     self.env.after(end - self.env._now, self._channel_over, channel)
-        else:  # the first of the key's connections with a free stream (inlined: hot)
-            c = -1
+        else:  # the first of the key's connections with a free stream
             pool = self._pools.get(self._keys[request])
-            if pool:
-                streams, active, owners = self.streams, self.active, self.owner
-                for candidate in pool:
-                    if active[candidate] < streams and owners[candidate] == owner:
-                        c = candidate
-                        break
+            c = self.reusable(pool, owner) if pool else -1
             if c < 0:
                 c = self._open(request, owner, self._budget())
         self._of[request] = c
@@ -172,6 +172,35 @@ class ConnectionTable:
         if not left:
             self._stop_assigning(c)
         return c
+
+    def reusable(self, pool: list[int], owner: int) -> int:
+        """The first connection of ``pool`` through balancer ``owner`` with a
+        free stream (-1: none). An idle one past its idle timeout found on the
+        way is closed, at the time the timeout ended."""
+        streams, active, owners = self.streams, self.active, self.owner
+        while True:
+            for candidate in pool:
+                if active[candidate] < streams and owners[candidate] == owner:
+                    if not self._expired(candidate):
+                        return candidate
+                    self._expire(candidate)  # (leaves the pool)
+                    break
+            else:
+                return -1
+
+    def _expired(self, c: int, horizon: float | None = None) -> bool:
+        """Whether ``c`` is open, idle and past its idle timeout: at ``horizon``
+        (the run's last moment: the timeout ended before it), else now (it
+        ended at or before now)."""
+        timeout = self.idle_timeout
+        if timeout is None or self.state[c] != OPEN or self.active[c]:
+            return False
+        due = self._idle_since[c] + timeout
+        return due <= self.env._now if horizon is None else due < horizon
+
+    def _expire(self, c: int) -> None:
+        assert self.idle_timeout is not None
+        self.close(c, self._idle_since[c] + self.idle_timeout)
 
     def _budget(self) -> int:
         if not self._budgets:
@@ -217,9 +246,9 @@ class ConnectionTable:
         state = self.state[c]
         if state == CLOSING:
             self.close(c)
-        elif self._idle is not None and state == OPEN:
+        elif state == OPEN:
             self._idle_since[c] = self.env._now
-            if not self._armed[c]:  # one timer per connection, not one per request
+            if self._idle is not None and not self._armed[c]:  # one timer per connection
                 self._armed[c] = 1
                 self._idle.add(c)
 
@@ -231,12 +260,13 @@ class ConnectionTable:
         self.slot[c] = slot
         self._count(host, 1)
 
-    def close(self, c: int) -> None:
+    def close(self, c: int, at: float | None = None) -> None:
+        """Close ``c`` now (or at ``at``, earlier: an idle timeout found late)."""
         if self.state[c] == CLOSED:
             return
         self._stop_assigning(c)
         self.state[c] = CLOSED
-        now = self.env._now
+        now = self.env._now if at is None else at
         self.closed[c] = now
         host = self.host[c]
         if host >= 0:
@@ -271,7 +301,9 @@ class ConnectionTable:
     def _aged(self, c: int) -> None:
         if self.state[c] == CLOSED:
             return
-        if self.active[c]:
+        if self._expired(c):
+            self._expire(c)
+        elif self.active[c]:
             self._stop_assigning(c)  # closes when its requests end
         else:
             self.close(c)
@@ -292,7 +324,10 @@ class ConnectionTable:
                 and host in (None, self.host[c])
                 and slot in (None, self.slot[c])
             ):
-                self.close(c)
+                if self._expired(c):
+                    self._expire(c)
+                else:
+                    self.close(c)
 
     # ------------------------------------------------------------ accounting
 
@@ -307,8 +342,12 @@ class ConnectionTable:
             self.area[host] += self.open_per_host[host] * (end - start)
         self._since[host] = now
 
-    def stats(self) -> dict[str, np.ndarray]:
-        """The recorded facts: per connection, per request, per host."""
+    def stats(self, horizon: float) -> dict[str, np.ndarray]:
+        """The recorded facts: per connection, per request, per host, once the
+        run (whose last moment was ``horizon``) is over."""
+        for c in range(len(self.state)):
+            if self._expired(c, horizon):
+                self._expire(c)
         for host in range(len(self.area)):
             self._integrate(host, self.env._now)
         return {

@@ -38,129 +38,24 @@ path and compares every record. Any other event is a handler call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from heapq import heappop, heappush
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import Any
 
 from simpy.events import NORMAL
 
-from lbsim.algorithms.base import FIRST_ATTEMPT, RequestView
-from lbsim.engine.balancer import NOTHING_TRIED, PENDING, Balancer
-from lbsim.engine.connected import ConnectedBalancer
-from lbsim.engine.connections import ConnectionTable
-from lbsim.engine.front import Front, round_trips_end
-from lbsim.engine.loop import Arrivals, Loop, Timers
-from lbsim.engine.records import NO_BACKEND, OK, REJECTED, Column, Recorder
-from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, Done, Server, service_end
-from lbsim.engine.state import Totals
-from lbsim.engine.station import Station, cpu_end
+from lbsim.algorithms.base import FIRST_ATTEMPT
+from lbsim.engine.balancer import NOTHING_TRIED, PENDING
+from lbsim.engine.connections import CLOSED, CLOSING, OPEN
+from lbsim.engine.front import round_trips_end
+from lbsim.engine.hotplan import HotPath, Plan
+from lbsim.engine.loop import Arrivals, Loop
+from lbsim.engine.records import NO_BACKEND, OK, REJECTED
+from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, service_end
+from lbsim.engine.station import cpu_end
 
 INFINITY = float("inf")
-
-
-class Plan(NamedTuple):
-    """A balancer's hot state, as the loop binds it to locals."""
-
-    balancer: Balancer
-    sends: bool  # its dispatch is inlined
-    answers: bool  # its complete is inlined
-    pick: Callable[[Any], int | None]
-    view: RequestView | None  # None: the algorithm is request-blind (FIRST_ATTEMPT)
-    keys: Column
-    client_ids: Column
-    on_send: Callable[[int], None] | None
-    on_complete: Callable[[int, float, int], None] | None
-    load: list[int]
-    expiries: Timers
-    try_expiries: Timers | None  # None: no per-try timeout
-    listeners: list[Callable[[int, int], None]]
-    finished: Callable[[int], None] | None
-    recorder: Recorder
-    persist: Callable[[int], int | None] | None  # session persistence (a cookie's host)
-    table: ConnectionTable | None  # the connections its requests ride
-
-
-def plan(balancer: Balancer) -> Plan:
-    """``balancer``'s plan: a subclass of Balancer whose dispatch (or
-    complete) is its own is not inlined there (its events go to its
-    methods); a connected one's dispatch is put on its connection first. The
-    shared view is for a request-blind algorithm's own pick only (not a
-    wrapper of it)."""
-    kind = type(balancer)
-    algorithm = balancer.algorithm
-    blind = getattr(algorithm, "request_blind", False) is True and balancer._pick == algorithm.pick
-    connected = isinstance(balancer, ConnectedBalancer)
-    return Plan(
-        balancer,
-        kind.dispatch is (ConnectedBalancer.dispatch if connected else Balancer.dispatch),
-        kind.complete is Balancer.complete,
-        balancer._pick,
-        None if blind else balancer._view,
-        balancer._keys,
-        balancer._client_ids,
-        balancer._on_send,
-        balancer._on_complete,
-        balancer._load,
-        balancer._expiries,
-        balancer._try_expiries if balancer._per_try is not None else None,
-        balancer.outcome_listeners,
-        balancer.finished,
-        balancer.recorder,
-        balancer.persist,
-        balancer.table if isinstance(balancer, ConnectedBalancer) else None,
-    )
-
-
-class HotPath(NamedTuple):
-    """Where :func:`advance` sends what it inlines.
-
-    Arrivals go to ``single`` (an index into ``plans``, one per balancer of
-    the world), or to the balancer ``resolve(request)`` names (-1: none, it
-    saw to the request itself); with neither, each arrival is
-    ``arrive(request)``. With ``firsts`` the arrivals are session starts,
-    each sending request ``firsts[session]``, and an event whose handler is
-    ``think`` sends its session's next request. With plans, a request
-    through a front's TLS round trips, or its CPU (the front of each
-    station in ``cpus``), goes on to its balancer (``Front._forward``,
-    ``Front._ready``). A server's answer goes to the balancer
-    ``route[request]`` if its ``done`` is ``routed``; any other
-    ``done`` is called.
-    """
-
-    servers: Sequence[Server]
-    totals: Totals
-    plans: Sequence[Plan] = ()
-    route: Column = None
-    routed: Done | None = None
-    single: int | None = None
-    resolve: Callable[[int], int] | None = None
-    firsts: Sequence[int] | None = None
-    think: Callable[[int], None] | None = None
-    cpus: Mapping[Station, Front] = {}  # (shared, never mutated)
-
-
-def hot_path(
-    servers: Sequence[Server],
-    totals: Totals,
-    balancers: Sequence[Balancer],
-    route: Column,
-    routed: Done,
-    *,
-    single: int | None = None,
-    resolve: Callable[[int], int] | None = None,
-    firsts: Sequence[int] | None = None,
-    think: Callable[[int], None] | None = None,
-    fronts: Sequence[Front] = (),
-) -> HotPath:
-    """The inlined path of a world. It rewrites ``server.done``: each server
-    whose ``done`` is (equal to) ``routed`` is given that one object, which
-    the loop knows by identity."""
-    for server in servers:
-        if server.done == routed:
-            server.done = routed
-    plans = [plan(balancer) for balancer in balancers]
-    cpus = {front.station: front for front in fronts if front.station is not None}
-    return HotPath(servers, totals, plans, route, routed, single, resolve, firsts, think, cpus)
+seen = attrgetter("_seen")  # a session driver's count of events read for wipes
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -179,6 +74,51 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
     cpus = hot.cpus
     end_of_cpu = cpu_end if cpus else None
+    lone = hot.front
+    if lone is not None:  # what Front.admit reads and writes
+        classes, class_route = lone._classes, lone.class_route
+        clusters, class_timeouts = lone._cluster_of, lone.class_timeouts
+        slots, instances = lone._slots, lone._instance
+        routes, versions, front_index = lone._route, lone._version, lone.index
+    pooled, release = hot.table, hot.release  # the world's connections, their release hook
+    if pooled is not None:
+        riding, of, states, active, left, owners = (
+            pooled._riding,
+            pooled._of,
+            pooled.state,
+            pooled.active,
+            pooled.left,
+            pooled.owner,
+        )
+        pools, pool_keys, streams = pooled._pools, pooled._keys, pooled.streams
+        idle_timeout = pooled.idle_timeout if pooled.idle_timeout is not None else INFINITY
+        idle, idle_since, armed = pooled._idle, pooled._idle_since, pooled._armed
+        close = pooled.close
+    sessions = hot.sessions
+    session_end = cookie = None
+    if sessions is not None:  # what SessionDriver._finished and _persist read and write
+        session_end, then, cookie = sessions.finish, sessions._then, sessions.cookie
+        wiped, wiped_since = sessions._wiped, sessions._wiped_since
+        if then is not None and then == release:
+            then = release
+        session_keys, homes, since, session_of = (
+            sessions._keys,
+            sessions._home,
+            sessions._since,
+            sessions._session,
+        )
+        first_homes, lost, events, stored = (
+            sessions._first_home,
+            sessions._lost,
+            sessions._events,
+            sessions._shared,
+        )
+        thinks, sent_at, reached, last_send = (
+            sessions._think_next,
+            sessions._arrival,
+            sessions._reached,
+            sessions.duration,
+        )
     end_of_trips = round_trips_end if plans else None
     if servers:  # the columns and the window of the world's servers
         first = servers[0]
@@ -280,7 +220,49 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     ends[answered] = now
                     status[answered] = OK
                     if finished is not None:
-                        finished(answered)
+                        if finished is session_end:  # SessionDriver._finished, inlined
+                            backend = backends[answered]
+                            key = session_keys[answered]
+                            home = homes[key]
+                            if home < 0:
+                                session = session_of[answered]
+                                if first_homes[session] < 0:
+                                    first_homes[session] = backend
+                            elif not stored and (  # state on its home, not in a store
+                                backend != home
+                                or (
+                                    (wiped or len(events) != seen(sessions))
+                                    and wiped_since(home, key)
+                                )
+                            ):
+                                lost[session_of[answered]] = True
+                            homes[key] = backend
+                            since[key] = now
+                            due = now + thinks[answered]  # NaN after a session's last request
+                            if due < last_send:
+                                totals.thinking += 1
+                                sent_at[answered + 1] = reached[answered + 1] = due
+                                push(queue, (due, normal, next(eids), think, answered + 1))
+                            hook = then
+                        else:
+                            hook = finished
+                        if hook is None:
+                            pass
+                        elif hook is release:  # ConnectionTable.release, inlined
+                            if riding[answered]:
+                                riding[answered] = 0
+                                c = of[answered]
+                                active[c] -= 1
+                                if not active[c]:
+                                    if states[c] == CLOSING:
+                                        close(c)
+                                    elif states[c] == OPEN:
+                                        idle_since[c] = now
+                                        if idle is not None and not armed[c]:  # a timer
+                                            armed[c] = 1
+                                            idle.add(c)
+                        else:
+                            hook(answered)
                 continue
             fed = False
             if handler is think:
@@ -306,6 +288,41 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         # ------------------------------------------------ a request is sent
         if slot >= 0:
             target = plans[slot]
+        elif lone is not None:  # Front.admit without CPU or TLS, inlined
+            kind = classes[request] if classes is not None else 0
+            cluster = clusters[kind]
+            if cluster is None or class_timeouts[kind] is not None or not cluster.up:
+                slot = lone.admit(request)  # a version to draw, a timeout to start, or down
+                target = plans[slot] if slot >= 0 else None
+            else:
+                slot = cluster.slot
+                target = plans[slot]
+                slots[request] = slot
+                instances[request] = front_index
+                routes[request] = class_route[kind]
+                versions[request] = 0
+                if pooled is None:
+                    pass
+                elif of[request] >= 0:
+                    pooled.ride(request, front_index)
+                else:  # ConnectionTable.assign, inlined: a free keep-alive connection, or a new one
+                    c = -1
+                    pool = pools.get(pool_keys[request])
+                    if pool:  # ConnectionTable.reusable, inlined
+                        for candidate in pool:
+                            if active[candidate] < streams and owners[candidate] == front_index:
+                                c = candidate
+                                break
+                        if c >= 0 and not active[c] and idle_since[c] + idle_timeout <= now:
+                            c = pooled.reusable(pool, front_index)  # idle too long: closed
+                    if c < 0:
+                        c = pooled._open(request, front_index, pooled._budget())
+                    of[request] = c
+                    riding[request] = 1
+                    active[c] += 1
+                    left[c] -= 1
+                    if not left[c]:
+                        pooled._stop_assigning(c)
         elif resolve is None:
             target = single
         else:
@@ -324,10 +341,28 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 balancer.dispatch(request)
             else:  # Balancer.dispatch of a first attempt, inlined
                 if table is not None:  # ConnectedBalancer.dispatch: on its connection first
-                    balancer._view.connection_id = table.ride(request, balancer.index)
+                    c = table._of[request]  # ConnectionTable.ride, inlined
+                    if c < 0 or table.state[c] == CLOSED:
+                        c = table.assign(request, balancer.index)
+                    balancer._view.connection_id = c
                 if balancer._timeout is not None:
                     expiries.add(request)
-                if persist is None or (backend := persist(request)) is None:
+                backend = None
+                if persist is None:
+                    pass
+                elif persist is cookie:  # SessionDriver._persist, inlined
+                    home = homes[session_keys[request]]
+                    if (
+                        home >= 0
+                        and balancer.members[home]
+                        and balancer.healthy[home]
+                        and not balancer.draining[home]
+                        and not balancer.ejected[home]
+                    ):
+                        backend = home
+                else:
+                    backend = persist(request)
+                if backend is None:
                     if view is None:
                         backend = pick(FIRST_ATTEMPT)
                     else:

@@ -186,13 +186,16 @@ class SessionDriver:
         self._then = before.pop()
         self._queue: list[Any] = world.env._queue  # think times: light events, pushed here
         self._eids = world.env._eid
-        # the handler of a think time's end: one object, known to the run loop by identity
+        # the handler of a think time's end and the balancers' finished hook:
+        # one object each, known to the run loop by identity
         self.thought: Handler = self._next
+        self.finish: Handler = self._finished
+        self.cookie = self._persist  # each balancer's persist hook is partial(cookie, balancer)
         sticky = world.scenario.balancer.sticky
         for balancer in world.balancers:
-            balancer.finished = self._finished
+            balancer.finished = self.finish
             if isinstance(sticky, Cookie):
-                balancer.persist = partial(self._persist, balancer)
+                balancer.persist = partial(self.cookie, balancer)
 
     def feed(self, arrive: Handler) -> tuple[Sequence[float], Handler]:
         """The open loop of session starts, each handing its first request to ``arrive``."""

@@ -42,7 +42,8 @@ from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
 from lbsim.engine.health import Prober
 from lbsim.engine.hedging import Hedging, HedgingBalancer
-from lbsim.engine.hotpath import advance, hot_path
+from lbsim.engine.hotpath import advance
+from lbsim.engine.hotplan import hot_path
 from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop, Timers
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
@@ -382,6 +383,8 @@ class World:
             self._route,
             self._done,
             fronts=self.fronts,
+            table=self.connections,
+            sessions=sessions,
             **feeds,
         )
         self._sample()
@@ -417,7 +420,7 @@ class World:
         self.recorder.lb_queue_area = np.array([s.queue_area for s in stations])
         self.recorder.lb_queue_peak = np.array([s.queue_peak for s in stations], dtype=np.int64)
         if self.connections is not None:
-            self.recorder.connections = self.connections.stats()
+            self.recorder.connections = self.connections.stats(end * CHUNKS / CHUNKS)
         if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
             self.workload = sessions.realised()
         if self.calls is not None:  # one row per request again, as the clients made them

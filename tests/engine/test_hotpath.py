@@ -20,7 +20,7 @@ import pytest
 
 import lbsim.engine.hotpath
 import lbsim.engine.world
-from lbsim.engine.hotpath import HotPath
+from lbsim.engine.hotplan import HotPath
 from lbsim.engine.records import CONN_ERROR, REJECTED, SERVER_ERROR, TIMEOUT, Recorder
 from lbsim.engine.servers import Server
 from lbsim.engine.state import Totals
