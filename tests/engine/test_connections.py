@@ -206,6 +206,35 @@ def test_a_reused_connection_closes_idle_timeout_after_its_last_answer() -> None
     assert stats["closed"][0] == rec.end[-1] + 3.0
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        # the balancer crashes at 5.5 s and closes its connections
+        {"events": [{"at": "5.5s", "target": "lb-0", "action": "crash", "for": "1s"}]},
+        # each connection's max lifetime (1.5 s) is up after its idle timeout
+        {"balancer.connections": {"max_lifetime": "1.5s"}},
+    ],
+    ids=["balancer crash", "max lifetime"],
+)
+def test_a_connection_past_its_idle_timeout_closes_at_its_end(change: dict[str, Any]) -> None:
+    # A request every 2 s (10 ms each), idle_timeout 1 s, and something that
+    # closes connections later than their idle timeout ends: a crash at
+    # 5.5 s finds the one of the request at 4 s idle since 4.01; a connection's
+    # max lifetime, 1.5 s after it opened, finds it idle since 0.01 past its
+    # open. A layer-7 connection's idle timeout is applied when it is next
+    # looked at, and it closed when the timeout ended: 1 s after its answer.
+    base = scenario(SEQUENTIAL, duration="10s", **{"clients.arrivals.rate": 0.5})
+    short = {"clients.connections": {"keepalive": {"idle_timeout": "1s"}}}
+    _, rec, world = simulate(scenario(base, short, **change))
+    assert world.connections is not None and not world.connections.pinned
+    stats = connections(rec)
+    carried = stats["request_connection"][rec.status == 0]
+    assert len(carried) == len(set(carried.tolist())) >= 4  # each on its own connection
+    np.testing.assert_allclose(
+        stats["closed"][carried], rec.end[rec.status == 0] + 1.0, rtol=0, atol=1e-9
+    )
+
+
 def test_http2_streams_cap() -> None:
     # One client, about 10 requests in flight (50/s x 200 ms), streams: 4. A
     # connection never has more than 4 in flight, and a new one is opened
