@@ -47,6 +47,7 @@ class Availability:
     fail_open: bool
     all_backups: bool
     availability_changed: bool
+    followable: list[bool]  # a session's cookie to it is followed (SessionDriver._persist)
     recovery_listeners: list[Callable[[int], None]]
 
     def refresh(self) -> None:
@@ -54,6 +55,9 @@ class Availability:
         members = [m and r for m, r in zip(self.members, self.registered, strict=True)]
         primaries = [i for i, b in enumerate(self.backup) if not b and members[i]]
         fit = [h and not e for h, e in zip(self.healthy, self.ejected, strict=True)]
+        self.followable = [
+            m and f and not d for m, f, d in zip(self.members, fit, self.draining, strict=True)
+        ]
         usable = [i for i in primaries if fit[i] and not self.draining[i]]
         healthy_share = sum(fit[i] for i in primaries) / max(len(primaries), 1)
         panic = self.panic_threshold > 0 and healthy_share < self.panic_threshold

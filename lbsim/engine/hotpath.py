@@ -76,10 +76,14 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     end_of_cpu = cpu_end if cpus else None
     lone = hot.front
     if lone is not None:  # what Front.admit reads and writes
-        classes, class_route = lone._classes, lone.class_route
-        clusters, class_timeouts = lone._cluster_of, lone.class_timeouts
-        slots, instances = lone._slots, lone._instance
-        routes, versions, front_index = lone._route, lone._version, lone.index
+        classes, class_route, front_index = lone._classes, lone.class_route, lone.index
+        # per class: its route's cluster if admitting it is the common case
+        # (one version, no timeout of its own), else None (Front.admit)
+        clusters = [
+            cluster if timeout is None else None
+            for cluster, timeout in zip(lone._cluster_of, lone.class_timeouts, strict=True)
+        ]
+        slots, instances, routes, versions = lone._slots, lone._instance, lone._route, lone._version
     pooled, release = hot.table, hot.release  # the world's connections, their release hook
     if pooled is not None:
         riding, of, states, active, left, owners = (
@@ -195,15 +199,14 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 target = plans[route[answered]] if done is routed else None
                 if target is not bound and target is not None:
                     bound = target
-                    (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
-                     load, expiries, try_expiries, listeners, finished, recorder, persist,
-                     table) = target  # fmt: skip
+                    (balancer, sends, answers, pick, view, on_send, on_complete, load, try_expiries,
+                     listeners, finished, persist, table) = target  # fmt: skip
                 if target is None or not answers:
                     done(job, server.index, OK)
                     continue
                 attempt = tries[answered]  # Balancer.complete of an answer, inlined
                 if (job & mask) != attempt or not inflight[answered]:
-                    recorder.abandoned += 1  # an abandoned attempt: the work was wasted
+                    balancer.recorder.abandoned += 1  # an abandoned attempt: the work was wasted
                     continue
                 inflight[answered] = 0
                 backend = server.index
@@ -221,7 +224,6 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     status[answered] = OK
                     if finished is not None:
                         if finished is session_end:  # SessionDriver._finished, inlined
-                            backend = backends[answered]
                             key = session_keys[answered]
                             home = homes[key]
                             if home < 0:
@@ -231,7 +233,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                             elif not stored and (  # state on its home, not in a store
                                 backend != home
                                 or (
-                                    (wiped or len(events) != seen(sessions))
+                                    (wiped or (events and len(events) != seen(sessions)))
                                     and wiped_since(home, key)
                                 )
                             ):
@@ -241,7 +243,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                             due = now + thinks[answered]  # NaN after a session's last request
                             if due < last_send:
                                 totals.thinking += 1
-                                sent_at[answered + 1] = reached[answered + 1] = due
+                                sent_at[answered + 1] = due
+                                if reached is not None:
+                                    reached[answered + 1] = due
                                 push(queue, (due, normal, next(eids), think, answered + 1))
                             hook = then
                         else:
@@ -252,8 +256,8 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                             if riding[answered]:
                                 riding[answered] = 0
                                 c = of[answered]
-                                active[c] -= 1
-                                if not active[c]:
+                                active[c] = busy = active[c] - 1
+                                if not busy:
                                     if states[c] == CLOSING:
                                         close(c)
                                     elif states[c] == OPEN:
@@ -286,26 +290,24 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 handler(entry[4])
                 continue
         # ------------------------------------------------ a request is sent
+        assigned = False  # put on its connection c just now (by the front)
         if slot >= 0:
             target = plans[slot]
         elif lone is not None:  # Front.admit without CPU or TLS, inlined
             kind = classes[request] if classes is not None else 0
             cluster = clusters[kind]
-            if cluster is None or class_timeouts[kind] is not None or not cluster.up:
+            if cluster is None or not cluster.up:
                 slot = lone.admit(request)  # a version to draw, a timeout to start, or down
                 target = plans[slot] if slot >= 0 else None
             else:
                 slot = cluster.slot
                 target = plans[slot]
                 slots[request] = slot
-                instances[request] = front_index
+                if front_index:  # (0: the column's fill)
+                    instances[request] = front_index
                 routes[request] = class_route[kind]
                 versions[request] = 0
-                if pooled is None:
-                    pass
-                elif of[request] >= 0:
-                    pooled.ride(request, front_index)
-                else:  # ConnectionTable.assign, inlined: a free keep-alive connection, or a new one
+                if pooled is not None:  # ConnectionTable.assign, inlined (the request's first)
                     c = -1
                     pool = pools.get(pool_keys[request])
                     if pool:  # ConnectionTable.reusable, inlined
@@ -320,9 +322,10 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     of[request] = c
                     riding[request] = 1
                     active[c] += 1
-                    left[c] -= 1
-                    if not left[c]:
+                    left[c] = remaining = left[c] - 1
+                    if not remaining:
                         pooled._stop_assigning(c)
+                    assigned = True
         elif resolve is None:
             target = single
         else:
@@ -334,31 +337,26 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         else:
             if target is not bound:
                 bound = target
-                (balancer, sends, answers, pick, view, keys, client_ids, on_send, on_complete,
-                 load, expiries, try_expiries, listeners, finished, recorder, persist,
-                 table) = target  # fmt: skip
+                (balancer, sends, answers, pick, view, on_send, on_complete, load, try_expiries,
+                 listeners, finished, persist, table) = target  # fmt: skip
             if not sends or not balancer.up:
                 balancer.dispatch(request)
             else:  # Balancer.dispatch of a first attempt, inlined
                 if table is not None:  # ConnectedBalancer.dispatch: on its connection first
-                    c = table._of[request]  # ConnectionTable.ride, inlined
-                    if c < 0 or table.state[c] == CLOSED:
-                        c = table.assign(request, balancer.index)
-                    balancer._view.connection_id = c
+                    if not assigned:  # ConnectionTable.ride, inlined
+                        c = table._of[request]
+                        if c < 0 or table.state[c] == CLOSED:
+                            c = table.assign(request, balancer.index)
+                    if view is not None:  # (a request-blind pick does not read it)
+                        view.connection_id = c
                 if balancer._timeout is not None:
-                    expiries.add(request)
+                    balancer._expiries.add(request)
                 backend = None
                 if persist is None:
                     pass
                 elif persist is cookie:  # SessionDriver._persist, inlined
                     home = homes[session_keys[request]]
-                    if (
-                        home >= 0
-                        and balancer.members[home]
-                        and balancer.healthy[home]
-                        and not balancer.draining[home]
-                        and not balancer.ejected[home]
-                    ):
+                    if home >= 0 and balancer.followable[home]:
                         backend = home
                 else:
                     backend = persist(request)
@@ -366,8 +364,8 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     if view is None:
                         backend = pick(FIRST_ATTEMPT)
                     else:
-                        view.hash_key = view.client_address = keys[request]
-                        view.client_id = client_ids[request]
+                        view.hash_key = view.client_address = balancer._keys[request]
+                        view.client_id = balancer._client_ids[request]
                         view.attempt = 0
                         view.tried = NOTHING_TRIED
                         backend = pick(view)

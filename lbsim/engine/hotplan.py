@@ -18,7 +18,7 @@ from lbsim.engine.connected import ConnectedBalancer
 from lbsim.engine.connections import ConnectionTable
 from lbsim.engine.front import Front
 from lbsim.engine.loop import Timers
-from lbsim.engine.records import Column, Recorder
+from lbsim.engine.records import Column
 from lbsim.engine.servers import Done, Server
 from lbsim.engine.state import Totals
 from lbsim.engine.station import Station
@@ -35,16 +35,12 @@ class Plan(NamedTuple):
     answers: bool  # its complete is inlined
     pick: Callable[[Any], int | None]
     view: RequestView | None  # None: the algorithm is request-blind (FIRST_ATTEMPT)
-    keys: Column
-    client_ids: Column
     on_send: Callable[[int], None] | None
     on_complete: Callable[[int, float, int], None] | None
     load: list[int]
-    expiries: Timers
     try_expiries: Timers | None  # None: no per-try timeout
     listeners: list[Callable[[int, int], None]]
     finished: Callable[[int], None] | None  # (the table's release: HotPath.release itself)
-    recorder: Recorder
     # session persistence (a cookie's host); the session driver's cookie is
     # HotPath.sessions.cookie itself, for this balancer
     persist: Callable[..., int | None] | None
@@ -77,16 +73,12 @@ def plan(
         kind.complete is Balancer.complete,
         balancer._pick,
         None if blind else balancer._view,
-        balancer._keys,
-        balancer._client_ids,
         balancer._on_send,
         balancer._on_complete,
         balancer._load,
-        balancer._expiries,
         balancer._try_expiries if balancer._per_try is not None else None,
         balancer.outcome_listeners,
         release if finished is not None and finished == release else finished,
-        balancer.recorder,
         persist,
         balancer.table if isinstance(balancer, ConnectedBalancer) else None,
     )

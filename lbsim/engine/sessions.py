@@ -105,11 +105,12 @@ class SessionDriver:
         self.recorder = world.recorder
         self.totals = world.totals
         self.duration = scenario.duration
-        self.arrival = workload.arrival.copy()  # realised send times (NaN: never sent)
+        # realised send times (NaN: never sent); when a request reached its
+        # balancer, the same without a network (None) else its own copy
+        network = bool(scenario.regions)
+        self.arrival = workload.arrival.copy() if network else world.reached
         self._arrival = column(self.arrival)
-        self._reached = column(
-            world.reached
-        )  # a copy with sessions: sent, until a network adds to it
+        self._reached = column(world.reached) if network else None
         self._status = column(world.state.status)
         self._server = column(world.state.server)
         self._tries = column(world.state.attempt)
@@ -208,9 +209,7 @@ class SessionDriver:
 
     def _persist(self, balancer: Balancer, request: int) -> int | None:
         home = self._home[self._keys[request]]
-        if home < 0 or not balancer.members[home] or not balancer.healthy[home]:
-            return None
-        return None if balancer.draining[home] or balancer.ejected[home] else home
+        return home if home >= 0 and balancer.followable[home] else None
 
     def _finished(self, request: int) -> None:
         now = self.env._now
@@ -235,7 +234,9 @@ class SessionDriver:
         sent = now + self._think_next[request]  # NaN after a session's last request
         if sent < self.duration:  # the next request is sent then (its event's time)
             self.totals.thinking += 1
-            self._arrival[request + 1] = self._reached[request + 1] = sent
+            self._arrival[request + 1] = sent
+            if self._reached is not None:
+                self._reached[request + 1] = sent
             heappush(self._queue, (sent, NORMAL, next(self._eids), self.thought, request + 1))
         if self._then is not None:
             self._then(request)
