@@ -76,7 +76,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     end_of_cpu = cpu_end if cpus else None
     lone = hot.front
     if lone is not None:  # what Front.admit reads and writes
-        classes, class_route, front_index = lone._classes, lone.class_route, lone.index
+        classes, class_route, front_index = hot.classes, lone.class_route, lone.index
         # per class: its route's cluster if admitting it is the common case
         # (one version, no timeout of its own), else None (Front.admit)
         clusters = [
@@ -226,23 +226,23 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                         if finished is session_end:  # SessionDriver._finished, inlined
                             key = session_keys[answered]
                             home = homes[key]
-                            if home < 0:
-                                session = session_of[answered]
-                                if first_homes[session] < 0:
-                                    first_homes[session] = backend
-                            elif not stored and (  # state on its home, not in a store
-                                backend != home
-                                or (
-                                    (wiped or (events and len(events) != seen(sessions)))
-                                    and wiped_since(home, key)
-                                )
+                            if home != backend:  # a first home, or state lost (not in a store)
+                                if home < 0:
+                                    session = session_of[answered]
+                                    if first_homes[session] < 0:
+                                        first_homes[session] = backend
+                                elif not stored:
+                                    lost[session_of[answered]] = True
+                                homes[key] = backend
+                            elif (
+                                not stored
+                                and (wiped or (events and len(events) != seen(sessions)))
+                                and wiped_since(home, key)  # its home lost its memory since
                             ):
                                 lost[session_of[answered]] = True
-                            homes[key] = backend
                             since[key] = now
                             due = now + thinks[answered]  # NaN after a session's last request
                             if due < last_send:
-                                totals.thinking += 1
                                 sent_at[answered + 1] = due
                                 if reached is not None:
                                     reached[answered + 1] = due
@@ -270,8 +270,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 continue
             fed = False
             if handler is think:
-                totals.thinking -= 1  # a session's next request (SessionDriver._next, inlined)
-                request = entry[4]
+                request = entry[4]  # a session's next request (SessionDriver._next, inlined)
                 slot = -1
             elif handler is end_of_cpu:  # a balancer CPU is done with a request (cpu_end)
                 station, request = entry[4]

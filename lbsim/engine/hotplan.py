@@ -115,6 +115,7 @@ class HotPath(NamedTuple):
     think: Callable[[int], None] | None = None
     cpus: Mapping[Station, Front] = {}  # (shared, never mutated)
     front: Front | None = None
+    classes: list[int] | None = None  # the front's request classes, as a list (cheap to read)
     table: ConnectionTable | None = None
     release: Callable[[int], None] | None = None
     sessions: SessionDriver | None = None
@@ -154,6 +155,7 @@ def hot_path(
         table = release = None  # WebSockets: the methods
     if front is not None and front.connections is not table:
         front = None
+    kinds = front._classes if front is not None else None
     return HotPath(
         servers,
         totals,
@@ -166,6 +168,7 @@ def hot_path(
         think,
         cpus,
         front,
+        kinds.tolist() if kinds is not None else None,
         table,
         release,
         sessions,

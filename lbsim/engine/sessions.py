@@ -233,7 +233,6 @@ class SessionDriver:
             self._since[key] = now
         sent = now + self._think_next[request]  # NaN after a session's last request
         if sent < self.duration:  # the next request is sent then (its event's time)
-            self.totals.thinking += 1
             self._arrival[request + 1] = sent
             if self._reached is not None:
                 self._reached[request + 1] = sent
@@ -242,8 +241,13 @@ class SessionDriver:
             self._then(request)
 
     def _next(self, request: int) -> None:
-        self.totals.thinking -= 1
         self.arrive(request)
+
+    def thinking(self) -> bool:
+        """Whether a session is between an answer and its next request (that
+        request's event is on the heap)."""
+        thought = self.thought
+        return any(entry[3] is thought for entry in self._queue)
 
     def _wiped_since(self, server: int, key: int) -> bool:
         """Whether ``server`` crashed or hung since it last answered the

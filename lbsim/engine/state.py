@@ -47,14 +47,13 @@ class RequestState:
 class Totals:
     """Counts over the whole world, updated where they change."""
 
-    __slots__ = ("jobs", "outstanding", "pending_retries", "thinking")
+    __slots__ = ("jobs", "outstanding", "pending_retries")
 
     def __init__(self) -> None:
         self.jobs = 0  # in the servers: in service, queued or frozen by a hang (probes too)
         self.outstanding = 0  # attempts the balancers await an answer to
         self.pending_retries = 0  # retries waiting out their back-off
-        self.thinking = 0  # sessions between an answer and their next request
 
     def any(self) -> bool:
-        """Whether a job, an outstanding attempt, a retry or a session's next request is pending."""
-        return bool(self.jobs or self.outstanding or self.pending_retries or self.thinking)
+        """Whether a job, an outstanding attempt or a retry is pending."""
+        return bool(self.jobs or self.outstanding or self.pending_retries)

@@ -334,7 +334,12 @@ class World:
         """Whether requests are still to come or in flight."""
         arrivals = self._arrivals
         pending = arrivals.pending() if arrivals is not None else bool(self._arrival)
-        return pending or self.totals.any()
+        sessions = self.sessions
+        return (
+            pending
+            or self.totals.any()
+            or (sessions is not None and sessions.facts is not None and sessions.thinking())
+        )
 
     @property
     def end_time(self) -> float:
