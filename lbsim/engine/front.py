@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from heapq import heappush
 from typing import Any
 
+import numpy as np
 from simpy.events import NORMAL
 
 from lbsim.engine.balancer import PENDING, Balancer
@@ -108,6 +109,7 @@ class Front:
         self._status = column(state.status)
         self._totals = totals
         columns = recorder.columns
+        self._routes, self._versions = columns["route"], columns["version"]
         self._instance = column(columns["balancer"])
         self._route = column(columns["route"])
         self._version = column(columns["version"])
@@ -163,6 +165,19 @@ class Front:
         if self.tls_delay:
             return self._ready(request)
         return balancer.slot  # no CPU, no round trip: no time at the balancer (the fill, 0)
+
+    def record_routes(self, sent: np.ndarray | None) -> None:
+        """Write the route and version (0) of every request (``sent``: those
+        sent) of a class whose route's pool has one version: the run loop's
+        front (:mod:`lbsim.engine.hotpath`) leaves them to this pass after the
+        run instead of two writes per request. :meth:`admit` writes the same."""
+        n = len(self._routes)
+        kinds = np.zeros(n, dtype=np.intp) if self._classes is None else np.asarray(self._classes)
+        one_version = np.array([cluster is not None for cluster in self._cluster_of])[kinds]
+        if sent is not None:
+            one_version &= sent
+        self._routes[one_version] = np.asarray(self.class_route)[kinds[one_version]]
+        self._versions[one_version] = 0
 
     def _handshake_cost(self, request: int) -> float:
         """The balancer's handshake cost of a new connection (the server's goes

@@ -76,14 +76,14 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     end_of_cpu = cpu_end if cpus else None
     lone = hot.front
     if lone is not None:  # what Front.admit reads and writes
-        classes, class_route, front_index = hot.classes, lone.class_route, lone.index
+        classes, front_index = hot.classes, lone.index
         # per class: its route's cluster if admitting it is the common case
         # (one version, no timeout of its own), else None (Front.admit)
         clusters = [
             cluster if timeout is None else None
             for cluster, timeout in zip(lone._cluster_of, lone.class_timeouts, strict=True)
         ]
-        slots, instances, routes, versions = lone._slots, lone._instance, lone._route, lone._version
+        slots, instances = lone._slots, lone._instance
     pooled, release = hot.table, hot.release  # the world's connections, their release hook
     if pooled is not None:
         riding, of, states, active, left, owners = (
@@ -304,8 +304,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 slots[request] = slot
                 if front_index:  # (0: the column's fill)
                     instances[request] = front_index
-                routes[request] = class_route[kind]
-                versions[request] = 0
+                # its route and version: written after the run (Front.record_routes)
                 if pooled is not None:  # ConnectionTable.assign, inlined (the request's first)
                     c = -1
                     pool = pools.get(pool_keys[request])

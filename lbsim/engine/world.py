@@ -426,6 +426,9 @@ class World:
         self.recorder.lb_queue_peak = np.array([s.queue_peak for s in stations], dtype=np.int64)
         if self.connections is not None:
             self.recorder.connections = self.connections.stats(end * CHUNKS / CHUNKS)
+        if hot.front is not None:
+            sent = ~np.isnan(sessions.arrival) if sessions is not None else None
+            hot.front.record_routes(sent)
         if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
             self.workload = sessions.realised()
         if self.calls is not None:  # one row per request again, as the clients made them

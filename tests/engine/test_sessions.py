@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 
 import lbsim
+from lbsim.engine.workload import draw_workload
+from lbsim.engine.world import World
+from lbsim.scenario import load
 
 
 def scenario(**fields: Any) -> dict[str, Any]:
@@ -228,3 +231,28 @@ def test_a_drawn_session_length_is_rounded_and_at_least_one() -> None:
             },
         )
         assert len(lbsim.run(data).requests) == count
+
+
+def test_the_time_series_goes_on_while_a_session_thinks() -> None:
+    # One session of 4 requests, 0.1 s each on one server, think 5 s: they are
+    # sent at 0, 5.1, 10.2 and 15.3 s, and between them nothing is in flight.
+    # The run is active while a session thinks (its next request's event is
+    # pending), so the levels are sampled at their period (a few requests: 50
+    # samples over the 20 s, one every 0.4 s) until the last answer, 15.4 s,
+    # not only until the first one.
+    data = scenario(
+        duration=20.0,
+        clients={
+            "arrivals": {"process": "deterministic", "rate": 0.05},
+            "service": {"dist": "deterministic", "value": 0.1},
+            "sessions": {"requests": 4, "think": {"dist": "deterministic", "value": 5.0}},
+        },
+        servers=[{"name": "web", "count": 1}],
+    )
+    variant = load(data=data).variants[0].scenario
+    world = World(variant, draw_workload(variant))
+    recorder = world.run()
+    np.testing.assert_allclose(world.workload.arrival, [0.0, 5.1, 10.2, 15.3])
+    times = np.asarray(recorder.sample_times)
+    assert times[-1] >= 15.3
+    np.testing.assert_allclose(np.diff(times[times <= 15.3]), 0.4)  # no gap while thinking
