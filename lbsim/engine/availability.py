@@ -47,7 +47,9 @@ class Availability:
     fail_open: bool
     all_backups: bool
     availability_changed: bool
-    followable: list[bool]  # a session's cookie to it is followed (SessionDriver._persist)
+    # a session's cookie to it is followed (SessionDriver._persist): kept by
+    # refresh, so members, healthy, ejected and draining change only through it
+    followable: list[bool]
     recovery_listeners: list[Callable[[int], None]]
 
     def refresh(self) -> None:

@@ -17,7 +17,8 @@ arrives (:meth:`ConnectionTable.assign`):
   connection does not cost an event per request), as its balancer hears it
   close; any other is closed when it is next looked at (a request looking
   for a connection, a balancer crash, its max lifetime, the end of the run),
-  at the moment its idle timeout ended: the same close, without an event.
+  at the moment its idle timeout ended: the timer's close, without an event
+  (see ``ConnectionTable._expired`` for a request at that very moment).
 * WebSockets: the connection of the request's WebSocket (its upgrade opened
   it), until the WebSocket ends; a message whose connection the balancer
   closed opens a new one (the client reconnects when it next has a message).
@@ -121,10 +122,7 @@ class ConnectionTable:
         self._requests = model.keepalive.requests
         self._rng = rng
         self._budgets: list[int] = []
-        # the idle timeout: a pinned connection's close is heard by its
-        # balancer, so it has a timer; any other one is closed when next looked
-        # at (finding a connection, a crash, its max lifetime, the end), at the
-        # time its timer would have closed it (idle_since + idle_timeout)
+        # the idle timeout (module docstring): a timer if pinned, else lazy
         timeout = model.keepalive.idle_timeout if model.websocket is None else None
         self._idle = Timers(env, timeout, self._idle_expired) if timeout and pinned else None
         self.idle_timeout = timeout if not pinned else None  # closed when next looked at
@@ -176,7 +174,9 @@ class ConnectionTable:
     def reusable(self, pool: list[int], owner: int) -> int:
         """The first connection of ``pool`` through balancer ``owner`` with a
         free stream (-1: none). An idle one past its idle timeout found on the
-        way is closed, at the time the timeout ended."""
+        way is closed, at the time the timeout ended. (Its common case, with
+        :meth:`assign`, :meth:`ride` and :meth:`release`, is written out in
+        :func:`lbsim.engine.hotpath.advance`: change both.)"""
         streams, active, owners = self.streams, self.active, self.owner
         while True:
             for candidate in pool:
@@ -191,12 +191,17 @@ class ConnectionTable:
     def _expired(self, c: int, horizon: float | None = None) -> bool:
         """Whether ``c`` is open, idle and past its idle timeout: at ``horizon``
         (the run's last moment: the timeout ended before it), else now (it
-        ended at or before now)."""
+        ended before now). At the very moment it ends the connection is still
+        open, as its timer (set at the answer that left it idle, or later)
+        came after the events scheduled by then: a think time or an arrival
+        scheduled before that answer (one scheduled later, at exactly that
+        moment, would have found it closed: a tie only deterministic times
+        make). (Written out in :func:`lbsim.engine.hotpath.advance`.)"""
         timeout = self.idle_timeout
         if timeout is None or self.state[c] != OPEN or self.active[c]:
             return False
         due = self._idle_since[c] + timeout
-        return due <= self.env._now if horizon is None else due < horizon
+        return due < (self.env._now if horizon is None else horizon)
 
     def _expire(self, c: int) -> None:
         assert self.idle_timeout is not None

@@ -109,7 +109,6 @@ class Front:
         self._status = column(state.status)
         self._totals = totals
         columns = recorder.columns
-        self._routes, self._versions = columns["route"], columns["version"]
         self._instance = column(columns["balancer"])
         self._route = column(columns["route"])
         self._version = column(columns["version"])
@@ -128,7 +127,8 @@ class Front:
         """A request reaches this instance: route it and charge the CPU. The
         slot of the balancer to dispatch it to now, or -1 if this instance
         sees to it (queued on the CPU, on its TLS round trips, or failing at
-        a balancer that is down). The run loop dispatches it itself."""
+        a balancer that is down). The run loop dispatches it itself, and
+        writes out the common case of a lone front without CPU or TLS."""
         kind = self._classes[request] if self._classes is not None else 0
         route = self.class_route[kind]
         balancer = self._cluster_of[kind]
@@ -171,13 +171,14 @@ class Front:
         sent) of a class whose route's pool has one version: the run loop's
         front (:mod:`lbsim.engine.hotpath`) leaves them to this pass after the
         run instead of two writes per request. :meth:`admit` writes the same."""
-        n = len(self._routes)
+        routes, versions = np.asarray(self._route), np.asarray(self._version)
+        n = len(routes)
         kinds = np.zeros(n, dtype=np.intp) if self._classes is None else np.asarray(self._classes)
         one_version = np.array([cluster is not None for cluster in self._cluster_of])[kinds]
         if sent is not None:
             one_version &= sent
-        self._routes[one_version] = np.asarray(self.class_route)[kinds[one_version]]
-        self._versions[one_version] = 0
+        routes[one_version] = np.asarray(self.class_route)[kinds[one_version]]
+        versions[one_version] = 0
 
     def _handshake_cost(self, request: int) -> float:
         """The balancer's handshake cost of a new connection (the server's goes

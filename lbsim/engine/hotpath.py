@@ -14,16 +14,21 @@ the hot state of each balancer in locals (bound when the balancer changes):
   (``SessionDriver._next``). It goes to a balancer instance (the world's only
   one, or the one DNS or the active-passive pair gives it) or through its
   instance's layer-7 front (``Front.admit``: routed, and charged on the
-  balancer CPU, which keeps it if it has one). If the balancer is a running
+  balancer CPU, which keeps it if it has one; a lone front without CPU or
+  TLS is written out, with the keep-alive connection it puts the request on,
+  ``ConnectionTable.assign`` and ``reusable``). If the balancer is a running
   :class:`~lbsim.engine.balancer.Balancer` (or a connected one, whose
-  request first rides its connection) its first attempt is persisted or
-  balanced and sent (``Balancer.dispatch``) and the server takes it
+  request first rides its connection, ``ConnectionTable.ride``) its first
+  attempt is persisted (the cookie, ``SessionDriver._persist``) or balanced
+  and sent (``Balancer.dispatch``) and the server takes it
   (``Server.accept``), serving it at once (``Server._serve``) or queueing it;
 * a service end (:func:`~lbsim.engine.servers.service_end`) at a server of
   the world (a session store or a contended row, with columns of their own,
   take the method):
   the server starts its next job (``Server._finish``) and, if the answer
-  goes to a plain balancer, the balancer takes it (``Balancer.complete``).
+  goes to a plain balancer, the balancer takes it (``Balancer.complete``),
+  then its session (``SessionDriver._finished``: the session's home, its
+  next request's event) and its connection (``ConnectionTable.release``).
 
 Every feature off that path is a flag test that hands the event to the
 method doing the general case (a balancer that is down or has a dispatch
@@ -39,7 +44,6 @@ path and compares every record. Any other event is a handler call.
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from operator import attrgetter
 from typing import Any
 
 from simpy.events import NORMAL
@@ -55,7 +59,6 @@ from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, service_end
 from lbsim.engine.station import cpu_end
 
 INFINITY = float("inf")
-seen = attrgetter("_seen")  # a session driver's count of events read for wipes
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -102,7 +105,8 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     session_end = cookie = None
     if sessions is not None:  # what SessionDriver._finished and _persist read and write
         session_end, then, cookie = sessions.finish, sessions._then, sessions.cookie
-        wiped, wiped_since = sessions._wiped, sessions._wiped_since
+        driver = sessions  # (not None below)
+        wiped, wiped_since = driver._wiped, driver._wiped_since
         if then is not None and then == release:
             then = release
         session_keys, homes, since, session_of = (
@@ -236,7 +240,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                                 homes[key] = backend
                             elif (
                                 not stored
-                                and (wiped or (events and len(events) != seen(sessions)))
+                                and (wiped or (events and len(events) != driver._seen))
                                 and wiped_since(home, key)  # its home lost its memory since
                             ):
                                 lost[session_of[answered]] = True
@@ -313,7 +317,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                             if active[candidate] < streams and owners[candidate] == front_index:
                                 c = candidate
                                 break
-                        if c >= 0 and not active[c] and idle_since[c] + idle_timeout <= now:
+                        if c >= 0 and not active[c] and idle_since[c] + idle_timeout < now:
                             c = pooled.reusable(pool, front_index)  # idle too long: closed
                     if c < 0:
                         c = pooled._open(request, front_index, pooled._budget())

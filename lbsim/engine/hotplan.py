@@ -90,7 +90,8 @@ class HotPath(NamedTuple):
     Arrivals go to ``single`` (an index into ``plans``, one per balancer of
     the world), or to the balancer ``resolve(request)`` names (-1: none, it
     saw to the request itself), through ``front`` (the world's one front,
-    when it has neither CPU nor TLS, whose ``admit`` is ``resolve``); with
+    when it has neither CPU nor TLS, whose ``admit`` is ``resolve``, and
+    whose connections, if any, are ``table``, keep-alive ones); with
     none of them, each arrival is ``arrive(request)``. With ``firsts`` the
     arrivals are session starts, each sending request ``firsts[session]``,
     and an event whose handler is ``think`` sends its session's next
@@ -144,16 +145,16 @@ def hot_path(
             server.done = routed
     if think is None:  # not a world of sessions (or the loop does not send them)
         sessions = None
+    if table is not None and table._channels is not None:
+        table = None  # WebSockets: the methods
     release = table.release if table is not None else None
     cookie = sessions.cookie if sessions is not None else None
     plans = [plan(balancer, release, cookie) for balancer in balancers]
     cpus = {front.station: front for front in fronts if front.station is not None}
     front = fronts[0] if len(fronts) == 1 and resolve == fronts[0].admit else None
-    if front is not None and (front.station is not None or front.tls is not None):
-        front = None
-    if table is not None and table._channels is not None:
-        table = release = None  # WebSockets: the methods
-    if front is not None and front.connections is not table:
+    if front is not None and (
+        front.station is not None or front.tls is not None or front.connections is not table
+    ):
         front = None
     kinds = front._classes if front is not None else None
     return HotPath(

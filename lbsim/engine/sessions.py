@@ -208,6 +208,8 @@ class SessionDriver:
         self.arrive(self.firsts[session])
 
     def _persist(self, balancer: Balancer, request: int) -> int | None:
+        """The session's home if ``balancer`` follows its cookie. (This and
+        :meth:`_finished` are written out in :func:`lbsim.engine.hotpath.advance`.)"""
         home = self._home[self._keys[request]]
         return home if home >= 0 and balancer.followable[home] else None
 

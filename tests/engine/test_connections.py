@@ -366,3 +366,32 @@ def test_connections_with_other_features(changes: dict[str, Any]) -> None:
             assert balancer.backends.outstanding == expected
         else:
             assert sum(balancer.backends.outstanding) == 0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # an arrival a second, answered in 0.5 s: each next one comes exactly
+        # when the idle timeout (0.5 s) ends
+        {"clients.service": {"dist": "deterministic", "value": "0.5s"}},
+        # one session of 12 requests whose think time is the idle timeout (10
+        # ms answers, think 0.5 s): each next request comes exactly then
+        {
+            "clients.arrivals.rate": 0.05,
+            "clients.sessions": {"requests": 12, "think": {"dist": "deterministic", "value": 0.5}},
+        },
+    ],
+    ids=["arrivals", "think time"],
+)
+def test_a_request_at_the_very_end_of_the_idle_timeout_reuses_the_connection(
+    changes: dict[str, Any],
+) -> None:
+    # The idle timer, set at the answer that left the connection idle, comes
+    # after the next request's event, scheduled before that answer (an
+    # arrival's when the previous one arrived, a think time's at the answer,
+    # before the connection is released): the request finds the connection
+    # open, so the client's one connection carries every request.
+    idle = {"clients.connections": {"keepalive": {"idle_timeout": "0.5s"}}}
+    _, rec, _ = simulate(scenario(SEQUENTIAL, idle, duration="20s", **changes))
+    assert len(rec.end) >= 10
+    assert len(connections(rec)["opened"]) == 1
