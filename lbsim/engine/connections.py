@@ -188,20 +188,19 @@ class ConnectionTable:
             else:
                 return -1
 
-    def _expired(self, c: int, horizon: float | None = None) -> bool:
-        """Whether ``c`` is open, idle and past its idle timeout: at ``horizon``
-        (the run's last moment: the timeout ended before it), else now (it
-        ended before now). At the very moment it ends the connection is still
+    def _expired(self, c: int) -> bool:
+        """Whether ``c`` is open, idle and past its idle timeout now (it ended
+        before now). At the very moment it ends the connection is still
         open, as its timer (set at the answer that left it idle, or later)
         came after the events scheduled by then: a think time or an arrival
         scheduled before that answer (one scheduled later, at exactly that
         moment, would have found it closed: a tie only deterministic times
-        make). (Written out in :func:`lbsim.engine.hotpath.advance`.)"""
+        make). (Written out in :func:`lbsim.engine.hotpath.advance`; for
+        every connection at once at the end, :meth:`stats`.)"""
         timeout = self.idle_timeout
         if timeout is None or self.state[c] != OPEN or self.active[c]:
             return False
-        due = self._idle_since[c] + timeout
-        return due < (self.env._now if horizon is None else horizon)
+        return self._idle_since[c] + timeout < self.env._now
 
     def _expire(self, c: int) -> None:
         assert self.idle_timeout is not None
@@ -349,10 +348,16 @@ class ConnectionTable:
 
     def stats(self, horizon: float) -> dict[str, np.ndarray]:
         """The recorded facts: per connection, per request, per host, once the
-        run (whose last moment was ``horizon``) is over."""
-        for c in range(len(self.state)):
-            if self._expired(c, horizon):
-                self._expire(c)
+        run (whose last moment was ``horizon``) is over. A connection whose idle
+        timeout ended before then (:meth:`_expired`, for all at once) closed
+        when it ended; no other fact changes, so its entry in the lists stays
+        as it is (the run is over)."""
+        closed = np.array(self.closed, dtype=np.float64)
+        if self.idle_timeout is not None:
+            due = np.array(self._idle_since) + self.idle_timeout
+            idle = (np.array(self.state) == OPEN) & (np.array(self.active) == 0)
+            lapsed = idle & (due < horizon)
+            closed[lapsed] = due[lapsed]
         for host in range(len(self.area)):
             self._integrate(host, self.env._now)
         return {
@@ -360,7 +365,7 @@ class ConnectionTable:
             "request_opened": np.frombuffer(bytes(self.opened_by), dtype=np.uint8).astype(bool),
             "host": np.array(self.host, dtype=np.int32),
             "opened": np.array(self.opened, dtype=np.float64),
-            "closed": np.array(self.closed, dtype=np.float64),
+            "closed": closed,
             "requests": np.array(self.budget, dtype=np.int64) - np.array(self.left),
             "server_connection_seconds": np.array(self.area),
             "pinned": np.array([self.pinned]),

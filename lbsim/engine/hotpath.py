@@ -89,13 +89,12 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         slots, instances = lone._slots, lone._instance
     pooled, release = hot.table, hot.release  # the world's connections, their release hook
     if pooled is not None:
-        riding, of, states, active, left, owners = (
+        riding, of, states, active, left = (
             pooled._riding,
             pooled._of,
             pooled.state,
             pooled.active,
             pooled.left,
-            pooled.owner,
         )
         pools, pool_keys, streams = pooled._pools, pooled._keys, pooled.streams
         idle_timeout = pooled.idle_timeout if pooled.idle_timeout is not None else INFINITY
@@ -312,9 +311,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 if pooled is not None:  # ConnectionTable.assign, inlined (the request's first)
                     c = -1
                     pool = pools.get(pool_keys[request])
-                    if pool:  # ConnectionTable.reusable, inlined
+                    if pool:  # ConnectionTable.reusable, inlined (the lone front owns them all)
                         for candidate in pool:
-                            if active[candidate] < streams and owners[candidate] == front_index:
+                            if active[candidate] < streams:
                                 c = candidate
                                 break
                         if c >= 0 and not active[c] and idle_since[c] + idle_timeout < now:

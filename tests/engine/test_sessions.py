@@ -256,3 +256,21 @@ def test_the_time_series_goes_on_while_a_session_thinks() -> None:
     times = np.asarray(recorder.sample_times)
     assert times[-1] >= 15.3
     np.testing.assert_allclose(np.diff(times[times <= 15.3]), 0.4)  # no gap while thinking
+
+
+def test_requests_are_put_in_arrival_order_with_equal_times_by_index() -> None:
+    """The sent requests (time not NaN) in order of time, equal times in
+    order of request id (a stable sort), whether or not any two are equal.
+    By hand: times 3, NaN, 1, 3, 2, 1 give 2, 5 (both 1), 4, 0, 3 (both 3).
+    The 5,000 whole-second times below have ties at nearly every value,
+    which an unstable sort does not keep in id order."""
+    from lbsim.engine.sessions import arrival_order
+
+    by_hand = np.array([3.0, np.nan, 1.0, 3.0, 2.0, 1.0])
+    assert arrival_order(by_hand).tolist() == [2, 5, 4, 0, 3]
+    rng = np.random.default_rng(5)
+    for times in (rng.integers(0, 100, 5000).astype(float), rng.random(5000)):
+        times[rng.random(5000) < 0.1] = np.nan
+        sent = np.flatnonzero(~np.isnan(times))
+        expected = sent[np.argsort(times[sent], kind="stable")]
+        assert np.array_equal(arrival_order(times), expected)
