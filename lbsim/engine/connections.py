@@ -305,10 +305,15 @@ class ConnectionTable:
     def _aged(self, c: int) -> None:
         if self.state[c] == CLOSED:
             return
+        if self.active[c]:
+            self._stop_assigning(c)  # closes when its requests end
+        else:
+            self._close_now(c)
+
+    def _close_now(self, c: int) -> None:
+        """Close ``c`` now, or when its idle timeout ended if that was before now."""
         if self._expired(c):
             self._expire(c)
-        elif self.active[c]:
-            self._stop_assigning(c)  # closes when its requests end
         else:
             self.close(c)
 
@@ -328,10 +333,7 @@ class ConnectionTable:
                 and host in (None, self.host[c])
                 and slot in (None, self.slot[c])
             ):
-                if self._expired(c):
-                    self._expire(c)
-                else:
-                    self.close(c)
+                self._close_now(c)
 
     # ------------------------------------------------------------ accounting
 
