@@ -1,6 +1,6 @@
 """The one metric catalogue: every summary column, its unit, direction and heading.
 
-The summary (:func:`lbsim.analysis.result.summarize`) produces exactly the
+The summary (:func:`lbsim.analysis.summary.summarize`) produces exactly the
 columns of :data:`METRICS`, in this order; the terminal table, the HTML
 report, the sweep plots, ``lbsim diff`` and the CI gate read their units,
 directions and headings from here, and nothing else lists metrics.

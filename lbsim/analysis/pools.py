@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from lbsim.analysis.metrics import POOL_METRICS
-from lbsim.analysis.result import Exact, WithUnanswered
+from lbsim.analysis.summary import Exact, WithUnanswered
 
 #: The whole pool's row in the ``version`` column.
 WHOLE_POOL = ""

@@ -97,7 +97,8 @@ def run(
         typer.Option(
             case_sensitive=False,
             help="Per-request rows to keep: all, a sample (every 100th) or none "
-            "(summaries, latency histograms, time series) [default: the scenario's].",
+            "(summaries, latency histograms, time series; memory that does not grow with "
+            "an open-loop run's length) [default: the scenario's].",
         ),
     ] = None,
     no_plots: Annotated[

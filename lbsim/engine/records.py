@@ -17,7 +17,7 @@ Statistics are computed afterwards.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,13 +165,14 @@ class Recorder:
     store_busy_area: float | None = None  # worker-seconds of the session store in the window
     # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
     connections: dict[str, np.ndarray] | None = None
+    full: Callable[..., np.ndarray] = field(default=np.full, repr=False)  # or an arena's
 
     def __post_init__(self) -> None:
         n = self.n_requests
         self.columns = {
             name: self.shared[name]
             if name in self.shared
-            else np.full(n, fact.fill, dtype=fact.dtype)
+            else self.full(n, fact.fill, dtype=fact.dtype)
             for name, fact in FACTS.items()
             if not fact.optional or name in self.optional
         }

@@ -124,7 +124,7 @@ class Server:
         demand: Column,
         start: Column,
         tries: Column,
-        inflight: bytearray,
+        inflight: bytearray | memoryview,
         done: Done,
         connect_timeout: float,
         errors: Uniforms,

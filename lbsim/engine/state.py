@@ -13,13 +13,18 @@ sample and random fault) is O(1) instead of a scan of every server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from lbsim.status import INCOMPLETE
 
+Full = Callable[..., np.ndarray]  # np.full, or an arena's (lbsim.engine.arena.Arena.full)
+
 
 class RequestState:
-    """Per-request state columns, allocated once for the whole workload.
+    """Per-request state columns, allocated once for the whole workload
+    (by ``full``: ``np.full``, or an arena's in a windowed run).
 
     There is no connection column yet: every request is its own connection
     (``connection_id`` -1 in the algorithms' view).
@@ -27,12 +32,13 @@ class RequestState:
 
     __slots__ = ("attempt", "inflight", "sent", "server", "status")
 
-    def __init__(self, n: int) -> None:
-        self.status = np.full(n, INCOMPLETE, dtype=np.int8)  # INCOMPLETE until final
-        self.attempt = np.zeros(n, dtype=np.int8)  # 0 = first try; also the retry count
-        self.inflight = bytearray(n)  # 1 while an attempt awaits its answer
-        self.server = np.full(n, -1, dtype=np.int32)  # backend of the latest attempt
-        self.sent = np.full(n, np.nan)  # when the latest attempt was sent
+    def __init__(self, n: int, full: Full = np.full) -> None:
+        self.status = full(n, INCOMPLETE, dtype=np.int8)  # INCOMPLETE until final
+        self.attempt = full(n, 0, dtype=np.int8)  # 0 = first try; also the retry count
+        # 1 while an attempt awaits its answer (a bytearray: the cheapest to index)
+        self.inflight = bytearray(n) if full is np.full else full(n, 0, dtype=np.uint8).data
+        self.server = full(n, -1, dtype=np.int32)  # backend of the latest attempt
+        self.sent = full(n, np.nan, dtype=np.float64)  # when the latest attempt was sent
 
     def columns(self) -> dict[str, np.ndarray]:
         """The arrays that are also recorded facts, by fact name."""

@@ -15,6 +15,7 @@ crosses each whole number.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ import numpy as np
 from lbsim.scenario import Arrivals, Clients, Scenario
 from lbsim.scenario.models import WebSocket
 from lbsim.streams import stream
+
+WINDOW = 1 << 20  # most requests a window of an open-loop workload expects (Windows)
 
 
 @dataclass(frozen=True)
@@ -61,20 +64,29 @@ def _profile_knots(arrivals: Arrivals, duration: float) -> tuple[np.ndarray, np.
     return at, rate_at(arrivals, at)
 
 
-def arrival_times(arrivals: Arrivals, duration: float, rng: np.random.Generator) -> np.ndarray:
-    """Arrival times in [0, duration)."""
+def arrival_times(
+    arrivals: Arrivals,
+    duration: float,
+    rng: np.random.Generator,
+    window: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Arrival times in [0, duration), or those in ``window`` (a ``[lo, hi)``
+    part of the run: successive windows drawn from one ``rng`` in order are
+    the run's arrivals, and the whole run is its one window)."""
+    lo, hi = window if window is not None else (0.0, duration)
     if arrivals.process == "poisson":
         peak = arrivals.peak_rate
-        expected = peak * duration
-        count = rng.poisson(expected)
-        times = np.sort(rng.uniform(0.0, duration, count))
+        count = rng.poisson(peak * (hi - lo))
+        times = np.sort(rng.uniform(lo, hi, count))
         if arrivals.profile is not None:
             keep = rng.random(count) * peak < rate_at(arrivals, times)
             times = times[keep]
         return times
     if arrivals.profile is None:
         assert arrivals.rate is not None
-        times = np.arange(int(np.ceil(duration * arrivals.rate))) / arrivals.rate
+        rate = arrivals.rate
+        # the k-th arrival at k / rate; a window holds the k from ceil(lo·rate)
+        times = np.arange(int(np.ceil(lo * rate)), int(np.ceil(hi * rate))) / rate
         return times[times < duration]
     # Deterministic along a profile: the k-th arrival is where the integrated
     # rate Λ(t) reaches k; Λ is piecewise quadratic, so solve within a segment.
@@ -82,7 +94,9 @@ def arrival_times(arrivals: Arrivals, duration: float, rng: np.random.Generator)
     widths = np.diff(knots)
     areas = widths * (rates[:-1] + rates[1:]) / 2
     cumulative = np.concatenate([[0.0], np.cumsum(areas)])
-    targets = np.arange(0.0, cumulative[-1])
+    first = 0.0 if lo <= 0 else np.ceil(_integrated(lo, knots, rates, cumulative))
+    last = cumulative[-1] if hi >= duration else np.ceil(_integrated(hi, knots, rates, cumulative))
+    targets = np.arange(first, last)
     segment = np.clip(np.searchsorted(cumulative, targets, side="right") - 1, 0, len(areas) - 1)
     need = targets - cumulative[segment]
     r0 = rates[segment]
@@ -91,6 +105,14 @@ def arrival_times(arrivals: Arrivals, duration: float, rng: np.random.Generator)
     offset = 2 * need / (r0 + np.sqrt(r0 * r0 + 2 * slope * need))
     times = knots[segment] + offset
     return times[times < duration]
+
+
+def _integrated(t: float, knots: np.ndarray, rates: np.ndarray, cumulative: np.ndarray) -> float:
+    """Λ(t): the expected arrivals before ``t`` along the profile."""
+    segment = min(int(np.searchsorted(knots, t, side="right")) - 1, len(knots) - 2)
+    x = t - knots[segment]
+    slope = (rates[segment + 1] - rates[segment]) / (knots[segment + 1] - knots[segment])
+    return float(cumulative[segment] + rates[segment] * x + slope * x * x / 2)
 
 
 def client_addresses(clients: Clients, rng: np.random.Generator) -> np.ndarray:
@@ -143,7 +165,7 @@ def session_workload(scenario: Scenario) -> Workload:
     think[firsts] = 0.0
     demand = clients.service.sample(stream(seed, "demand"), n).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    kinds = _mix(clients, demand, seed)
+    kinds = _mix(clients, demand, MixStreams(clients, seed))
     return Workload(arrival, users[session], demand, ips, kinds, session=session, think=think)
 
 
@@ -172,29 +194,90 @@ def draw_workload(scenario: Scenario) -> Workload:
     """The full workload of ``scenario``, identical for every variant.
 
     With WebSockets, ``arrivals`` opens them and ``clients`` draws one
-    client per WebSocket; its requests are its upgrade and its messages."""
+    client per WebSocket; its requests are its upgrade and its messages.
+    Other open-loop workloads are their windows (:class:`Windows`) end to end."""
     seed = scenario.seed
     clients = scenario.clients
     if clients.sessions is not None:
         return session_workload(scenario)
     websocket = clients.connections.websocket if clients.connections else None
-    arrival = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
-    channel = ends = None
-    if websocket is not None:
-        opened = arrival
-        arrival, channel, ends = websocket_messages(opened, websocket, scenario.duration, seed)
-        owner = stream(seed, "clients").integers(0, clients.count, len(opened), dtype=np.int32)
-        client = owner[channel]
-    else:
-        client = stream(seed, "clients").integers(0, clients.count, len(arrival), dtype=np.int32)
+    if websocket is None:
+        windows = Windows(scenario)
+        return concatenate([windows.draw(k) for k in range(len(windows))])
+    opened = arrival_times(clients.arrivals, scenario.duration, stream(seed, "arrivals"))
+    arrival, channel, ends = websocket_messages(opened, websocket, scenario.duration, seed)
+    owner = stream(seed, "clients").integers(0, clients.count, len(opened), dtype=np.int32)
+    client = owner[channel]
     demand = clients.service.sample(stream(seed, "demand"), len(arrival)).astype(np.float64)
     ips = client_addresses(clients, stream(seed, "client-addresses"))
-    kinds = _mix(clients, demand, seed, channel)
+    kinds = _mix(clients, demand, MixStreams(clients, seed), channel)
     return Workload(arrival, client, demand, ips, kinds, channel, ends)
 
 
+class Windows:
+    """An open-loop workload (no sessions, no WebSockets) as successive
+    windows of the run, each expecting at most :data:`WINDOW` requests (one
+    window for most runs), drawn in order from the workload's streams: each
+    attribute of a window continues its stream where the previous window
+    left it, so a run drawn window by window (``records: none``,
+    :mod:`lbsim.engine.windows`) has exactly the requests of one drawn whole."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        seed, clients = scenario.seed, scenario.clients
+        self._scenario = scenario
+        expected = clients.arrivals.peak_rate * scenario.duration
+        self.edges = np.linspace(0.0, scenario.duration, max(1, math.ceil(expected / WINDOW)) + 1)
+        self.expected = expected
+        self._arrivals = stream(seed, "arrivals")
+        self._clients = stream(seed, "clients")
+        self._demand = stream(seed, "demand")
+        self._mix = MixStreams(clients, seed)
+        self.client_ips = client_addresses(clients, stream(seed, "client-addresses"))
+
+    def __len__(self) -> int:
+        return len(self.edges) - 1
+
+    def draw(self, k: int) -> Workload:
+        """The requests of window ``k`` (call for k = 0, 1, … in order)."""
+        scenario, clients = self._scenario, self._scenario.clients
+        window = (float(self.edges[k]), float(self.edges[k + 1]))
+        arrival = arrival_times(clients.arrivals, scenario.duration, self._arrivals, window)
+        client = self._clients.integers(0, clients.count, len(arrival), dtype=np.int32)
+        demand = clients.service.sample(self._demand, len(arrival)).astype(np.float64)
+        kinds = _mix(clients, demand, self._mix)
+        return Workload(arrival, client, demand, self.client_ips, kinds)
+
+
+def concatenate(parts: list[Workload]) -> Workload:
+    """Open-loop workloads one after the other (the first itself if alone)."""
+    if len(parts) == 1:
+        return parts[0]
+    kinds = [part.request_class for part in parts]
+    return Workload(
+        np.concatenate([part.arrival for part in parts]),
+        np.concatenate([part.client for part in parts]),
+        np.concatenate([part.demand for part in parts]),
+        parts[0].client_ips,
+        None if kinds[0] is None else np.concatenate(kinds),  # type: ignore[arg-type]
+    )
+
+
+class MixStreams:
+    """The streams of ``clients.mix``: the class of each request (``mix``) and
+    the demands of each class with a service distribution of its own."""
+
+    def __init__(self, clients: Clients, seed: int) -> None:
+        mix = clients.mix or ()
+        self.classes = stream(seed, "mix")
+        self.demands = {
+            index: stream(seed, f"demand/{kind.name}")
+            for index, kind in enumerate(mix)
+            if kind.service is not None
+        }
+
+
 def _mix(
-    clients: Clients, demand: np.ndarray, seed: int, channel: np.ndarray | None = None
+    clients: Clients, demand: np.ndarray, streams: MixStreams, channel: np.ndarray | None = None
 ) -> np.ndarray | None:
     """The class of each request (None without ``clients.mix``); a class with
     its own service distribution overwrites its requests' ``demand``. With
@@ -202,17 +285,17 @@ def _mix(
     upgrade's path and host (they travel on its connection)."""
     if clients.mix is None:
         return None
-    shares, rng = [c.share for c in clients.mix], stream(seed, "mix")
+    shares, rng = [c.share for c in clients.mix], streams.classes
     if channel is None:
         kinds = request_classes(shares, rng, len(demand))
     else:
         count = int(channel.max()) + 1 if len(channel) else 0
         kinds = request_classes(shares, rng, count)[channel]
-    for index, kind in enumerate(clients.mix):
-        if kind.service is not None:  # its own distribution, from its own stream
-            chosen = kinds == index
-            own = kind.service.sample(stream(seed, f"demand/{kind.name}"), int(chosen.sum()))
-            demand[chosen] = own
+    for index, own in streams.demands.items():  # its own distribution, from its own stream
+        service = clients.mix[index].service
+        assert service is not None
+        chosen = kinds == index
+        demand[chosen] = service.sample(own, int(chosen.sum()))
     return kinds
 
 

@@ -52,6 +52,7 @@ from lbsim.engine.sampler import LevelSampler, drain_stretch, sampling_period
 from lbsim.engine.servers import ATTEMPT_BITS, LazyUniforms, Server
 from lbsim.engine.sessions import SessionDriver, needs_driver
 from lbsim.engine.state import RequestState, Totals
+from lbsim.engine.windows import WindowedRun
 from lbsim.engine.workload import Workload
 from lbsim.scenario import HealthCheck, Scenario, TimelineEvent
 from lbsim.streams import stream
@@ -64,8 +65,14 @@ CHUNKS = 200
 class World:
     """Servers, balancer, recorder and the SimPy environment of one variant."""
 
-    def __init__(self, scenario: Scenario, workload: Workload) -> None:
+    def __init__(
+        self, scenario: Scenario, workload: Workload, windowed: WindowedRun | None = None
+    ) -> None:
+        """``windowed``: the run's workload is ``windowed.workload``, drawn and
+        given back window by window (:mod:`lbsim.engine.windows`)."""
         self.scenario = scenario
+        self.windowed = windowed
+        full = np.full if windowed is None else windowed.arena.full
         self.requested = workload  # the requests as the clients made them
         self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
         if self.calls is not None:
@@ -74,7 +81,7 @@ class World:
         self._hedging: Hedging | None = None
         self.env = Loop()
         self.totals = Totals()
-        self.state = RequestState(len(workload))
+        self.state = RequestState(len(workload), full)
         layer7 = is_layer7(scenario)
         facts = (L7_FACTS if layer7 else ()) + (REGION_FACTS if scenario.regions else ())
         self.recorder = Recorder(
@@ -82,6 +89,7 @@ class World:
             sum(pool.hosts for pool in scenario.servers),
             shared=self.state.columns(),
             optional=[fact.name for fact in facts],
+            full=full,
         )
         # when each request reached its balancer: later than its arrival across a
         # network; a session's later requests are sent when the user is done thinking
@@ -129,7 +137,8 @@ class World:
         self._probers: dict[int, list[Prober]] = {}  # server -> its probers (autoscaling)
         self._weights = [pool.weight for pool in scenario.servers for _ in range(pool.hosts)]
         self._backup = [pool.backup for pool in scenario.servers for _ in range(pool.hosts)]
-        self._keys = column(workload.client_ips[workload.client])
+        keys = workload.client_ips[workload.client] if windowed is None else windowed.keys
+        self._keys = column(keys)
         self._client_ids = column(workload.client)
         self.balancers: list[Balancer] = []  # every cluster of every instance
         self.instances: list[list[Balancer]] = []  # the clusters of each instance
@@ -320,7 +329,8 @@ class World:
             self._sampler = LevelSampler(self.servers, self.balancers, self.instances, self.fronts)
         levels, views = self._sampler.sample()
         self.recorder.sample(self.env.now, levels, views)
-        period = sampling_period(self.scenario, len(self.servers), len(self.workload))
+        requests = len(self.workload) if self.windowed is None else self.windowed.expected
+        period = sampling_period(self.scenario, len(self.servers), requests)
         if self.env.now >= self.scenario.duration:
             period *= drain_stretch(self.scenario)
         if self.active() and self.env.now + period <= self.end_time:
@@ -358,7 +368,10 @@ class World:
             fallback = self.fronts[0].arrive
         if self.regional is not None:
             fallback = self.regional.arrive
+        windowed = self.windowed
         times: Sequence[float] = self._arrival
+        if windowed is not None:
+            times = self._arrival[: windowed.draw_until(0.0)]
         arrive, feeds = fallback, dict[str, Any]()  # the run loop's balancers of arrivals
         if fallback == self._arrive:  # not through a front or DNS regions: lbsim.engine.hotpath
             one = self._client_lb is None and len(self.balancers) == 1
@@ -405,7 +418,12 @@ class World:
             for chunk in range(1, CHUNKS + 1):
                 if self.env.peek() == float("inf") and not arrivals.pending():
                     break
-                advance(self.env, end * chunk / CHUNKS, arrivals, hot)
+                until = end * chunk / CHUNKS
+                if windowed is not None:
+                    arrivals.times = self._arrival[: windowed.draw_until(until)]
+                advance(self.env, until, arrivals, hot)
+                if windowed is not None:
+                    windowed.fold_over(self.recorder, self.servers, arrivals.next)
                 if progress is not None:
                     progress(chunk / CHUNKS)
         finally:
@@ -431,6 +449,8 @@ class World:
             hot.front.record_routes(sent)
         if sessions is not None:  # sent requests in arrival order (closed-loop sessions)
             self.workload = sessions.realised()
+        if windowed is not None:
+            self.workload = windowed.finish(self.recorder)
         if self.calls is not None:  # one row per request again, as the clients made them
             self.workload = self.requested
             sent = self._hedging.dispatched if self._hedging is not None else None

@@ -23,12 +23,12 @@ from lbsim.analysis.result import (
     balancers_frame,
     concat,
     events_frame,
-    summarize,
     timeseries_frame,
 )
+from lbsim.analysis.summary import summarize
 from lbsim.engine.workload import Workload, draw_workload
 from lbsim.engine.world import World
-from lbsim.runner.keep import kept
+from lbsim.runner.keep import simulate
 from lbsim.scenario import Loaded, Scenario, load, resolved
 from lbsim.streams import replication_seeds
 
@@ -150,11 +150,10 @@ def run(
     for index, variant in enumerate(loaded.variants):
         on_chunk = None if progress is None else partial(progress, index, count, variant.name)
         config = variant.scenario
-        workload = workloads.get(config)
-        world = World(config, workload)
-        records = world.run(on_chunk)
+        records, row, histogram, rows = simulate(
+            variant, config.records, partial(workloads.get, config), on_chunk
+        )
         names = config.server_names()
-        row, histogram, rows = kept(variant, world.workload, records, config.records)
         summaries.append(row)
         histograms[variant.name] = histogram.to_dict()
         requests.append(rows)

@@ -9,6 +9,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,8 @@ import pandas as pd
 
 from lbsim._version import __version__
 from lbsim.engine.workload import draw_workload
-from lbsim.engine.world import World
 from lbsim.runner.histogram import LatencyHistogram
-from lbsim.runner.keep import Records, kept
+from lbsim.runner.keep import Records, simulate
 from lbsim.scenario import (
     Variant,
     load,
@@ -69,13 +69,9 @@ def run_task(task: Task) -> Outcome:
     try:
         scenario = load(data=task.scenario).base
         variant = Variant(task.variant, task.params, scenario)
-        workload = draw_workload(scenario)
-        world = World(scenario, workload)
-        records = world.run()
-        workload = world.workload  # as sent (closed-loop sessions send when answered)
         # Sweeps keep no rows unless asked: summaries and histograms (records: none).
         mode: Records = "all" if task.keep_requests else "none"
-        row, histogram, rows = kept(variant, workload, records, mode)
+        _, row, histogram, rows = simulate(variant, mode, partial(draw_workload, scenario))
         skip = {"variant", *task.params}
         metrics = {
             k: float(v)

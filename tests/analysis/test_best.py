@@ -11,7 +11,7 @@ import pytest
 
 import lbsim
 from lbsim.analysis.best import Z_LIMIT, best_rows, mark, z_statistic
-from lbsim.analysis.result import Exact, WithUnanswered
+from lbsim.analysis.summary import Exact, WithUnanswered
 from lbsim.runner.histogram import LatencyHistogram
 from tests.conftest import cluster
 

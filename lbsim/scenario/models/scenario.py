@@ -58,7 +58,8 @@ class Scenario(Frozen):
     records: Literal["all", "sample", "none"] = Field(
         default="all",
         description="per-request rows kept: all, a deterministic sample (every 100th request) "
-        "or none (summaries, latency histograms and time series only)",
+        "or none (summaries, latency histograms and time series only; an open-loop run of "
+        "over a million requests then holds only the requests in flight)",
     )
     clients: Clients = Field(description="who sends requests, when, and what each costs")
     balancer: Balancer = Field(
