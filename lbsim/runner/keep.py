@@ -16,7 +16,7 @@ with the run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -72,43 +72,47 @@ class Folded:
         _count(self.histograms, workload, rec, first, hi)
 
 
+class Kept(NamedTuple):
+    """What a run keeps (:func:`simulate`)."""
+
+    records: Recorder
+    row: dict[str, Any]  # the summary row
+    histogram: LatencyHistogram  # latency of the measured ok requests
+    rows: pd.DataFrame  # the request rows ``records`` keeps
+    per_server: np.ndarray  # measured requests whose latest attempt went to each server
+
+
+# the request rows each mode keeps: every one, every SAMPLE_EVERY-th (by id), none
+ROWS_EVERY: dict[Records, int] = {"all": 1, "sample": SAMPLE_EVERY, "none": 0}
+
+
 def simulate(
     variant: Variant,
     records: Records,
     workload: Callable[[], Workload],
     progress: Progress | None = None,
-) -> tuple[Recorder, dict[str, Any], LatencyHistogram, pd.DataFrame]:
-    """Run ``variant`` and keep what ``records`` says: the recorder, the
-    summary row, the latency histogram and the request rows. A run that
-    keeps no rows of an open-loop workload of several windows runs window
-    by window (memory independent of its length); ``workload`` draws the
-    workload of any other."""
+) -> Kept:
+    """Run ``variant`` and keep what ``records`` says. A run that keeps no
+    rows of an open-loop workload of several windows runs window by window
+    (memory independent of its length); ``workload`` draws the workload of
+    any other."""
     scenario = variant.scenario
     if records == "none" and windowed(scenario):
         folded = Folded(scenario.warmup, sum(pool.hosts for pool in scenario.servers))
         run = WindowedRun(scenario, folded)
         world = World(scenario, run.workload, run)
         rec = world.run(progress)
-        latency, wait, answered = folded.histograms
-        row = summarize(variant, world.workload, rec, latency, wait, answered, folded.tally)
-        names = scenario.server_names()
-        return rec, row, latency, requests_frame(variant.name, world.workload, rec, names, 0.0, 0)
-    world = World(scenario, workload())
-    rec = world.run(progress)
-    return (rec, *kept(variant, world.workload, rec, records))
-
-
-def kept(
-    variant: Variant, workload: Workload, rec: Recorder, records: Records
-) -> tuple[dict[str, Any], LatencyHistogram, pd.DataFrame]:
-    """The summary row, the latency histogram and the request rows of a run."""
-    scenario = variant.scenario
-    latency, wait, answered = histograms(workload, rec, scenario.warmup)
-    if records == "all":
-        row = summarize(variant, workload, rec)
+        (latency, wait, answered), tally = folded.histograms, folded.tally
     else:
-        row = summarize(variant, workload, rec, latency, wait, answered)
-    every = {"all": 1, "sample": SAMPLE_EVERY, "none": 0}[records]
-    names = scenario.server_names()
-    rows = requests_frame(variant.name, workload, rec, names, scenario.warmup, every)
-    return row, latency, rows
+        world = World(scenario, workload())
+        rec = world.run(progress)
+        latency, wait, answered = histograms(world.workload, rec, scenario.warmup)
+        first = measured_from(world.workload, scenario.warmup)
+        tally = Tally.of(rec, first, len(rec.status), len(rec.status))
+    if records == "all":  # percentiles from the rows themselves
+        row = summarize(variant, world.workload, rec, tally=tally)
+    else:
+        row = summarize(variant, world.workload, rec, latency, wait, answered, tally)
+    names, every = scenario.server_names(), ROWS_EVERY[records]
+    rows = requests_frame(variant.name, world.workload, rec, names, scenario.warmup, every)
+    return Kept(rec, row, latency, rows, tally.per_server)

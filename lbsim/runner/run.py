@@ -28,7 +28,7 @@ from lbsim.analysis.result import (
 from lbsim.analysis.summary import summarize
 from lbsim.engine.workload import Workload, draw_workload
 from lbsim.engine.world import World
-from lbsim.runner.keep import simulate
+from lbsim.runner.keep import ROWS_EVERY, simulate
 from lbsim.scenario import Loaded, Scenario, load, resolved
 from lbsim.streams import replication_seeds
 
@@ -145,15 +145,17 @@ def run(
     base = loaded.base
     summaries, requests, series, views, events = [], [], [], [], []
     histograms: dict[str, dict[str, Any]] = {}
+    per_server: dict[str, dict[str, int]] = {}
     workloads = Workloads()
     count = len(loaded.variants)
     for index, variant in enumerate(loaded.variants):
         on_chunk = None if progress is None else partial(progress, index, count, variant.name)
         config = variant.scenario
-        records, row, histogram, rows = simulate(
+        records, row, histogram, rows, served = simulate(
             variant, config.records, partial(workloads.get, config), on_chunk
         )
         names = config.server_names()
+        per_server[variant.name] = dict(zip(names, map(int, served), strict=True))
         summaries.append(row)
         histograms[variant.name] = histogram.to_dict()
         requests.append(rows)
@@ -176,6 +178,10 @@ def run(
         "servers": _servers(base),
         "scenario": resolved(base),
         "records": base.records,
+        "rows_every": ROWS_EVERY[base.records],  # request rows kept: every k-th id (0: none)
+        # measured requests by the server of their latest attempt, per variant
+        # (every request, whatever rows are kept)
+        "requests_per_server": per_server,
         # latency of ok requests after the warm-up, per variant: mergeable
         # (lbsim.runner.histogram.LatencyHistogram.from_dict)
         "latency_histograms": histograms,

@@ -71,7 +71,7 @@ def run_task(task: Task) -> Outcome:
         variant = Variant(task.variant, task.params, scenario)
         # Sweeps keep no rows unless asked: summaries and histograms (records: none).
         mode: Records = "all" if task.keep_requests else "none"
-        _, row, histogram, rows = simulate(variant, mode, partial(draw_workload, scenario))
+        _, row, histogram, rows, _ = simulate(variant, mode, partial(draw_workload, scenario))
         skip = {"variant", *task.params}
         metrics = {
             k: float(v)

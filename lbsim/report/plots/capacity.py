@@ -14,16 +14,14 @@ from lbsim.report.plots.common import (
     ARRIVAL_COLOR,
     FloatArray,
     ResultLike,
+    _arrival_rates,
     _by_variant,
-    _first_workload,
     _legend,
     _new_figure,
     _rate_label,
     _style,
     _time_axis,
     _time_range,
-    _window_widths,
-    _windows,
     _wrap,
     key_label,
     variant_colors,
@@ -48,13 +46,11 @@ def _steps(frame: pd.DataFrame, column: str, end: float) -> tuple[FloatArray, Fl
 def _demand(ax: Axes, result: ResultLike, hi: float) -> None:
     """The arrival rate (of the measured requests), shaded on ``ax``, a
     right-hand axis; hidden without per-request rows."""
-    arrivals = _first_workload(result)
-    edges = _windows(result, per_window=20.0, lo_n=20, hi_n=240)
-    if not edges.size or not arrivals.size:  # no per-request rows (records: none)
+    found = _arrival_rates(result, hi, 20.0, 20, 240)
+    if found is None:  # no per-request rows (records: none)
         ax.axis("off")
         return
-    counts, _ = np.histogram(arrivals, bins=edges)
-    rates = np.nan_to_num(counts / _window_widths(edges, hi))
+    edges, rates = found
     ax.stairs(rates, edges, fill=True, color=ARRIVAL_COLOR, alpha=0.25, gid="arrivals")
     ax.stairs(rates, edges, color=ARRIVAL_COLOR, linewidth=0.8, gid="arrivals")
     ax.set_ylim(bottom=0)

@@ -88,6 +88,7 @@ def server_load(result: ResultLike) -> Figure:
         for v in result.meta.get("variants") or []
     }
     samples = measured_samples(result)
+    counted = result.meta.get("requests_per_server") or {}
     req_groups, ts_groups = _by_variant(result.requests), _by_variant(samples)
     x = np.arange(len(servers), dtype=float)
     width = 0.8 / max(len(names), 1)
@@ -95,7 +96,9 @@ def server_load(result: ResultLike) -> Figure:
     for i, name in enumerate(names):
         offset = (i - (len(names) - 1) / 2) * width
         frame = req_groups.get(name, pd.DataFrame())
-        if "server" in frame.columns and not frame.empty:
+        if name in counted:  # every measured request, whatever rows were kept
+            counts = pd.Series(counted[name], dtype=float)
+        elif "server" in frame.columns and not frame.empty:
             counts = frame["server"].astype(str).value_counts()
         else:
             counts = pd.Series(dtype=float)

@@ -6,7 +6,6 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -21,15 +20,13 @@ from lbsim.report.plots.common import (
     ARRIVAL_COLOR,
     EVENT_COLOR,
     ResultLike,
-    _first_workload,
+    _arrival_rates,
     _legend,
     _new_figure,
     _rate_label,
     _style,
     _time_axis,
     _time_range,
-    _window_widths,
-    _windows,
     variant_keys,
 )
 
@@ -53,25 +50,25 @@ def _time_figure(
 
 def _arrival_panel(ax: Axes, result: ResultLike, lo: float, hi: float) -> None:
     """Arrivals per second in windows over the whole run, shown over [lo, hi]
-    (a zoom shows the same windows: their rates never depend on the view)."""
-    arrivals = _first_workload(result)
-    edges = _windows(result, per_window=20.0, lo_n=20, hi_n=240)
-    if edges.size:
-        counts, _ = np.histogram(arrivals, bins=edges)
-        rates = counts / _window_widths(edges, _time_range(result)[1])
+    (a zoom shows the same windows: their rates never depend on the view);
+    a note instead without per-request rows (``records: none``)."""
+    found = _arrival_rates(result, _time_range(result)[1], 20.0, 20, 240)
+    if found is None:
+        ax.text(
+            0.5, 0.5, "arrivals: no per-request rows kept (records: none)",
+            transform=ax.transAxes, ha="center", va="center", fontsize="small", color="0.35",
+        )  # fmt: skip
+        ax.set_yticks([])
+    else:
+        edges, rates = found
         ax.stairs(
-            np.nan_to_num(rates),
-            edges,
-            fill=True,
-            color=ARRIVAL_COLOR,
-            alpha=0.35,
-            label="_arrivals",
+            rates, edges, fill=True, color=ARRIVAL_COLOR, alpha=0.35, label="_arrivals",
             gid="arrivals",
-        )
-        ax.stairs(np.nan_to_num(rates), edges, color=ARRIVAL_COLOR, linewidth=1, gid="arrivals")
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _rate_label(v)))
+        )  # fmt: skip
+        ax.stairs(rates, edges, color=ARRIVAL_COLOR, linewidth=1, gid="arrivals")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _rate_label(v)))
     ax.set_ylabel("arrivals/s", fontsize="small")
     _time_axis(ax, lo, hi)
 
