@@ -392,7 +392,8 @@ class World:
             times, arrive = sessions.feed(arrive)
             if feeds:  # the loop starts sessions and sends their later requests itself
                 feeds.update(firsts=sessions.firsts, think=sessions.thought)
-        arrivals = Arrivals(self.env, times, arrive)
+        later = sessions.later if sessions is not None else None
+        arrivals = Arrivals(self.env, times, arrive, later)
         self._arrivals = arrivals
         hot = hot_path(
             self.servers,

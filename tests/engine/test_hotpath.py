@@ -118,6 +118,20 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         **SESSIONS,
         events=[{"at": "5m", "target": "web-1", "action": "crash", "for": "1m"}],
     ),
+    # every time a multiple of 0.5 s: a session's next request often falls due
+    # at the very moment a session starts or a service ends, its sequence
+    # number before or after the start's (the loop's own heap of them against
+    # the arrivals and the event heap: taken by time, then sequence number)
+    "sessions with ties: deterministic starts, think times and service": _loaded(
+        {"algorithm": "round_robin"},  # (the order of two sends at one moment shows)
+        **{
+            "duration": "5m",
+            "clients.arrivals.process": "deterministic",
+            "clients.arrivals.rate": 2,
+            "clients.sessions": {"requests": 6, "think": {"dist": "deterministic", "value": 3}},
+            "clients.service": {"dist": "deterministic", "value": 0.5},
+        },
+    ),
     "routed sessions, cookie, keep-alive": _loaded(
         {"algorithm": "round_robin", "layer": 7, "routes": ROUTES, "sticky": {"cookie": "S"}},
         **SESSIONS,
