@@ -69,13 +69,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     arrive = arrivals.arrive
     count = len(times)
     cursor = arrivals.next
-    arrived, arrived_eid = arrivals.time, arrivals.eid  # the next pre-drawn arrival
+    at, eid = arrivals.time, arrivals.eid
     if cursor >= count:
-        arrived, arrived_eid = INFINITY, -1  # (-1: no eid, so a send from later is told apart)
-    later = arrivals.later  # requests the loop sends later: (time, eid, request), a heap
-    at, eid = arrived, arrived_eid  # the next request sent, of either: by (time, eid)
-    if later and later[0] < (at, eid):
-        at, eid = later[0][0], later[0][1]
+        at = INFINITY
     totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
     single = plans[hot.single] if hot.single is not None else None
     route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
@@ -158,16 +154,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             if at >= until:
                 break
             env._now = now = at
+            fed = True
+            request = cursor if firsts is None else firsts[cursor]
             slot = -1
-            if eid == arrived_eid:
-                fed = True
-                request = cursor if firsts is None else firsts[cursor]
-            else:  # a session's next request, after its think time (SessionDriver._next)
-                fed = False
-                request = pop(later)[2]
-                at, eid = arrived, arrived_eid
-                if later and later[0] < (at, eid):
-                    at, eid = later[0][0], later[0][1]
         else:  # ------------------------------------------------- an event
             if now >= until:
                 break
@@ -260,10 +249,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                                 sent_at[answered + 1] = due
                                 if reached is not None:
                                     reached[answered + 1] = due
-                                thought = next(eids)
-                                push(later, (due, thought, answered + 1))
-                                if due < at:  # (at a tie, at's eid is the earlier one)
-                                    at, eid = due, thought
+                                push(queue, (due, normal, next(eids), think, answered + 1))
                             hook = then
                         else:
                             hook = finished
@@ -437,13 +423,10 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             cursor += 1
             arrivals.next = cursor
             if cursor < count:
-                delay = times[cursor] - now
-                at = now + delay if delay > 0 else now + 0.0
+                delay = times[cursor] - at
+                at = at + delay if delay > 0 else at + 0.0
                 eid = next(eids)
             else:
-                at, eid = INFINITY, -1
-            arrived, arrived_eid = at, eid
-            if later and later[0] < (at, eid):
-                at, eid = later[0][0], later[0][1]
-    arrivals.time, arrivals.eid = arrived, arrived_eid
+                at = INFINITY
+    arrivals.time, arrivals.eid = at, eid
     env._now = until

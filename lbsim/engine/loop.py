@@ -60,28 +60,20 @@ def _process(event: Any) -> None:
 
 
 class Arrivals:
-    """The pre-drawn arrival times fed to ``arrive(request)`` in SimPy's order,
-    and ``later``: a heap of ``(time, eid, request)`` of requests the run
-    loop itself schedules to be sent (a session's next one, after its think
-    time), each with the sequence number its light event would have had, so
-    taken in SimPy's order too (and off the event heap, which then holds
-    only the events in flight at the servers and timers)."""
+    """The pre-drawn arrival times fed to ``arrive(request)`` in SimPy's order."""
 
-    __slots__ = ("arrive", "eid", "later", "next", "time", "times")
+    __slots__ = ("arrive", "eid", "next", "time", "times")
 
-    def __init__(
-        self, env: Loop, times: Sequence[float], arrive: Handler, later: list[Any] | None = None
-    ) -> None:
+    def __init__(self, env: Loop, times: Sequence[float], arrive: Handler) -> None:
         self.times = times
         self.arrive = arrive
-        self.later: list[Any] = [] if later is None else later
         self.next = 0
         # the first arrival is a Timeout scheduled at time 0 when the run starts
         self.time = times[0] if times else float("inf")
         self.eid = next(env._eid) if times else 0
 
     def pending(self) -> bool:
-        return self.next < len(self.times) or bool(self.later)
+        return self.next < len(self.times)
 
 
 Entry = tuple[float, int, int, Handler, Any]

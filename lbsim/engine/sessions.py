@@ -111,8 +111,6 @@ class SessionDriver:
         self.arrival = workload.arrival.copy() if network else world.reached
         self._arrival = column(self.arrival)
         self._reached = column(world.reached) if network else None
-        # think times the run loop ends itself: (time, eid, request), Arrivals.later
-        self.later: list[tuple[float, int, int]] = []
         self._status = column(world.state.status)
         self._server = column(world.state.server)
         self._tries = column(world.state.attempt)
@@ -249,9 +247,9 @@ class SessionDriver:
 
     def thinking(self) -> bool:
         """Whether a session is between an answer and its next request (that
-        request's event is on the heap, or in :attr:`later`)."""
+        request's event is on the heap)."""
         thought = self.thought
-        return bool(self.later) or any(entry[3] is thought for entry in self._queue)
+        return any(entry[3] is thought for entry in self._queue)
 
     def _wiped_since(self, server: int, key: int) -> bool:
         """Whether ``server`` crashed or hung since it last answered the

@@ -392,8 +392,7 @@ class World:
             times, arrive = sessions.feed(arrive)
             if feeds:  # the loop starts sessions and sends their later requests itself
                 feeds.update(firsts=sessions.firsts, think=sessions.thought)
-        later = sessions.later if sessions is not None else None
-        arrivals = Arrivals(self.env, times, arrive, later)
+        arrivals = Arrivals(self.env, times, arrive)
         self._arrivals = arrivals
         hot = hot_path(
             self.servers,

@@ -120,8 +120,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     ),
     # every time a multiple of 0.5 s: a session's next request often falls due
     # at the very moment a session starts or a service ends, its sequence
-    # number before or after the start's (the loop's own heap of them against
-    # the arrivals and the event heap: taken by time, then sequence number)
+    # number before or after the start's (taken by time, then sequence number)
     "sessions with ties: deterministic starts, think times and service": _loaded(
         {"algorithm": "round_robin"},  # (the order of two sends at one moment shows)
         **{
