@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 import lbsim
@@ -17,6 +18,7 @@ from lbsim.engine.arena import CAN_RELEASE, Arena
 from lbsim.engine.windows import WindowedRun, windowed
 from lbsim.engine.workload import Windows, draw_workload
 from lbsim.scenario import load
+from tests.conftest import ROOT
 
 EXP = {"dist": "exponential", "mean": 1.0}
 
@@ -199,3 +201,24 @@ def test_a_run_that_outdraws_its_capacity_says_so(monkeypatch: pytest.MonkeyPatc
     run = WindowedRun(config.base, lambda *args: None)
     with pytest.raises(RuntimeError, match="more than the"):
         run.draw_until(math.inf)
+
+
+@pytest.mark.parametrize("name", ["lb_failover.yaml", "autoscaling.yaml"])
+def test_bundled_scenarios_windowed_are_held_whole(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A balancer pair failing over (in-flight requests found by scanning
+    # the columns) and autoscaling (per-server counts in its metrics), in
+    # windows of 4,096: the summary of the run held whole.
+    monkeypatch.setattr(workload, "WINDOW", 4096)
+    data = yaml.safe_load((ROOT / "scenarios" / name).read_text())
+    data = {**data, "records": "none"}
+    data.pop("compare", None)
+    assert windowed(load(data=data, base_dir=ROOT / "scenarios").base)
+    got, whole = lbsim.run(data), _without_windows(data, monkeypatch)
+    for column in got.summary.columns:
+        a, b = got.summary[column].iloc[0], whole.summary[column].iloc[0]
+        if isinstance(a, float):
+            assert a == pytest.approx(b, rel=1e-12, abs=1e-15, nan_ok=True), column
+        else:
+            assert a == b, column
