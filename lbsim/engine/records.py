@@ -17,12 +17,13 @@ Statistics are computed afterwards.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from lbsim.engine.state import Full
 from lbsim.status import (  # noqa: F401 - re-exported for the engine
     CONN_ERROR,
     INCOMPLETE,
@@ -165,7 +166,7 @@ class Recorder:
     store_busy_area: float | None = None  # worker-seconds of the session store in the window
     # with a connection model: lbsim.engine.connections.ConnectionTable.stats()
     connections: dict[str, np.ndarray] | None = None
-    full: Callable[..., np.ndarray] = field(default=np.full, repr=False)  # or an arena's
+    full: Full = field(default=np.full, repr=False)  # or an arena's
 
     def __post_init__(self) -> None:
         n = self.n_requests

@@ -3,22 +3,28 @@
 An open-loop workload is drawn in windows of the run
 (:class:`lbsim.engine.workload.Windows`). With ``records: none`` and more
 than one window, a run keeps only the windows in flight: its per-request
-columns live in an :class:`~lbsim.engine.arena.Arena`, each window is drawn
-when the run loop is about to reach it, and a window whose requests are all
-over is handed to ``fold`` (which adds it to the summary's counts and
-histograms) and its memory given back. The requests, every event and every
-number of the summary are those of the same run held whole; only the rows
-are gone (as ``records: none`` says).
+columns live in an :class:`~lbsim.engine.arena.Arena` as long as the run
+(its requests counted first, by drawing its arrivals once and dropping
+them), each window is drawn when the run loop is about to reach it (the
+loop stops at every window edge), and a window whose requests are all over
+is handed to ``fold`` (which adds it to the summary's counts and
+histograms) and its memory given back. The requests, every event, the
+level samples and the summary are those of the same run held whole; only
+the rows are gone (as ``records: none`` says).
 
 A window is over when every one of its requests has its final status and no
 server still holds an attempt of one of them in a queue or frozen by a hang
 (an abandoned attempt is still served: its demand is read when it starts).
-Attempts in service, timers and late answers of answered requests only read
-their columns, which then say "answered, nothing in flight" as before.
+Attempts in service, timers and late answers of answered requests only
+read their columns, which then say "answered, nothing in flight" as
+before: a late answer is counted as abandoned (its balancer, read from the
+column, may then be the first: one recorder counts them all).
 
 Runs with per-request facts beyond the flat columns (closed-loop sessions,
 connections, hedging and fan-out, layer 7, regions, client round trips, a
-session store, contended rows, ``recovery``) are held whole.
+session store, contended rows, ``recovery``) or that read past requests'
+columns during the run (autoscaling on ``requests_per_target``) are held
+whole.
 """
 
 from __future__ import annotations
@@ -35,15 +41,12 @@ from lbsim.engine.servers import ATTEMPT_BITS, Server
 from lbsim.engine.workload import Windows, Workload
 from lbsim.scenario import Scenario
 
-# what a run may draw beyond its expected arrivals: Poisson counts exceed
-# their mean by 12 standard deviations with probability below 1e-30
-SPARE_DEVIATIONS = 12
-
 Fold = Callable[[Workload, Recorder, int, int], None]  # requests [lo, hi) are over
 
 
 def windowed(scenario: Scenario) -> bool:
-    """Whether ``scenario`` runs window by window (module docstring)."""
+    """Whether a run of ``scenario`` that keeps no rows runs window by window
+    (module docstring)."""
     clients = scenario.clients
     held_whole = (
         clients.sessions is not None
@@ -56,8 +59,12 @@ def windowed(scenario: Scenario) -> bool:
         or scenario.recovery is not None
         or is_layer7(scenario)
         or any(pool.contention != "none" for pool in scenario.servers)
+        or any(
+            pool.autoscale is not None and pool.autoscale.metric == "requests_per_target"
+            for pool in scenario.servers
+        )
     )
-    return scenario.records == "none" and not held_whole and len(Windows(scenario)) > 1
+    return not held_whole and len(Windows(scenario)) > 1
 
 
 class WindowedRun:
@@ -65,8 +72,7 @@ class WindowedRun:
 
     def __init__(self, scenario: Scenario, fold: Fold) -> None:
         self.windows = Windows(scenario)
-        expected = self.windows.expected
-        capacity = math.ceil(expected + SPARE_DEVIATIONS * math.sqrt(expected)) + 64
+        self.count = capacity = self.windows.count()  # the run's requests
         self.arena = arena = Arena(capacity)
         self.workload = Workload(
             arena.full(capacity, 0.0, np.float64),  # (every one drawn before it is read)
@@ -75,7 +81,6 @@ class WindowedRun:
             self.windows.client_ips,
         )
         self.keys = arena.full(capacity, 0, np.uint32)  # each request's client address
-        self.expected = int(expected)
         self._fold = fold
         self._bounds = [0]  # the first request of each window drawn, then the end
         self._folded = 0  # windows handed to fold
@@ -96,11 +101,6 @@ class WindowedRun:
                 break
             part = windows.draw(len(self._bounds) - 1)
             end = n + len(part)
-            if end > self.arena.capacity:
-                raise RuntimeError(
-                    f"the run drew {end:,} requests, more than the {self.arena.capacity:,} "
-                    f"it allowed for ({self.expected:,} expected)"
-                )
             self.arena.prepare(end)
             workload.arrival[n:end] = part.arrival
             workload.client[n:end] = part.client
@@ -108,6 +108,11 @@ class WindowedRun:
             self.keys[n:end] = part.client_ips[part.client]
             self._bounds.append(end)
         return self.drawn
+
+    def stops(self, lo: float, hi: float) -> list[float]:
+        """The window edges in ``(lo, hi)``: where the run loop stops to draw and fold."""
+        edges = self.windows.edges
+        return [float(t) for t in edges[(edges > lo) & (edges < hi)]]
 
     def fold_over(self, rec: Recorder, servers: Sequence[Server], arrived: int) -> None:
         """Fold and give back every window, oldest first, that is over

@@ -225,9 +225,8 @@ class Windows:
     def __init__(self, scenario: Scenario) -> None:
         seed, clients = scenario.seed, scenario.clients
         self._scenario = scenario
-        expected = clients.arrivals.peak_rate * scenario.duration
-        self.edges = np.linspace(0.0, scenario.duration, max(1, math.ceil(expected / WINDOW)) + 1)
-        self.expected = expected
+        at_peak = clients.arrivals.peak_rate * scenario.duration  # requests, at most expected
+        self.edges = np.linspace(0.0, scenario.duration, max(1, math.ceil(at_peak / WINDOW)) + 1)
         self._arrivals = stream(seed, "arrivals")
         self._clients = stream(seed, "clients")
         self._demand = stream(seed, "demand")
@@ -237,28 +236,38 @@ class Windows:
     def __len__(self) -> int:
         return len(self.edges) - 1
 
+    def count(self) -> int:
+        """How many requests the run has: its arrivals drawn window by window
+        from a stream of their own, and only counted."""
+        rng = stream(self._scenario.seed, "arrivals")
+        return sum(len(self._arrival_times(k, rng)) for k in range(len(self)))
+
     def draw(self, k: int) -> Workload:
         """The requests of window ``k`` (call for k = 0, 1, … in order)."""
-        scenario, clients = self._scenario, self._scenario.clients
-        window = (float(self.edges[k]), float(self.edges[k + 1]))
-        arrival = arrival_times(clients.arrivals, scenario.duration, self._arrivals, window)
+        clients = self._scenario.clients
+        arrival = self._arrival_times(k, self._arrivals)
         client = self._clients.integers(0, clients.count, len(arrival), dtype=np.int32)
         demand = clients.service.sample(self._demand, len(arrival)).astype(np.float64)
         kinds = _mix(clients, demand, self._mix)
         return Workload(arrival, client, demand, self.client_ips, kinds)
+
+    def _arrival_times(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        window = (float(self.edges[k]), float(self.edges[k + 1]))
+        scenario = self._scenario
+        return arrival_times(scenario.clients.arrivals, scenario.duration, rng, window)
 
 
 def concatenate(parts: list[Workload]) -> Workload:
     """Open-loop workloads one after the other (the first itself if alone)."""
     if len(parts) == 1:
         return parts[0]
-    kinds = [part.request_class for part in parts]
+    kinds = [part.request_class for part in parts if part.request_class is not None]
     return Workload(
         np.concatenate([part.arrival for part in parts]),
         np.concatenate([part.client for part in parts]),
         np.concatenate([part.demand for part in parts]),
         parts[0].client_ips,
-        None if kinds[0] is None else np.concatenate(kinds),  # type: ignore[arg-type]
+        np.concatenate(kinds) if kinds else None,
     )
 
 

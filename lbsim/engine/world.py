@@ -329,7 +329,7 @@ class World:
             self._sampler = LevelSampler(self.servers, self.balancers, self.instances, self.fronts)
         levels, views = self._sampler.sample()
         self.recorder.sample(self.env.now, levels, views)
-        requests = len(self.workload) if self.windowed is None else self.windowed.expected
+        requests = len(self.workload) if self.windowed is None else self.windowed.count
         period = sampling_period(self.scenario, len(self.servers), requests)
         if self.env.now >= self.scenario.duration:
             period *= drain_stretch(self.scenario)
@@ -419,11 +419,13 @@ class World:
                 if self.env.peek() == float("inf") and not arrivals.pending():
                     break
                 until = end * chunk / CHUNKS
-                if windowed is not None:
-                    arrivals.times = self._arrival[: windowed.draw_until(until)]
-                advance(self.env, until, arrivals, hot)
-                if windowed is not None:
-                    windowed.fold_over(self.recorder, self.servers, arrivals.next)
+                if windowed is None:
+                    advance(self.env, until, arrivals, hot)
+                else:  # stopping at each window edge too, to draw and fold there
+                    for stop in [*windowed.stops(end * (chunk - 1) / CHUNKS, until), until]:
+                        arrivals.times = self._arrival[: windowed.draw_until(stop)]
+                        advance(self.env, stop, arrivals, hot)
+                        windowed.fold_over(self.recorder, self.servers, arrivals.next)
                 if progress is not None:
                     progress(chunk / CHUNKS)
         finally:

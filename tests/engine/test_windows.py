@@ -13,7 +13,7 @@ from scipy import stats
 
 import lbsim
 import lbsim.runner.keep as keep
-from lbsim.engine import windows, workload
+from lbsim.engine import workload
 from lbsim.engine.arena import CAN_RELEASE, Arena
 from lbsim.engine.windows import WindowedRun, windowed
 from lbsim.engine.workload import Windows, draw_workload
@@ -125,12 +125,16 @@ def test_which_runs_are_windowed(small_windows: int) -> None:
     def of(**fields: Any) -> bool:
         return windowed(load(data=_scenario(**fields)).base)
 
-    assert of()
-    assert not of(records="all") and not of(records="sample")
+    assert of() and of(records="all")  # (whether rows are kept is the run's mode)
     assert not of(duration=150, warmup=10)  # one window: nothing to gain
     sessions = {"arrivals": {"rate": 0.5}, "sessions": {"requests": 10, "think": "2s"}}
     assert not of(clients={**_scenario()["clients"], **sessions})
     assert not of(balancer={"algorithm": "round_robin", "layer": 7, "cpu": {"workers": 2}})
+    # requests_per_target counts past requests from their columns as it goes
+    data = yaml.safe_load((ROOT / "scenarios" / "autoscaling.yaml").read_text())
+    variants = load(data={**data, "records": "none"}, base_dir=ROOT / "scenarios").variants
+    metrics = {v.scenario.servers[0].autoscale.metric: windowed(v.scenario) for v in variants}  # type: ignore[union-attr]
+    assert metrics == {"cpu": True, "requests_per_target": False}
 
 
 def _without_windows(data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> lbsim.Result:
@@ -194,13 +198,29 @@ def test_the_arena_gives_whole_pages_back() -> None:
     assert (flags[:4_096] == 0).all() and (flags[4_096:6_000] == 1).all()
 
 
-def test_a_run_that_outdraws_its_capacity_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workload, "WINDOW", 1000)
-    monkeypatch.setattr(windows, "SPARE_DEVIATIONS", -3)  # room for fewer than it will draw
-    config = load(data=_scenario(duration=1000, clients={"arrivals": {"rate": 9}, "service": EXP}))
-    run = WindowedRun(config.base, lambda *args: None)
-    with pytest.raises(RuntimeError, match="more than the"):
-        run.draw_until(math.inf)
+def test_a_windowed_run_counts_its_requests_first(small_windows: int) -> None:
+    config = load(data=_scenario()).base
+    run = WindowedRun(config, lambda *args: None)
+    assert run.count == len(draw_workload(config)) == run.arena.capacity
+    assert run.draw_until(math.inf) == run.count
+
+
+def test_a_sweep_task_keeps_no_rows_and_runs_windowed(
+    small_windows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sweeps keep no rows (records: none) whatever the scenario says.
+    variant = load(data=_scenario(records="all")).variants[0]
+    drawn: list[int] = []
+    fold = WindowedRun._fold_window
+
+    def counted(run: WindowedRun, rec: Any) -> None:
+        drawn.append(run.drawn)
+        fold(run, rec)
+
+    monkeypatch.setattr(WindowedRun, "_fold_window", counted)
+    kept = keep.simulate(variant, "none", lambda: draw_workload(variant.scenario))
+    assert len(drawn) >= 15 and len(kept.rows) == 0
+    assert kept.row["requests"] > 25_000
 
 
 @pytest.mark.parametrize("name", ["lb_failover.yaml", "autoscaling.yaml"])
