@@ -178,7 +178,8 @@ def run(
         "servers": _servers(base),
         "scenario": resolved(base),
         "records": base.records,
-        "rows_every": ROWS_EVERY[base.records],  # request rows kept: every k-th id (0: none)
+        # per variant, the request rows kept: every k-th request by id (0: none)
+        "rows_every": {v.name: ROWS_EVERY[v.scenario.records] for v in loaded.variants},
         # measured requests by the server of their latest attempt, per variant
         # (every request, whatever rows are kept)
         "requests_per_server": per_server,

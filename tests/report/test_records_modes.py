@@ -16,7 +16,11 @@ REQUESTS = 20_000
 
 
 def _run(records: str) -> lbsim.Result:
-    data: dict[str, Any] = {
+    return lbsim.run(_run_data(records))
+
+
+def _run_data(records: str) -> dict[str, Any]:
+    return {
         "name": "modes",
         "seed": 5,
         "duration": REQUESTS / 6.0,
@@ -32,7 +36,6 @@ def _run(records: str) -> lbsim.Result:
         "balancer": {"algorithm": "power_of_two"},
         "servers": [{"name": "web", "count": 8, "workers": 1}],
     }
-    return lbsim.run(data)
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +94,16 @@ def test_arrival_rates_from_a_sample_are_scaled_and_none_are_said_missing(
     patches, texts = _arrival_strip(results["none"])
     assert not patches
     assert any("no per-request rows" in text for text in texts)
+
+
+def test_the_arrival_strip_scales_by_the_variant_it_draws() -> None:
+    # A comparison whose first variant keeps no rows: the strip is drawn
+    # from the second's sample, and scaled by that variant's 100.
+    data = {**_run_data("none"), "compare": {"records": ["none", "sample"]}}
+    result = lbsim.run(data)
+    patches, _ = _arrival_strip(result)
+    values, edges = patches[0].get_data()[:2]
+    end = float(result.requests["arrival"].max())
+    shown = float((values * (np.minimum(edges[1:], end) - edges[:-1])).sum())
+    measured = int(result.summary["requests"].iloc[1])
+    assert shown == pytest.approx(measured, abs=300)

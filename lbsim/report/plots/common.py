@@ -340,14 +340,16 @@ def _windows(result: ResultLike, per_window: float, lo_n: int, hi_n: int) -> Flo
 def _arrival_rates(
     result: ResultLike, end: float, per_window: float, lo_n: int, hi_n: int
 ) -> tuple[FloatArray, FloatArray] | None:
-    """Arrivals per second of one variant in windows over its rows (edges,
-    rates): from a sample of the rows (``records: sample``, every k-th
-    request by id) k times their count; None without per-request rows."""
+    """Arrivals per second of one variant (:func:`_first_workload`'s) in
+    windows over its rows (edges, rates): from a sample of the rows
+    (``records: sample``, every k-th request by id) k times their count;
+    None without per-request rows."""
     arrivals = _first_workload(result)
     edges = _windows(result, per_window=per_window, lo_n=lo_n, hi_n=hi_n)
     if not edges.size or not arrivals.size:
         return None
-    every = result.meta.get("rows_every") or 1
+    first = next(iter(_by_variant(result.requests)), None)
+    every = (result.meta.get("rows_every") or {}).get(first) or 1
     counts, _ = np.histogram(arrivals, bins=edges)
     return edges, np.nan_to_num(counts * float(every) / _window_widths(edges, end))
 
