@@ -50,6 +50,11 @@ class Arena:
             self._columns.append((array, fill_value))
         return array
 
+    def flags(self, shape: int) -> memoryview:
+        """A column of zero bytes indexed as ints (``RequestState.inflight``)."""
+        view: memoryview = self.full(shape, 0, np.uint8).data
+        return view
+
     def prepare(self, hi: int) -> None:
         """Give the ids from :attr:`prepared` up to ``hi`` their fill values."""
         lo = self.prepared

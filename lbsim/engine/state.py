@@ -20,11 +20,15 @@ import numpy as np
 from lbsim.status import INCOMPLETE
 
 Full = Callable[..., np.ndarray]  # np.full, or an arena's (lbsim.engine.arena.Arena.full)
+# a column of n zero bytes indexed as ints: a bytearray (the cheapest to
+# index), or an arena's (Arena.flags)
+Flags = Callable[[int], bytearray | memoryview]
 
 
 class RequestState:
     """Per-request state columns, allocated once for the whole workload
-    (by ``full``: ``np.full``, or an arena's in a windowed run).
+    (by ``full`` and ``flags``: numpy's and a bytearray, or an arena's in a
+    windowed run).
 
     There is no connection column yet: every request is its own connection
     (``connection_id`` -1 in the algorithms' view).
@@ -32,11 +36,10 @@ class RequestState:
 
     __slots__ = ("attempt", "inflight", "sent", "server", "status")
 
-    def __init__(self, n: int, full: Full = np.full) -> None:
+    def __init__(self, n: int, full: Full = np.full, flags: Flags = bytearray) -> None:
         self.status = full(n, INCOMPLETE, dtype=np.int8)  # INCOMPLETE until final
         self.attempt = full(n, 0, dtype=np.int8)  # 0 = first try; also the retry count
-        # 1 while an attempt awaits its answer (a bytearray: the cheapest to index)
-        self.inflight = bytearray(n) if full is np.full else full(n, 0, dtype=np.uint8).data
+        self.inflight = flags(n)  # 1 while an attempt awaits its answer
         self.server = full(n, -1, dtype=np.int32)  # backend of the latest attempt
         self.sent = full(n, np.nan, dtype=np.float64)  # when the latest attempt was sent
 

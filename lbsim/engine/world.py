@@ -72,7 +72,8 @@ class World:
         given back window by window (:mod:`lbsim.engine.windows`)."""
         self.scenario = scenario
         self.windowed = windowed
-        full = np.full if windowed is None else windowed.arena.full
+        arena = windowed.arena if windowed is not None else None
+        full, flags = (np.full, bytearray) if arena is None else (arena.full, arena.flags)
         self.requested = workload  # the requests as the clients made them
         self.calls = patterns.expand(scenario, workload)  # hedged or fan-out requests
         if self.calls is not None:
@@ -81,7 +82,7 @@ class World:
         self._hedging: Hedging | None = None
         self.env = Loop()
         self.totals = Totals()
-        self.state = RequestState(len(workload), full)
+        self.state = RequestState(len(workload), full, flags)
         layer7 = is_layer7(scenario)
         facts = (L7_FACTS if layer7 else ()) + (REGION_FACTS if scenario.regions else ())
         self.recorder = Recorder(
