@@ -39,7 +39,6 @@ sent to the host set is multiplied by the host set's ``weight_scale``.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -49,7 +48,7 @@ from lbsim.algorithms.base import BaseAlgorithm
 from lbsim.algorithms.draws import Uniforms
 from lbsim.engine.availability import Availability
 from lbsim.engine.backoff import Backoffs
-from lbsim.engine.loop import Entry, Loop, Timers
+from lbsim.engine.loop import Loop, Timers
 from lbsim.engine.records import (
     CONN_ERROR,
     INCOMPLETE,
@@ -326,22 +325,24 @@ class Balancer(Availability):
                 listener(self._server[request], TIMEOUT)
             self._failed(request, TIMEOUT)
 
-    def _prune_ended(self, pending: deque[Entry]) -> None:
-        """Drop overall deadlines of requests that already ended (all but the last)."""
-        status = self._status
-        while len(pending) > 1 and status[pending[0][4]] != PENDING:
-            pending.popleft()
+    def _prune_ended(self, pending: Column, head: int, tail: int) -> int:
+        """Skip overall deadlines of requests that already ended (all but the last)."""
+        status, last = self._status, tail - 1
+        while head < last and status[pending[head]] != PENDING:
+            head += 1
+        return head
 
-    def _prune_answered(self, pending: deque[Entry]) -> None:
-        """Drop per-try deadlines of attempts no longer awaited (all but the
+    def _prune_answered(self, pending: Column, head: int, tail: int) -> int:
+        """Skip per-try deadlines of attempts no longer awaited (all but the
         last): answered, abandoned or superseded — an attempt is sent once."""
-        tries, inflight = self._tries, self._inflight
-        while len(pending) > 1:
-            job = pending[0][4]
+        tries, inflight, last = self._tries, self._inflight, tail - 1
+        while head < last:
+            job = pending[head]
             request = job >> ATTEMPT_BITS
             if (job & ATTEMPT_MASK) == tries[request] and inflight[request]:
-                return
-            pending.popleft()
+                break
+            head += 1
+        return head
 
     def _expired(self, request: int) -> None:
         if self._status[request] != PENDING:

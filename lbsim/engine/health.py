@@ -69,13 +69,14 @@ class Prober:
         recorder: Recorder,
         seed: int,
         active: Callable[[], bool],
-        timers: dict[float, Timers] | None = None,
+        timers: ProbeTimers | None = None,
         generation: int = 0,
     ) -> None:
         self.env = env
         # without jitter the next probe waits one of a few intervals: the
         # probers of a world share one timer list per interval (loop.Timers)
         self.timers = timers if timers is not None and not config.jitter else None
+        self.number = self.timers.join(self) if self.timers is not None else -1
         self.stopped = False  # an autoscaled instance was deregistered
         self.active = active  # probing stops when the run has nothing left to do
         self.server = server
@@ -141,10 +142,7 @@ class Prober:
             if self.timers is None:
                 self.env.after(delay, self._probe)
                 return
-            timers = self.timers.get(delay)
-            if timers is None:
-                timers = self.timers[delay] = Timers(self.env, delay, _probe)
-            timers.add(self)
+            self.timers.add(delay, self.number)
 
     def _interval(self, changed: bool) -> float:
         """The wait before the next probe, by state (HAProxy, Envoy rules)."""
@@ -198,6 +196,27 @@ class Prober:
         return False
 
 
-def _probe(prober: Prober) -> None:
-    """The handler of the shared timer lists: ``prober`` sends its next probe."""
-    prober._probe()
+class ProbeTimers:
+    """The probers of a world, and their shared timer lists, one per
+    interval (:class:`~lbsim.engine.loop.Timers`; a deadline's value is the
+    number of its prober)."""
+
+    def __init__(self, env: Loop) -> None:
+        self.env = env
+        self.probers: list[Prober] = []
+        self._lists: dict[float, Timers] = {}
+
+    def join(self, prober: Prober) -> int:
+        """``prober``'s number."""
+        self.probers.append(prober)
+        return len(self.probers) - 1
+
+    def add(self, delay: float, number: int) -> None:
+        """Prober ``number`` sends its next probe ``delay`` seconds from now."""
+        timers = self._lists.get(delay)
+        if timers is None:
+            timers = self._lists[delay] = Timers(self.env, delay, self._due)
+        timers.add(number)
+
+    def _due(self, number: int) -> None:
+        self.probers[number]._probe()

@@ -15,7 +15,6 @@ arrived) and is taken when its ``(time, NORMAL, eid)`` comes first.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -25,6 +24,7 @@ from simpy.core import EmptySchedule
 from simpy.events import NORMAL
 
 Handler = Callable[[Any], None]
+ROOM = 64  # deadlines a timer list has room for at first (it doubles when full)
 
 
 class Loop(Environment):
@@ -76,7 +76,7 @@ class Arrivals:
         return self.next < len(self.times)
 
 
-Entry = tuple[float, int, int, Handler, Any]
+Prune = Callable[[Any, int, int], int]  # (values, head, tail) -> head
 
 
 class Timers:
@@ -87,47 +87,100 @@ class Timers:
     have had, and the next one enters the heap only after its predecessor
     (whose key is smaller) fired, so events are taken in exactly SimPy's
     order while the heap holds one entry per list instead of one per request.
-    Deadlines that no longer matter stay in the list; ``handler`` ignores them.
+    Deadlines that no longer matter stay in the list; ``handler`` ignores
+    them. A deadline's value is an int (a request, a job, a connection, a
+    prober's number), and the list is three flat arrays (time, sequence
+    number, value) used from ``_head`` to ``_tail``: a long delay at a high
+    rate holds many deadlines, and a tuple and an int object per deadline
+    would fill the cache the rest of the run works in.
 
-    ``prune(pending)``, if given, drops such deadlines from the front of the
-    list (``pending[0]`` is the next entry, its value ``pending[0][4]``)
-    before the next one is put on the heap, while more than one is left:
-    it must drop only deadlines that will never matter again, which would
-    have fired doing nothing. Nothing else changes, as the others' keys
-    stay what they were; and as the last deadline set is never dropped, the
-    heap empties exactly when it would have without pruning (the run's end,
-    read from an empty heap, stays the same).
+    ``prune(values, head, tail)``, if given, returns the first of the
+    deadlines ``head`` .. ``tail - 1`` that may still matter (at most the
+    last), before the next one is put on the heap: those it skips must be
+    deadlines that will never matter again, which would have fired doing
+    nothing. Nothing else changes, as the others' keys stay what they were;
+    and as the last deadline set is never skipped, the heap empties exactly
+    when it would have without pruning (the run's end, read from an empty
+    heap, stays the same).
     """
 
-    __slots__ = ("_eids", "_heap", "_pending", "_prune", "delay", "env", "handler")
+    __slots__ = (
+        "_eids",
+        "_head",
+        "_heap",
+        "_prune",
+        "_room",
+        "_sequence",
+        "_tail",
+        "_times",
+        "_values",
+        "delay",
+        "env",
+        "handler",
+    )
 
     def __init__(
-        self,
-        env: Loop,
-        delay: float,
-        handler: Handler,
-        prune: Callable[[deque[Entry]], None] | None = None,
+        self, env: Loop, delay: float, handler: Handler, prune: Prune | None = None
     ) -> None:
         self.env = env
         self.delay = delay
         self.handler = handler
         self._heap: list[Any] = env._queue
         self._eids = env._eid
-        self._pending: deque[Entry] = deque()
+        self._times = _flat("d", ROOM)
+        self._sequence = _flat("q", ROOM)
+        self._values = _flat("q", ROOM)
+        self._room = ROOM
+        self._head = self._tail = 0
         self._prune = prune
 
-    def add(self, value: Any) -> None:
+    def add(self, value: int) -> None:
         """Call ``handler(value)`` ``delay`` seconds from now."""
-        entry = (self.env._now + self.delay, NORMAL, next(self._eids), self._fire, value)
-        if not self._pending:
-            heappush(self._heap, entry)
-        self._pending.append(entry)
+        tail = self._tail
+        if tail == self._room:
+            tail = self._make_room()
+        time = self.env._now + self.delay
+        eid = next(self._eids)
+        self._times[tail] = time
+        self._sequence[tail] = eid
+        self._values[tail] = value
+        self._tail = tail + 1
+        if tail == self._head:  # the only one: it goes on the heap now
+            heappush(self._heap, (time, NORMAL, eid, self._fire, value))
 
-    def _fire(self, value: Any) -> None:
-        pending = self._pending
-        pending.popleft()
-        if pending:
-            if self._prune is not None and len(pending) > 1:
-                self._prune(pending)
-            heappush(self._heap, pending[0])
+    def _make_room(self) -> int:
+        """Move the pending deadlines to the front, into arrays twice as
+        long unless at least half of them is fired deadlines; the new tail."""
+        head, tail = self._head, self._tail
+        if 2 * head < tail:
+            self._room *= 2
+        live = tail - head
+        for name in ("_times", "_sequence", "_values"):
+            old = getattr(self, name)
+            new = _flat(old.format, self._room)
+            new[:live] = old[head:tail]
+            setattr(self, name, new)
+        self._head, self._tail = 0, live
+        return live
+
+    def _fire(self, value: int) -> None:
+        head = self._head + 1
+        tail = self._tail
+        if head < tail:
+            if self._prune is not None and tail - head > 1:
+                head = self._prune(self._values, head, tail)
+            heappush(
+                self._heap,
+                (self._times[head], NORMAL, self._sequence[head], self._fire, self._values[head]),
+            )
+        else:  # none left
+            head = self._tail = 0
+        self._head = head
         self.handler(value)
+
+
+def _flat(kind: str, size: int) -> Any:
+    """``size`` zeros of ``kind`` ("d" or "q"): a memoryview (typed Any, as
+    :data:`lbsim.engine.records.Column`) sets and gets them at a fraction of
+    an ``array.array``'s cost per item."""
+    return memoryview(bytearray(8 * size)).cast(kind)  # type: ignore[call-overload]

@@ -40,12 +40,12 @@ from lbsim.engine.connections import ConnectionTable, origins
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
-from lbsim.engine.health import Prober
+from lbsim.engine.health import Prober, ProbeTimers
 from lbsim.engine.hedging import Hedging, HedgingBalancer
 from lbsim.engine.hotpath import advance
 from lbsim.engine.hotplan import hot_path
 from lbsim.engine.layer7 import build_layer7, is_layer7
-from lbsim.engine.loop import Arrivals, Loop, Timers
+from lbsim.engine.loop import Arrivals, Loop
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
 from lbsim.engine.regions import Regional, instance_members
 from lbsim.engine.sampler import LevelSampler, drain_stretch, sampling_period
@@ -146,7 +146,7 @@ class World:
         self.fronts: list[Front] = []
         self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
         self.connections = self._connection_table(len(self.servers), window)
-        self._probe_timers: dict[float, Timers] = {}  # health probes' timer lists, by interval
+        self._probe_timers = ProbeTimers(self.env)  # health probes' timer lists, by interval
         if not is_layer7(scenario):
             for index, members in enumerate(instance_members(scenario)):
                 # Each instance has its own view and its own algorithm (Envoy's

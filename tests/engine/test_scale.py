@@ -181,3 +181,61 @@ def test_building_grows_linearly_with_the_cluster() -> None:
         return best
 
     assert build(1200) < 8 * build(300)
+
+
+@pytest.mark.parametrize("prune", [False, True], ids=["every deadline", "pruned"])
+def test_a_timer_list_fires_as_one_timeout_each_would(prune: bool) -> None:
+    # 3,000 deadlines of one 7 s delay set at random moments among other
+    # events (one heap entry each, as SimPy's Timeouts), with up to ~700
+    # pending at once: the list's arrays double from 64 slots and move
+    # their pending part forward many times. Every deadline fires at its own
+    # time and in the order of its sequence number among all the events;
+    # pruned, the deadlines marked dead are skipped and the rest unchanged.
+    rng = np.random.default_rng(7)
+    env = loop.Loop()
+    dead = rng.random(3000) < 0.6
+    order: list[tuple[str, int, float]] = []
+
+    def fired(value: int) -> None:
+        order.append(("deadline", value, env.now))
+
+    def other(value: int) -> None:
+        order.append(("other", value, env.now))
+
+    def skip(values: Any, head: int, tail: int) -> int:
+        while head < tail - 1 and dead[values[head]]:
+            head += 1
+        return head
+
+    timers = loop.Timers(env, 7.0, fired, skip if prune else None)
+    moments = np.cumsum(rng.exponential(0.01, 3000))
+
+    def setter(value: int) -> None:
+        timers.add(value)
+        env.after(float(rng.uniform(0, 14)), other, value)  # events before and after it
+
+    for value, moment in enumerate(moments.tolist()):
+        env.after(moment, setter, value)
+    env.run()
+
+    # the reference: each deadline its own heap entry, at the same moments
+    reference: list[tuple[str, int, float]] = []
+    rng = np.random.default_rng(7)
+    rng.random(3000)
+    ref = loop.Loop()
+
+    def ref_setter(value: int) -> None:
+        ref.after(7.0, lambda v: reference.append(("deadline", v, ref.now)), value)
+        ref.after(
+            float(rng.uniform(0, 14)), lambda v: reference.append(("other", v, ref.now)), value
+        )
+
+    for value, moment in enumerate(np.cumsum(rng.exponential(0.01, 3000)).tolist()):
+        ref.after(moment, ref_setter, value)
+    ref.run()
+    if prune:  # a dead deadline may be skipped (never the last one set)
+        kept = {value for kind, value, _ in order if kind == "deadline"}
+        assert kept >= {v for v in range(3000) if not dead[v]} | {2999}
+        assert len(kept) < 2000  # most dead ones were skipped
+        reference = [e for e in reference if e[0] == "other" or e[1] in kept]
+    assert order == reference
