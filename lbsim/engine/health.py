@@ -60,6 +60,25 @@ def consecutive(
 class Prober:
     """The health checks of one backend by one balancer."""
 
+    __slots__ = (
+        "_steady",
+        "active",
+        "balancer",
+        "config",
+        "counter",
+        "env",
+        "ever_healthy",
+        "haproxy",
+        "healthy",
+        "number",
+        "recorder",
+        "rng",
+        "server",
+        "stopped",
+        "timers",
+        "top",
+    )
+
     def __init__(
         self,
         env: Loop,
@@ -96,6 +115,12 @@ class Prober:
             else 0
         )
         self.healthy = self.haproxy and self.counter >= config.rise
+        self.top = top  # HAProxy's fully up
+        # HAProxy, no jitter: a passed check at fully up changes nothing, and
+        # the next waits one period in this list (the common case, see _probe)
+        self._steady = (
+            self.timers.list(config.period) if self.haproxy and self.timers is not None else None
+        )
         self.ever_healthy = self.healthy  # the balancer learns it from the world, all at once
         if self.haproxy:  # spread-checks: first checks spread over one interval
             first = float(self.rng.uniform(0, config.period))
@@ -129,6 +154,9 @@ class Prober:
             self.env.after(config.limit, result, False)
         elif server.error_rate and self.rng.random() < server.error_rate:
             self.env.after(ERROR_RESPONSE_TIME, self._record, False)
+        elif self._steady is not None and self.counter == self.top:
+            if self.active():  # _record(True), written out: the counter stays at the top
+                self._steady.add(self.number)
         else:
             self._record(True)
 
@@ -213,10 +241,14 @@ class ProbeTimers:
 
     def add(self, delay: float, number: int) -> None:
         """Prober ``number`` sends its next probe ``delay`` seconds from now."""
+        self.list(delay).add(number)
+
+    def list(self, delay: float) -> Timers:
+        """The timer list of ``delay`` (made on first use)."""
         timers = self._lists.get(delay)
         if timers is None:
             timers = self._lists[delay] = Timers(self.env, delay, self._due)
-        timers.add(number)
+        return timers
 
     def _due(self, number: int) -> None:
         self.probers[number]._probe()
