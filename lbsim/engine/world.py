@@ -7,7 +7,8 @@ stream, its health probers (their initial verdicts applied in one refresh,
 so building is O(n); they share one timer list per interval), passive
 checker and slow start; closed-loop sessions, persistence, a session store
 or contended rows through one :class:`~lbsim.engine.sessions.SessionDriver`
-hooked into them; then the failure timeline. Run: the run loop
+hooked into them; the connection table, regions and autoscalers
+(:mod:`lbsim.engine.assembly`); then the failure timeline. Run: the run loop
 (:mod:`lbsim.engine.hotpath`) takes the arrivals from the sorted workload
 array and hands each to its balancer (the only one, DNS round robin over
 instances, or the active one of a pair), services end by one heap entry
@@ -31,12 +32,11 @@ import numpy as np
 from simpy.events import Timeout
 
 from lbsim.engine import load_reports, patterns
-from lbsim.engine.autoscaling import PoolScaler
+from lbsim.engine.assembly import connection_table, regional, scalers
 from lbsim.engine.balancer import Balancer
 from lbsim.engine.canary import Rollout
-from lbsim.engine.clusters import build_cluster, probers_for
+from lbsim.engine.clusters import build_cluster
 from lbsim.engine.connected import PinnedBalancer
-from lbsim.engine.connections import ConnectionTable, origins
 from lbsim.engine.contention import LoadedServer
 from lbsim.engine.faults import Faults
 from lbsim.engine.front import Front
@@ -47,7 +47,7 @@ from lbsim.engine.hotplan import hot_path
 from lbsim.engine.layer7 import build_layer7, is_layer7
 from lbsim.engine.loop import Arrivals, Loop
 from lbsim.engine.records import L7_FACTS, REGION_FACTS, Recorder, column
-from lbsim.engine.regions import Regional, instance_members
+from lbsim.engine.regions import instance_members
 from lbsim.engine.sampler import LevelSampler, drain_stretch, sampling_period
 from lbsim.engine.servers import ATTEMPT_BITS, LazyUniforms, Server
 from lbsim.engine.sessions import SessionDriver, needs_driver
@@ -145,7 +145,9 @@ class World:
         self.instances: list[list[Balancer]] = []  # the clusters of each instance
         self.fronts: list[Front] = []
         self.rollouts: dict[str, Rollout] = {}  # by pool name (pools with versions)
-        self.connections = self._connection_table(len(self.servers), window)
+        self.connections = connection_table(self.env, scenario, workload, len(self.servers), window)
+        if self.connections is not None:
+            self.connections.on_close = self._connection_closed
         self._probe_timers = ProbeTimers(self.env)  # health probes' timer lists, by interval
         if not is_layer7(scenario):
             for index, members in enumerate(instance_members(scenario)):
@@ -178,7 +180,7 @@ class World:
             self._client_lb = None
         self._clients = column(workload.client)
         self.sessions = SessionDriver(self) if needs_driver(scenario) else None
-        self.regional = self._regional() if scenario.regions else None
+        self.regional = regional(self, self._clients) if scenario.regions else None
         Faults(
             self.env,
             scenario,
@@ -193,49 +195,7 @@ class World:
         self._arrival = column(workload.arrival)
         self._arrivals: Arrivals | None = None
         self._sampler: LevelSampler | None = None
-        self.scalers = self._scalers()
-
-    def _scalers(self) -> list[PoolScaler]:
-        """One autoscaler per pool with ``autoscale`` (none: nothing scheduled)."""
-        scalers, first = [], 0
-        for pool in self.scenario.servers:
-            if pool.autoscale is not None:
-                scalers.append(
-                    PoolScaler(
-                        self.env,
-                        pool,
-                        self.servers[first : first + pool.hosts],
-                        self.balancers,
-                        self.recorder,
-                        partial(probers_for, self),
-                        self.state.sent,
-                        self.state.server,
-                        self.active,
-                        [self._probers.get(first + i, []) for i in range(pool.hosts)],
-                    )
-                )
-            first += pool.hosts
-        return scalers
-
-    def _regional(self) -> Regional:
-        """DNS and the network in front of the regions' balancer instances."""
-        regional = Regional(
-            self.env,
-            self.scenario,
-            self._clients,
-            self.reached,
-            self.recorder,
-            lambda region: any(self.instances[i][0].up for i in regional.instances_of(region)),
-            self.active,
-        )
-        instance = column(self.recorder.balancer)
-        if self.fronts:
-            fronts = self.fronts
-            regional.enter = lambda request: fronts[instance[request]].arrive(request)
-        else:
-            balancers = self.balancers  # one per instance: answers come back by this column
-            regional.enter = lambda request: balancers[instance[request]].dispatch(request)
-        return regional
+        self.scalers = scalers(self, self._probers)
 
     def _region_event(self, name: str, up: bool) -> None:
         """A whole region failed or recovered (from the timeline)."""
@@ -243,27 +203,6 @@ class World:
         region = [r.name for r in self.scenario.regions].index(name)
         for index in self.regional.instances_of(region):
             self._balancer_event(index, up)
-
-    def _connection_table(
-        self, n_servers: int, window: tuple[float, float]
-    ) -> ConnectionTable | None:
-        """The clients' connections, if the scenario has a connection model."""
-        model = self.scenario.clients.connections
-        if model is None:
-            return None
-        table = ConnectionTable(
-            self.env,
-            self.workload,
-            model,
-            self.scenario.balancer.connections,
-            n_servers,
-            window,
-            stream(self.scenario.seed, "keepalive-requests"),
-            pinned=self.scenario.balancer.layer == 4 or model.websocket is not None,
-            origin=origins(self.scenario.clients.mix, self.workload.request_class),
-        )
-        table.on_close = self._connection_closed
-        return table
 
     def _connection_closed(self, slot: int, host: int, lifetime: float) -> None:
         balancer = self.balancers[slot]
