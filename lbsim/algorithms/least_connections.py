@@ -117,10 +117,15 @@ class LeastConnections(BaseAlgorithm):
     def _place(self, host: int, key: int | None) -> None:
         """Take ``host`` out of its node, if queued, and queue it under ``key``
         at the back of a list (None: leave it out of the tree)."""
-        keys, tokens, nodes = self._key, self._token, self._nodes
+        keys, tokens = self._key, self._token
         old = keys[host]
         keys[host] = key
-        tokens[host] = 0
+        if key is None:
+            tokens[host] = 0
+        else:
+            self._tokens = token = self._tokens + 1
+            tokens[host] = token  # its entry under the old key is dead from now
+        nodes = self._nodes
         if old is not None:
             left = nodes[old]
             left.elements -= 1
@@ -136,8 +141,6 @@ class LeastConnections(BaseAlgorithm):
         if not node.in_heap:
             node.in_heap = True
             heapq.heappush(self._keys, key)
-        self._tokens = token = self._tokens + 1
-        tokens[host] = token
         draws = self._draws  # _list_number(), inlined: a move per send and per answer
         number = 0 if self._lists == 1 else (draws.pop() if draws else self._indices.next())
         node.lists[number].append((host, token))
@@ -220,11 +223,20 @@ class LeastConnections(BaseAlgorithm):
             return None
         lists = node.lists
         count = self._lists
-        start = self._list_number()
+        if count == 1:  # _list_number() and _head(), written out: a pick per request
+            start = 0
+        else:
+            draws = self._draws
+            start = draws.pop() if draws else self._indices.next()
+        token = self._token
         for i in range(count):  # the first non-empty list from a random one (3.2)
-            head = self._head(node, lists[(start + i) % count])
-            if head is not None:
-                return head
+            lst = lists[(start + i) % count]
+            while lst:
+                host, live = lst[0]
+                if token[host] == live:
+                    return host
+                lst.popleft()
+                node.stale -= 1
         raise AssertionError("a node in the tree holds a server")
 
     def _avoiding(self, tried: Collection[int]) -> int | None:
