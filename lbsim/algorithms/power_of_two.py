@@ -116,6 +116,9 @@ class PowerOfTwo(BaseAlgorithm):
             return None
         outstanding = self.backends.outstanding
         best = eligible[draws.pop() if draws else draw()]
+        if self._choices == 2:  # the default, written out: a pick per request
+            other = eligible[draws.pop() if draws else draw()]
+            return other if outstanding[other] < outstanding[best] else best
         for _ in range(self._choices - 1):
             candidate = eligible[draws.pop() if draws else draw()]
             if outstanding[candidate] < outstanding[best]:
