@@ -42,7 +42,11 @@ class RoundRobin(BaseAlgorithm):
     def __init__(self, backends: HostSet, rng: np.random.Generator, params: Params) -> None:
         super().__init__(backends, rng, params)
         self.seed = int(rng.integers(0, 1 << 64, dtype="uint64"))
-        self._index = self.seed
+        # rr_index is seed + picks; kept as picks (a small int, cheap to add
+        # and divide) and seed mod the host count, as (seed + k) % n is
+        # (seed % n + k) % n
+        self._picks = 0
+        self._offset = 0
         self._hosts: list[int] = []
         self._edf: EdfScheduler | None = None
         self.hosts_changed()
@@ -55,6 +59,7 @@ class RoundRobin(BaseAlgorithm):
         if members == self._hosts and self._edf is not None:
             return  # weights only (slow start): Envoy re-reads them at each pick
         self._hosts = members
+        self._offset = self.seed % len(members) if members else 0
         weights = {self.backends.weights[host] for host in members}
         self._edf = None
         if len(weights) > 1:  # Envoy skips EDF when all weights are equal or <= 1 host
@@ -63,9 +68,9 @@ class RoundRobin(BaseAlgorithm):
     def _next(self) -> int:
         if self._edf is not None:
             return self._edf.pick(self._weight)
-        index = self._index
-        self._index = index + 1
-        return self._hosts[index % len(self._hosts)]
+        picks = self._picks
+        self._picks = picks + 1
+        return self._hosts[(self._offset + picks) % len(self._hosts)]
 
     def pick(self, request: Request) -> int | None:
         hosts = self._hosts
@@ -73,9 +78,9 @@ class RoundRobin(BaseAlgorithm):
             return None
         tried = request.tried
         if self._edf is None and not tried:  # the common case, _next inlined
-            index = self._index
-            self._index = index + 1
-            return hosts[index % len(hosts)]
+            picks = self._picks
+            self._picks = picks + 1
+            return hosts[(self._offset + picks) % len(hosts)]
         host = self._next()
         if tried and host in tried:
             if all(h in tried for h in self._hosts):
