@@ -74,6 +74,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         at = INFINITY
     totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
     single = plans[hot.single] if hot.single is not None else None
+    only = plans[0] if len(plans) == 1 else None  # every answer's balancer
     route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
     cpus = hot.cpus
     end_of_cpu = cpu_end if cpus else None
@@ -199,7 +200,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     continue
                 answered = job >> bits
                 done = server.done
-                target = plans[route[answered]] if done is routed else None
+                target = (only or plans[route[answered]]) if done is routed else None
                 if target is not bound and target is not None:
                     bound = target
                     (balancer, sends, answers, pick, view, on_send, on_complete, load, try_expiries,
