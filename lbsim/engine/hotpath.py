@@ -59,6 +59,8 @@ from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, service_end
 from lbsim.engine.station import cpu_end
 
 INFINITY = float("inf")
+# the head of an empty queue, taken after any arrival
+NOTHING: tuple[Any, ...] = (INFINITY, NORMAL + 1, 0, None, None)
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
@@ -145,13 +147,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         ATTEMPT_MASK,
     )
     while True:
-        if queue:
-            entry = queue[0]
-            now = entry[0]
-            event = now < at or (now == at and (entry[1], entry[2]) < (normal, eid))
-        else:
-            event = False
-        if not event:  # ---------------------------------------- an arrival
+        entry = queue[0] if queue else NOTHING
+        now = entry[0]
+        if now > at or (now == at and (normal, eid) < (entry[1], entry[2])):  # an arrival
             if at >= until:
                 break
             env._now = now = at
