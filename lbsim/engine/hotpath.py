@@ -260,9 +260,10 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                                 c = of[answered]
                                 active[c] = busy = active[c] - 1
                                 if not busy:
-                                    if states[c] == CLOSING:
+                                    state = states[c]
+                                    if state == CLOSING:
                                         close(c)
-                                    elif states[c] == OPEN:
+                                    elif state == OPEN:
                                         idle_since[c] = now
                                         if idle is not None and not armed[c]:  # a timer
                                             armed[c] = 1
@@ -312,11 +313,12 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                     pool = pools.get(pool_keys[request])
                     if pool:  # ConnectionTable.reusable, inlined (the lone front owns them all)
                         for candidate in pool:
-                            if active[candidate] < streams:
+                            busy = active[candidate]
+                            if busy < streams:
                                 c = candidate
+                                if not busy and idle_since[c] + idle_timeout < now:
+                                    c = pooled.reusable(pool, front_index)  # idle too long: closed
                                 break
-                        if c >= 0 and not active[c] and idle_since[c] + idle_timeout < now:
-                            c = pooled.reusable(pool, front_index)  # idle too long: closed
                     if c < 0:
                         c = pooled._open(request, front_index, pooled._budget())
                     of[request] = c
