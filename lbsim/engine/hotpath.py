@@ -52,7 +52,7 @@ from lbsim.algorithms.base import FIRST_ATTEMPT
 from lbsim.engine.balancer import NOTHING_TRIED, PENDING
 from lbsim.engine.connections import CLOSED, CLOSING, OPEN
 from lbsim.engine.front import round_trips_end
-from lbsim.engine.hotplan import HotPath, Plan
+from lbsim.engine.hotplan import HotPath
 from lbsim.engine.loop import Arrivals, Loop
 from lbsim.engine.records import NO_BACKEND, OK, REJECTED
 from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, service_end
@@ -74,7 +74,10 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
     at, eid = arrivals.time, arrivals.eid
     if cursor >= count:
         at = INFINITY
-    totals, servers, plans, resolve = hot.totals, hot.servers, hot.plans, hot.resolve
+    totals, servers, resolve = hot.totals, hot.servers, hot.resolve
+    # plain tuples: CPython 3.11 specialises the unpacking of an exact tuple
+    # only, not of a NamedTuple (which costs an iterator call per field)
+    plans: list[tuple[Any, ...]] = [tuple(plan) for plan in hot.plans]
     single = plans[hot.single] if hot.single is not None else None
     only = plans[0] if len(plans) == 1 else None  # every answer's balancer
     route, routed, firsts, think = hot.route, hot.routed, hot.firsts, hot.think
@@ -135,9 +138,9 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         demand, start, tries, inflight = first._demand, first._start, first._tries, first._inflight
         lo, hi = first._lo, first._hi
     if plans:  # columns every balancer shares
-        shared = plans[0].balancer
+        shared = hot.plans[0].balancer
         sent, backends, status, ends = shared._sent, shared._server, shared._status, shared._end
-    bound: Plan | None = None  # the plan in the locals below
+    bound: tuple[Any, ...] | None = None  # the plan in the locals below
     push, pop, end_of_service, normal, bits, mask = (
         heappush,
         heappop,
@@ -425,7 +428,7 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
             arrivals.next = cursor
             if cursor < count:
                 delay = times[cursor] - at
-                at = at + delay if delay > 0 else at + 0.0
+                at = at + delay if delay > 0.0 else at + 0.0
                 eid = next(eids)
             else:
                 at = INFINITY
