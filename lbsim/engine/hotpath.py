@@ -46,7 +46,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 from typing import Any
 
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from lbsim.algorithms.base import FIRST_ATTEMPT
 from lbsim.engine.balancer import NOTHING_TRIED, PENDING
@@ -59,12 +59,20 @@ from lbsim.engine.servers import ATTEMPT_BITS, ATTEMPT_MASK, service_end
 from lbsim.engine.station import cpu_end
 
 INFINITY = float("inf")
-# the head of an empty queue, taken after any arrival
-NOTHING: tuple[Any, ...] = (INFINITY, NORMAL + 1, 0, None, None)
+
+
+def _stop(value: None) -> None:
+    """The handler of the entry :func:`advance` stops at (never called)."""
+    raise AssertionError("the run loop's stop entry was called")
 
 
 def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
-    """Process every event (and arrival) before ``until``; now is ``until`` after."""
+    """Process every event (and arrival) before ``until``; now is ``until`` after.
+
+    The loop stops at an entry it puts on the heap at ``until``, before every
+    event then (priority URGENT - 1), so the heap is never empty and no event
+    is tested against ``until``. (If a handler raises, the entry stays: the
+    run is over.)"""
     queue: list[Any] = env._queue
     eids = env._eid
     times = arrivals.times
@@ -149,19 +157,16 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
         ATTEMPT_BITS,
         ATTEMPT_MASK,
     )
+    push(queue, (until, URGENT - 1, -1, _stop, None))
     while True:
-        entry = queue[0] if queue else NOTHING
+        entry = queue[0]
         now = entry[0]
         if now > at or (now == at and (normal, eid) < (entry[1], entry[2])):  # an arrival
-            if at >= until:
-                break
             env._now = now = at
             fed = True
             request = cursor if firsts is None else firsts[cursor]
             slot = -1
         else:  # ------------------------------------------------- an event
-            if now >= until:
-                break
             pop(queue)
             env._now = now
             handler = entry[3]
@@ -291,6 +296,8 @@ def advance(env: Loop, until: float, arrivals: Arrivals, hot: HotPath) -> None:
                 if status[request] != PENDING:
                     continue  # timed out meanwhile
                 slot = front._slots[request]
+            elif handler is _stop:
+                break
             else:
                 handler(entry[4])
                 continue

@@ -62,3 +62,29 @@ def test_arrivals_and_events_in_simpys_order() -> None:
     kinds_at = {(kind, time) for kind, _, time in log}
     assert {("arrival", 1.0), ("event", 1.0), ("arrival", 3.0), ("event", 3.0)} <= kinds_at
     assert len(log) > 3 * len(TIMES)
+
+
+def test_a_slice_stops_before_the_events_and_arrivals_at_its_end() -> None:
+    """``advance(until)`` takes what comes before ``until``; what falls at
+    ``until`` itself (an event, an arrival) is the next slice's, in SimPy's
+    order, and the heap holds only the run's own events after each slice."""
+    env = Loop()
+    log: list[tuple[str, int, float]] = []
+    event, arrive = _scenario(env, log)
+    arrivals = Arrivals(env, [2.0], arrive)
+    env.after(1.0, event, 50)
+    env.after(2.0, event, 60)
+    hot = HotPath(servers=(), totals=Totals())
+
+    advance(env, 2.0, arrivals, hot)
+    assert log == [("event", 50, 1.0)]
+    assert env.now == 2.0
+    assert sorted(entry[0] for entry in env._queue) == [2.0]  # the event at 2 s, no stop entry
+
+    advance(env, 2.5, arrivals, hot)
+    assert [(kind, value) for kind, value, _ in log[1:]] == [
+        ("arrival", 0),  # its Timeout was made first, so it comes first
+        ("event", 60),
+        ("event", 100),
+    ]
+    assert env.now == 2.5
