@@ -14,7 +14,9 @@ Reports simulated requests per CPU-second of the engine (``process_time`` of
 build + run; CPU time, not wall time, so other processes on the shared
 machine count less), the best of --repeat interleaved runs of each form (as
 ``timeit`` advises: slower runs are other processes' interference, not the
-code's), and each layer-7 form's rate as a share of the flat one.
+code's), and each layer-7 form's rate as a share of the flat one: the best
+against the best, and the median over rounds of the share within a round
+(each form's run next to a flat one, so the two see much the same load).
 
     python bench/l7.py --requests 100000
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
+import statistics
 import time
 from typing import Any
 
@@ -107,7 +110,11 @@ def main() -> None:
     flat = max(results["flat"])
     for name, rates in results.items():
         best = max(rates)
-        print(f"{name:38s} {best:10,.0f} req/CPU-s  {best / flat:5.2f} × flat")
+        paired = statistics.median(r / f for r, f in zip(rates, results["flat"], strict=True))
+        print(
+            f"{name:38s} {best:10,.0f} req/CPU-s  {best / flat:5.2f} × flat"
+            f"  (median of each round's share: {paired:.2f})"
+        )
 
 
 if __name__ == "__main__":
